@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build, tests and demo need. Idempotent: when everything is
+# present it only runs dpkg queries (well under a second). Needs root (or sudo) to install.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libboost1.81-dev libgtest-dev libgmock-dev libbenchmark-dev
+  clang-16 libclang-rt-16-dev      # libFuzzer target (clang 14 cannot compile libstdc++ 12's <expected>)
+  iproute2                         # network namespaces for multicast tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "setup: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+if dpkg-query -W -f='${Status}' libboost-dev 2>/dev/null | grep -q "install ok installed" &&
+   ! dpkg-query -W -f='${Version}' libboost-dev | grep -q '^1\.81'; then
+  echo "setup: libboost-dev (1.74) is installed and conflicts with libboost1.81-dev; remove it first" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
