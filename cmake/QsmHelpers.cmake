@@ -2,7 +2,8 @@
 # qsm_add_benchmark, qsm_add_fuzzer.
 
 set(QSM_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
-                 -Wcast-align -Wnull-dereference -Wimplicit-fallthrough)
+                 -Wcast-align -Wnull-dereference -Wimplicit-fallthrough
+                 -Wno-missing-field-initializers)  # designated initializers rely on defaults
 if(QSM_WERROR)
   list(APPEND QSM_WARNINGS -Werror)
 endif()
@@ -10,6 +11,9 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
   # libstdc++ 12 guards <expected> behind __cpp_concepts >= 202002L, which clang 16 implements
   # (P0848) but does not yet advertise.
   add_compile_options(-Wno-builtin-macro-redefined -U__cpp_concepts -D__cpp_concepts=202002L)
+endif()
+if(QSM_FUZZ)
+  add_compile_options(-fsanitize=fuzzer-no-link)  # coverage for libFuzzer in every library
 endif()
 if(QSM_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)

@@ -1,0 +1,500 @@
+#include "engine/wire/packets.h"
+
+#include <algorithm>
+#include <type_traits>
+
+#include "engine/core/check.h"
+#include "engine/wire/bytes.h"
+#include "engine/wire/crc32c.h"
+
+namespace qsm::wire {
+namespace {
+
+constexpr size_t kChecksumOffset = 12;
+constexpr size_t kSenderRecordFixed = 47;
+constexpr size_t kTokenFixed = 34;
+constexpr size_t kAckSize = 40;
+constexpr size_t kRecoveryFixed = 13;
+constexpr size_t kRangeSize = 16;
+constexpr size_t kMemberSize = 10;
+constexpr size_t kRegionViewFixed = 16;
+constexpr size_t kGroupViewFixed = 10;
+constexpr size_t kViewUpdateFixed = 12;
+
+// Which body each type carries.
+template <typename Body>
+bool TypeCarries(PacketType t) {
+  switch (t) {
+    case PacketType::kData:
+    case PacketType::kRetransmit:
+    case PacketType::kForward: return std::is_same_v<Body, DataPacket>;
+    case PacketType::kPartitionToken:
+    case PacketType::kRegionToken: return std::is_same_v<Body, TokenPacket>;
+    case PacketType::kAck: return std::is_same_v<Body, AckPacket>;
+    case PacketType::kNak:
+    case PacketType::kPullRequest: return std::is_same_v<Body, RecoveryRequest>;
+    case PacketType::kRegister: return std::is_same_v<Body, RegisterPacket>;
+    case PacketType::kHeartbeat: return std::is_same_v<Body, HeartbeatPacket>;
+    case PacketType::kGroupChange: return std::is_same_v<Body, GroupChangePacket>;
+    case PacketType::kViewUpdate: return std::is_same_v<Body, ViewUpdatePacket>;
+  }
+  return false;
+}
+
+bool KnownType(uint8_t t) {
+  return (t >= 1 && t <= 8) || (t >= 16 && t <= 19);
+}
+
+// ---- sizes ----
+size_t BodySize(const DataPacket& p) { return kDataBodyFixed + p.payload.size(); }
+size_t BodySize(const SenderRecord& r) {
+  return kSenderRecordFixed + r.naks.size() * kRangeSize + r.partition_contiguous.size() * 8;
+}
+size_t BodySize(const TokenPacket& p) {
+  size_t n = kTokenFixed;
+  for (const auto& r : p.records) n += BodySize(r);
+  return n;
+}
+size_t BodySize(const AckPacket&) { return kAckSize; }
+size_t BodySize(const RecoveryRequest& p) { return kRecoveryFixed + p.ranges.size() * kRangeSize; }
+size_t BodySize(const RegisterPacket&) { return 18; }
+size_t BodySize(const HeartbeatPacket&) { return 20; }
+size_t BodySize(const GroupChangePacket&) { return 17; }
+size_t BodySize(const ViewUpdatePacket& p) {
+  size_t n = kViewUpdateFixed;
+  for (const auto& r : p.regions) n += kRegionViewFixed + r.members.size() * kMemberSize;
+  for (const auto& g : p.groups) n += kGroupViewFixed + g.regions.size() * 8;
+  return n;
+}
+
+// ---- bounds ----
+bool WithinBounds(const DataPacket&) { return true; }
+bool WithinBounds(const SenderRecord& r) {
+  return r.naks.size() <= kMaxNakRanges && r.partition_contiguous.size() <= kMaxPartitions;
+}
+bool WithinBounds(const TokenPacket& p) {
+  return p.records.size() <= kMaxSenderRecords &&
+         std::all_of(p.records.begin(), p.records.end(), [](const auto& r) { return WithinBounds(r); });
+}
+bool WithinBounds(const AckPacket&) { return true; }
+bool WithinBounds(const RecoveryRequest& p) {
+  return !p.ranges.empty() && p.ranges.size() <= kMaxNakRanges;
+}
+bool WithinBounds(const RegisterPacket&) { return true; }
+bool WithinBounds(const HeartbeatPacket&) { return true; }
+bool WithinBounds(const GroupChangePacket& p) {
+  return p.op == GroupOp::kJoin || p.op == GroupOp::kLeave;
+}
+bool WithinBounds(const ViewUpdatePacket& p) {
+  if (p.regions.size() > kMaxViewsPerUpdate || p.groups.size() > kMaxViewsPerUpdate) return false;
+  for (const auto& r : p.regions) {
+    if (r.members.size() > kMaxViewMembers) return false;
+  }
+  for (const auto& g : p.groups) {
+    if (g.regions.size() > kMaxViewMembers) return false;
+  }
+  return true;
+}
+
+// ---- writers ----
+void Put(Writer& w, RegionViewId id) {
+  w.U32(id.region);
+  w.U32(id.view);
+}
+void Put(Writer& w, const Endpoint& e) {
+  w.U32(e.address);
+  w.U16(e.port);
+}
+void Put(Writer& w, const SeqRange& r) {
+  w.U64(r.first);
+  w.U64(r.last);
+}
+void Put(Writer& w, const DataPacket& p) {
+  Put(w, p.rvid);
+  w.U32(p.sender);
+  w.U32(p.group);
+  w.U64(p.region_seq);
+  w.U64(p.group_seq);
+  w.I64(p.send_time_ns);
+  w.Bytes(p.payload);
+}
+void Put(Writer& w, const SenderRecord& r) {
+  w.U32(r.sender);
+  w.U64(r.highest_seen);
+  w.U64(r.contiguous);
+  w.U64(r.cleanup);
+  w.U32(r.rate_min);
+  w.U32(r.rate_max);
+  w.U64(r.rate_sum);
+  w.U8(static_cast<uint8_t>(r.naks.size()));
+  w.U16(static_cast<uint16_t>(r.partition_contiguous.size()));
+  for (const auto& n : r.naks) Put(w, n);
+  for (uint64_t c : r.partition_contiguous) w.U64(c);
+}
+void Put(Writer& w, const TokenPacket& p) {
+  Put(w, p.rvid);
+  w.U64(p.round);
+  w.U32(p.partition);
+  w.U32(p.members_visited);
+  w.I64(p.round_start_ns);
+  w.U16(static_cast<uint16_t>(p.records.size()));
+  for (const auto& r : p.records) Put(w, r);
+}
+void Put(Writer& w, const AckPacket& p) {
+  Put(w, p.rvid);
+  w.U32(p.sender);
+  w.U64(p.round);
+  w.U64(p.stable);
+  w.U32(p.rate_min);
+  w.U32(p.rate_avg);
+  w.U32(p.rate_max);
+}
+void Put(Writer& w, const RecoveryRequest& p) {
+  Put(w, p.rvid);
+  w.U32(p.sender);
+  w.U8(static_cast<uint8_t>(p.ranges.size()));
+  for (const auto& r : p.ranges) Put(w, r);
+}
+void Put(Writer& w, const RegisterPacket& p) {
+  w.U32(p.node);
+  w.U64(p.incarnation);
+  Put(w, p.unicast);
+}
+void Put(Writer& w, const HeartbeatPacket& p) {
+  w.U32(p.node);
+  w.U64(p.incarnation);
+  w.U64(p.seq);
+}
+void Put(Writer& w, const GroupChangePacket& p) {
+  w.U32(p.node);
+  w.U64(p.incarnation);
+  w.U8(static_cast<uint8_t>(p.op));
+  w.U32(p.group);
+}
+void Put(Writer& w, const ViewUpdatePacket& p) {
+  w.U64(p.epoch);
+  w.U16(static_cast<uint16_t>(p.regions.size()));
+  w.U16(static_cast<uint16_t>(p.groups.size()));
+  for (const auto& r : p.regions) {
+    Put(w, r.id);
+    Put(w, r.multicast);
+    w.U16(static_cast<uint16_t>(r.members.size()));
+    for (const auto& m : r.members) {
+      w.U32(m.node);
+      Put(w, m.endpoint);
+    }
+  }
+  for (const auto& g : p.groups) {
+    w.U32(g.group);
+    w.U32(g.view);
+    w.U16(static_cast<uint16_t>(g.regions.size()));
+    for (const auto& r : g.regions) Put(w, r);
+  }
+}
+
+// ---- readers: each returns false on any bound violation ----
+RegionViewId GetRvid(Reader& r) {
+  RegionViewId id;
+  id.region = r.U32();
+  id.view = r.U32();
+  return id;
+}
+Endpoint GetEndpoint(Reader& r) {
+  Endpoint e;
+  e.address = r.U32();
+  e.port = r.U16();
+  return e;
+}
+// Reads `count` ranges, each with first <= last.
+bool GetRanges(Reader& r, size_t count, std::vector<SeqRange>& out) {
+  if (count * kRangeSize > r.remaining()) return false;
+  out.resize(count);
+  for (auto& range : out) {
+    range.first = r.U64();
+    range.last = r.U64();
+    if (range.first > range.last) return false;
+  }
+  return r.ok();
+}
+bool Get(Reader& r, DataPacket& p) {
+  p.rvid = GetRvid(r);
+  p.sender = r.U32();
+  p.group = r.U32();
+  p.region_seq = r.U64();
+  p.group_seq = r.U64();
+  p.send_time_ns = r.I64();
+  p.payload = r.Bytes(r.remaining());
+  return r.ok();
+}
+bool Get(Reader& r, SenderRecord& rec) {
+  rec.sender = r.U32();
+  rec.highest_seen = r.U64();
+  rec.contiguous = r.U64();
+  rec.cleanup = r.U64();
+  rec.rate_min = r.U32();
+  rec.rate_max = r.U32();
+  rec.rate_sum = r.U64();
+  const size_t naks = r.U8();
+  const size_t partitions = r.U16();
+  if (!r.ok() || naks > kMaxNakRanges || partitions > kMaxPartitions) return false;
+  if (!GetRanges(r, naks, rec.naks)) return false;
+  if (partitions * 8 > r.remaining()) return false;
+  rec.partition_contiguous.resize(partitions);
+  for (auto& c : rec.partition_contiguous) c = r.U64();
+  return r.ok();
+}
+bool Get(Reader& r, TokenPacket& p) {
+  p.rvid = GetRvid(r);
+  p.round = r.U64();
+  p.partition = r.U32();
+  p.members_visited = r.U32();
+  p.round_start_ns = r.I64();
+  const size_t count = r.U16();
+  if (!r.ok() || count > kMaxSenderRecords || count * kSenderRecordFixed > r.remaining()) return false;
+  p.records.resize(count);
+  for (auto& rec : p.records) {
+    if (!Get(r, rec)) return false;
+  }
+  return true;
+}
+bool Get(Reader& r, AckPacket& p) {
+  p.rvid = GetRvid(r);
+  p.sender = r.U32();
+  p.round = r.U64();
+  p.stable = r.U64();
+  p.rate_min = r.U32();
+  p.rate_avg = r.U32();
+  p.rate_max = r.U32();
+  return r.ok();
+}
+bool Get(Reader& r, RecoveryRequest& p) {
+  p.rvid = GetRvid(r);
+  p.sender = r.U32();
+  const size_t count = r.U8();
+  if (!r.ok() || count == 0 || count > kMaxNakRanges) return false;
+  return GetRanges(r, count, p.ranges);
+}
+bool Get(Reader& r, RegisterPacket& p) {
+  p.node = r.U32();
+  p.incarnation = r.U64();
+  p.unicast = GetEndpoint(r);
+  return r.ok();
+}
+bool Get(Reader& r, HeartbeatPacket& p) {
+  p.node = r.U32();
+  p.incarnation = r.U64();
+  p.seq = r.U64();
+  return r.ok();
+}
+bool Get(Reader& r, GroupChangePacket& p) {
+  p.node = r.U32();
+  p.incarnation = r.U64();
+  p.op = static_cast<GroupOp>(r.U8());
+  p.group = r.U32();
+  return r.ok() && WithinBounds(p);
+}
+bool Get(Reader& r, ViewUpdatePacket& p) {
+  p.epoch = r.U64();
+  const size_t regions = r.U16();
+  const size_t groups = r.U16();
+  if (!r.ok() || regions * kRegionViewFixed + groups * kGroupViewFixed > r.remaining()) return false;
+  p.regions.resize(regions);
+  for (auto& view : p.regions) {
+    view.id = GetRvid(r);
+    view.multicast = GetEndpoint(r);
+    const size_t members = r.U16();
+    if (!r.ok() || members * kMemberSize > r.remaining()) return false;
+    view.members.resize(members);
+    for (auto& m : view.members) {
+      m.node = r.U32();
+      m.endpoint = GetEndpoint(r);
+    }
+  }
+  p.groups.resize(groups);
+  for (auto& view : p.groups) {
+    view.group = r.U32();
+    view.view = r.U32();
+    const size_t count = r.U16();
+    if (!r.ok() || count * 8 > r.remaining()) return false;
+    view.regions.resize(count);
+    for (auto& id : view.regions) id = GetRvid(r);
+  }
+  return r.ok();
+}
+
+template <typename Body>
+std::expected<Packet, DecodeError> DecodeBody(const Header& h, Reader& r) {
+  Body body;
+  if (!Get(r, body) || r.remaining() != 0) return std::unexpected(DecodeError::kBadBody);
+  return Packet{h.type, h.source, PacketBody(std::move(body))};
+}
+
+void WriteHeader(Writer& w, PacketType type, NodeId source, size_t length) {
+  w.U16(kMagic);
+  w.U8(kVersion);
+  w.U8(static_cast<uint8_t>(type));
+  w.U16(static_cast<uint16_t>(length));
+  w.U16(0);
+  w.U32(source);
+  w.U32(0);  // checksum, filled in by SealChecksum
+}
+
+uint32_t ComputeChecksum(std::span<const std::byte> packet) {
+  uint32_t crc = Crc32c(0, packet.first(kChecksumOffset));
+  static constexpr std::byte kZero[4] = {};
+  crc = Crc32c(crc, kZero);
+  return Crc32c(crc, packet.subspan(kHeaderSize));
+}
+
+}  // namespace
+
+void SealChecksum(std::span<std::byte> packet);
+
+namespace {
+
+template <typename Body>
+Result<size_t> EncodeBody(PacketType type, NodeId source, const Body& body, std::span<std::byte> out) {
+  if (!TypeCarries<Body>(type)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "packet type " + std::string(PacketTypeName(type)) + " does not carry this body");
+  }
+  if (!WithinBounds(body)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     std::string(PacketTypeName(type)) + ": a count exceeds its wire bound");
+  }
+  const size_t length = kHeaderSize + BodySize(body);
+  if (length > kMaxPacketSize) {
+    return MakeError(ErrorCode::kInvalidArgument, std::string(PacketTypeName(type)) + ": " +
+                                                      std::to_string(length) + " bytes exceeds the packet limit");
+  }
+  if (length > out.size()) {
+    return MakeError(ErrorCode::kUnavailable, "encode buffer too small");
+  }
+  Writer w(out);
+  WriteHeader(w, type, source, length);
+  Put(w, body);
+  QSM_CHECK(w.ok() && w.size() == length, "BodySize and Put disagree");
+  SealChecksum(out.first(length));
+  return length;
+}
+
+}  // namespace
+
+bool operator==(const DataPacket& a, const DataPacket& b) {
+  return a.rvid == b.rvid && a.sender == b.sender && a.group == b.group &&
+         a.region_seq == b.region_seq && a.group_seq == b.group_seq &&
+         a.send_time_ns == b.send_time_ns &&
+         std::equal(a.payload.begin(), a.payload.end(), b.payload.begin(), b.payload.end());
+}
+
+std::string_view PacketTypeName(PacketType t) {
+  switch (t) {
+    case PacketType::kData: return "data";
+    case PacketType::kRetransmit: return "retransmit";
+    case PacketType::kForward: return "forward";
+    case PacketType::kPartitionToken: return "partition_token";
+    case PacketType::kRegionToken: return "region_token";
+    case PacketType::kAck: return "ack";
+    case PacketType::kNak: return "nak";
+    case PacketType::kPullRequest: return "pull_request";
+    case PacketType::kRegister: return "register";
+    case PacketType::kHeartbeat: return "heartbeat";
+    case PacketType::kGroupChange: return "group_change";
+    case PacketType::kViewUpdate: return "view_update";
+  }
+  return "unknown";
+}
+
+IoClass InboundClass(PacketType t) {
+  switch (t) {
+    case PacketType::kData: return IoClass::kInboundData;
+    case PacketType::kRetransmit:
+    case PacketType::kForward: return IoClass::kInboundRecovery;
+    default: return IoClass::kInboundControl;
+  }
+}
+
+std::string_view DecodeErrorName(DecodeError e) {
+  switch (e) {
+    case DecodeError::kTooShort: return "too short";
+    case DecodeError::kBadMagic: return "bad magic";
+    case DecodeError::kBadVersion: return "bad version";
+    case DecodeError::kBadLength: return "bad length";
+    case DecodeError::kBadChecksum: return "bad checksum";
+    case DecodeError::kUnknownType: return "unknown type";
+    case DecodeError::kBadBody: return "bad body";
+  }
+  return "unknown";
+}
+
+Counter DropCounter(DecodeError e) {
+  switch (e) {
+    case DecodeError::kBadMagic:
+    case DecodeError::kBadVersion: return Counter::kDroppedVersion;
+    case DecodeError::kBadChecksum: return Counter::kDroppedChecksum;
+    default: return Counter::kDroppedMalformed;
+  }
+}
+
+void SealChecksum(std::span<std::byte> packet) {
+  QSM_CHECK(packet.size() >= kHeaderSize, "SealChecksum on less than a header");
+  const uint32_t crc = ComputeChecksum(packet);
+  Writer w(packet.subspan(kChecksumOffset, 4));
+  w.U32(crc);
+}
+
+size_t EncodedSize(const Packet& packet) {
+  return kHeaderSize + std::visit([](const auto& body) { return BodySize(body); }, packet.body);
+}
+
+Result<size_t> Encode(const Packet& packet, std::span<std::byte> out) {
+  return std::visit([&](const auto& body) { return EncodeBody(packet.type, packet.source, body, out); },
+                    packet.body);
+}
+
+Result<size_t> EncodeData(PacketType type, NodeId source, const DataPacket& data,
+                          std::span<std::byte> out) {
+  return EncodeBody(type, source, data, out);
+}
+
+std::expected<Header, DecodeError> PeekHeader(std::span<const std::byte> datagram) {
+  if (datagram.size() < kHeaderSize) return std::unexpected(DecodeError::kTooShort);
+  Reader r(datagram);
+  if (r.U16() != kMagic) return std::unexpected(DecodeError::kBadMagic);
+  Header h;
+  h.version = r.U8();
+  if (h.version != kVersion) return std::unexpected(DecodeError::kBadVersion);
+  const uint8_t type = r.U8();
+  h.length = r.U16();
+  r.U16();  // flags
+  h.source = r.U32();
+  h.checksum = r.U32();
+  if (h.length != datagram.size()) return std::unexpected(DecodeError::kBadLength);
+  if (!KnownType(type)) return std::unexpected(DecodeError::kUnknownType);
+  h.type = static_cast<PacketType>(type);
+  return h;
+}
+
+std::expected<Packet, DecodeError> Decode(std::span<const std::byte> datagram) {
+  auto header = PeekHeader(datagram);
+  if (!header) return std::unexpected(header.error());
+  if (ComputeChecksum(datagram) != header->checksum) return std::unexpected(DecodeError::kBadChecksum);
+  Reader r(datagram.subspan(kHeaderSize));
+  switch (header->type) {
+    case PacketType::kData:
+    case PacketType::kRetransmit:
+    case PacketType::kForward: return DecodeBody<DataPacket>(*header, r);
+    case PacketType::kPartitionToken:
+    case PacketType::kRegionToken: return DecodeBody<TokenPacket>(*header, r);
+    case PacketType::kAck: return DecodeBody<AckPacket>(*header, r);
+    case PacketType::kNak:
+    case PacketType::kPullRequest: return DecodeBody<RecoveryRequest>(*header, r);
+    case PacketType::kRegister: return DecodeBody<RegisterPacket>(*header, r);
+    case PacketType::kHeartbeat: return DecodeBody<HeartbeatPacket>(*header, r);
+    case PacketType::kGroupChange: return DecodeBody<GroupChangePacket>(*header, r);
+    case PacketType::kViewUpdate: return DecodeBody<ViewUpdatePacket>(*header, r);
+  }
+  return std::unexpected(DecodeError::kUnknownType);
+}
+
+}  // namespace qsm::wire

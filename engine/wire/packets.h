@@ -1,0 +1,253 @@
+// Every QSM packet: its fields, its byte layout, and explicit encode/decode.
+//
+// All integers are little-endian. Every packet starts with this 16-byte header:
+//
+//   offset size field
+//   0      2    magic 0x5153 ("SQ" on the wire)
+//   2      1    version (kVersion)
+//   3      1    type (PacketType)
+//   4      2    length: header + body, in bytes; must equal the datagram's size
+//   6      2    flags: reserved, sent as 0 and ignored
+//   8      4    source: NodeId of the node that transmitted this datagram
+//   12     4    checksum: CRC-32C of the whole packet with this field taken as 0
+//
+// Bodies are laid out in the comment above each struct. Counts are bounded (kMax*) and checked
+// against the bytes that remain before anything is allocated, so a malformed count cannot make
+// the decoder allocate much. Decode never reads outside its input and reports every malformed
+// datagram as a DecodeError; it never aborts on input.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <span>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "engine/core/counters.h"
+#include "engine/core/endpoint.h"
+#include "engine/core/scheduler.h"
+#include "engine/core/status.h"
+
+namespace qsm::wire {
+
+inline constexpr uint16_t kMagic = 0x5153;
+inline constexpr uint8_t kVersion = 1;
+inline constexpr size_t kHeaderSize = 16;
+inline constexpr size_t kMaxPacketSize = 65507;  // largest UDP payload over IPv4
+
+inline constexpr size_t kMaxNakRanges = 20;         // per sender record / NAK (orig: 20)
+inline constexpr size_t kMaxSenderRecords = 1024;   // per token
+inline constexpr size_t kMaxPartitions = 4096;      // per region token record
+inline constexpr size_t kMaxViewMembers = 65535;
+inline constexpr size_t kMaxViewsPerUpdate = 65535;
+
+using NodeId = uint32_t;
+using GroupId = uint32_t;
+
+enum class PacketType : uint8_t {
+  kData = 1,             // a sender's multicast to a region
+  kRetransmit = 2,       // the sender's repair of a message a whole partition/region lost
+  kForward = 3,          // a peer's push or pull answer carrying a cached message
+  kPartitionToken = 4,   // circulates among a partition's members
+  kRegionToken = 5,      // circulates among a region's partition leaders
+  kAck = 6,              // region leader -> sender: stable prefix
+  kNak = 7,              // partition leader -> sender: ranges no caching member has
+  kPullRequest = 8,      // member -> member: send me these cached messages
+  kRegister = 16,        // node -> GMS
+  kHeartbeat = 17,       // node -> GMS
+  kGroupChange = 18,     // node -> GMS: join or leave a group
+  kViewUpdate = 19,      // GMS -> node: a batch of region views and group views
+};
+std::string_view PacketTypeName(PacketType t);
+// The scheduler class an inbound packet of this type is queued in (PROTOCOL.md §6).
+IoClass InboundClass(PacketType t);
+
+// Scopes sequence numbers and traffic: (region id, view number).
+struct RegionViewId {
+  uint32_t region = 0;
+  uint32_t view = 0;
+  friend auto operator<=>(const RegionViewId&, const RegionViewId&) = default;
+};
+
+// Inclusive range of region sequence numbers, first <= last.
+struct SeqRange {
+  uint64_t first = 0;
+  uint64_t last = 0;
+  friend bool operator==(const SeqRange&, const SeqRange&) = default;
+};
+
+// kData, kRetransmit, kForward. Body:
+//   0 u32 region  4 u32 view  8 u32 sender  12 u32 group
+//   16 u64 region_seq  24 u64 group_seq  32 i64 send_time_ns  40.. payload (to the end)
+struct DataPacket {
+  RegionViewId rvid;
+  NodeId sender = 0;          // the original sender (the header's source may be a forwarder)
+  GroupId group = 0;
+  uint64_t region_seq = 0;    // per (sender, region view), from 1
+  uint64_t group_seq = 0;     // per (sender, group), from 1
+  int64_t send_time_ns = 0;   // the intended send time, for latency without coordinated omission
+  std::span<const std::byte> payload;  // decode: points into the datagram
+  friend bool operator==(const DataPacket& a, const DataPacket& b);
+};
+inline constexpr size_t kDataBodyFixed = 40;
+
+// Per active sender, in a token. Body:
+//   0 u32 sender  4 u64 highest_seen  12 u64 contiguous  20 u64 cleanup
+//   28 u32 rate_min  32 u32 rate_max  36 u64 rate_sum  44 u8 nak_count  45 u16 partition_count
+//   47 nak_count x (u64 first, u64 last)  then partition_count x u64
+struct SenderRecord {
+  NodeId sender = 0;
+  uint64_t highest_seen = 0;   // max over visited members
+  uint64_t contiguous = 0;     // min over visited members of the contiguous prefix
+  uint64_t cleanup = 0;        // stable point from the last round: cached data up to it is dropped
+  uint32_t rate_min = 0;       // receive rate, messages/s: min, max, sum over visited members
+  uint32_t rate_max = 0;
+  uint64_t rate_sum = 0;
+  std::vector<SeqRange> naks;                  // <= kMaxNakRanges
+  std::vector<uint64_t> partition_contiguous;  // region token: per partition, <= kMaxPartitions
+  friend bool operator==(const SenderRecord&, const SenderRecord&) = default;
+};
+
+// kPartitionToken, kRegionToken. Body:
+//   0 u32 region  4 u32 view  8 u64 round  16 u32 partition  20 u32 members_visited
+//   24 i64 round_start_ns  32 u16 record_count  34.. records
+struct TokenPacket {
+  RegionViewId rvid;
+  uint64_t round = 0;
+  uint32_t partition = 0;
+  uint32_t members_visited = 0;
+  int64_t round_start_ns = 0;  // on the region leader's clock
+  std::vector<SenderRecord> records;  // <= kMaxSenderRecords
+  friend bool operator==(const TokenPacket&, const TokenPacket&) = default;
+};
+
+// kAck. Body: 0 u32 region 4 u32 view 8 u32 sender 12 u64 round 20 u64 stable
+//             28 u32 rate_min 32 u32 rate_avg 36 u32 rate_max
+struct AckPacket {
+  RegionViewId rvid;
+  NodeId sender = 0;    // whose messages are acknowledged
+  uint64_t round = 0;
+  uint64_t stable = 0;  // every member of the region view has region_seq 1..stable
+  uint32_t rate_min = 0;
+  uint32_t rate_avg = 0;
+  uint32_t rate_max = 0;
+  friend bool operator==(const AckPacket&, const AckPacket&) = default;
+};
+
+// kNak and kPullRequest. Body: 0 u32 region 4 u32 view 8 u32 sender 12 u8 count
+//                              13 count x (u64 first, u64 last)
+struct RecoveryRequest {
+  RegionViewId rvid;
+  NodeId sender = 0;             // whose messages are wanted
+  std::vector<SeqRange> ranges;  // 1..kMaxNakRanges
+  friend bool operator==(const RecoveryRequest&, const RecoveryRequest&) = default;
+};
+
+// kRegister. Body: 0 u32 node 4 u64 incarnation 12 u32 address 16 u16 port
+struct RegisterPacket {
+  NodeId node = 0;
+  uint64_t incarnation = 0;  // changes on every restart of the node
+  Endpoint unicast;
+  friend bool operator==(const RegisterPacket&, const RegisterPacket&) = default;
+};
+
+// kHeartbeat. Body: 0 u32 node 4 u64 incarnation 12 u64 seq
+struct HeartbeatPacket {
+  NodeId node = 0;
+  uint64_t incarnation = 0;
+  uint64_t seq = 0;
+  friend bool operator==(const HeartbeatPacket&, const HeartbeatPacket&) = default;
+};
+
+enum class GroupOp : uint8_t { kJoin = 1, kLeave = 2 };
+
+// kGroupChange. Body: 0 u32 node 4 u64 incarnation 12 u8 op 13 u32 group
+struct GroupChangePacket {
+  NodeId node = 0;
+  uint64_t incarnation = 0;
+  GroupOp op = GroupOp::kJoin;
+  GroupId group = 0;
+  friend bool operator==(const GroupChangePacket&, const GroupChangePacket&) = default;
+};
+
+struct Member {
+  NodeId node = 0;
+  Endpoint endpoint;
+  friend bool operator==(const Member&, const Member&) = default;
+};
+// In a view update: u32 region u32 view u32 mcast_address u16 mcast_port u16 member_count
+//                   member_count x (u32 node, u32 address, u16 port)
+struct RegionView {
+  RegionViewId id;
+  Endpoint multicast;
+  std::vector<Member> members;  // in view order
+  friend bool operator==(const RegionView&, const RegionView&) = default;
+};
+// In a view update: u32 group u32 view u16 region_count  region_count x (u32 region, u32 view)
+struct GroupView {
+  GroupId group = 0;
+  uint32_t view = 0;
+  std::vector<RegionViewId> regions;
+  friend bool operator==(const GroupView&, const GroupView&) = default;
+};
+// kViewUpdate. Body: 0 u64 epoch 8 u16 region_count 10 u16 group_count, then the region views,
+// then the group views.
+struct ViewUpdatePacket {
+  uint64_t epoch = 0;  // the GMS's update number
+  std::vector<RegionView> regions;
+  std::vector<GroupView> groups;
+  friend bool operator==(const ViewUpdatePacket&, const ViewUpdatePacket&) = default;
+};
+
+using PacketBody = std::variant<DataPacket, TokenPacket, AckPacket, RecoveryRequest, RegisterPacket,
+                                HeartbeatPacket, GroupChangePacket, ViewUpdatePacket>;
+
+struct Packet {
+  PacketType type = PacketType::kData;
+  NodeId source = 0;
+  PacketBody body;
+  friend bool operator==(const Packet&, const Packet&) = default;
+};
+
+struct Header {
+  uint8_t version = 0;
+  PacketType type = PacketType::kData;
+  uint16_t length = 0;
+  NodeId source = 0;
+  uint32_t checksum = 0;
+};
+
+enum class DecodeError : uint8_t {
+  kTooShort,      // shorter than a header
+  kBadMagic,
+  kBadVersion,
+  kBadLength,     // header length differs from the datagram's size
+  kBadChecksum,
+  kUnknownType,
+  kBadBody,       // a field or count out of bounds, body too short, or bytes left over
+};
+std::string_view DecodeErrorName(DecodeError e);
+// The drop counter that accounts for a datagram rejected with `e`.
+Counter DropCounter(DecodeError e);
+
+// Size of the encoding of `packet`.
+size_t EncodedSize(const Packet& packet);
+// Encodes into `out`. Errors: kInvalidArgument if the body does not match `type`, a count exceeds
+// its bound or the packet exceeds kMaxPacketSize; kUnavailable if `out` is too small.
+Result<size_t> Encode(const Packet& packet, std::span<std::byte> out);
+// The hot-path encoder for kData/kRetransmit/kForward; same contract as Encode.
+Result<size_t> EncodeData(PacketType type, NodeId source, const DataPacket& data,
+                          std::span<std::byte> out);
+
+// Recomputes the checksum of an encoded packet in place (after a deliberate edit, in tests and the
+// fuzzer). Requires packet.size() >= kHeaderSize.
+void SealChecksum(std::span<std::byte> packet);
+
+// Validates magic, version and length, not the checksum: enough to classify a datagram.
+std::expected<Header, DecodeError> PeekHeader(std::span<const std::byte> datagram);
+// Fully validates and decodes one datagram. Spans in the result point into `datagram`.
+std::expected<Packet, DecodeError> Decode(std::span<const std::byte> datagram);
+
+}  // namespace qsm::wire

@@ -1,0 +1,211 @@
+#include "engine/wire/packets.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <vector>
+
+#include "engine/wire/crc32c.h"
+
+namespace qsm::wire {
+namespace {
+
+std::vector<std::byte> Payload(size_t n) {
+  std::vector<std::byte> p(n);
+  for (size_t i = 0; i < n; ++i) p[i] = static_cast<std::byte>(i * 7 + 1);
+  return p;
+}
+
+// One packet of every type, with every field set to something other than its default.
+std::vector<Packet> OneOfEach(const std::vector<std::byte>& payload) {
+  DataPacket data{.rvid = {3, 9}, .sender = 17, .group = 5, .region_seq = 1ull << 40,
+                  .group_seq = 77, .send_time_ns = -12345, .payload = payload};
+  SenderRecord rec{.sender = 4, .highest_seen = 900, .contiguous = 850, .cleanup = 800,
+                   .rate_min = 1000, .rate_max = 9000, .rate_sum = 123456,
+                   .naks = {{851, 860}, {870, 870}}, .partition_contiguous = {850, 899, 860}};
+  TokenPacket token{.rvid = {3, 9}, .round = 42, .partition = 2, .members_visited = 6,
+                    .round_start_ns = 1'000'000'007, .records = {rec, SenderRecord{.sender = 8}}};
+  RecoveryRequest request{.rvid = {3, 9}, .sender = 17, .ranges = {{1, 5}, {9, 9}}};
+  ViewUpdatePacket views{
+      .epoch = 11,
+      .regions = {RegionView{.id = {3, 9}, .multicast = Endpoint::FromOctets(239, 1, 0, 3, 7000),
+                             .members = {{1, Endpoint::FromOctets(127, 0, 0, 1, 7001)},
+                                         {2, Endpoint::FromOctets(127, 0, 0, 1, 7002)}}}},
+      .groups = {GroupView{.group = 5, .view = 2, .regions = {{3, 9}, {4, 1}}}}};
+  return {
+      {PacketType::kData, 17, data},
+      {PacketType::kRetransmit, 17, data},
+      {PacketType::kForward, 2, data},
+      {PacketType::kPartitionToken, 1, token},
+      {PacketType::kRegionToken, 1, token},
+      {PacketType::kAck, 1, AckPacket{{3, 9}, 17, 42, 850, 10, 20, 30}},
+      {PacketType::kNak, 1, request},
+      {PacketType::kPullRequest, 2, request},
+      {PacketType::kRegister, 2, RegisterPacket{2, 99, Endpoint::FromOctets(127, 0, 0, 1, 7002)}},
+      {PacketType::kHeartbeat, 2, HeartbeatPacket{2, 99, 1234}},
+      {PacketType::kGroupChange, 2, GroupChangePacket{2, 99, GroupOp::kLeave, 5}},
+      {PacketType::kViewUpdate, 0, views},
+  };
+}
+
+class PacketsTest : public ::testing::Test {
+ protected:
+  std::vector<std::byte> EncodeOk(const Packet& p) {
+    std::vector<std::byte> out(EncodedSize(p));
+    auto n = Encode(p, out);
+    EXPECT_TRUE(n.has_value()) << (n ? "" : n.error().ToString());
+    EXPECT_EQ(n.value_or(0), out.size());
+    return out;
+  }
+  // Rewrites the checksum so that a deliberately corrupted body reaches the body decoder.
+  static void Reseal(std::vector<std::byte>& bytes) { SealChecksum(bytes); }
+
+  std::vector<std::byte> payload_ = Payload(1000);
+};
+
+TEST_F(PacketsTest, EveryTypeRoundTrips) {
+  for (const Packet& p : OneOfEach(payload_)) {
+    auto bytes = EncodeOk(p);
+    auto back = Decode(bytes);
+    ASSERT_TRUE(back.has_value()) << PacketTypeName(p.type) << ": " << DecodeErrorName(back.error());
+    EXPECT_EQ(*back, p) << PacketTypeName(p.type);
+    auto header = PeekHeader(bytes);
+    ASSERT_TRUE(header.has_value());
+    EXPECT_EQ(header->type, p.type);
+    EXPECT_EQ(header->source, p.source);
+  }
+}
+
+TEST_F(PacketsTest, EmptyPayloadAndEmptyListsRoundTrip) {
+  std::vector<Packet> packets = {
+      {PacketType::kData, 1, DataPacket{}},
+      {PacketType::kRegionToken, 1, TokenPacket{}},
+      {PacketType::kViewUpdate, 1, ViewUpdatePacket{}},
+  };
+  for (const Packet& p : packets) {
+    auto bytes = EncodeOk(p);
+    auto back = Decode(bytes);
+    ASSERT_TRUE(back.has_value()) << PacketTypeName(p.type);
+    EXPECT_EQ(*back, p);
+  }
+}
+
+TEST_F(PacketsTest, HeaderLayoutIsAsDocumented) {
+  auto bytes = EncodeOk({PacketType::kHeartbeat, 0x01020304, HeartbeatPacket{}});
+  EXPECT_EQ(bytes[0], std::byte{0x53});  // magic, little-endian
+  EXPECT_EQ(bytes[1], std::byte{0x51});
+  EXPECT_EQ(bytes[2], std::byte{kVersion});
+  EXPECT_EQ(bytes[3], std::byte{static_cast<uint8_t>(PacketType::kHeartbeat)});
+  EXPECT_EQ(bytes[4], std::byte{static_cast<uint8_t>(bytes.size())});
+  EXPECT_EQ(bytes[8], std::byte{0x04});
+  EXPECT_EQ(bytes[11], std::byte{0x01});
+}
+
+TEST_F(PacketsTest, EveryTruncationIsRejected) {
+  for (const Packet& p : OneOfEach(payload_)) {
+    auto bytes = EncodeOk(p);
+    for (size_t n = 0; n < bytes.size(); ++n) {
+      auto r = Decode(std::span(bytes).first(n));
+      EXPECT_FALSE(r.has_value()) << PacketTypeName(p.type) << " truncated to " << n;
+    }
+  }
+}
+
+TEST_F(PacketsTest, EverySingleBitFlipIsRejected) {
+  const auto small_payload = Payload(40);
+  for (const Packet& p : OneOfEach(small_payload)) {
+    auto bytes = EncodeOk(p);
+    for (size_t i = 0; i < bytes.size(); ++i) {
+      for (int bit = 0; bit < 8; ++bit) {
+        auto copy = bytes;
+        copy[i] ^= std::byte(1u << bit);
+        EXPECT_FALSE(Decode(copy).has_value()) << PacketTypeName(p.type) << " byte " << i;
+      }
+    }
+  }
+}
+
+TEST_F(PacketsTest, ReportsWhyADatagramIsRejected) {
+  auto good = EncodeOk({PacketType::kHeartbeat, 1, HeartbeatPacket{}});
+  auto expect = [](std::vector<std::byte> b, DecodeError e) {
+    auto r = Decode(b);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error(), e) << DecodeErrorName(r.error());
+  };
+  expect({}, DecodeError::kTooShort);
+  auto b = good;
+  b[0] = std::byte{0};
+  expect(b, DecodeError::kBadMagic);
+  b = good;
+  b[2] = std::byte{kVersion + 1};
+  expect(b, DecodeError::kBadVersion);
+  b = good;
+  b.push_back(std::byte{0});
+  expect(b, DecodeError::kBadLength);
+  b = good;
+  b[3] = std::byte{99};
+  expect(b, DecodeError::kUnknownType);
+  b = good;
+  b[20] ^= std::byte{1};
+  expect(b, DecodeError::kBadChecksum);
+  EXPECT_EQ(DropCounter(DecodeError::kBadChecksum), Counter::kDroppedChecksum);
+}
+
+TEST_F(PacketsTest, CountBeyondItsBoundIsRejectedEvenWithAValidChecksum) {
+  RecoveryRequest request{.rvid = {1, 1}, .sender = 1, .ranges = {{1, 2}}};
+  auto bytes = EncodeOk({PacketType::kNak, 1, request});
+  bytes[kHeaderSize + 12] = std::byte{static_cast<uint8_t>(kMaxNakRanges + 1)};
+  Reseal(bytes);
+  auto r = Decode(bytes);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error(), DecodeError::kBadBody);
+}
+
+TEST_F(PacketsTest, HugeCountInAShortDatagramIsRejectedWithoutAllocating) {
+  auto bytes = EncodeOk({PacketType::kViewUpdate, 1, ViewUpdatePacket{}});
+  bytes[kHeaderSize + 8] = std::byte{0xff};  // region_count = 0xffff, no bytes behind it
+  bytes[kHeaderSize + 9] = std::byte{0xff};
+  Reseal(bytes);
+  EXPECT_EQ(Decode(bytes).error(), DecodeError::kBadBody);
+}
+
+TEST_F(PacketsTest, InvertedRangeIsRejected) {
+  auto bytes = EncodeOk({PacketType::kPullRequest, 1, RecoveryRequest{{1, 1}, 1, {{5, 5}}}});
+  bytes[kHeaderSize + 13] = std::byte{6};  // first = 6 > last = 5
+  Reseal(bytes);
+  EXPECT_EQ(Decode(bytes).error(), DecodeError::kBadBody);
+}
+
+TEST_F(PacketsTest, EncodeRefusesBodiesThatBreakTheWireBounds) {
+  std::vector<std::byte> out(kMaxPacketSize);
+  RecoveryRequest too_many{.ranges = std::vector<SeqRange>(kMaxNakRanges + 1)};
+  EXPECT_EQ(Encode({PacketType::kNak, 1, too_many}, out).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(Encode({PacketType::kNak, 1, RecoveryRequest{}}, out).error().code,
+            ErrorCode::kInvalidArgument);  // no ranges
+  EXPECT_EQ(Encode({PacketType::kAck, 1, HeartbeatPacket{}}, out).error().code,
+            ErrorCode::kInvalidArgument);  // type and body disagree
+  auto big = Payload(kMaxPacketSize);
+  EXPECT_EQ(EncodeData(PacketType::kData, 1, DataPacket{.payload = big}, out).error().code,
+            ErrorCode::kInvalidArgument);
+  std::array<std::byte, 20> small{};
+  EXPECT_EQ(Encode({PacketType::kHeartbeat, 1, HeartbeatPacket{}}, small).error().code,
+            ErrorCode::kUnavailable);
+}
+
+TEST_F(PacketsTest, ClassifiesTypesIntoSchedulerClasses) {
+  EXPECT_EQ(InboundClass(PacketType::kData), IoClass::kInboundData);
+  EXPECT_EQ(InboundClass(PacketType::kForward), IoClass::kInboundRecovery);
+  EXPECT_EQ(InboundClass(PacketType::kRetransmit), IoClass::kInboundRecovery);
+  EXPECT_EQ(InboundClass(PacketType::kPartitionToken), IoClass::kInboundControl);
+  EXPECT_EQ(InboundClass(PacketType::kViewUpdate), IoClass::kInboundControl);
+}
+
+TEST(Crc32cTest, MatchesTheStandardCheckValue) {
+  const char* text = "123456789";
+  auto bytes = std::as_bytes(std::span(text, 9));
+  EXPECT_EQ(Crc32c(0, bytes), 0xe3069283u);
+  EXPECT_EQ(Crc32c(Crc32c(0, bytes.first(4)), bytes.subspan(4)), 0xe3069283u);
+}
+
+}  // namespace
+}  // namespace qsm::wire
