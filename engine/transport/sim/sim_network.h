@@ -42,8 +42,8 @@ struct HostModel {
   uint64_t egress_bits_per_second = 0;        // 0: unlimited
   size_t send_buffer_bytes = 256 * 1024;      // queued for egress beyond this: kWouldBlock
   size_t receive_buffer_bytes = 4 * 1024 * 1024;  // unread beyond this: dropped, as in an OS
-  size_t pool_buffers = 4096;                 // receive buffers of the host's transport
-  size_t max_datagram_bytes = 65536;
+  size_t pool_buffers = 512;                  // buffers between socket and protocol
+  size_t max_datagram_bytes = 9216;
 };
 
 struct SimNetworkStats {
