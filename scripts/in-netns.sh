@@ -11,7 +11,4 @@ cleanup() { ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || tr
 trap cleanup EXIT INT TERM
 ip netns add "$ns"
 ip -n "$ns" link set lo up
-# Loopback carries multicast only with a route for 224.0.0.0/4 on it; nothing else exists here.
-ip -n "$ns" link set lo multicast on
-ip -n "$ns" route add 224.0.0.0/4 dev lo
 QSM_IN_NETNS="$ns" ip netns exec "$ns" "$@"

@@ -20,7 +20,7 @@ enum class Counter : uint16_t {
   kDroppedMalformed,     // does not decode: truncated, bad length or field
   kDroppedChecksum,      // checksum mismatch
   kDroppedVersion,       // unknown protocol version or magic
-  kDroppedNoBuffer,      // receive buffer pool exhausted
+  kPoolExhausted,        // a poll found no free receive buffer (input stays in the socket)
   kDroppedTruncated,     // datagram larger than a pool buffer
   kDroppedFault,         // dropped by an injected fault
   kSendErrors,           // the OS refused a send

@@ -1,0 +1,203 @@
+// Real UDP on loopback. Under `make test` as root this runs inside a network namespace that has
+// only `lo` (scripts/in-netns.sh), so nothing it sends can leave the namespace.
+#include "engine/transport/asio/asio_transport.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+#include <vector>
+
+#include "engine/node/probe.h"
+#include "engine/node/run_loop.h"
+
+namespace qsm {
+namespace {
+
+constexpr uint32_t kLoopback = 0x7f000001;
+const Endpoint kGroup = Endpoint::FromOctets(239, 255, 77, 1, 0);
+
+struct Inbox : TransportHandler {
+  void OnReceive(const Endpoint& from, PooledBuffer d, TimePoint) override {
+    got.emplace_back(from, std::vector<std::byte>(d.bytes().begin(), d.bytes().end()));
+  }
+  void OnWritable() override { ++writable; }
+  std::vector<std::pair<Endpoint, std::vector<std::byte>>> got;
+  int writable = 0;
+};
+
+class AsioTransportTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<AsioTransport> Make(AsioTransportConfig config = {}) {
+    if (config.multicast_interface == 0) config.multicast_interface = kLoopback;
+    if (config.bind.address == 0) config.bind = Endpoint{kLoopback, 0};
+    auto t = AsioTransport::Create(clock_, counters_, config);
+    EXPECT_TRUE(t.has_value()) << (t ? "" : t.error().ToString());
+    return t ? std::move(*t) : nullptr;
+  }
+  // Polls until `inbox` holds `n` datagrams or 5 s pass.
+  void PollUntil(AsioTransport& t, Inbox& inbox, size_t n) {
+    const TimePoint give_up = clock_.Now() + 5s;
+    while (inbox.got.size() < n && clock_.Now() < give_up) {
+      t.PollInput();
+      if (inbox.got.size() < n) t.WaitForInput(clock_.Now() + 50ms);
+    }
+  }
+  static std::vector<std::byte> Bytes(size_t n, uint8_t v = 1) { return std::vector<std::byte>(n, std::byte{v}); }
+  Endpoint Group(uint16_t port) const { return Endpoint{kGroup.address, port}; }
+
+  RealClock clock_;
+  Counters counters_;
+};
+
+TEST_F(AsioTransportTest, RefusesConfigurationsThatCouldLeakTraffic) {
+  AsioTransportConfig no_interface{.bind = Endpoint{kLoopback, 0}};
+  auto t = AsioTransport::Create(clock_, counters_, no_interface);
+  ASSERT_FALSE(t.has_value());
+  EXPECT_NE(t.error().message.find("multicast interface"), std::string::npos);
+
+  AsioTransportConfig outside{.bind = Endpoint::FromOctets(10, 1, 2, 3, 0), .multicast_interface = kLoopback};
+  t = AsioTransport::Create(clock_, counters_, outside);
+  ASSERT_FALSE(t.has_value());
+  EXPECT_EQ(t.error().code, ErrorCode::kInvalidArgument);
+
+  auto ok = Make();
+  ASSERT_TRUE(ok);
+  auto bytes = Bytes(10);
+  EXPECT_EQ(ok->Send(Endpoint::FromOctets(192, 0, 2, 1, 9), bytes), SendStatus::kFailed);
+  EXPECT_EQ(counters_.Get(Counter::kSendErrors), 1u);
+}
+
+TEST_F(AsioTransportTest, ReportsAnAddressInUseAsAnIoError) {
+  auto a = Make();
+  ASSERT_TRUE(a);
+  AsioTransportConfig same{.bind = a->local_endpoint(), .multicast_interface = kLoopback};
+  auto b = AsioTransport::Create(clock_, counters_, same);
+  ASSERT_FALSE(b.has_value());
+  EXPECT_EQ(b.error().code, ErrorCode::kIo);
+}
+
+TEST_F(AsioTransportTest, UnicastArrivesWithTheSendersEndpoint) {
+  auto a = Make(), b = Make();
+  Inbox inbox;
+  b->SetHandler(&inbox);
+  auto bytes = Bytes(100, 7);
+  ASSERT_EQ(a->Send(b->local_endpoint(), bytes), SendStatus::kSent);
+  PollUntil(*b, inbox, 1);
+  ASSERT_EQ(inbox.got.size(), 1u);
+  EXPECT_EQ(inbox.got[0].first, a->local_endpoint());
+  EXPECT_EQ(inbox.got[0].second, bytes);
+}
+
+TEST_F(AsioTransportTest, MulticastReachesEveryMemberIncludingTheSender) {
+  auto a = Make(), b = Make(), c = Make();
+  const Endpoint group = Group(static_cast<uint16_t>(20000 + ::getpid() % 20000));
+  Inbox ia, ib, ic;
+  a->SetHandler(&ia);
+  b->SetHandler(&ib);
+  c->SetHandler(&ic);
+  ASSERT_TRUE(a->JoinGroup(group).has_value());
+  ASSERT_TRUE(b->JoinGroup(group).has_value());
+  ASSERT_TRUE(b->JoinGroup(group).has_value());  // twice: no-op
+  auto bytes = Bytes(1000, 3);
+  ASSERT_EQ(a->Send(group, bytes), SendStatus::kSent);
+  PollUntil(*a, ia, 1);
+  PollUntil(*b, ib, 1);
+  c->PollInput();
+  ASSERT_EQ(ia.got.size(), 1u);
+  ASSERT_EQ(ib.got.size(), 1u);
+  EXPECT_EQ(ib.got[0].first, a->local_endpoint());
+  EXPECT_TRUE(ic.got.empty());  // not a member
+  ASSERT_TRUE(b->LeaveGroup(group).has_value());
+  ASSERT_EQ(a->Send(group, bytes), SendStatus::kSent);
+  PollUntil(*a, ia, 2);
+  b->PollInput();
+  EXPECT_EQ(ib.got.size(), 1u);
+}
+
+TEST_F(AsioTransportTest, SendBatchDeliversEveryDatagramInOrder) {
+  auto a = Make(), b = Make();
+  Inbox inbox;
+  b->SetHandler(&inbox);
+  std::vector<std::vector<std::byte>> payloads;
+  for (int i = 0; i < 300; ++i) payloads.push_back(Bytes(200, static_cast<uint8_t>(i)));
+  std::vector<OutgoingDatagram> batch;
+  for (auto& p : payloads) batch.push_back({b->local_endpoint(), p});
+  EXPECT_EQ(a->SendBatch(batch), 300u);
+  PollUntil(*b, inbox, 300);
+  ASSERT_EQ(inbox.got.size(), 300u);
+  for (size_t i = 0; i < 300; ++i) EXPECT_EQ(inbox.got[i].second, payloads[i]);
+  EXPECT_EQ(counters_.Get(Counter::kPacketsSent), 300u);
+}
+
+TEST_F(AsioTransportTest, OversizedDatagramIsCountedAndDropped) {
+  auto a = Make();
+  auto b = Make(AsioTransportConfig{.max_datagram_bytes = 256});
+  Inbox inbox;
+  b->SetHandler(&inbox);
+  auto big = Bytes(1000), small = Bytes(100);
+  a->Send(b->local_endpoint(), big);
+  a->Send(b->local_endpoint(), small);
+  PollUntil(*b, inbox, 1);
+  ASSERT_EQ(inbox.got.size(), 1u);
+  EXPECT_EQ(inbox.got[0].second.size(), 100u);
+  EXPECT_EQ(counters_.Get(Counter::kDroppedTruncated), 1u);
+}
+
+TEST_F(AsioTransportTest, WakeFromAnotherThreadEndsTheWait) {
+  auto a = Make();
+  std::thread waker([&] {
+    std::this_thread::sleep_for(50ms);
+    a->waker().Wake();
+  });
+  const TimePoint start = clock_.Now();
+  a->WaitForInput(start + 60s);
+  EXPECT_LT(clock_.Now() - start, 30s);  // returned long before its deadline
+  waker.join();
+}
+
+// Three nodes, each a core thread with its own scheduler and transport, run the probe over real
+// UDP multicast: every node receives every other node's packets.
+TEST_F(AsioTransportTest, ProbeNodesExchangeMulticastOverRealUdp) {
+  constexpr int kNodes = 3;
+  constexpr uint64_t kCount = 300;
+  const Endpoint group = Group(static_cast<uint16_t>(20000 + (::getpid() + 1) % 20000));
+  struct Node {
+    Counters counters;
+    std::unique_ptr<AsioTransport> transport;  // declared first: outlives the buffers the scheduler holds
+    std::unique_ptr<Scheduler> scheduler;
+    std::unique_ptr<MulticastProbe> probe;
+    std::unique_ptr<Dispatcher> dispatcher;
+    std::unique_ptr<RunLoop> loop;
+  };
+  std::vector<Node> nodes(kNodes);
+  for (int i = 0; i < kNodes; ++i) {
+    Node& n = nodes[static_cast<size_t>(i)];
+    n.scheduler = std::make_unique<Scheduler>(clock_, n.counters);
+    auto t = AsioTransport::Create(clock_, n.counters, {.bind = Endpoint{kLoopback, 0}, .multicast_interface = kLoopback});
+    ASSERT_TRUE(t.has_value());
+    n.transport = std::move(*t);
+    n.probe = std::make_unique<MulticastProbe>(
+        ProbeConfig{.node = static_cast<wire::NodeId>(i + 1), .group = group, .rate = 2000, .count = kCount},
+        *n.scheduler, *n.transport);
+    n.dispatcher = std::make_unique<Dispatcher>(*n.scheduler, *n.transport, *n.probe);
+    n.loop = std::make_unique<RunLoop>(*n.scheduler, *n.transport);
+    ASSERT_TRUE(n.transport->JoinGroup(group).has_value());
+  }
+  for (auto& n : nodes) ASSERT_TRUE(n.probe->Start().has_value());
+  const TimePoint end = clock_.Now() + 1500ms;  // 150 ms of sending, then time to drain
+  std::vector<std::thread> threads;
+  for (auto& n : nodes) threads.emplace_back([&n, end] { n.loop->RunUntil(end); });
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kNodes; ++i) {
+    const auto& probe = *nodes[static_cast<size_t>(i)].probe;
+    EXPECT_EQ(probe.sent(), kCount);
+    ASSERT_EQ(probe.peers().size(), size_t{kNodes - 1}) << "node " << i;
+    for (const auto& [sender, stats] : probe.peers()) {
+      EXPECT_EQ(stats.distinct, kCount) << "node " << i << " from " << sender;
+      EXPECT_EQ(stats.duplicates, 0u);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace qsm
