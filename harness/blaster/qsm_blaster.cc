@@ -1,0 +1,256 @@
+// qsm-blaster: the physical limit the engine is compared against. One sender multicasts numbered
+// datagrams as fast as it can (or at --rate) with sendmmsg to K receiver processes on loopback,
+// which count what arrives with recvmmsg. No reliability, no engine code: plain sockets.
+// Prints messages/s sent, and per receiver messages/s received and loss.
+//
+// Network safety: the multicast interface must be on 127.0.0.0/8 or 198.18.0.0/15 and is always
+// set explicitly (IP_MULTICAST_IF); TTL is 1.
+#include <CLI/CLI.hpp>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr uint64_t kEndMarker = ~uint64_t{0};
+constexpr size_t kBatch = 64;
+
+struct Options {
+  int receivers = 1;
+  size_t size = 1000;
+  double duration_s = 5;
+  std::string rate = "max";
+  std::string group = "239.255.0.2";
+  uint16_t port = 7600;
+  std::string interface = "127.0.0.1";
+  bool json = false;
+};
+
+struct ReceiverResult {
+  uint64_t received = 0;
+  uint64_t bytes = 0;
+  uint64_t highest = 0;
+  uint64_t duplicates_or_reordered = 0;  // arrived with a sequence number not above the highest
+};
+
+[[noreturn]] void Die(const std::string& what) {
+  std::fprintf(stderr, "qsm-blaster: %s: %s\n", what.c_str(), std::strerror(errno));
+  std::exit(1);
+}
+
+bool SafeInterface(in_addr_t a) {
+  const uint32_t h = ntohl(a);
+  return (h >> 24) == 127 || (h >> 17) == (0xC612u >> 1);
+}
+
+int ReceiverSocket(const Options& o, in_addr group, in_addr iface) {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  if (fd < 0) Die("socket");
+  int one = 1, zero = 0, rcvbuf = 32 << 20;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0) {
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  }
+  ::setsockopt(fd, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof zero);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(o.port);
+  sa.sin_addr = group;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) Die("bind receiver");
+  ip_mreq mreq{group, iface};
+  if (::setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof mreq) != 0) Die("join group");
+  return fd;
+}
+
+// Child process: counts datagrams until the end marker or the deadline.
+ReceiverResult Receive(int fd, Clock::time_point deadline, size_t size) {
+  ReceiverResult r;
+  std::vector<std::vector<char>> buffers(kBatch, std::vector<char>(std::max<size_t>(size, 8) + 64));
+  std::vector<mmsghdr> headers(kBatch);
+  std::vector<iovec> iov(kBatch);
+  for (size_t i = 0; i < kBatch; ++i) {
+    iov[i] = {buffers[i].data(), buffers[i].size()};
+    headers[i].msg_hdr = msghdr{};
+    headers[i].msg_hdr.msg_iov = &iov[i];
+    headers[i].msg_hdr.msg_iovlen = 1;
+  }
+  while (Clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    for (;;) {
+      const int n = ::recvmmsg(fd, headers.data(), kBatch, MSG_DONTWAIT, nullptr);
+      if (n <= 0) break;
+      for (int i = 0; i < n; ++i) {
+        uint64_t seq;
+        std::memcpy(&seq, buffers[static_cast<size_t>(i)].data(), 8);
+        if (seq == kEndMarker) return r;
+        ++r.received;
+        r.bytes += headers[static_cast<size_t>(i)].msg_len;
+        if (seq <= r.highest) ++r.duplicates_or_reordered;
+        r.highest = std::max(r.highest, seq);
+      }
+    }
+  }
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"qsm-blaster: raw unreliable UDP multicast, 1 sender to K receiver processes on loopback"};
+  app.add_option("-k,--receivers", o.receivers, "receiver processes")->capture_default_str()->check(CLI::Range(1, 64));
+  app.add_option("-s,--size", o.size, "datagram bytes")->capture_default_str()->check(CLI::Range(8, 65000));
+  app.add_option("-d,--duration", o.duration_s, "seconds of sending")->capture_default_str()->check(CLI::Range(0.1, 3600.0));
+  app.add_option("-r,--rate", o.rate, "datagrams/s, or max")->capture_default_str();
+  app.add_option("--group", o.group, "multicast group address")->capture_default_str();
+  app.add_option("--port", o.port, "multicast port")->capture_default_str();
+  app.add_option("--interface", o.interface, "multicast interface (127.0.0.0/8 or 198.18.0.0/15)")->capture_default_str();
+  app.add_flag("--json", o.json, "print one JSON object instead of a table");
+  CLI11_PARSE(app, argc, argv);
+
+  double rate = 0;
+  if (o.rate != "max") {
+    try {
+      rate = std::stod(o.rate);
+    } catch (...) {
+      rate = -1;
+    }
+    if (!(rate > 0)) {
+      std::fprintf(stderr, "qsm-blaster: --rate must be a positive number or 'max', not '%s'\n", o.rate.c_str());
+      return 2;
+    }
+  }
+  in_addr group{}, iface{};
+  if (::inet_pton(AF_INET, o.group.c_str(), &group) != 1 || (ntohl(group.s_addr) >> 28) != 0xE) {
+    std::fprintf(stderr, "qsm-blaster: --group '%s' is not an IPv4 multicast address\n", o.group.c_str());
+    return 2;
+  }
+  if (::inet_pton(AF_INET, o.interface.c_str(), &iface) != 1 || !SafeInterface(iface.s_addr)) {
+    std::fprintf(stderr, "qsm-blaster: --interface '%s' must be an address in 127.0.0.0/8 or 198.18.0.0/15\n",
+                 o.interface.c_str());
+    return 2;
+  }
+
+  // Receivers: sockets are opened before fork so every receiver is joined before sending starts.
+  const auto duration = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration_s));
+  const auto deadline = Clock::now() + duration + std::chrono::seconds(5);
+  std::vector<pid_t> pids;
+  std::vector<int> result_pipes;
+  for (int k = 0; k < o.receivers; ++k) {
+    int fd = ReceiverSocket(o, group, iface);
+    int pipefd[2];
+    if (::pipe(pipefd) != 0) Die("pipe");
+    pid_t pid = ::fork();
+    if (pid < 0) Die("fork");
+    if (pid == 0) {
+      ::close(pipefd[0]);
+      ReceiverResult r = Receive(fd, deadline, o.size);
+      if (::write(pipefd[1], &r, sizeof r) != sizeof r) _exit(1);
+      _exit(0);
+    }
+    ::close(fd);
+    ::close(pipefd[1]);
+    pids.push_back(pid);
+    result_pipes.push_back(pipefd[0]);
+  }
+
+  int out = ::socket(AF_INET, SOCK_DGRAM, 0);
+  if (out < 0) Die("socket");
+  const unsigned char ttl = 1, loop = 1;
+  int sndbuf = 4 << 20;
+  if (::setsockopt(out, IPPROTO_IP, IP_MULTICAST_IF, &iface, sizeof iface) != 0) Die("set IP_MULTICAST_IF");
+  ::setsockopt(out, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl);
+  ::setsockopt(out, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof loop);
+  ::setsockopt(out, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(o.port);
+  to.sin_addr = group;
+
+  std::vector<std::vector<char>> payloads(kBatch, std::vector<char>(o.size, 'q'));
+  std::vector<mmsghdr> headers(kBatch);
+  std::vector<iovec> iov(kBatch);
+  for (size_t i = 0; i < kBatch; ++i) {
+    iov[i] = {payloads[i].data(), o.size};
+    headers[i].msg_hdr = msghdr{};
+    headers[i].msg_hdr.msg_name = &to;
+    headers[i].msg_hdr.msg_namelen = sizeof to;
+    headers[i].msg_hdr.msg_iov = &iov[i];
+    headers[i].msg_hdr.msg_iovlen = 1;
+  }
+  uint64_t seq = 0;
+  const auto start = Clock::now();
+  const auto end = start + duration;
+  for (auto now = start; now < end; now = Clock::now()) {
+    size_t batch = kBatch;
+    if (rate > 0) {
+      const auto due = static_cast<uint64_t>(std::chrono::duration<double>(now - start).count() * rate);
+      if (due <= seq) {
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+        continue;
+      }
+      batch = std::min<uint64_t>(kBatch, due - seq);
+    }
+    for (size_t i = 0; i < batch; ++i) {
+      const uint64_t s = seq + i + 1;
+      std::memcpy(payloads[i].data(), &s, 8);
+    }
+    const int n = ::sendmmsg(out, headers.data(), static_cast<unsigned>(batch), 0);
+    if (n > 0) seq += static_cast<uint64_t>(n);
+  }
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let receivers drain
+  for (int i = 0; i < 5; ++i) {
+    std::memcpy(payloads[0].data(), &kEndMarker, 8);
+    ::sendto(out, payloads[0].data(), o.size, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+
+  std::vector<ReceiverResult> results(pids.size());
+  for (size_t k = 0; k < pids.size(); ++k) {
+    if (::read(result_pipes[k], &results[k], sizeof results[k]) != sizeof results[k]) {
+      std::fprintf(stderr, "qsm-blaster: receiver %zu reported nothing\n", k + 1);
+    }
+    ::waitpid(pids[k], nullptr, 0);
+  }
+
+  const double sent_rate = static_cast<double>(seq) / elapsed;
+  if (o.json) {
+    std::printf("{\"size\":%zu,\"receivers\":%d,\"duration_s\":%.3f,\"sent\":%llu,\"sent_per_s\":%.0f,\"received\":[",
+                o.size, o.receivers, elapsed, static_cast<unsigned long long>(seq), sent_rate);
+    for (size_t k = 0; k < results.size(); ++k) {
+      std::printf("%s{\"received\":%llu,\"per_s\":%.0f,\"loss\":%.6f}", k ? "," : "",
+                  static_cast<unsigned long long>(results[k].received),
+                  static_cast<double>(results[k].received) / elapsed,
+                  seq ? 1.0 - static_cast<double>(results[k].received) / static_cast<double>(seq) : 0.0);
+    }
+    std::printf("]}\n");
+    return 0;
+  }
+  std::printf("qsm-blaster: 1 sender -> %d receiver(s), %zu-byte datagrams, %.1f s, rate %s, %s:%u via %s\n",
+              o.receivers, o.size, elapsed, o.rate.c_str(), o.group.c_str(), o.port, o.interface.c_str());
+  std::printf("  sender       %10llu sent      %9.0f msgs/s  %7.1f MB/s\n", static_cast<unsigned long long>(seq),
+              sent_rate, sent_rate * static_cast<double>(o.size) / 1e6);
+  for (size_t k = 0; k < results.size(); ++k) {
+    const double r = static_cast<double>(results[k].received) / elapsed;
+    std::printf("  receiver %-3zu %10llu received  %9.0f msgs/s  %7.1f MB/s  loss %5.2f%%\n", k + 1,
+                static_cast<unsigned long long>(results[k].received), r, r * static_cast<double>(o.size) / 1e6,
+                seq ? 100.0 * (1.0 - static_cast<double>(results[k].received) / static_cast<double>(seq)) : 0.0);
+  }
+  return 0;
+}
