@@ -26,8 +26,7 @@ AlarmId AlarmQueue::Schedule(TimePoint deadline, AlarmCallback callback) {
 }
 
 bool AlarmQueue::IsPending(AlarmId id) const {
-  return id && id.slot < slots_.size() && slots_[id.slot].live &&
-         slots_[id.slot].generation == id.generation;
+  return id && id.slot < slots_.size() && slots_[id.slot].live && slots_[id.slot].generation == id.generation;
 }
 
 bool AlarmQueue::Cancel(AlarmId id) {

@@ -5,11 +5,10 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define QSM_CHECK(cond, msg)                                                             \
-  do {                                                                                   \
-    if (!(cond)) [[unlikely]] {                                                          \
-      std::fprintf(stderr, "%s:%d: invariant violated: %s (%s)\n", __FILE__, __LINE__, \
-                   (msg), #cond);                                                        \
-      std::abort();                                                                      \
-    }                                                                                    \
+#define QSM_CHECK(cond, msg)                                                                          \
+  do {                                                                                                \
+    if (!(cond)) [[unlikely]] {                                                                       \
+      std::fprintf(stderr, "%s:%d: invariant violated: %s (%s)\n", __FILE__, __LINE__, (msg), #cond); \
+      std::abort();                                                                                   \
+    }                                                                                                 \
   } while (0)

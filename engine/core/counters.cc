@@ -4,14 +4,12 @@ namespace qsm {
 
 std::string_view CounterName(Counter c) {
   static constexpr std::array<std::string_view, kCounterCount> kNames = {
-      "packets_received",     "bytes_received",        "packets_sent",
-      "bytes_sent",           "dropped_malformed",     "dropped_checksum",
-      "dropped_version",      "pool_exhausted",     "dropped_truncated",
-      "dropped_fault",        "send_errors",           "send_would_block",
-      "io_inbound_control",   "io_inbound_recovery",   "io_inbound_data",
-      "io_outbound_control",  "io_outbound_recovery",  "io_outbound_data",
-      "alarms_fired",         "alarms_cancelled",      "requests_run",
-      "scheduler_rounds",     "timer_lateness_nanos",
+      "packets_received",     "bytes_received",      "packets_sent",         "bytes_sent",
+      "dropped_malformed",    "dropped_checksum",    "dropped_version",      "pool_exhausted",
+      "dropped_truncated",    "dropped_fault",       "send_errors",          "send_would_block",
+      "io_inbound_control",   "io_inbound_recovery", "io_inbound_data",      "io_outbound_control",
+      "io_outbound_recovery", "io_outbound_data",    "alarms_fired",         "alarms_cancelled",
+      "requests_run",         "scheduler_rounds",    "timer_lateness_nanos",
   };
   return kNames[static_cast<size_t>(c)];
 }

@@ -17,14 +17,14 @@ enum class Counter : uint16_t {
   kPacketsSent,
   kBytesSent,
   // Inbound packets dropped, by reason (qsm_packets_dropped_total{reason}).
-  kDroppedMalformed,     // does not decode: truncated, bad length or field
-  kDroppedChecksum,      // checksum mismatch
-  kDroppedVersion,       // unknown protocol version or magic
-  kPoolExhausted,        // a poll found no free receive buffer (input stays in the socket)
-  kDroppedTruncated,     // datagram larger than a pool buffer
-  kDroppedFault,         // dropped by an injected fault
-  kSendErrors,           // the OS refused a send
-  kSendWouldBlock,       // a send found the socket buffer full
+  kDroppedMalformed,  // does not decode: truncated, bad length or field
+  kDroppedChecksum,   // checksum mismatch
+  kDroppedVersion,    // unknown protocol version or magic
+  kPoolExhausted,     // a poll found no free receive buffer (input stays in the socket)
+  kDroppedTruncated,  // datagram larger than a pool buffer
+  kDroppedFault,      // dropped by an injected fault
+  kSendErrors,        // the OS refused a send
+  kSendWouldBlock,    // a send found the socket buffer full
   // Scheduler.
   kIoInboundControl,
   kIoInboundRecovery,
@@ -36,7 +36,7 @@ enum class Counter : uint16_t {
   kAlarmsCancelled,
   kRequestsRun,
   kSchedulerRounds,
-  kTimerLatenessNanos,   // sum over fired alarms of (fire time - deadline)
+  kTimerLatenessNanos,  // sum over fired alarms of (fire time - deadline)
   kCount,
 };
 

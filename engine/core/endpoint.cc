@@ -15,9 +15,8 @@ bool ParseNumber(std::string_view text, uint32_t max, uint32_t& out) {
 
 Result<Endpoint> Endpoint::Parse(std::string_view text, uint16_t default_port) {
   auto bad = [&](std::string_view why) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "bad endpoint '" + std::string(text) + "': " + std::string(why) +
-                         " (expected a.b.c.d:port)");
+    return MakeError(ErrorCode::kInvalidArgument, "bad endpoint '" + std::string(text) +
+                                                      "': " + std::string(why) + " (expected a.b.c.d:port)");
   };
   std::string_view host = text;
   uint32_t port = default_port;

@@ -23,8 +23,8 @@ struct Endpoint {
   // Parses "a.b.c.d:port" (or "a.b.c.d" when default_port is given, i.e. non-zero).
   static Result<Endpoint> Parse(std::string_view text, uint16_t default_port = 0);
 
-  bool is_multicast() const { return (address >> 28) == 0xE; }   // 224.0.0.0/4
-  bool is_loopback() const { return (address >> 24) == 127; }    // 127.0.0.0/8
+  bool is_multicast() const { return (address >> 28) == 0xE; }  // 224.0.0.0/4
+  bool is_loopback() const { return (address >> 24) == 127; }   // 127.0.0.0/8
   // 198.18.0.0/15, the range this project's own test hosts use (DESIGN: network safety).
   bool is_benchmark_net() const { return (address >> 17) == (0xC612u >> 1); }
 

@@ -29,9 +29,9 @@ namespace qsm {
 
 // I/O priority classes, highest first (PROTOCOL.md §6).
 enum class IoClass : uint8_t {
-  kInboundControl,    // tokens, ACKs, NAKs, pull requests, membership
-  kInboundRecovery,   // retransmissions and forwarded data
-  kInboundData,       // regular multicast
+  kInboundControl,   // tokens, ACKs, NAKs, pull requests, membership
+  kInboundRecovery,  // retransmissions and forwarded data
+  kInboundData,      // regular multicast
   kOutboundControl,
   kOutboundRecovery,
   kOutboundData,
@@ -46,8 +46,8 @@ class IoHandler;
 struct IoEvent {
   IoHandler* handler = nullptr;  // must outlive the event
   PooledBuffer buffer;
-  Endpoint peer;                 // inbound: the sender's unicast endpoint
-  TimePoint time;                // inbound: when the transport read it
+  Endpoint peer;   // inbound: the sender's unicast endpoint
+  TimePoint time;  // inbound: when the transport read it
 };
 
 class IoHandler {

@@ -55,10 +55,9 @@ TEST_F(SchedulerTest, HandlesIoHighestClassFirstFifoWithinClass) {
   Post(IoClass::kInboundRecovery, 6);
   Post(IoClass::kOutboundRecovery, 7);
   EXPECT_TRUE(scheduler_.RunOnce());
-  EXPECT_EQ(handler_.log, (std::vector<std::string>{
-                              "inbound_control:5", "inbound_recovery:6", "inbound_data:2",
-                              "inbound_data:3", "outbound_control:4", "outbound_recovery:7",
-                              "outbound_data:1"}));
+  EXPECT_EQ(handler_.log, (std::vector<std::string>{"inbound_control:5", "inbound_recovery:6",
+                                                    "inbound_data:2", "inbound_data:3", "outbound_control:4",
+                                                    "outbound_recovery:7", "outbound_data:1"}));
   EXPECT_EQ(counters_.Get(Counter::kIoInboundData), 2u);
 }
 

@@ -14,8 +14,8 @@ enum class ErrorCode {
   kIo,               // the operating system refused an operation
   kWouldBlock,       // try again when the resource is ready
   kNotFound,
-  kMalformed,        // bytes that do not decode
-  kUnavailable,      // a resource is exhausted or not there yet
+  kMalformed,    // bytes that do not decode
+  kUnavailable,  // a resource is exhausted or not there yet
 };
 
 std::string_view ErrorCodeName(ErrorCode code);

@@ -50,9 +50,9 @@ TEST_F(DispatcherTest, DeliversControlBeforeRecoveryBeforeDataReadInTheSamePoll)
   Send({wire::PacketType::kForward, 1, wire::DataPacket{}});
   Send({wire::PacketType::kPartitionToken, 1, wire::TokenPacket{}});
   DeliverAll();
-  EXPECT_EQ(protocol_.types, (std::vector<wire::PacketType>{wire::PacketType::kPartitionToken,
-                                                            wire::PacketType::kForward,
-                                                            wire::PacketType::kData}));
+  EXPECT_EQ(protocol_.types,
+            (std::vector<wire::PacketType>{wire::PacketType::kPartitionToken, wire::PacketType::kForward,
+                                           wire::PacketType::kData}));
   EXPECT_EQ(protocol_.sources[0], sender_.local_endpoint());
 }
 

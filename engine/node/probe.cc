@@ -34,7 +34,8 @@ void MulticastProbe::Stop() {
 }
 
 TimePoint MulticastProbe::IntendedTime(uint64_t seq) const {
-  return start_ + Duration(static_cast<int64_t>(std::llround(static_cast<double>(seq - 1) * 1e9 / config_.rate)));
+  return start_ +
+         Duration(static_cast<int64_t>(std::llround(static_cast<double>(seq - 1) * 1e9 / config_.rate)));
 }
 
 void MulticastProbe::OnSendAlarm(TimePoint now) {
@@ -43,8 +44,11 @@ void MulticastProbe::OnSendAlarm(TimePoint now) {
     const uint64_t seq = sent_ + 1;
     const TimePoint intended = IntendedTime(seq);
     if (intended > now) break;
-    wire::DataPacket data{.sender = config_.node, .region_seq = seq, .group_seq = seq,
-                          .send_time_ns = ToNanos(intended), .payload = payload_};
+    wire::DataPacket data{.sender = config_.node,
+                          .region_seq = seq,
+                          .group_seq = seq,
+                          .send_time_ns = ToNanos(intended),
+                          .payload = payload_};
     auto n = wire::EncodeData(wire::PacketType::kData, config_.node, data, datagram_);
     if (!n || transport_.Send(config_.group, std::span(datagram_).first(*n)) != SendStatus::kSent) {
       ++send_failures_;  // unreliable by design: the slot is skipped, receivers count it lost

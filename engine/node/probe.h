@@ -19,19 +19,19 @@ namespace qsm {
 
 struct ProbeConfig {
   wire::NodeId node = 0;
-  Endpoint group;              // multicast address and port all probes use
-  double rate = 1000;          // packets/s this node sends; 0: receive only
-  uint64_t count = 1000;       // packets to send; 0: until Stop()
+  Endpoint group;         // multicast address and port all probes use
+  double rate = 1000;     // packets/s this node sends; 0: receive only
+  uint64_t count = 1000;  // packets to send; 0: until Stop()
   size_t payload_bytes = 100;
 };
 
 struct ProbePeerStats {
-  uint64_t distinct = 0;     // distinct sequence numbers received
+  uint64_t distinct = 0;  // distinct sequence numbers received
   uint64_t duplicates = 0;
-  uint64_t reordered = 0;    // arrived after a higher sequence number from the same sender
-  uint64_t highest = 0;      // highest sequence number received
-  Histogram latency_ns;      // receive time - intended send time
-  std::vector<bool> seen;    // index: sequence number
+  uint64_t reordered = 0;  // arrived after a higher sequence number from the same sender
+  uint64_t highest = 0;    // highest sequence number received
+  Histogram latency_ns;    // receive time - intended send time
+  std::vector<bool> seen;  // index: sequence number
 };
 
 class MulticastProbe final : public PacketHandler {

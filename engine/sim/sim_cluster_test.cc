@@ -26,8 +26,11 @@ class SimClusterTest : public ::testing::Test {
   // Every node multicasts kCount packets at 1000/s; runs 2 s of virtual time.
   std::unique_ptr<Cluster> MakeCluster(ClusterConfig config) {
     auto cluster = std::make_unique<Cluster>(config, [](NodeContext& ctx) {
-      ProbeConfig probe{.node = static_cast<wire::NodeId>(ctx.index + 1), .group = kGroup,
-                        .rate = 1000, .count = kCount, .payload_bytes = 200};
+      ProbeConfig probe{.node = static_cast<wire::NodeId>(ctx.index + 1),
+                        .group = kGroup,
+                        .rate = 1000,
+                        .count = kCount,
+                        .payload_bytes = 200};
       auto p = std::make_unique<MulticastProbe>(probe, ctx.scheduler, ctx.transport);
       EXPECT_TRUE(p->Start().has_value());
       return p;
@@ -57,7 +60,8 @@ class SimClusterTest : public ::testing::Test {
 };
 
 TEST_F(SimClusterTest, LosslessNetworkDeliversEveryPacketOnceInOrder) {
-  ClusterConfig config{.nodes = 6, .seed = 11, .link = LinkModel{.latency = 100us, .jitter = Duration::zero()}};
+  ClusterConfig config{
+      .nodes = 6, .seed = 11, .link = LinkModel{.latency = 100us, .jitter = Duration::zero()}};
   ProbeRun run = Run(config);
   EXPECT_EQ(run.distinct, Expected(config));
   EXPECT_EQ(run.duplicates, 0u);
@@ -73,7 +77,8 @@ TEST_F(SimClusterTest, RandomLossShowsUpAsMissingPackets) {
 }
 
 TEST_F(SimClusterTest, DuplicationAndReorderingAreObserved) {
-  ClusterConfig config{.nodes = 4, .seed = 13, .link = LinkModel{.duplicate = 0.02, .reorder = 0.05, .reorder_delay = 3ms}};
+  ClusterConfig config{
+      .nodes = 4, .seed = 13, .link = LinkModel{.duplicate = 0.02, .reorder = 0.05, .reorder_delay = 3ms}};
   ProbeRun run = Run(config);
   EXPECT_EQ(run.distinct, Expected(config));
   EXPECT_GT(run.duplicates, 0u);
@@ -90,8 +95,10 @@ TEST_F(SimClusterTest, SleepingNodeSeesTheSleepAsLatencyAndOverflowAsLoss) {
 
 TEST_F(SimClusterTest, SameSeedReplaysExactlyAndOtherSeedsDiffer) {
   auto config = [](uint64_t seed) {
-    return ClusterConfig{.nodes = 5, .seed = seed,
-                         .link = LinkModel{.tail_probability = 0.05, .loss = 0.03, .duplicate = 0.01, .reorder = 0.02}};
+    return ClusterConfig{
+        .nodes = 5,
+        .seed = seed,
+        .link = LinkModel{.tail_probability = 0.05, .loss = 0.03, .duplicate = 0.01, .reorder = 0.02}};
   };
   ProbeRun a = Run(config(21)), b = Run(config(21)), c = Run(config(22));
   EXPECT_EQ(a.trace, b.trace);

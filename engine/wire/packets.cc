@@ -27,23 +27,29 @@ bool TypeCarries(PacketType t) {
   switch (t) {
     case PacketType::kData:
     case PacketType::kRetransmit:
-    case PacketType::kForward: return std::is_same_v<Body, DataPacket>;
+    case PacketType::kForward:
+      return std::is_same_v<Body, DataPacket>;
     case PacketType::kPartitionToken:
-    case PacketType::kRegionToken: return std::is_same_v<Body, TokenPacket>;
-    case PacketType::kAck: return std::is_same_v<Body, AckPacket>;
+    case PacketType::kRegionToken:
+      return std::is_same_v<Body, TokenPacket>;
+    case PacketType::kAck:
+      return std::is_same_v<Body, AckPacket>;
     case PacketType::kNak:
-    case PacketType::kPullRequest: return std::is_same_v<Body, RecoveryRequest>;
-    case PacketType::kRegister: return std::is_same_v<Body, RegisterPacket>;
-    case PacketType::kHeartbeat: return std::is_same_v<Body, HeartbeatPacket>;
-    case PacketType::kGroupChange: return std::is_same_v<Body, GroupChangePacket>;
-    case PacketType::kViewUpdate: return std::is_same_v<Body, ViewUpdatePacket>;
+    case PacketType::kPullRequest:
+      return std::is_same_v<Body, RecoveryRequest>;
+    case PacketType::kRegister:
+      return std::is_same_v<Body, RegisterPacket>;
+    case PacketType::kHeartbeat:
+      return std::is_same_v<Body, HeartbeatPacket>;
+    case PacketType::kGroupChange:
+      return std::is_same_v<Body, GroupChangePacket>;
+    case PacketType::kViewUpdate:
+      return std::is_same_v<Body, ViewUpdatePacket>;
   }
   return false;
 }
 
-bool KnownType(uint8_t t) {
-  return (t >= 1 && t <= 8) || (t >= 16 && t <= 19);
-}
+bool KnownType(uint8_t t) { return (t >= 1 && t <= 8) || (t >= 16 && t <= 19); }
 
 // ---- sizes ----
 size_t BodySize(const DataPacket& p) { return kDataBodyFixed + p.payload.size(); }
@@ -77,14 +83,10 @@ bool WithinBounds(const TokenPacket& p) {
          std::all_of(p.records.begin(), p.records.end(), [](const auto& r) { return WithinBounds(r); });
 }
 bool WithinBounds(const AckPacket&) { return true; }
-bool WithinBounds(const RecoveryRequest& p) {
-  return !p.ranges.empty() && p.ranges.size() <= kMaxNakRanges;
-}
+bool WithinBounds(const RecoveryRequest& p) { return !p.ranges.empty() && p.ranges.size() <= kMaxNakRanges; }
 bool WithinBounds(const RegisterPacket&) { return true; }
 bool WithinBounds(const HeartbeatPacket&) { return true; }
-bool WithinBounds(const GroupChangePacket& p) {
-  return p.op == GroupOp::kJoin || p.op == GroupOp::kLeave;
-}
+bool WithinBounds(const GroupChangePacket& p) { return p.op == GroupOp::kJoin || p.op == GroupOp::kLeave; }
 bool WithinBounds(const ViewUpdatePacket& p) {
   if (p.regions.size() > kMaxViewsPerUpdate || p.groups.size() > kMaxViewsPerUpdate) return false;
   for (const auto& r : p.regions) {
@@ -365,7 +367,8 @@ Result<size_t> EncodeBody(PacketType type, NodeId source, const Body& body, std:
   const size_t length = kHeaderSize + BodySize(body);
   if (length > kMaxPacketSize) {
     return MakeError(ErrorCode::kInvalidArgument, std::string(PacketTypeName(type)) + ": " +
-                                                      std::to_string(length) + " bytes exceeds the packet limit");
+                                                      std::to_string(length) +
+                                                      " bytes exceeds the packet limit");
   }
   if (length > out.size()) {
     return MakeError(ErrorCode::kUnavailable, "encode buffer too small");
@@ -381,48 +384,69 @@ Result<size_t> EncodeBody(PacketType type, NodeId source, const Body& body, std:
 }  // namespace
 
 bool operator==(const DataPacket& a, const DataPacket& b) {
-  return a.rvid == b.rvid && a.sender == b.sender && a.group == b.group &&
-         a.region_seq == b.region_seq && a.group_seq == b.group_seq &&
-         a.send_time_ns == b.send_time_ns &&
+  return a.rvid == b.rvid && a.sender == b.sender && a.group == b.group && a.region_seq == b.region_seq &&
+         a.group_seq == b.group_seq && a.send_time_ns == b.send_time_ns &&
          std::equal(a.payload.begin(), a.payload.end(), b.payload.begin(), b.payload.end());
 }
 
 std::string_view PacketTypeName(PacketType t) {
   switch (t) {
-    case PacketType::kData: return "data";
-    case PacketType::kRetransmit: return "retransmit";
-    case PacketType::kForward: return "forward";
-    case PacketType::kPartitionToken: return "partition_token";
-    case PacketType::kRegionToken: return "region_token";
-    case PacketType::kAck: return "ack";
-    case PacketType::kNak: return "nak";
-    case PacketType::kPullRequest: return "pull_request";
-    case PacketType::kRegister: return "register";
-    case PacketType::kHeartbeat: return "heartbeat";
-    case PacketType::kGroupChange: return "group_change";
-    case PacketType::kViewUpdate: return "view_update";
+    case PacketType::kData:
+      return "data";
+    case PacketType::kRetransmit:
+      return "retransmit";
+    case PacketType::kForward:
+      return "forward";
+    case PacketType::kPartitionToken:
+      return "partition_token";
+    case PacketType::kRegionToken:
+      return "region_token";
+    case PacketType::kAck:
+      return "ack";
+    case PacketType::kNak:
+      return "nak";
+    case PacketType::kPullRequest:
+      return "pull_request";
+    case PacketType::kRegister:
+      return "register";
+    case PacketType::kHeartbeat:
+      return "heartbeat";
+    case PacketType::kGroupChange:
+      return "group_change";
+    case PacketType::kViewUpdate:
+      return "view_update";
   }
   return "unknown";
 }
 
 IoClass InboundClass(PacketType t) {
   switch (t) {
-    case PacketType::kData: return IoClass::kInboundData;
+    case PacketType::kData:
+      return IoClass::kInboundData;
     case PacketType::kRetransmit:
-    case PacketType::kForward: return IoClass::kInboundRecovery;
-    default: return IoClass::kInboundControl;
+    case PacketType::kForward:
+      return IoClass::kInboundRecovery;
+    default:
+      return IoClass::kInboundControl;
   }
 }
 
 std::string_view DecodeErrorName(DecodeError e) {
   switch (e) {
-    case DecodeError::kTooShort: return "too short";
-    case DecodeError::kBadMagic: return "bad magic";
-    case DecodeError::kBadVersion: return "bad version";
-    case DecodeError::kBadLength: return "bad length";
-    case DecodeError::kBadChecksum: return "bad checksum";
-    case DecodeError::kUnknownType: return "unknown type";
-    case DecodeError::kBadBody: return "bad body";
+    case DecodeError::kTooShort:
+      return "too short";
+    case DecodeError::kBadMagic:
+      return "bad magic";
+    case DecodeError::kBadVersion:
+      return "bad version";
+    case DecodeError::kBadLength:
+      return "bad length";
+    case DecodeError::kBadChecksum:
+      return "bad checksum";
+    case DecodeError::kUnknownType:
+      return "unknown type";
+    case DecodeError::kBadBody:
+      return "bad body";
   }
   return "unknown";
 }
@@ -430,9 +454,12 @@ std::string_view DecodeErrorName(DecodeError e) {
 Counter DropCounter(DecodeError e) {
   switch (e) {
     case DecodeError::kBadMagic:
-    case DecodeError::kBadVersion: return Counter::kDroppedVersion;
-    case DecodeError::kBadChecksum: return Counter::kDroppedChecksum;
-    default: return Counter::kDroppedMalformed;
+    case DecodeError::kBadVersion:
+      return Counter::kDroppedVersion;
+    case DecodeError::kBadChecksum:
+      return Counter::kDroppedChecksum;
+    default:
+      return Counter::kDroppedMalformed;
   }
 }
 
@@ -452,8 +479,7 @@ Result<size_t> Encode(const Packet& packet, std::span<std::byte> out) {
                     packet.body);
 }
 
-Result<size_t> EncodeData(PacketType type, NodeId source, const DataPacket& data,
-                          std::span<std::byte> out) {
+Result<size_t> EncodeData(PacketType type, NodeId source, const DataPacket& data, std::span<std::byte> out) {
   return EncodeBody(type, source, data, out);
 }
 
@@ -483,16 +509,24 @@ std::expected<Packet, DecodeError> Decode(std::span<const std::byte> datagram) {
   switch (header->type) {
     case PacketType::kData:
     case PacketType::kRetransmit:
-    case PacketType::kForward: return DecodeBody<DataPacket>(*header, r);
+    case PacketType::kForward:
+      return DecodeBody<DataPacket>(*header, r);
     case PacketType::kPartitionToken:
-    case PacketType::kRegionToken: return DecodeBody<TokenPacket>(*header, r);
-    case PacketType::kAck: return DecodeBody<AckPacket>(*header, r);
+    case PacketType::kRegionToken:
+      return DecodeBody<TokenPacket>(*header, r);
+    case PacketType::kAck:
+      return DecodeBody<AckPacket>(*header, r);
     case PacketType::kNak:
-    case PacketType::kPullRequest: return DecodeBody<RecoveryRequest>(*header, r);
-    case PacketType::kRegister: return DecodeBody<RegisterPacket>(*header, r);
-    case PacketType::kHeartbeat: return DecodeBody<HeartbeatPacket>(*header, r);
-    case PacketType::kGroupChange: return DecodeBody<GroupChangePacket>(*header, r);
-    case PacketType::kViewUpdate: return DecodeBody<ViewUpdatePacket>(*header, r);
+    case PacketType::kPullRequest:
+      return DecodeBody<RecoveryRequest>(*header, r);
+    case PacketType::kRegister:
+      return DecodeBody<RegisterPacket>(*header, r);
+    case PacketType::kHeartbeat:
+      return DecodeBody<HeartbeatPacket>(*header, r);
+    case PacketType::kGroupChange:
+      return DecodeBody<GroupChangePacket>(*header, r);
+    case PacketType::kViewUpdate:
+      return DecodeBody<ViewUpdatePacket>(*header, r);
   }
   return std::unexpected(DecodeError::kUnknownType);
 }

@@ -37,9 +37,9 @@ inline constexpr uint8_t kVersion = 1;
 inline constexpr size_t kHeaderSize = 16;
 inline constexpr size_t kMaxPacketSize = 65507;  // largest UDP payload over IPv4
 
-inline constexpr size_t kMaxNakRanges = 20;         // per sender record / NAK (orig: 20)
-inline constexpr size_t kMaxSenderRecords = 1024;   // per token
-inline constexpr size_t kMaxPartitions = 4096;      // per region token record
+inline constexpr size_t kMaxNakRanges = 20;        // per sender record / NAK (orig: 20)
+inline constexpr size_t kMaxSenderRecords = 1024;  // per token
+inline constexpr size_t kMaxPartitions = 4096;     // per region token record
 inline constexpr size_t kMaxViewMembers = 65535;
 inline constexpr size_t kMaxViewsPerUpdate = 65535;
 
@@ -47,18 +47,18 @@ using NodeId = uint32_t;
 using GroupId = uint32_t;
 
 enum class PacketType : uint8_t {
-  kData = 1,             // a sender's multicast to a region
-  kRetransmit = 2,       // the sender's repair of a message a whole partition/region lost
-  kForward = 3,          // a peer's push or pull answer carrying a cached message
-  kPartitionToken = 4,   // circulates among a partition's members
-  kRegionToken = 5,      // circulates among a region's partition leaders
-  kAck = 6,              // region leader -> sender: stable prefix
-  kNak = 7,              // partition leader -> sender: ranges no caching member has
-  kPullRequest = 8,      // member -> member: send me these cached messages
-  kRegister = 16,        // node -> GMS
-  kHeartbeat = 17,       // node -> GMS
-  kGroupChange = 18,     // node -> GMS: join or leave a group
-  kViewUpdate = 19,      // GMS -> node: a batch of region views and group views
+  kData = 1,            // a sender's multicast to a region
+  kRetransmit = 2,      // the sender's repair of a message a whole partition/region lost
+  kForward = 3,         // a peer's push or pull answer carrying a cached message
+  kPartitionToken = 4,  // circulates among a partition's members
+  kRegionToken = 5,     // circulates among a region's partition leaders
+  kAck = 6,             // region leader -> sender: stable prefix
+  kNak = 7,             // partition leader -> sender: ranges no caching member has
+  kPullRequest = 8,     // member -> member: send me these cached messages
+  kRegister = 16,       // node -> GMS
+  kHeartbeat = 17,      // node -> GMS
+  kGroupChange = 18,    // node -> GMS: join or leave a group
+  kViewUpdate = 19,     // GMS -> node: a batch of region views and group views
 };
 std::string_view PacketTypeName(PacketType t);
 // The scheduler class an inbound packet of this type is queued in (PROTOCOL.md §6).
@@ -83,11 +83,11 @@ struct SeqRange {
 //   16 u64 region_seq  24 u64 group_seq  32 i64 send_time_ns  40.. payload (to the end)
 struct DataPacket {
   RegionViewId rvid;
-  NodeId sender = 0;          // the original sender (the header's source may be a forwarder)
+  NodeId sender = 0;  // the original sender (the header's source may be a forwarder)
   GroupId group = 0;
-  uint64_t region_seq = 0;    // per (sender, region view), from 1
-  uint64_t group_seq = 0;     // per (sender, group), from 1
-  int64_t send_time_ns = 0;   // the intended send time, for latency without coordinated omission
+  uint64_t region_seq = 0;             // per (sender, region view), from 1
+  uint64_t group_seq = 0;              // per (sender, group), from 1
+  int64_t send_time_ns = 0;            // the intended send time, for latency without coordinated omission
   std::span<const std::byte> payload;  // decode: points into the datagram
   friend bool operator==(const DataPacket& a, const DataPacket& b);
 };
@@ -99,10 +99,10 @@ inline constexpr size_t kDataBodyFixed = 40;
 //   47 nak_count x (u64 first, u64 last)  then partition_count x u64
 struct SenderRecord {
   NodeId sender = 0;
-  uint64_t highest_seen = 0;   // max over visited members
-  uint64_t contiguous = 0;     // min over visited members of the contiguous prefix
-  uint64_t cleanup = 0;        // stable point from the last round: cached data up to it is dropped
-  uint32_t rate_min = 0;       // receive rate, messages/s: min, max, sum over visited members
+  uint64_t highest_seen = 0;  // max over visited members
+  uint64_t contiguous = 0;    // min over visited members of the contiguous prefix
+  uint64_t cleanup = 0;       // stable point from the last round: cached data up to it is dropped
+  uint32_t rate_min = 0;      // receive rate, messages/s: min, max, sum over visited members
   uint32_t rate_max = 0;
   uint64_t rate_sum = 0;
   std::vector<SeqRange> naks;                  // <= kMaxNakRanges
@@ -118,7 +118,7 @@ struct TokenPacket {
   uint64_t round = 0;
   uint32_t partition = 0;
   uint32_t members_visited = 0;
-  int64_t round_start_ns = 0;  // on the region leader's clock
+  int64_t round_start_ns = 0;         // on the region leader's clock
   std::vector<SenderRecord> records;  // <= kMaxSenderRecords
   friend bool operator==(const TokenPacket&, const TokenPacket&) = default;
 };
@@ -127,7 +127,7 @@ struct TokenPacket {
 //             28 u32 rate_min 32 u32 rate_avg 36 u32 rate_max
 struct AckPacket {
   RegionViewId rvid;
-  NodeId sender = 0;    // whose messages are acknowledged
+  NodeId sender = 0;  // whose messages are acknowledged
   uint64_t round = 0;
   uint64_t stable = 0;  // every member of the region view has region_seq 1..stable
   uint32_t rate_min = 0;
@@ -220,13 +220,13 @@ struct Header {
 };
 
 enum class DecodeError : uint8_t {
-  kTooShort,      // shorter than a header
+  kTooShort,  // shorter than a header
   kBadMagic,
   kBadVersion,
-  kBadLength,     // header length differs from the datagram's size
+  kBadLength,  // header length differs from the datagram's size
   kBadChecksum,
   kUnknownType,
-  kBadBody,       // a field or count out of bounds, body too short, or bytes left over
+  kBadBody,  // a field or count out of bounds, body too short, or bytes left over
 };
 std::string_view DecodeErrorName(DecodeError e);
 // The drop counter that accounts for a datagram rejected with `e`.
@@ -238,8 +238,7 @@ size_t EncodedSize(const Packet& packet);
 // its bound or the packet exceeds kMaxPacketSize; kUnavailable if `out` is too small.
 Result<size_t> Encode(const Packet& packet, std::span<std::byte> out);
 // The hot-path encoder for kData/kRetransmit/kForward; same contract as Encode.
-Result<size_t> EncodeData(PacketType type, NodeId source, const DataPacket& data,
-                          std::span<std::byte> out);
+Result<size_t> EncodeData(PacketType type, NodeId source, const DataPacket& data, std::span<std::byte> out);
 
 // Recomputes the checksum of an encoded packet in place (after a deliberate edit, in tests and the
 // fuzzer). Requires packet.size() >= kHeaderSize.

@@ -18,20 +18,35 @@ std::vector<std::byte> Payload(size_t n) {
 
 // One packet of every type, with every field set to something other than its default.
 std::vector<Packet> OneOfEach(const std::vector<std::byte>& payload) {
-  DataPacket data{.rvid = {3, 9}, .sender = 17, .group = 5, .region_seq = 1ull << 40,
-                  .group_seq = 77, .send_time_ns = -12345, .payload = payload};
-  SenderRecord rec{.sender = 4, .highest_seen = 900, .contiguous = 850, .cleanup = 800,
-                   .rate_min = 1000, .rate_max = 9000, .rate_sum = 123456,
-                   .naks = {{851, 860}, {870, 870}}, .partition_contiguous = {850, 899, 860}};
-  TokenPacket token{.rvid = {3, 9}, .round = 42, .partition = 2, .members_visited = 6,
-                    .round_start_ns = 1'000'000'007, .records = {rec, SenderRecord{.sender = 8}}};
+  DataPacket data{.rvid = {3, 9},
+                  .sender = 17,
+                  .group = 5,
+                  .region_seq = 1ull << 40,
+                  .group_seq = 77,
+                  .send_time_ns = -12345,
+                  .payload = payload};
+  SenderRecord rec{.sender = 4,
+                   .highest_seen = 900,
+                   .contiguous = 850,
+                   .cleanup = 800,
+                   .rate_min = 1000,
+                   .rate_max = 9000,
+                   .rate_sum = 123456,
+                   .naks = {{851, 860}, {870, 870}},
+                   .partition_contiguous = {850, 899, 860}};
+  TokenPacket token{.rvid = {3, 9},
+                    .round = 42,
+                    .partition = 2,
+                    .members_visited = 6,
+                    .round_start_ns = 1'000'000'007,
+                    .records = {rec, SenderRecord{.sender = 8}}};
   RecoveryRequest request{.rvid = {3, 9}, .sender = 17, .ranges = {{1, 5}, {9, 9}}};
-  ViewUpdatePacket views{
-      .epoch = 11,
-      .regions = {RegionView{.id = {3, 9}, .multicast = Endpoint::FromOctets(239, 1, 0, 3, 7000),
-                             .members = {{1, Endpoint::FromOctets(127, 0, 0, 1, 7001)},
-                                         {2, Endpoint::FromOctets(127, 0, 0, 1, 7002)}}}},
-      .groups = {GroupView{.group = 5, .view = 2, .regions = {{3, 9}, {4, 1}}}}};
+  ViewUpdatePacket views{.epoch = 11,
+                         .regions = {RegionView{.id = {3, 9},
+                                                .multicast = Endpoint::FromOctets(239, 1, 0, 3, 7000),
+                                                .members = {{1, Endpoint::FromOctets(127, 0, 0, 1, 7001)},
+                                                            {2, Endpoint::FromOctets(127, 0, 0, 1, 7002)}}}},
+                         .groups = {GroupView{.group = 5, .view = 2, .regions = {{3, 9}, {4, 1}}}}};
   return {
       {PacketType::kData, 17, data},
       {PacketType::kRetransmit, 17, data},

@@ -11,17 +11,29 @@ namespace {
 std::vector<std::byte> g_payload(1000, std::byte{0x5a});
 
 Packet MakePacket(PacketType type) {
-  DataPacket data{.rvid = {1, 1}, .sender = 1, .group = 1, .region_seq = 12345, .group_seq = 12345,
-                  .send_time_ns = 1, .payload = g_payload};
-  SenderRecord rec{.sender = 1, .highest_seen = 100, .contiguous = 90, .naks = {{91, 95}, {97, 99}},
+  DataPacket data{.rvid = {1, 1},
+                  .sender = 1,
+                  .group = 1,
+                  .region_seq = 12345,
+                  .group_seq = 12345,
+                  .send_time_ns = 1,
+                  .payload = g_payload};
+  SenderRecord rec{.sender = 1,
+                   .highest_seen = 100,
+                   .contiguous = 90,
+                   .naks = {{91, 95}, {97, 99}},
                    .partition_contiguous = std::vector<uint64_t>(4, 90)};
   switch (type) {
-    case PacketType::kData: return {type, 1, data};
+    case PacketType::kData:
+      return {type, 1, data};
     case PacketType::kPartitionToken:
       return {type, 1, TokenPacket{.rvid = {1, 1}, .round = 1, .records = {rec, rec, rec, rec}}};
-    case PacketType::kAck: return {type, 1, AckPacket{{1, 1}, 1, 1, 90, 1, 2, 3}};
-    case PacketType::kNak: return {type, 1, RecoveryRequest{{1, 1}, 1, {{91, 95}, {97, 99}}}};
-    default: return {PacketType::kHeartbeat, 1, HeartbeatPacket{1, 1, 1}};
+    case PacketType::kAck:
+      return {type, 1, AckPacket{{1, 1}, 1, 1, 90, 1, 2, 3}};
+    case PacketType::kNak:
+      return {type, 1, RecoveryRequest{{1, 1}, 1, {{91, 95}, {97, 99}}}};
+    default:
+      return {PacketType::kHeartbeat, 1, HeartbeatPacket{1, 1, 1}};
   }
 }
 

@@ -20,7 +20,7 @@ void CheckRoundTrip(std::span<const std::byte> in) {
   std::vector<std::byte> expected(in.begin(), in.end());
   expected[6] = expected[7] = std::byte{0};  // flags: ignored on decode, written as 0
   if (!expected.empty()) qsm::wire::SealChecksum(expected);
-  if (!n || out != expected) std::abort();   // accepted something that does not round-trip
+  if (!n || out != expected) std::abort();  // accepted something that does not round-trip
 }
 
 }  // namespace

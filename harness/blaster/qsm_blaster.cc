@@ -5,7 +5,6 @@
 //
 // Network safety: the multicast interface must be on 127.0.0.0/8 or 198.18.0.0/15 and is always
 // set explicitly (IP_MULTICAST_IF); TTL is 1.
-#include <CLI/CLI.hpp>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -13,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -113,13 +113,18 @@ ReceiverResult Receive(int fd, Clock::time_point deadline, size_t size) {
 int main(int argc, char** argv) {
   Options o;
   CLI::App app{"qsm-blaster: raw unreliable UDP multicast, 1 sender to K receiver processes on loopback"};
-  app.add_option("-k,--receivers", o.receivers, "receiver processes")->capture_default_str()->check(CLI::Range(1, 64));
+  app.add_option("-k,--receivers", o.receivers, "receiver processes")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   app.add_option("-s,--size", o.size, "datagram bytes")->capture_default_str()->check(CLI::Range(8, 65000));
-  app.add_option("-d,--duration", o.duration_s, "seconds of sending")->capture_default_str()->check(CLI::Range(0.1, 3600.0));
+  app.add_option("-d,--duration", o.duration_s, "seconds of sending")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 3600.0));
   app.add_option("-r,--rate", o.rate, "datagrams/s, or max")->capture_default_str();
   app.add_option("--group", o.group, "multicast group address")->capture_default_str();
   app.add_option("--port", o.port, "multicast port")->capture_default_str();
-  app.add_option("--interface", o.interface, "multicast interface (127.0.0.0/8 or 198.18.0.0/15)")->capture_default_str();
+  app.add_option("--interface", o.interface, "multicast interface (127.0.0.0/8 or 198.18.0.0/15)")
+      ->capture_default_str();
   app.add_flag("--json", o.json, "print one JSON object instead of a table");
   CLI11_PARSE(app, argc, argv);
 
@@ -131,7 +136,8 @@ int main(int argc, char** argv) {
       rate = -1;
     }
     if (!(rate > 0)) {
-      std::fprintf(stderr, "qsm-blaster: --rate must be a positive number or 'max', not '%s'\n", o.rate.c_str());
+      std::fprintf(stderr, "qsm-blaster: --rate must be a positive number or 'max', not '%s'\n",
+                   o.rate.c_str());
       return 2;
     }
   }
@@ -147,7 +153,8 @@ int main(int argc, char** argv) {
   }
 
   // Receivers: sockets are opened before fork so every receiver is joined before sending starts.
-  const auto duration = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration_s));
+  const auto duration =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration_s));
   const auto deadline = Clock::now() + duration + std::chrono::seconds(5);
   std::vector<pid_t> pids;
   std::vector<int> result_pipes;
@@ -231,8 +238,9 @@ int main(int argc, char** argv) {
 
   const double sent_rate = static_cast<double>(seq) / elapsed;
   if (o.json) {
-    std::printf("{\"size\":%zu,\"receivers\":%d,\"duration_s\":%.3f,\"sent\":%llu,\"sent_per_s\":%.0f,\"received\":[",
-                o.size, o.receivers, elapsed, static_cast<unsigned long long>(seq), sent_rate);
+    std::printf(
+        "{\"size\":%zu,\"receivers\":%d,\"duration_s\":%.3f,\"sent\":%llu,\"sent_per_s\":%.0f,\"received\":[",
+        o.size, o.receivers, elapsed, static_cast<unsigned long long>(seq), sent_rate);
     for (size_t k = 0; k < results.size(); ++k) {
       std::printf("%s{\"received\":%llu,\"per_s\":%.0f,\"loss\":%.6f}", k ? "," : "",
                   static_cast<unsigned long long>(results[k].received),
@@ -244,13 +252,14 @@ int main(int argc, char** argv) {
   }
   std::printf("qsm-blaster: 1 sender -> %d receiver(s), %zu-byte datagrams, %.1f s, rate %s, %s:%u via %s\n",
               o.receivers, o.size, elapsed, o.rate.c_str(), o.group.c_str(), o.port, o.interface.c_str());
-  std::printf("  sender       %10llu sent      %9.0f msgs/s  %7.1f MB/s\n", static_cast<unsigned long long>(seq),
-              sent_rate, sent_rate * static_cast<double>(o.size) / 1e6);
+  std::printf("  sender       %10llu sent      %9.0f msgs/s  %7.1f MB/s\n",
+              static_cast<unsigned long long>(seq), sent_rate, sent_rate * static_cast<double>(o.size) / 1e6);
   for (size_t k = 0; k < results.size(); ++k) {
     const double r = static_cast<double>(results[k].received) / elapsed;
-    std::printf("  receiver %-3zu %10llu received  %9.0f msgs/s  %7.1f MB/s  loss %5.2f%%\n", k + 1,
-                static_cast<unsigned long long>(results[k].received), r, r * static_cast<double>(o.size) / 1e6,
-                seq ? 100.0 * (1.0 - static_cast<double>(results[k].received) / static_cast<double>(seq)) : 0.0);
+    std::printf(
+        "  receiver %-3zu %10llu received  %9.0f msgs/s  %7.1f MB/s  loss %5.2f%%\n", k + 1,
+        static_cast<unsigned long long>(results[k].received), r, r * static_cast<double>(o.size) / 1e6,
+        seq ? 100.0 * (1.0 - static_cast<double>(results[k].received) / static_cast<double>(seq)) : 0.0);
   }
   return 0;
 }

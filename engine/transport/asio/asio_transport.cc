@@ -1,7 +1,7 @@
 #include "engine/transport/asio/asio_transport.h"
 
-#include <sys/socket.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <boost/asio.hpp>
 #include <cerrno>
@@ -32,7 +32,9 @@ Error IoError(const std::string& what, const boost::system::error_code& ec) {
 class AsioWaker final : public Waker {
  public:
   explicit AsioWaker(asio::io_context& io) : io_(io) {}
-  void Wake() override { asio::post(io_, [] {}); }
+  void Wake() override {
+    asio::post(io_, [] {});
+  }
 
  private:
   asio::io_context& io_;
@@ -67,7 +69,9 @@ class AsioTransportImpl final : public AsioTransport {
     if (ec) return std::unexpected(IoError("open UDP socket", ec));
     if (auto s = Configure(unicast_); !s) return s;
     unicast_.set_option(asio::ip::multicast::outbound_interface(ToAsio(config_.multicast_interface)), ec);
-    if (ec) return std::unexpected(IoError("set IP_MULTICAST_IF " + Endpoint{config_.multicast_interface, 0}.AddressString(), ec));
+    if (ec)
+      return std::unexpected(
+          IoError("set IP_MULTICAST_IF " + Endpoint{config_.multicast_interface, 0}.AddressString(), ec));
     unicast_.set_option(asio::ip::multicast::hops(config_.multicast_ttl), ec);
     if (!ec) unicast_.set_option(asio::ip::multicast::enable_loopback(true), ec);
     if (!ec) unicast_.set_option(asio::socket_base::send_buffer_size(config_.send_buffer_bytes), ec);
@@ -101,7 +105,8 @@ class AsioTransportImpl final : public AsioTransport {
     socket->set_option(asio::ip::multicast::outbound_interface(ToAsio(config_.multicast_interface)), ec);
     socket->bind(ToAsio(group), ec);
     if (ec) return std::unexpected(IoError("bind " + group.ToString(), ec));
-    socket->set_option(asio::ip::multicast::join_group(ToAsio(group.address), ToAsio(config_.multicast_interface)), ec);
+    socket->set_option(
+        asio::ip::multicast::join_group(ToAsio(group.address), ToAsio(config_.multicast_interface)), ec);
     if (ec) return std::unexpected(IoError("join " + group.AddressString(), ec));
     groups_.push_back(GroupSocket{group, std::move(socket), false});
     return {};
@@ -126,7 +131,8 @@ class AsioTransportImpl final : public AsioTransport {
     }
     boost::system::error_code ec;
     unicast_.send_to(asio::buffer(datagram.data(), datagram.size()), ToAsio(to), 0, ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again || ec == asio::error::no_buffer_space) {
+    if (ec == asio::error::would_block || ec == asio::error::try_again ||
+        ec == asio::error::no_buffer_space) {
       counters_.Add(Counter::kSendWouldBlock);
       return SendStatus::kWouldBlock;
     }
@@ -163,7 +169,8 @@ class AsioTransportImpl final : public AsioTransport {
         counters_.Add(Counter::kSendErrors);
         return done;
       }
-      const int n = ::sendmmsg(unicast_.native_handle(), headers_.data(), static_cast<unsigned>(prepared), MSG_DONTWAIT);
+      const int n = ::sendmmsg(unicast_.native_handle(), headers_.data(), static_cast<unsigned>(prepared),
+                               MSG_DONTWAIT);
       if (n < 0) {
         counters_.Add(errno == EAGAIN || errno == ENOBUFS ? Counter::kSendWouldBlock : Counter::kSendErrors);
         return done;
@@ -260,7 +267,8 @@ class AsioTransportImpl final : public AsioTransport {
         counters_.Add(Counter::kPoolExhausted);  // the socket keeps its input until buffers return
         return total;
       }
-      const int n = ::recvmmsg(socket.native_handle(), headers_.data(), static_cast<unsigned>(k), MSG_DONTWAIT, nullptr);
+      const int n = ::recvmmsg(socket.native_handle(), headers_.data(), static_cast<unsigned>(k),
+                               MSG_DONTWAIT, nullptr);
       if (n <= 0) {
         for (size_t i = 0; i < k; ++i) buffers_[i].Reset();
         return total;
@@ -314,16 +322,21 @@ Result<std::unique_ptr<AsioTransport>> AsioTransport::Create(const Clock& clock,
                                                              const AsioTransportConfig& config) {
   if (config.multicast_interface == 0) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     "no multicast interface: set it explicitly (e.g. 127.0.0.1) so multicast cannot leave the host by the default route");
+                     "no multicast interface: set it explicitly (e.g. 127.0.0.1) so multicast cannot leave "
+                     "the host by the default route");
   }
   if (!config.allow_external_networks) {
     if (!SafeUnicast(config.bind.address)) {
-      return MakeError(ErrorCode::kInvalidArgument, "bind address " + config.bind.AddressString() +
-                                                        " is outside 127.0.0.0/8 and 198.18.0.0/15 (pass allow_external_networks for a real cluster)");
+      return MakeError(
+          ErrorCode::kInvalidArgument,
+          "bind address " + config.bind.AddressString() +
+              " is outside 127.0.0.0/8 and 198.18.0.0/15 (pass allow_external_networks for a real cluster)");
     }
     if (!SafeUnicast(config.multicast_interface)) {
-      return MakeError(ErrorCode::kInvalidArgument, "multicast interface " + Endpoint{config.multicast_interface, 0}.AddressString() +
-                                                        " is outside 127.0.0.0/8 and 198.18.0.0/15 (pass allow_external_networks for a real cluster)");
+      return MakeError(
+          ErrorCode::kInvalidArgument,
+          "multicast interface " + Endpoint{config.multicast_interface, 0}.AddressString() +
+              " is outside 127.0.0.0/8 and 198.18.0.0/15 (pass allow_external_networks for a real cluster)");
     }
   }
   if (config.max_datagram_bytes < 64 || config.pool_buffers == 0) {

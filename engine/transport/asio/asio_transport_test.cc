@@ -42,7 +42,9 @@ class AsioTransportTest : public ::testing::Test {
       if (inbox.got.size() < n) t.WaitForInput(clock_.Now() + 50ms);
     }
   }
-  static std::vector<std::byte> Bytes(size_t n, uint8_t v = 1) { return std::vector<std::byte>(n, std::byte{v}); }
+  static std::vector<std::byte> Bytes(size_t n, uint8_t v = 1) {
+    return std::vector<std::byte>(n, std::byte{v});
+  }
   Endpoint Group(uint16_t port) const { return Endpoint{kGroup.address, port}; }
 
   RealClock clock_;
@@ -173,7 +175,8 @@ TEST_F(AsioTransportTest, ProbeNodesExchangeMulticastOverRealUdp) {
   for (int i = 0; i < kNodes; ++i) {
     Node& n = nodes[static_cast<size_t>(i)];
     n.scheduler = std::make_unique<Scheduler>(clock_, n.counters);
-    auto t = AsioTransport::Create(clock_, n.counters, {.bind = Endpoint{kLoopback, 0}, .multicast_interface = kLoopback});
+    auto t = AsioTransport::Create(clock_, n.counters,
+                                   {.bind = Endpoint{kLoopback, 0}, .multicast_interface = kLoopback});
     ASSERT_TRUE(t.has_value());
     n.transport = std::move(*t);
     n.probe = std::make_unique<MulticastProbe>(

@@ -24,7 +24,8 @@ class Echo : public TransportHandler {
 void BM_AsioLoopbackRoundTrip(benchmark::State& state) {
   RealClock clock;
   Counters counters;
-  AsioTransportConfig config{.bind = Endpoint::FromOctets(127, 0, 0, 1, 0), .multicast_interface = 0x7f000001};
+  AsioTransportConfig config{.bind = Endpoint::FromOctets(127, 0, 0, 1, 0),
+                             .multicast_interface = 0x7f000001};
   auto a = AsioTransport::Create(clock, counters, config);
   auto b = AsioTransport::Create(clock, counters, config);
   if (!a || !b) {

@@ -211,7 +211,8 @@ void SimNetwork::ScheduleArrival(size_t sender, size_t receiver, TimePoint depar
       delay += Duration(random_.Uniform(static_cast<uint64_t>(link.jitter.count())));
     }
     if (random_.Bernoulli(link.tail_probability)) {
-      delay += Duration(static_cast<int64_t>(random_.Exponential(static_cast<double>(link.tail_mean.count()))));
+      delay +=
+          Duration(static_cast<int64_t>(random_.Exponential(static_cast<double>(link.tail_mean.count()))));
     }
     if (random_.Bernoulli(link.reorder)) {
       ++stats_.reordered;

@@ -39,23 +39,23 @@ struct LinkModel {
 
 // A host's network interface and socket limits.
 struct HostModel {
-  uint64_t egress_bits_per_second = 0;        // 0: unlimited
-  size_t send_buffer_bytes = 256 * 1024;      // queued for egress beyond this: kWouldBlock
+  uint64_t egress_bits_per_second = 0;            // 0: unlimited
+  size_t send_buffer_bytes = 256 * 1024;          // queued for egress beyond this: kWouldBlock
   size_t receive_buffer_bytes = 4 * 1024 * 1024;  // unread beyond this: dropped, as in an OS
-  size_t pool_buffers = 512;                  // buffers between socket and protocol
+  size_t pool_buffers = 512;                      // buffers between socket and protocol
   size_t max_datagram_bytes = 9216;
 };
 
 struct SimNetworkStats {
-  uint64_t sent = 0;                 // datagrams handed to the network by senders
-  uint64_t delivered = 0;            // datagrams placed in a receive buffer
-  uint64_t dropped_loss = 0;         // random link loss
-  uint64_t dropped_window = 0;       // inbound loss windows
-  uint64_t dropped_partition = 0;    // partitions and down hosts
-  uint64_t dropped_overflow = 0;     // receive buffer full
+  uint64_t sent = 0;               // datagrams handed to the network by senders
+  uint64_t delivered = 0;          // datagrams placed in a receive buffer
+  uint64_t dropped_loss = 0;       // random link loss
+  uint64_t dropped_window = 0;     // inbound loss windows
+  uint64_t dropped_partition = 0;  // partitions and down hosts
+  uint64_t dropped_overflow = 0;   // receive buffer full
   uint64_t duplicated = 0;
   uint64_t reordered = 0;
-  uint64_t no_receiver = 0;          // unicast to an unknown host
+  uint64_t no_receiver = 0;  // unicast to an unknown host
 };
 
 class SimNetwork {
@@ -95,12 +95,10 @@ class SimNetwork {
     TimePoint time;
     uint64_t sequence;
     enum class Kind { kArrive, kEgressDone } kind;
-    size_t host;        // kArrive: receiver; kEgressDone: sender
+    size_t host;  // kArrive: receiver; kEgressDone: sender
     Endpoint from;
     std::shared_ptr<const std::vector<std::byte>> bytes;
-    bool operator>(const Event& o) const {
-      return time != o.time ? time > o.time : sequence > o.sequence;
-    }
+    bool operator>(const Event& o) const { return time != o.time ? time > o.time : sequence > o.sequence; }
   };
 
   // Called by SimTransport::Send.
@@ -120,9 +118,9 @@ class SimNetwork {
   LinkModel default_link_;
   std::vector<std::unique_ptr<SimTransport>> hosts_;
   std::map<Endpoint, size_t> host_index_;
-  std::map<Endpoint, std::set<size_t>> groups_;          // multicast group -> subscribed hosts
+  std::map<Endpoint, std::set<size_t>> groups_;  // multicast group -> subscribed hosts
   std::map<std::pair<size_t, size_t>, LinkModel> links_;
-  std::set<size_t> partition_side_;                      // empty: no partition
+  std::set<size_t> partition_side_;  // empty: no partition
   std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
   uint64_t next_sequence_ = 0;
   SimNetworkStats stats_;

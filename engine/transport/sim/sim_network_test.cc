@@ -54,7 +54,9 @@ class SimNetworkTest : public ::testing::Test {
     }
     for (auto* h : hosts_) h->PollInput();
   }
-  static std::vector<std::byte> Bytes(uint8_t v, size_t n = 8) { return std::vector<std::byte>(n, std::byte{v}); }
+  static std::vector<std::byte> Bytes(uint8_t v, size_t n = 8) {
+    return std::vector<std::byte>(n, std::byte{v});
+  }
   SendStatus Send(size_t from, Endpoint to, uint8_t v, size_t n = 8) {
     auto b = Bytes(v, n);
     return hosts_[from]->Send(to, b);
@@ -204,7 +206,8 @@ TEST_F(SimNetworkTest, FullReceiveBufferDropsLikeAnOverloadedSocket) {
 
 uint64_t TraceOfRun(uint64_t seed) {
   VirtualClock clock;
-  SimNetwork net(clock, seed, LinkModel{.tail_probability = 0.1, .loss = 0.05, .duplicate = 0.01, .reorder = 0.05});
+  SimNetwork net(clock, seed,
+                 LinkModel{.tail_probability = 0.1, .loss = 0.05, .duplicate = 0.01, .reorder = 0.05});
   std::vector<std::unique_ptr<Counters>> counters;
   std::vector<SimTransport*> hosts;
   RecordingHost sink;
