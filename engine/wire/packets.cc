@@ -11,7 +11,7 @@ namespace qsm::wire {
 namespace {
 
 constexpr size_t kChecksumOffset = 12;
-constexpr size_t kSenderRecordFixed = 47;
+constexpr size_t kSenderRecordFixed = 56;
 constexpr size_t kTokenFixed = 34;
 constexpr size_t kAckSize = 40;
 constexpr size_t kRecoveryFixed = 13;
@@ -54,7 +54,8 @@ bool KnownType(uint8_t t) { return (t >= 1 && t <= 8) || (t >= 16 && t <= 19); }
 // ---- sizes ----
 size_t BodySize(const DataPacket& p) { return kDataBodyFixed + p.payload.size(); }
 size_t BodySize(const SenderRecord& r) {
-  return kSenderRecordFixed + r.naks.size() * kRangeSize + r.partition_contiguous.size() * 8;
+  return kSenderRecordFixed + (r.missing_all.size() + r.pred_missing.size()) * kRangeSize +
+         r.partition_contiguous.size() * 8;
 }
 size_t BodySize(const TokenPacket& p) {
   size_t n = kTokenFixed;
@@ -76,7 +77,8 @@ size_t BodySize(const ViewUpdatePacket& p) {
 // ---- bounds ----
 bool WithinBounds(const DataPacket&) { return true; }
 bool WithinBounds(const SenderRecord& r) {
-  return r.naks.size() <= kMaxNakRanges && r.partition_contiguous.size() <= kMaxPartitions;
+  return r.missing_all.size() <= kMaxNakRanges && r.pred_missing.size() <= kMaxNakRanges &&
+         r.partition_contiguous.size() <= kMaxPartitions;
 }
 bool WithinBounds(const TokenPacket& p) {
   return p.records.size() <= kMaxSenderRecords &&
@@ -128,9 +130,12 @@ void Put(Writer& w, const SenderRecord& r) {
   w.U32(r.rate_min);
   w.U32(r.rate_max);
   w.U64(r.rate_sum);
-  w.U8(static_cast<uint8_t>(r.naks.size()));
+  w.U64(r.pred_contiguous);
+  w.U8(static_cast<uint8_t>(r.missing_all.size()));
+  w.U8(static_cast<uint8_t>(r.pred_missing.size()));
   w.U16(static_cast<uint16_t>(r.partition_contiguous.size()));
-  for (const auto& n : r.naks) Put(w, n);
+  for (const auto& n : r.missing_all) Put(w, n);
+  for (const auto& n : r.pred_missing) Put(w, n);
   for (uint64_t c : r.partition_contiguous) w.U64(c);
 }
 void Put(Writer& w, const TokenPacket& p) {
@@ -236,10 +241,14 @@ bool Get(Reader& r, SenderRecord& rec) {
   rec.rate_min = r.U32();
   rec.rate_max = r.U32();
   rec.rate_sum = r.U64();
-  const size_t naks = r.U8();
+  rec.pred_contiguous = r.U64();
+  const size_t missing_all = r.U8();
+  const size_t pred_missing = r.U8();
   const size_t partitions = r.U16();
-  if (!r.ok() || naks > kMaxNakRanges || partitions > kMaxPartitions) return false;
-  if (!GetRanges(r, naks, rec.naks)) return false;
+  if (!r.ok() || missing_all > kMaxNakRanges || pred_missing > kMaxNakRanges || partitions > kMaxPartitions) {
+    return false;
+  }
+  if (!GetRanges(r, missing_all, rec.missing_all) || !GetRanges(r, pred_missing, rec.pred_missing)) return false;
   if (partitions * 8 > r.remaining()) return false;
   rec.partition_contiguous.resize(partitions);
   for (auto& c : rec.partition_contiguous) c = r.U64();

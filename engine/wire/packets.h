@@ -94,19 +94,24 @@ struct DataPacket {
 inline constexpr size_t kDataBodyFixed = 40;
 
 // Per active sender, in a token. Body:
-//   0 u32 sender  4 u64 highest_seen  12 u64 contiguous  20 u64 cleanup
-//   28 u32 rate_min  32 u32 rate_max  36 u64 rate_sum  44 u8 nak_count  45 u16 partition_count
-//   47 nak_count x (u64 first, u64 last)  then partition_count x u64
+//   0 u32 sender  4 u64 highest_seen  12 u64 contiguous  20 u64 cleanup  28 u32 rate_min
+//   32 u32 rate_max  36 u64 rate_sum  44 u64 pred_contiguous  52 u8 missing_all_count
+//   53 u8 pred_missing_count  54 u16 partition_count
+//   56 missing_all_count x (u64 first, u64 last)  then pred_missing_count x (u64 first, u64 last)
+//   then partition_count x u64
 struct SenderRecord {
   NodeId sender = 0;
-  uint64_t highest_seen = 0;  // max over visited members
-  uint64_t contiguous = 0;    // min over visited members of the contiguous prefix
-  uint64_t cleanup = 0;       // stable point from the last round: cached data up to it is dropped
-  uint32_t rate_min = 0;      // receive rate, messages/s: min, max, sum over visited members
+  uint64_t highest_seen = 0;   // max over every member visited this round
+  uint64_t contiguous = 0;     // partition token: min over the partition's visited members of their
+                               // contiguous prefix; region token: min over finished partitions
+  uint64_t cleanup = 0;        // stable point from the last round: cached data up to it is dropped
+  uint32_t rate_min = 0;       // receive rate, messages/s: min, max, sum over visited members
   uint32_t rate_max = 0;
   uint64_t rate_sum = 0;
-  std::vector<SeqRange> naks;                  // <= kMaxNakRanges
-  std::vector<uint64_t> partition_contiguous;  // region token: per partition, <= kMaxPartitions
+  uint64_t pred_contiguous = 0;           // the member that passed this token: its own prefix...
+  std::vector<SeqRange> missing_all;      // ranges every visited member of the partition lacks
+  std::vector<SeqRange> pred_missing;     // ...and the ranges it lacks above that prefix
+  std::vector<uint64_t> partition_contiguous;  // per partition: min contiguous prefix (<= kMaxPartitions)
   friend bool operator==(const SenderRecord&, const SenderRecord&) = default;
 };
 

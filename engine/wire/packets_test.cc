@@ -32,7 +32,9 @@ std::vector<Packet> OneOfEach(const std::vector<std::byte>& payload) {
                    .rate_min = 1000,
                    .rate_max = 9000,
                    .rate_sum = 123456,
-                   .naks = {{851, 860}, {870, 870}},
+                   .pred_contiguous = 849,
+                   .missing_all = {{851, 860}, {870, 870}},
+                   .pred_missing = {{850, 860}},
                    .partition_contiguous = {850, 899, 860}};
   TokenPacket token{.rvid = {3, 9},
                     .round = 42,

@@ -21,7 +21,7 @@ Packet MakePacket(PacketType type) {
   SenderRecord rec{.sender = 1,
                    .highest_seen = 100,
                    .contiguous = 90,
-                   .naks = {{91, 95}, {97, 99}},
+                   .missing_all = {{91, 95}, {97, 99}},
                    .partition_contiguous = std::vector<uint64_t>(4, 90)};
   switch (type) {
     case PacketType::kData:
