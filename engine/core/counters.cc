@@ -9,7 +9,11 @@ std::string_view CounterName(Counter c) {
       "dropped_truncated",    "dropped_fault",       "send_errors",          "send_would_block",
       "io_inbound_control",   "io_inbound_recovery", "io_inbound_data",      "io_outbound_control",
       "io_outbound_recovery", "io_outbound_data",    "alarms_fired",         "alarms_cancelled",
-      "requests_run",         "scheduler_rounds",    "timer_lateness_nanos",
+      "requests_run",         "scheduler_rounds",    "timer_lateness_nanos", "messages_sent",
+      "messages_delivered",   "bytes_delivered",     "duplicates_dropped",   "delivery_gaps",
+      "recovery_push",        "recovery_pull",       "recovery_nak",         "recovery_retransmit",
+      "recovery_skipped",     "pull_requests",       "token_rounds",         "tokens_regenerated",
+      "token_hops_resent",    "stale_tokens",        "wrong_view",           "tail_probes",
   };
   return kNames[static_cast<size_t>(c)];
 }

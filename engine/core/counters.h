@@ -37,6 +37,24 @@ enum class Counter : uint16_t {
   kRequestsRun,
   kSchedulerRounds,
   kTimerLatenessNanos,  // sum over fired alarms of (fire time - deadline)
+  // Protocol.
+  kMessagesSent,       // application messages accepted and assigned a sequence number
+  kMessagesDelivered,  // delivered to the application
+  kBytesDelivered,
+  kDuplicatesDropped,   // data that had already arrived, or was delivered before a view change
+  kDeliveryGaps,        // a group sequence number skipped at delivery (must stay 0)
+  kRecoveryPush,        // forwards sent because the ring predecessor lacked them
+  kRecoveryPull,        // forwards sent because a member asked for them
+  kRecoveryNak,         // NAK packets sent to a sender
+  kRecoveryRetransmit,  // retransmissions sent by a sender
+  kRecoverySkipped,     // lazily built recovery that was no longer needed or possible
+  kPullRequests,        // pull requests sent
+  kTokenRounds,         // region rounds completed (region leader)
+  kTokensRegenerated,   // rounds restarted after a token was lost
+  kTokenHopsResent,     // token hops re-sent because no acknowledgement came
+  kStaleTokens,         // tokens dropped: old round, old view, or already handled
+  kWrongView,           // packets dropped for a region view this node is not in
+  kTailProbes,          // sender retransmissions of its highest message after an ACK timeout
   kCount,
 };
 

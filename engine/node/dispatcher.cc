@@ -26,7 +26,7 @@ void Dispatcher::OnWritable() { scheduler_.PostIo(IoClass::kOutboundData, IoEven
 
 void Dispatcher::HandleIo(IoClass io_class, IoEvent& event) {
   if (io_class >= IoClass::kOutboundControl) {
-    if (on_writable_) on_writable_();
+    protocol_.OnWritable();
     return;
   }
   auto packet = wire::Decode(event.buffer.bytes());

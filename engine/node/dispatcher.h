@@ -5,8 +5,6 @@
 // Threading: core thread only.
 #pragma once
 
-#include <functional>
-
 #include "engine/core/scheduler.h"
 #include "engine/transport/transport.h"
 #include "engine/wire/packets.h"
@@ -19,6 +17,8 @@ class PacketHandler {
   virtual ~PacketHandler() = default;
   // `packet` (and any payload span in it) is valid only during the call.
   virtual void OnPacket(const wire::Packet& packet, const Endpoint& from, TimePoint at) = 0;
+  // The transport can take data again after a send found it full (and RequestWritable()).
+  virtual void OnWritable() {}
 };
 
 class Dispatcher final : public TransportHandler, public IoHandler {
@@ -28,9 +28,6 @@ class Dispatcher final : public TransportHandler, public IoHandler {
   Dispatcher(Scheduler& scheduler, Transport& transport, PacketHandler& protocol);
   ~Dispatcher() override;
 
-  // Called (as an outbound I/O event) once the transport can take data again.
-  void SetOnWritable(std::function<void()> on_writable) { on_writable_ = std::move(on_writable); }
-
   void OnReceive(const Endpoint& from, PooledBuffer datagram, TimePoint at) override;
   void OnWritable() override;
   void HandleIo(IoClass io_class, IoEvent& event) override;
@@ -39,7 +36,6 @@ class Dispatcher final : public TransportHandler, public IoHandler {
   Scheduler& scheduler_;
   Transport& transport_;
   PacketHandler& protocol_;
-  std::function<void()> on_writable_;
 };
 
 }  // namespace qsm

@@ -37,6 +37,8 @@ bool TypeCarries(PacketType t) {
     case PacketType::kNak:
     case PacketType::kPullRequest:
       return std::is_same_v<Body, RecoveryRequest>;
+    case PacketType::kTokenAck:
+      return std::is_same_v<Body, TokenAckPacket>;
     case PacketType::kRegister:
       return std::is_same_v<Body, RegisterPacket>;
     case PacketType::kHeartbeat:
@@ -49,7 +51,7 @@ bool TypeCarries(PacketType t) {
   return false;
 }
 
-bool KnownType(uint8_t t) { return (t >= 1 && t <= 8) || (t >= 16 && t <= 19); }
+bool KnownType(uint8_t t) { return (t >= 1 && t <= 9) || (t >= 16 && t <= 19); }
 
 // ---- sizes ----
 size_t BodySize(const DataPacket& p) { return kDataBodyFixed + p.payload.size(); }
@@ -64,6 +66,7 @@ size_t BodySize(const TokenPacket& p) {
 }
 size_t BodySize(const AckPacket&) { return kAckSize; }
 size_t BodySize(const RecoveryRequest& p) { return kRecoveryFixed + p.ranges.size() * kRangeSize; }
+size_t BodySize(const TokenAckPacket&) { return 25; }
 size_t BodySize(const RegisterPacket&) { return 18; }
 size_t BodySize(const HeartbeatPacket&) { return 20; }
 size_t BodySize(const GroupChangePacket&) { return 17; }
@@ -86,6 +89,7 @@ bool WithinBounds(const TokenPacket& p) {
 }
 bool WithinBounds(const AckPacket&) { return true; }
 bool WithinBounds(const RecoveryRequest& p) { return !p.ranges.empty() && p.ranges.size() <= kMaxNakRanges; }
+bool WithinBounds(const TokenAckPacket& p) { return p.level <= 1; }
 bool WithinBounds(const RegisterPacket&) { return true; }
 bool WithinBounds(const HeartbeatPacket&) { return true; }
 bool WithinBounds(const GroupChangePacket& p) { return p.op == GroupOp::kJoin || p.op == GroupOp::kLeave; }
@@ -161,6 +165,13 @@ void Put(Writer& w, const RecoveryRequest& p) {
   w.U32(p.sender);
   w.U8(static_cast<uint8_t>(p.ranges.size()));
   for (const auto& r : p.ranges) Put(w, r);
+}
+void Put(Writer& w, const TokenAckPacket& p) {
+  Put(w, p.rvid);
+  w.U64(p.round);
+  w.U32(p.partition);
+  w.U32(p.members_visited);
+  w.U8(p.level);
 }
 void Put(Writer& w, const RegisterPacket& p) {
   w.U32(p.node);
@@ -248,7 +259,8 @@ bool Get(Reader& r, SenderRecord& rec) {
   if (!r.ok() || missing_all > kMaxNakRanges || pred_missing > kMaxNakRanges || partitions > kMaxPartitions) {
     return false;
   }
-  if (!GetRanges(r, missing_all, rec.missing_all) || !GetRanges(r, pred_missing, rec.pred_missing)) return false;
+  if (!GetRanges(r, missing_all, rec.missing_all) || !GetRanges(r, pred_missing, rec.pred_missing))
+    return false;
   if (partitions * 8 > r.remaining()) return false;
   rec.partition_contiguous.resize(partitions);
   for (auto& c : rec.partition_contiguous) c = r.U64();
@@ -284,6 +296,14 @@ bool Get(Reader& r, RecoveryRequest& p) {
   const size_t count = r.U8();
   if (!r.ok() || count == 0 || count > kMaxNakRanges) return false;
   return GetRanges(r, count, p.ranges);
+}
+bool Get(Reader& r, TokenAckPacket& p) {
+  p.rvid = GetRvid(r);
+  p.round = r.U64();
+  p.partition = r.U32();
+  p.members_visited = r.U32();
+  p.level = r.U8();
+  return r.ok() && WithinBounds(p);
 }
 bool Get(Reader& r, RegisterPacket& p) {
   p.node = r.U32();
@@ -416,6 +436,8 @@ std::string_view PacketTypeName(PacketType t) {
       return "nak";
     case PacketType::kPullRequest:
       return "pull_request";
+    case PacketType::kTokenAck:
+      return "token_ack";
     case PacketType::kRegister:
       return "register";
     case PacketType::kHeartbeat:
@@ -528,6 +550,8 @@ std::expected<Packet, DecodeError> Decode(std::span<const std::byte> datagram) {
     case PacketType::kNak:
     case PacketType::kPullRequest:
       return DecodeBody<RecoveryRequest>(*header, r);
+    case PacketType::kTokenAck:
+      return DecodeBody<TokenAckPacket>(*header, r);
     case PacketType::kRegister:
       return DecodeBody<RegisterPacket>(*header, r);
     case PacketType::kHeartbeat:

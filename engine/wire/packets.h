@@ -55,6 +55,7 @@ enum class PacketType : uint8_t {
   kAck = 6,             // region leader -> sender: stable prefix
   kNak = 7,             // partition leader -> sender: ranges no caching member has
   kPullRequest = 8,     // member -> member: send me these cached messages
+  kTokenAck = 9,        // next member -> previous: the token hop arrived (else it is re-sent)
   kRegister = 16,       // node -> GMS
   kHeartbeat = 17,      // node -> GMS
   kGroupChange = 18,    // node -> GMS: join or leave a group
@@ -101,16 +102,16 @@ inline constexpr size_t kDataBodyFixed = 40;
 //   then partition_count x u64
 struct SenderRecord {
   NodeId sender = 0;
-  uint64_t highest_seen = 0;   // max over every member visited this round
-  uint64_t contiguous = 0;     // partition token: min over the partition's visited members of their
-                               // contiguous prefix; region token: min over finished partitions
-  uint64_t cleanup = 0;        // stable point from the last round: cached data up to it is dropped
-  uint32_t rate_min = 0;       // receive rate, messages/s: min, max, sum over visited members
+  uint64_t highest_seen = 0;  // max over every member visited this round
+  uint64_t contiguous = 0;    // partition token: min over the partition's visited members of their
+                              // contiguous prefix; region token: min over finished partitions
+  uint64_t cleanup = 0;       // stable point from the last round: cached data up to it is dropped
+  uint32_t rate_min = 0;      // receive rate, messages/s: min, max, sum over visited members
   uint32_t rate_max = 0;
   uint64_t rate_sum = 0;
-  uint64_t pred_contiguous = 0;           // the member that passed this token: its own prefix...
-  std::vector<SeqRange> missing_all;      // ranges every visited member of the partition lacks
-  std::vector<SeqRange> pred_missing;     // ...and the ranges it lacks above that prefix
+  uint64_t pred_contiguous = 0;                // the member that passed this token: its own prefix...
+  std::vector<SeqRange> missing_all;           // ranges every visited member of the partition lacks
+  std::vector<SeqRange> pred_missing;          // ...and the ranges it lacks above that prefix
   std::vector<uint64_t> partition_contiguous;  // per partition: min contiguous prefix (<= kMaxPartitions)
   friend bool operator==(const SenderRecord&, const SenderRecord&) = default;
 };
@@ -148,6 +149,17 @@ struct RecoveryRequest {
   NodeId sender = 0;             // whose messages are wanted
   std::vector<SeqRange> ranges;  // 1..kMaxNakRanges
   friend bool operator==(const RecoveryRequest&, const RecoveryRequest&) = default;
+};
+
+// kTokenAck. Body: 0 u32 region 4 u32 view 8 u64 round 16 u32 partition 20 u32 members_visited
+//                 24 u8 level (0: partition token, 1: region token)
+struct TokenAckPacket {
+  RegionViewId rvid;
+  uint64_t round = 0;
+  uint32_t partition = 0;
+  uint32_t members_visited = 0;
+  uint8_t level = 0;
+  friend bool operator==(const TokenAckPacket&, const TokenAckPacket&) = default;
 };
 
 // kRegister. Body: 0 u32 node 4 u64 incarnation 12 u32 address 16 u16 port
@@ -206,8 +218,8 @@ struct ViewUpdatePacket {
   friend bool operator==(const ViewUpdatePacket&, const ViewUpdatePacket&) = default;
 };
 
-using PacketBody = std::variant<DataPacket, TokenPacket, AckPacket, RecoveryRequest, RegisterPacket,
-                                HeartbeatPacket, GroupChangePacket, ViewUpdatePacket>;
+using PacketBody = std::variant<DataPacket, TokenPacket, AckPacket, RecoveryRequest, TokenAckPacket,
+                                RegisterPacket, HeartbeatPacket, GroupChangePacket, ViewUpdatePacket>;
 
 struct Packet {
   PacketType type = PacketType::kData;

@@ -58,6 +58,7 @@ std::vector<Packet> OneOfEach(const std::vector<std::byte>& payload) {
       {PacketType::kAck, 1, AckPacket{{3, 9}, 17, 42, 850, 10, 20, 30}},
       {PacketType::kNak, 1, request},
       {PacketType::kPullRequest, 2, request},
+      {PacketType::kTokenAck, 2, TokenAckPacket{{3, 9}, 42, 2, 6, 1}},
       {PacketType::kRegister, 2, RegisterPacket{2, 99, Endpoint::FromOctets(127, 0, 0, 1, 7002)}},
       {PacketType::kHeartbeat, 2, HeartbeatPacket{2, 99, 1234}},
       {PacketType::kGroupChange, 2, GroupChangePacket{2, 99, GroupOp::kLeave, 5}},

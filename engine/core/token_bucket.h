@@ -1,0 +1,46 @@
+// A token bucket rate limiter on a Clock's time: `rate` tokens per second, at most `burst` saved.
+// Rate 0 means unlimited. Threading: one owner.
+#pragma once
+
+#include <algorithm>
+
+#include "engine/core/time.h"
+
+namespace qsm {
+
+class TokenBucket {
+ public:
+  TokenBucket(double rate, double burst) : rate_(rate), burst_(std::max(burst, 1.0)), tokens_(burst_) {}
+
+  void set_rate(double rate) { rate_ = rate; }
+  double rate() const { return rate_; }
+
+  // Takes one token if there is one.
+  bool Take(TimePoint now) {
+    if (rate_ <= 0) return true;
+    Refill(now);
+    if (tokens_ < 1) return false;
+    tokens_ -= 1;
+    return true;
+  }
+  // When the next token will be there.
+  TimePoint NextAvailable(TimePoint now) {
+    if (rate_ <= 0) return now;
+    Refill(now);
+    if (tokens_ >= 1) return now;
+    return now + Duration(static_cast<int64_t>((1 - tokens_) / rate_ * 1e9) + 1);
+  }
+
+ private:
+  void Refill(TimePoint now) {
+    if (last_ != TimePoint{}) tokens_ = std::min(burst_, tokens_ + ToSeconds(now - last_) * rate_);
+    last_ = now;
+  }
+
+  double rate_;
+  double burst_;
+  double tokens_;
+  TimePoint last_{};
+};
+
+}  // namespace qsm

@@ -1,0 +1,621 @@
+#include "engine/region/region_member.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "engine/core/check.h"
+
+namespace qsm {
+namespace {
+
+constexpr uint64_t kNoPrefix = std::numeric_limits<uint64_t>::max();
+// Bounds the work one pull request can cause.
+constexpr uint64_t kMaxForwardsPerPull = 4096;
+
+// Ranges in both `a` and `b` (each sorted, non-overlapping).
+std::vector<wire::SeqRange> Intersect(const std::vector<wire::SeqRange>& a,
+                                      const std::vector<wire::SeqRange>& b) {
+  std::vector<wire::SeqRange> out;
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    const uint64_t first = std::max(a[i].first, b[j].first);
+    const uint64_t last = std::min(a[i].last, b[j].last);
+    if (first <= last) out.push_back({first, last});
+    (a[i].last < b[j].last) ? ++i : ++j;
+  }
+  return out;
+}
+
+// The parts of `ranges` cached by partition p of P: exact seqs for short ranges, the covering
+// range for long ones (the sender skips nothing it still holds; a long range lost by a whole
+// partition was lost by the whole region, so little is retransmitted in vain).
+std::vector<wire::SeqRange> CachedBy(const std::vector<wire::SeqRange>& ranges, size_t p, size_t parts) {
+  std::vector<wire::SeqRange> out;
+  for (const auto& r : ranges) {
+    if (out.size() >= wire::kMaxNakRanges) break;
+    if (parts == 1) {
+      out.push_back(r);
+      continue;
+    }
+    const uint64_t P = parts;
+    const uint64_t first = r.first + (p + P - (r.first - 1) % P) % P;
+    if (first > r.last) continue;
+    if (r.last - r.first + 1 > 4 * P) {
+      out.push_back({first, r.last});
+      continue;
+    }
+    for (uint64_t s = first; s <= r.last && out.size() < wire::kMaxNakRanges; s += P) out.push_back({s, s});
+  }
+  return out;
+}
+
+}  // namespace
+
+RegionMember::RegionMember(Env env, RegionConfig config, wire::NodeId self, RegionListener& listener)
+    : env_(env), config_(config), self_(self), listener_(listener) {}
+
+RegionMember::~RegionMember() {
+  env_.scheduler.alarms().Cancel(next_round_alarm_);
+  env_.scheduler.alarms().Cancel(timeout_alarm_);
+  for (auto& hop : hops_) env_.scheduler.alarms().Cancel(hop.alarm);
+}
+
+void RegionMember::InstallView(const wire::RegionView& view) {
+  if (IsCurrent(view.id)) return;
+  env_.scheduler.alarms().Cancel(next_round_alarm_);
+  env_.scheduler.alarms().Cancel(timeout_alarm_);
+  for (auto& hop : hops_) env_.scheduler.alarms().Cancel(hop.alarm);
+  hops_.clear();
+  senders_.clear();
+  recovery_.clear();
+  queued_forwards_.clear();
+  round_ = visited_round_ = completed_partition_round_ = completed_region_round_ = 0;
+  held_region_token_.reset();
+  leader_senders_.clear();
+  round_running_ = false;
+  last_rtt_ = Duration::zero();
+  stats_.cache_bytes = 0;
+  stats_.cached_messages = 0;
+  layout_ = RegionLayout::For(view, config_.replication, self_);
+}
+
+std::optional<std::pair<uint64_t, uint64_t>> RegionMember::WindowOf(wire::NodeId sender) const {
+  auto it = senders_.find(sender);
+  if (it == senders_.end()) return std::nullopt;
+  return std::make_pair(it->second.window.contiguous(), it->second.window.highest());
+}
+
+Duration RegionMember::TokenPeriod() const {
+  return Duration(static_cast<int64_t>(1e9 / std::max(config_.token_rate, 0.001)));
+}
+
+RegionMember::SenderState& RegionMember::State(wire::NodeId sender) { return senders_[sender]; }
+
+std::optional<Endpoint> RegionMember::SenderEndpoint(wire::NodeId sender) const {
+  if (auto index = layout_->IndexOf(sender)) return layout_->member(*index).endpoint;
+  auto it = sender_endpoints_.find(sender);
+  if (it == sender_endpoints_.end()) return std::nullopt;
+  return it->second;
+}
+
+// ---------------------------------------------------------------- data, delivery, caching
+
+void RegionMember::OnOwnMessage(const wire::DataPacket& message, TimePoint at) {
+  wire::Packet packet{wire::PacketType::kData, self_, message};
+  OnData(packet, layout_ ? layout_->member(layout_->self_index()).endpoint : Endpoint{}, at);
+}
+
+void RegionMember::OnData(const wire::Packet& packet, const Endpoint& from, TimePoint at) {
+  const auto& data = std::get<wire::DataPacket>(packet.body);
+  if (!IsCurrent(data.rvid)) {
+    env_.counters.Add(Counter::kWrongView);
+    return;
+  }
+  if (packet.type == wire::PacketType::kData && packet.source == data.sender)
+    sender_endpoints_[data.sender] = from;
+  SenderState& s = State(data.sender);
+  switch (s.window.Insert(data.region_seq)) {
+    case ReceiveWindow::InsertResult::kOutOfRange:
+      env_.counters.Add(Counter::kDroppedMalformed);
+      return;
+    case ReceiveWindow::InsertResult::kDuplicate:
+      env_.counters.Add(Counter::kDuplicatesDropped);
+      return;
+    case ReceiveWindow::InsertResult::kNew:
+      break;
+  }
+  s.active = true;
+  ++s.received_since_visit;
+  Store(s, data.sender, data);
+  if (data.region_seq > s.delivered + 1 && listener_.DeliversOnArrival(data.group)) {
+    listener_.OnRegionMessage(data.sender, data, at);
+    s.store[data.region_seq].delivered_early = true;
+  }
+  DeliverReady(data.sender, s, at);
+  if (layout_->is_region_leader()) {
+    leader_senders_.try_emplace(data.sender);
+    if (!round_running_ && !env_.scheduler.alarms().IsPending(next_round_alarm_)) ScheduleRound(at);
+  }
+}
+
+void RegionMember::Store(SenderState& s, wire::NodeId, const wire::DataPacket& m) {
+  Stored stored{m.group, m.group_seq, m.send_time_ns, false,
+                std::vector<std::byte>(m.payload.begin(), m.payload.end())};
+  stats_.cache_bytes += stored.payload.size();
+  ++stats_.cached_messages;
+  s.store.emplace(m.region_seq, std::move(stored));
+}
+
+void RegionMember::EraseStored(SenderState& s, std::map<uint64_t, Stored>::iterator it) {
+  stats_.cache_bytes -= it->second.payload.size();
+  --stats_.cached_messages;
+  s.store.erase(it);
+}
+
+void RegionMember::DeliverReady(wire::NodeId sender, SenderState& s, TimePoint at) {
+  while (s.delivered < s.window.contiguous()) {
+    const uint64_t seq = ++s.delivered;
+    auto it = s.store.find(seq);
+    QSM_CHECK(it != s.store.end(), "a message inside the contiguous prefix was not stored");
+    const Stored& m = it->second;
+    wire::DataPacket view{.rvid = layout_->view().id,
+                          .sender = sender,
+                          .group = m.group,
+                          .region_seq = seq,
+                          .group_seq = m.group_seq,
+                          .send_time_ns = m.send_time_ns,
+                          .payload = m.payload};
+    if (!m.delivered_early) listener_.OnRegionMessage(sender, view, at);
+    if (!layout_->i_cache(seq) || seq <= s.cleanup) EraseStored(s, it);
+  }
+}
+
+void RegionMember::Cleanup(SenderState& s, uint64_t upto) {
+  if (upto <= s.cleanup) return;
+  s.cleanup = upto;
+  // Invariant: cleanup <= delivered (it is a region-wide prefix this node was part of).
+  const uint64_t limit = std::min(upto, s.delivered);
+  while (!s.store.empty() && s.store.begin()->first <= limit) EraseStored(s, s.store.begin());
+}
+
+// ---------------------------------------------------------------- rounds
+
+void RegionMember::ScheduleRound(TimePoint at) {
+  env_.scheduler.alarms().Cancel(next_round_alarm_);
+  next_round_alarm_ = env_.scheduler.alarms().Schedule(at, [this](TimePoint now) { StartRound(now); });
+}
+
+void RegionMember::StartRound(TimePoint now) {
+  env_.scheduler.alarms().Cancel(next_round_alarm_);
+  env_.scheduler.alarms().Cancel(timeout_alarm_);
+  if (!layout_ || !layout_->is_region_leader()) return;
+  if (leader_senders_.empty()) {
+    round_running_ = false;  // quiet: no active sender; the next message restarts the token
+    return;
+  }
+  if (round_running_) env_.counters.Add(Counter::kTokensRegenerated);
+  round_running_ = true;
+  round_start_ = now;
+  ++round_;
+  const size_t parts = layout_->partitions();
+  wire::TokenPacket token{
+      .rvid = layout_->view().id, .round = round_, .partition = 0, .round_start_ns = ToNanos(now)};
+  for (auto& [sender, ls] : leader_senders_) {
+    if (token.records.size() >= wire::kMaxSenderRecords) break;
+    ls.partition_contiguous.resize(parts, 0);
+    token.records.push_back(wire::SenderRecord{.sender = sender,
+                                               .highest_seen = ls.highest,
+                                               .contiguous = kNoPrefix,
+                                               .cleanup = ls.stable,
+                                               .partition_contiguous = ls.partition_contiguous});
+  }
+  const Duration timeout = std::max({config_.min_token_timeout, 3 * TokenPeriod(), 20 * last_rtt_});
+  timeout_alarm_ = env_.scheduler.alarms().Schedule(now + timeout, [this](TimePoint t) { StartRound(t); });
+  BeginPartitionRound(std::move(token), now);
+}
+
+void RegionMember::BeginPartitionRound(wire::TokenPacket region_token, TimePoint now) {
+  if (completed_partition_round_ >= region_token.round ||
+      (held_region_token_ && held_region_token_->round >= region_token.round)) {
+    env_.counters.Add(Counter::kStaleTokens);
+    return;
+  }
+  wire::TokenPacket token{.rvid = region_token.rvid,
+                          .round = region_token.round,
+                          .partition = static_cast<uint32_t>(layout_->my_partition()),
+                          .round_start_ns = region_token.round_start_ns};
+  for (const auto& r : region_token.records) {
+    token.records.push_back(wire::SenderRecord{.sender = r.sender,
+                                               .highest_seen = r.highest_seen,
+                                               .contiguous = kNoPrefix,
+                                               .cleanup = r.cleanup,
+                                               .rate_min = std::numeric_limits<uint32_t>::max(),
+                                               .partition_contiguous = r.partition_contiguous});
+  }
+  held_region_token_ = std::move(region_token);
+  partition_round_start_ = now;
+  VisitPartitionToken(token, /*first=*/true, now);
+}
+
+void RegionMember::VisitPartitionToken(wire::TokenPacket& token, bool first, TimePoint now) {
+  visited_round_ = token.round;
+  const size_t me = layout_->self_index();
+  const size_t p = layout_->my_partition();
+  const size_t psize = layout_->partition_size(p);
+  const size_t predecessor = layout_->member_at(p, (layout_->position_of(me) + psize - 1) % psize);
+  std::set<wire::NodeId> present;
+
+  auto fold = [&](wire::SenderRecord& rec, SenderState* s, bool record_is_new) {
+    if (s != nullptr) Cleanup(*s, rec.cleanup);
+    const uint64_t my_prefix = s ? s->window.contiguous() : 0;
+    rec.highest_seen = std::max(rec.highest_seen, s ? s->window.highest() : 0);
+    scratch_ranges_.clear();
+    if (s != nullptr) {
+      s->window.MissingRanges(rec.highest_seen, wire::kMaxNakRanges, scratch_ranges_);
+    } else if (rec.highest_seen > 0) {
+      scratch_ranges_.push_back({1, rec.highest_seen});
+    }
+    if (record_is_new && !first) {
+      rec.contiguous = 0;  // earlier members of this partition did not fold into it
+      rec.missing_all.clear();
+    } else {
+      rec.contiguous = std::min(rec.contiguous, my_prefix);
+      rec.missing_all = first ? scratch_ranges_ : Intersect(rec.missing_all, scratch_ranges_);
+    }
+    uint32_t rate = 0;
+    if (s != nullptr) {
+      const double seconds = ToSeconds(now - s->last_visit);
+      if (s->last_visit != TimePoint{} && seconds > 0) {
+        rate = static_cast<uint32_t>(std::min(4e9, static_cast<double>(s->received_since_visit) / seconds));
+      }
+      s->received_since_visit = 0;
+      s->last_visit = now;
+      s->active = false;
+    }
+    rec.rate_min = std::min(rec.rate_min, rate);
+    rec.rate_max = std::max(rec.rate_max, rate);
+    rec.rate_sum += rate;
+    rec.pred_contiguous = my_prefix;
+    rec.pred_missing = scratch_ranges_;
+  };
+
+  for (auto& rec : token.records) {
+    present.insert(rec.sender);
+    auto it = senders_.find(rec.sender);
+    SenderState* s = it == senders_.end() ? nullptr : &it->second;
+    if (!first) CompareWithPredecessor(rec, predecessor);
+    PullAcrossPartitions(rec);
+    fold(rec, s, /*record_is_new=*/false);
+  }
+  for (auto& [sender, s] : senders_) {
+    if (!s.active || present.contains(sender) || token.records.size() >= wire::kMaxSenderRecords) continue;
+    wire::SenderRecord rec{.sender = sender,
+                           .contiguous = kNoPrefix,
+                           .rate_min = std::numeric_limits<uint32_t>::max(),
+                           .partition_contiguous = std::vector<uint64_t>(layout_->partitions(), 0)};
+    fold(rec, &s, /*record_is_new=*/true);
+    token.records.push_back(std::move(rec));
+  }
+  ++token.members_visited;
+  const size_t successor = layout_->successor_in_partition(me);
+  SendToken(layout_->member(successor).endpoint,
+            wire::Packet{wire::PacketType::kPartitionToken, self_, token});
+}
+
+void RegionMember::CompareWithPredecessor(const wire::SenderRecord& rec, size_t predecessor) {
+  if (predecessor == layout_->self_index()) return;
+  const Endpoint pred = layout_->member(predecessor).endpoint;
+  auto it = senders_.find(rec.sender);
+  SenderState* s = it == senders_.end() ? nullptr : &it->second;
+
+  // Push: what the predecessor lacks and this node holds.
+  if (s != nullptr) {
+    size_t budget = config_.max_recovery_per_token;
+    for (const auto& r : rec.pred_missing) {
+      for (auto m = s->store.lower_bound(r.first); m != s->store.end() && m->first <= r.last && budget > 0;
+           ++m) {
+        QueueForward(pred, rec.sender, m->first, Counter::kRecoveryPush);
+        --budget;
+      }
+    }
+  }
+
+  // Pull from the predecessor what this node lacks and the predecessor has (same partition: it
+  // caches the same messages).
+  scratch_ranges_.clear();
+  if (s != nullptr) {
+    s->window.MissingRanges(std::min(rec.highest_seen, rec.pred_contiguous), wire::kMaxNakRanges,
+                            scratch_ranges_);
+  } else if (std::min(rec.highest_seen, rec.pred_contiguous) > 0) {
+    scratch_ranges_.push_back({1, std::min(rec.highest_seen, rec.pred_contiguous)});
+  }
+  auto wanted = CachedBy(scratch_ranges_, layout_->my_partition(), layout_->partitions());
+  if (!wanted.empty()) PullFrom(pred, rec.sender, wanted);
+}
+
+void RegionMember::PullAcrossPartitions(const wire::SenderRecord& rec) {
+  const size_t parts = layout_->partitions();
+  if (parts == 1) return;
+  auto it = senders_.find(rec.sender);
+  scratch_ranges_.clear();
+  if (it != senders_.end()) {
+    it->second.window.MissingRanges(rec.highest_seen, wire::kMaxNakRanges, scratch_ranges_);
+  } else if (rec.highest_seen > 0) {
+    scratch_ranges_.push_back({1, rec.highest_seen});
+  }
+  const size_t mine = layout_->my_partition();
+  for (size_t q = 0; q < parts && !scratch_ranges_.empty(); ++q) {
+    if (q == mine || q >= rec.partition_contiguous.size()) continue;
+    const uint64_t has = rec.partition_contiguous[q];  // every member of q holds what q caches up to here
+    std::vector<wire::SeqRange> wanted;
+    for (const auto& r : scratch_ranges_) {
+      if (r.first > has) break;
+      wanted.push_back({r.first, std::min(r.last, has)});
+    }
+    wanted = CachedBy(wanted, q, parts);
+    if (wanted.empty()) continue;
+    const size_t target = layout_->member_at(q, env_.random.Uniform(layout_->partition_size(q)));
+    PullFrom(layout_->member(target).endpoint, rec.sender, wanted);
+  }
+}
+
+void RegionMember::CompletePartitionRound(const wire::TokenPacket& token, TimePoint now) {
+  completed_partition_round_ = token.round;
+  if (!held_region_token_ || held_region_token_->round != token.round) {
+    env_.counters.Add(Counter::kStaleTokens);
+    return;
+  }
+  stats_.partition_rtt_ns.Record(static_cast<uint64_t>((now - partition_round_start_).count()));
+  wire::TokenPacket region = std::move(*held_region_token_);
+  held_region_token_.reset();
+  const size_t p = layout_->my_partition();
+  const size_t parts = layout_->partitions();
+  for (const auto& prec : token.records) {
+    if (!prec.missing_all.empty()) {
+      auto lost = CachedBy(prec.missing_all, p, parts);
+      auto endpoint = SenderEndpoint(prec.sender);
+      if (!lost.empty() && endpoint) {
+        SendControl(*endpoint,
+                    wire::Packet{wire::PacketType::kNak, self_,
+                                 wire::RecoveryRequest{layout_->view().id, prec.sender, std::move(lost)}});
+        env_.counters.Add(Counter::kRecoveryNak);
+      }
+    }
+    auto rrec = std::find_if(region.records.begin(), region.records.end(),
+                             [&](const wire::SenderRecord& r) { return r.sender == prec.sender; });
+    if (rrec == region.records.end()) {
+      if (region.records.size() >= wire::kMaxSenderRecords) continue;
+      // Appeared during this round: earlier partitions know nothing of it.
+      region.records.push_back(wire::SenderRecord{.sender = prec.sender,
+                                                  .contiguous = 0,
+                                                  .cleanup = prec.cleanup,
+                                                  .rate_min = std::numeric_limits<uint32_t>::max(),
+                                                  .partition_contiguous = std::vector<uint64_t>(parts, 0)});
+      rrec = std::prev(region.records.end());
+    }
+    rrec->highest_seen = std::max(rrec->highest_seen, prec.highest_seen);
+    rrec->contiguous = std::min(rrec->contiguous, prec.contiguous);
+    rrec->partition_contiguous.resize(parts, 0);
+    rrec->partition_contiguous[p] = prec.contiguous;
+    rrec->rate_min = std::min(rrec->rate_min, prec.rate_min);
+    rrec->rate_max = std::max(rrec->rate_max, prec.rate_max);
+    rrec->rate_sum += prec.rate_sum;
+  }
+  region.members_visited += token.members_visited;
+  region.partition = static_cast<uint32_t>(p + 1);
+  const size_t next = p + 1 < parts ? layout_->member_at(p + 1, 0) : 0;
+  SendToken(layout_->member(next).endpoint,
+            wire::Packet{wire::PacketType::kRegionToken, self_, std::move(region)});
+}
+
+void RegionMember::CompleteRegionRound(const wire::TokenPacket& token, TimePoint now) {
+  if (completed_region_round_ >= token.round || token.round != round_) {
+    env_.counters.Add(Counter::kStaleTokens);
+    return;
+  }
+  completed_region_round_ = token.round;
+  round_running_ = false;
+  env_.scheduler.alarms().Cancel(timeout_alarm_);
+  last_rtt_ = now - round_start_;
+  stats_.region_rtt_ns.Record(static_cast<uint64_t>(last_rtt_.count()));
+  env_.counters.Add(Counter::kTokenRounds);
+  for (const auto& rec : token.records) {
+    LeaderSender& ls = leader_senders_[rec.sender];
+    const uint64_t stable = rec.contiguous == kNoPrefix ? 0 : rec.contiguous;
+    const bool progressed = stable > ls.stable;
+    ls.stable = std::max(ls.stable, stable);
+    ls.highest = std::max(ls.highest, rec.highest_seen);
+    ls.partition_contiguous = rec.partition_contiguous;
+    ls.idle_rounds = (!progressed && rec.highest_seen <= ls.stable) ? ls.idle_rounds + 1 : 0;
+    if (auto endpoint = SenderEndpoint(rec.sender)) {
+      const uint32_t avg =
+          token.members_visited > 0 ? static_cast<uint32_t>(rec.rate_sum / token.members_visited) : 0;
+      SendControl(*endpoint, wire::Packet{wire::PacketType::kAck, self_,
+                                          wire::AckPacket{layout_->view().id, rec.sender, token.round,
+                                                          ls.stable, rec.rate_min, avg, rec.rate_max}});
+    }
+  }
+  std::erase_if(leader_senders_,
+                [&](const auto& entry) { return entry.second.idle_rounds >= config_.idle_rounds_to_drop; });
+  if (!leader_senders_.empty()) {
+    const Duration period = TokenPeriod();
+    ScheduleRound(now + std::max(period - last_rtt_, period / 2));
+  }
+}
+
+// ---------------------------------------------------------------- inbound control
+
+void RegionMember::OnToken(const wire::Packet& packet, const Endpoint& from, TimePoint at) {
+  const auto& token = std::get<wire::TokenPacket>(packet.body);
+  if (IsCurrent(token.rvid)) {  // acknowledge every copy: an earlier acknowledgement may be lost
+    const uint8_t level = packet.type == wire::PacketType::kRegionToken ? 1 : 0;
+    SendControl(from, wire::Packet{wire::PacketType::kTokenAck, self_,
+                                   wire::TokenAckPacket{token.rvid, token.round, token.partition,
+                                                        token.members_visited, level}});
+  }
+  if (!IsCurrent(token.rvid) || token.round < round_) {
+    env_.counters.Add(Counter::kStaleTokens);
+    return;
+  }
+  round_ = std::max(round_, token.round);
+  const size_t p = layout_->my_partition();
+  if (packet.type == wire::PacketType::kPartitionToken) {
+    if (token.partition != p) {
+      env_.counters.Add(Counter::kStaleTokens);
+      return;
+    }
+    if (layout_->is_partition_leader()) {
+      // The partition token came back around the ring.
+      if (completed_partition_round_ >= token.round || token.members_visited < layout_->partition_size(p)) {
+        env_.counters.Add(Counter::kStaleTokens);
+        return;
+      }
+      const size_t psize = layout_->partition_size(p);
+      for (const auto& rec : token.records) CompareWithPredecessor(rec, layout_->member_at(p, psize - 1));
+      CompletePartitionRound(token, at);
+      return;
+    }
+    if (visited_round_ >= token.round) {
+      env_.counters.Add(Counter::kStaleTokens);
+      return;
+    }
+    wire::TokenPacket copy = token;
+    VisitPartitionToken(copy, /*first=*/false, at);
+    return;
+  }
+  // Region token.
+  if (!layout_->is_partition_leader()) {
+    env_.counters.Add(Counter::kStaleTokens);
+    return;
+  }
+  if (layout_->is_region_leader() && token.partition >= layout_->partitions()) {
+    CompleteRegionRound(token, at);
+  } else if (token.partition == p) {
+    BeginPartitionRound(token, at);
+  } else {
+    env_.counters.Add(Counter::kStaleTokens);
+  }
+}
+
+void RegionMember::OnPullRequest(const wire::RecoveryRequest& request, const Endpoint& from) {
+  if (!IsCurrent(request.rvid)) {
+    env_.counters.Add(Counter::kWrongView);
+    return;
+  }
+  auto it = senders_.find(request.sender);
+  if (it == senders_.end()) return;
+  uint64_t budget = kMaxForwardsPerPull;
+  for (const auto& r : request.ranges) {
+    for (auto m = it->second.store.lower_bound(r.first);
+         m != it->second.store.end() && m->first <= r.last && budget > 0; ++m, --budget) {
+      QueueForward(from, request.sender, m->first, Counter::kRecoveryPull);
+    }
+  }
+}
+
+void RegionMember::OnAckPacket(const wire::AckPacket& ack) {
+  if (IsCurrent(ack.rvid)) listener_.OnAck(ack);
+}
+
+void RegionMember::OnNakPacket(const wire::RecoveryRequest& nak) {
+  if (IsCurrent(nak.rvid)) listener_.OnNak(nak);
+}
+
+// ---------------------------------------------------------------- output
+
+void RegionMember::SendControl(const Endpoint& to, const wire::Packet& packet) {
+  std::vector<std::byte> bytes(wire::EncodedSize(packet));
+  auto n = wire::Encode(packet, bytes);
+  QSM_CHECK(n.has_value(), "a control packet the engine built does not encode");
+  env_.transport.Send(to, std::span(bytes).first(*n));
+}
+
+void RegionMember::SendToken(const Endpoint& to, const wire::Packet& packet) {
+  const auto& token = std::get<wire::TokenPacket>(packet.body);
+  size_t slot = 0;
+  while (slot < hops_.size() && hops_[slot].used) ++slot;
+  if (slot == hops_.size()) hops_.emplace_back();
+  OutstandingHop& hop = hops_[slot];
+  hop.used = true;
+  hop.key = wire::TokenAckPacket{token.rvid, token.round, token.partition, token.members_visited,
+                                 static_cast<uint8_t>(packet.type == wire::PacketType::kRegionToken ? 1 : 0)};
+  hop.to = to;
+  hop.bytes.resize(wire::EncodedSize(packet));
+  auto n = wire::Encode(packet, hop.bytes);
+  QSM_CHECK(n.has_value(), "a token does not encode");
+  env_.transport.Send(to, hop.bytes);
+  const TimePoint now = env_.scheduler.clock().Now();
+  hop.backoff = config_.token_hop_timeout;
+  hop.give_up = now + config_.token_hop_give_up;
+  hop.alarm = env_.scheduler.alarms().Schedule(now + hop.backoff,
+                                               [this, slot](TimePoint t) { OnHopTimeout(slot, t); });
+}
+
+void RegionMember::OnHopTimeout(size_t slot, TimePoint now) {
+  OutstandingHop& hop = hops_[slot];
+  if (!hop.used) return;
+  if (now >= hop.give_up || !IsCurrent(hop.key.rvid) || hop.key.round < round_) {
+    hop.used = false;  // the round has moved on, or the leader will regenerate it
+    return;
+  }
+  env_.counters.Add(Counter::kTokenHopsResent);
+  env_.transport.Send(hop.to, hop.bytes);
+  hop.backoff *= 2;
+  hop.alarm = env_.scheduler.alarms().Schedule(now + hop.backoff,
+                                               [this, slot](TimePoint t) { OnHopTimeout(slot, t); });
+}
+
+void RegionMember::OnTokenAck(const wire::TokenAckPacket& ack) {
+  for (auto& hop : hops_) {
+    if (hop.used && hop.key == ack) {
+      env_.scheduler.alarms().Cancel(hop.alarm);
+      hop.used = false;
+    }
+  }
+}
+
+void RegionMember::QueueForward(const Endpoint& to, wire::NodeId sender, uint64_t seq, Counter kind) {
+  if (!queued_forwards_.emplace(to.address ^ (uint32_t{to.port} << 16), sender, seq).second) return;
+  recovery_.push_back(Forward{to, sender, seq, kind});
+}
+
+void RegionMember::PullFrom(const Endpoint& to, wire::NodeId sender,
+                            const std::vector<wire::SeqRange>& ranges) {
+  SendControl(to, wire::Packet{wire::PacketType::kPullRequest, self_,
+                               wire::RecoveryRequest{layout_->view().id, sender, ranges}});
+  env_.counters.Add(Counter::kPullRequests);
+}
+
+RegionMember::RecoveryResult RegionMember::SendNextRecovery(std::vector<std::byte>& scratch) {
+  while (!recovery_.empty()) {
+    const Forward f = recovery_.front();
+    auto s = senders_.find(f.sender);
+    auto m = s == senders_.end() ? decltype(s->second.store.end()){} : s->second.store.find(f.seq);
+    if (s == senders_.end() || m == s->second.store.end()) {
+      recovery_.pop_front();
+      queued_forwards_.erase({f.to.address ^ (uint32_t{f.to.port} << 16), f.sender, f.seq});
+      env_.counters.Add(Counter::kRecoverySkipped);
+      continue;
+    }
+    const Stored& stored = m->second;
+    wire::DataPacket data{.rvid = layout_->view().id,
+                          .sender = f.sender,
+                          .group = stored.group,
+                          .region_seq = f.seq,
+                          .group_seq = stored.group_seq,
+                          .send_time_ns = stored.send_time_ns,
+                          .payload = stored.payload};
+    scratch.resize(wire::kHeaderSize + wire::kDataBodyFixed + stored.payload.size());
+    auto n = wire::EncodeData(wire::PacketType::kForward, self_, data, scratch);
+    QSM_CHECK(n.has_value(), "a forward does not encode");
+    const SendStatus status = env_.transport.Send(f.to, std::span(scratch).first(*n));
+    if (status == SendStatus::kWouldBlock) return RecoveryResult::kWouldBlock;
+    recovery_.pop_front();
+    queued_forwards_.erase({f.to.address ^ (uint32_t{f.to.port} << 16), f.sender, f.seq});
+    env_.counters.Add(f.kind);
+    return RecoveryResult::kSent;
+  }
+  return RecoveryResult::kNothingQueued;
+}
+
+}  // namespace qsm

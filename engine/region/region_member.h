@@ -1,0 +1,230 @@
+// One node's part in one region view (PROTOCOL.md §4-§5): receive windows per sender, in-order
+// delivery, cooperative caching, the partition and region token rings, push/pull recovery between
+// ring neighbours and across partitions, NAKs to senders, ACKs and cleanup.
+//
+// The token round, as this implementation runs it:
+//   1. The region leader (member 0) starts round r at the token rate (next round after
+//      max(1/rate - last RTT, 0.5/rate)); a round that has not returned within the token timeout
+//      is started again as r+1 (a lost token is regenerated; older tokens are then dropped).
+//   2. Each partition leader, holding the region token, runs its partition's ring: the partition
+//      token visits the members in position order and returns to the leader. Every member folds
+//      its state into each sender record (max highest seen, min contiguous prefix, intersection
+//      of missing ranges, receive rates), and compares itself with its ring predecessor, whose
+//      prefix and missing ranges the token carries: it pushes what the predecessor lacks and
+//      pulls from it what it lacks. Messages cached by another partition are pulled from a random
+//      member of that partition once the partition's prefix (from the region token) covers them.
+//   3. Back at its leader, the partition's result goes into the region token; what no member of
+//      the partition has, among the messages it caches, is NAKed to the sender. The region token
+//      goes on to the next partition leader.
+//   4. When the region token returns, the region-wide prefix is stable: the leader ACKs it to each
+//      sender, and the next round carries it as the cleanup point (cached data up to it is freed).
+// Every token hop is acknowledged by its receiver (kTokenAck) and re-sent with backoff until it is:
+// under random loss a ring of N members would otherwise lose most rounds once N x loss nears 1.
+// Records are created conservatively: a record that appears mid-round claims nothing (prefix 0,
+// no NAK), so a partial view of the region can never release or NAK anything.
+//
+// Sans-I/O: time comes with every event; packets go out through Transport (control, at once) and
+// through the recovery queue (forwards, built lazily by the node's pump at send time).
+// Threading: core thread only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/core/counters.h"
+#include "engine/core/histogram.h"
+#include "engine/core/random.h"
+#include "engine/core/scheduler.h"
+#include "engine/region/layout.h"
+#include "engine/region/receive_window.h"
+#include "engine/transport/transport.h"
+#include "engine/wire/packets.h"
+
+namespace qsm {
+
+struct RegionConfig {
+  size_t replication = 5;               // R: members per partition between R and 2R-1
+  double token_rate = 5;                // rounds per second (paper: 1 to 5)
+  Duration min_token_timeout = 200ms;   // a round is regenerated after max(this, 3/rate, 20 x RTT)
+  int idle_rounds_to_drop = 3;          // a sender whose records stay unchanged this long leaves the token
+  Duration token_hop_timeout = 10ms;    // a token hop not acknowledged is re-sent, backing off x2...
+  Duration token_hop_give_up = 2s;      // ...until this much time has passed (then the round regenerates)
+  size_t max_recovery_per_token = 512;  // forwards queued per sender record per token visit
+};
+
+// What a region member hands to the node above it.
+class RegionListener {
+ public:
+  virtual ~RegionListener() = default;
+  // A message from `sender`, in region sequence order (so FIFO per sender and group), once.
+  virtual void OnRegionMessage(wire::NodeId sender, const wire::DataPacket& message, TimePoint at) = 0;
+  // Whether messages of `group` go up on first receipt instead of in order.
+  virtual bool DeliversOnArrival(wire::GroupId group) const = 0;
+  // The region leader acknowledges `ack` for messages this node sent.
+  virtual void OnAck(const wire::AckPacket& ack) = 0;
+  // A partition leader asks this node to retransmit.
+  virtual void OnNak(const wire::RecoveryRequest& nak) = 0;
+};
+
+struct RegionStats {
+  Histogram partition_rtt_ns;  // partition leader: partition round duration
+  Histogram region_rtt_ns;     // region leader: region round duration
+  size_t cache_bytes = 0;      // payload bytes held: cached until stable, or waiting for delivery
+  size_t cached_messages = 0;
+};
+
+class RegionMember {
+ public:
+  struct Env {
+    Scheduler& scheduler;
+    Transport& transport;
+    Random& random;
+    Counters& counters;
+  };
+  // All references must outlive the member.
+  RegionMember(Env env, RegionConfig config, wire::NodeId self, RegionListener& listener);
+  ~RegionMember();
+
+  // Installs a region view this node is a member of. A different view resets every per-view
+  // structure (windows, caches, rings); senders re-send what the old view did not acknowledge.
+  void InstallView(const wire::RegionView& view);
+  bool has_view() const { return layout_.has_value(); }
+  const RegionLayout& layout() const { return *layout_; }
+
+  // Inbound packets (already decoded; the node routes them here).
+  void OnData(const wire::Packet& packet, const Endpoint& from, TimePoint at);
+  void OnToken(const wire::Packet& packet, const Endpoint& from, TimePoint at);
+  void OnTokenAck(const wire::TokenAckPacket& ack);
+  void OnPullRequest(const wire::RecoveryRequest& request, const Endpoint& from);
+  void OnAckPacket(const wire::AckPacket& ack);
+  void OnNakPacket(const wire::RecoveryRequest& nak);
+
+  // This node's own multicast, recorded as received (the sender always has its own messages).
+  void OnOwnMessage(const wire::DataPacket& message, TimePoint at);
+
+  // Recovery feed for the node's pump: builds and sends the next queued forward that is still
+  // possible (lazily: a forward whose message is gone is skipped). kWouldBlock keeps it queued.
+  enum class RecoveryResult { kSent, kNothingQueued, kWouldBlock };
+  RecoveryResult SendNextRecovery(std::vector<std::byte>& scratch);
+  bool has_recovery() const { return !recovery_.empty(); }
+
+  const RegionStats& stats() const { return stats_; }
+  // Messages this node holds per sender: contiguous prefix and highest seen (for tests).
+  std::optional<std::pair<uint64_t, uint64_t>> WindowOf(wire::NodeId sender) const;
+
+ private:
+  struct Stored {
+    wire::GroupId group = 0;
+    uint64_t group_seq = 0;
+    int64_t send_time_ns = 0;
+    bool delivered_early = false;  // went up on arrival (unordered group)
+    std::vector<std::byte> payload;
+  };
+  struct SenderState {
+    ReceiveWindow window;
+    uint64_t delivered = 0;             // region seqs delivered: 1..delivered
+    uint64_t cleanup = 0;               // cached messages <= cleanup are freed
+    std::map<uint64_t, Stored> store;   // held for delivery, or cached until stable
+    uint64_t received_since_visit = 0;  // for the receive rate
+    TimePoint last_visit{};
+    bool active = false;  // received something since the last token visit
+  };
+  struct Forward {
+    Endpoint to;
+    wire::NodeId sender;
+    uint64_t seq;
+    Counter kind;  // kRecoveryPush or kRecoveryPull
+  };
+  // Region leader's memory of each sender across rounds.
+  struct LeaderSender {
+    uint64_t stable = 0;
+    uint64_t highest = 0;  // highest seen anywhere in the region, as of the last round
+    std::vector<uint64_t> partition_contiguous;
+    int idle_rounds = 0;
+  };
+
+  SenderState& State(wire::NodeId sender);
+  void Store(SenderState& s, wire::NodeId sender, const wire::DataPacket& m);
+  void DeliverReady(wire::NodeId sender, SenderState& s, TimePoint at);
+  void Cleanup(SenderState& s, uint64_t upto);
+  void EraseStored(SenderState& s, std::map<uint64_t, Stored>::iterator it);
+
+  // Region leader: starts round `round_ + 1` now.
+  void StartRound(TimePoint now);
+  // Region leader: schedules the next round (after a completed one) or the first one.
+  void ScheduleRound(TimePoint at);
+  // Partition leader, on receiving the region token: starts its partition's round.
+  void BeginPartitionRound(wire::TokenPacket region_token, TimePoint now);
+  // Any member: folds its state into the partition token, recovers with its predecessor.
+  void VisitPartitionToken(wire::TokenPacket& token, bool first, TimePoint now);
+  // Any member, when the token comes from its ring predecessor: pushes what the predecessor lacks,
+  // pulls from it what this node lacks.
+  void CompareWithPredecessor(const wire::SenderRecord& record, size_t predecessor);
+  // Any member, once per visit: pulls what it lacks from random members of the partitions that
+  // cache it, as far as their prefixes (in the token's partition table) vouch for them.
+  void PullAcrossPartitions(const wire::SenderRecord& record);
+  // Partition leader, when its partition token returns: NAKs, then passes the region token on.
+  void CompletePartitionRound(const wire::TokenPacket& token, TimePoint now);
+  // Region leader, when the region token returns: ACKs, cleanup point, next round.
+  void CompleteRegionRound(const wire::TokenPacket& token, TimePoint now);
+
+  void SendControl(const Endpoint& to, const wire::Packet& packet);
+  // Sends a token hop and keeps re-sending it until the receiver acknowledges it.
+  void SendToken(const Endpoint& to, const wire::Packet& packet);
+  void OnHopTimeout(size_t slot, TimePoint now);
+  std::optional<Endpoint> SenderEndpoint(wire::NodeId sender) const;
+  void QueueForward(const Endpoint& to, wire::NodeId sender, uint64_t seq, Counter kind);
+  void PullFrom(const Endpoint& to, wire::NodeId sender, const std::vector<wire::SeqRange>& ranges);
+  Duration TokenPeriod() const;
+  bool IsCurrent(const wire::RegionViewId& rvid) const { return layout_ && layout_->view().id == rvid; }
+
+  Env env_;
+  RegionConfig config_;
+  wire::NodeId self_;
+  RegionListener& listener_;
+  std::optional<RegionLayout> layout_;
+
+  std::map<wire::NodeId, SenderState> senders_;
+  std::unordered_map<wire::NodeId, Endpoint> sender_endpoints_;  // learned from their data packets
+  std::deque<Forward> recovery_;
+  std::set<std::tuple<uint32_t, wire::NodeId, uint64_t>> queued_forwards_;  // (dest, sender, seq)
+
+  // Rounds.
+  uint64_t round_ = 0;          // highest round seen in this view
+  uint64_t visited_round_ = 0;  // last round whose partition token this node folded into
+  uint64_t completed_partition_round_ = 0;
+  uint64_t completed_region_round_ = 0;
+  std::optional<wire::TokenPacket> held_region_token_;  // partition leader, during its round
+  TimePoint partition_round_start_{};
+  // Region leader.
+  std::map<wire::NodeId, LeaderSender> leader_senders_;
+  TimePoint round_start_{};
+  Duration last_rtt_{};
+  bool round_running_ = false;
+  AlarmId next_round_alarm_;
+  AlarmId timeout_alarm_;
+
+  // Token hops sent and not yet acknowledged.
+  struct OutstandingHop {
+    wire::TokenAckPacket key;
+    Endpoint to;
+    std::vector<std::byte> bytes;
+    Duration backoff{};
+    TimePoint give_up{};
+    AlarmId alarm;
+    bool used = false;
+  };
+  std::vector<OutstandingHop> hops_;
+
+  RegionStats stats_;
+  std::vector<wire::SeqRange> scratch_ranges_;
+};
+
+}  // namespace qsm

@@ -1,0 +1,77 @@
+// The sending side of one region view at one sender (PROTOCOL.md §3): region sequence numbers,
+// the pending-ACK window, release on the region leader's ACK, and the retransmissions that NAKs
+// ask for. Messages are kept until acknowledged; the window bounds them in count and bytes, and a
+// full window is back-pressure: the node stops pulling from the application.
+// Threading: core thread only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "engine/wire/packets.h"
+
+namespace qsm {
+
+struct SenderWindow {
+  size_t max_messages = 20000;
+  size_t max_bytes = 64 << 20;  // payload bytes
+};
+
+struct PendingMessage {
+  wire::GroupId group = 0;
+  uint64_t group_seq = 0;
+  int64_t send_time_ns = 0;
+  std::vector<std::byte> payload;
+};
+
+class RegionSender {
+ public:
+  RegionSender(wire::RegionViewId rvid, SenderWindow window) : rvid_(rvid), window_(window) {}
+
+  wire::RegionViewId rvid() const { return rvid_; }
+  bool HasRoom(size_t payload_bytes) const;
+  // Assigns the next region sequence number and keeps the message. Requires HasRoom().
+  uint64_t Add(PendingMessage message);
+  // The pending message with this sequence number, or null.
+  const PendingMessage* Find(uint64_t seq) const;
+
+  // The next assigned message not yet transmitted once, or nullopt.
+  std::optional<uint64_t> NextUntransmitted() const;
+  void MarkTransmitted(uint64_t seq) { transmitted_ = std::max(transmitted_, seq); }
+
+  // Releases every message with seq <= stable. Returns how many were released.
+  size_t OnAck(uint64_t stable);
+  // Queues retransmission of whatever in `ranges` is still pending and already transmitted.
+  void OnNak(std::span<const wire::SeqRange> ranges);
+  // The next queued retransmission still pending, or nullopt. Lazy: a NAKed message that was
+  // acknowledged meanwhile is skipped here, never built.
+  std::optional<uint64_t> PopRetransmit();
+  bool has_retransmits() const { return !retransmit_.empty(); }
+
+  // Everything not yet acknowledged, in order (for re-sending in a new view).
+  std::vector<PendingMessage> TakeUnacknowledged();
+
+  uint64_t stable() const { return stable_; }
+  uint64_t highest_assigned() const { return stable_ + pending_.size(); }
+  uint64_t highest_transmitted() const { return transmitted_; }
+  size_t pending_messages() const { return pending_.size(); }
+  size_t pending_bytes() const { return pending_bytes_; }
+
+ private:
+  static constexpr size_t kMaxQueuedRetransmitRanges = 1024;
+
+  wire::RegionViewId rvid_;
+  SenderWindow window_;
+  // Invariant: pending_[i] has region seq stable_ + 1 + i.
+  std::deque<PendingMessage> pending_;
+  uint64_t stable_ = 0;
+  uint64_t transmitted_ = 0;
+  size_t pending_bytes_ = 0;
+  std::deque<wire::SeqRange> retransmit_;
+};
+
+}  // namespace qsm
