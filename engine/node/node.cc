@@ -8,7 +8,7 @@ namespace qsm {
 namespace {
 
 // Packets sent per pump event; inbound I/O is handled between two events.
-constexpr int kPumpBatch = 32;
+
 constexpr size_t kRecovery = 0, kData = 1;
 
 uint64_t DeliveryKey(wire::NodeId sender, wire::GroupId group) { return (uint64_t{sender} << 32) | group; }
@@ -139,7 +139,7 @@ void Node::HandleIo(IoClass io_class, IoEvent&) {
 }
 
 void Node::PumpRecovery() {
-  for (int i = 0; i < kPumpBatch; ++i) {
+  for (size_t i = 0; i < kPumpBatch; ++i) {
     if (blocked_) return;
     const TimePoint now = scheduler_.clock().Now();
     if (!region_.has_recovery() && !(sender_ && sender_->has_retransmits())) return;
@@ -166,25 +166,62 @@ void Node::PumpRecovery() {
 }
 
 void Node::PumpData() {
-  if (!sender_) return;
-  for (int i = 0; i < kPumpBatch; ++i) {
-    if (blocked_) return;
+  if (!sender_ || blocked_) return;
+  // Build up to a batch of data packets, then hand them to the transport in one call (sendmmsg).
+  size_t count = 0;
+  uint64_t first_seq = 0;
+  for (; count < kPumpBatch; ++count) {
     auto seq = sender_->NextUntransmitted();
+    if (seq && *seq != first_seq + count && count > 0) break;  // Invariant: a batch is consecutive
     if (!seq) {
-      if (!PullFromFeed()) return;  // nothing to send, or the window is full (an ACK reopens it)
+      if (!PullFromFeed()) break;  // nothing to send, or the window is full (an ACK reopens it)
       seq = sender_->NextUntransmitted();
-      if (!seq) continue;
+      if (!seq) break;
     }
     const TimePoint now = scheduler_.clock().Now();
     if (!data_rate_.Take(now)) {
       ArmPumpAlarm(data_rate_.NextAvailable(now), IoClass::kOutboundData);
-      return;
+      break;
     }
-    const SendStatus status = Transmit(*seq, wire::PacketType::kData);
-    if (status == SendStatus::kWouldBlock) return;
-    sender_->MarkTransmitted(*seq);
+    if (count == 0) first_seq = *seq;
+    const PendingMessage* m = sender_->Find(*seq);
+    wire::DataPacket data{.rvid = sender_->rvid(),
+                          .sender = config_.id,
+                          .group = m->group,
+                          .region_seq = *seq,
+                          .group_seq = m->group_seq,
+                          .send_time_ns = m->send_time_ns,
+                          .payload = m->payload};
+    auto& buffer = batch_buffers_[count];
+    buffer.resize(wire::kHeaderSize + wire::kDataBodyFixed + m->payload.size());
+    auto n = wire::EncodeData(wire::PacketType::kData, config_.id, data, buffer);
+    QSM_CHECK(n.has_value(), "a data packet does not encode");
+    batch_[count] = OutgoingDatagram{region_.layout().view().multicast, std::span(buffer).first(*n)};
+    sender_->MarkTransmitted(*seq);  // provisional: undone below for what the transport refuses
   }
-  PostPump(IoClass::kOutboundData);
+  if (count == 0) return;
+  const size_t sent = transport_.SendBatch(std::span(batch_).first(count));
+  const TimePoint now = scheduler_.clock().Now();
+  for (size_t i = 0; i < sent; ++i) {
+    // The sender has its own message from the first transmission on.
+    const PendingMessage* m = sender_->Find(first_seq + i);
+    if (m == nullptr) continue;
+    region_.OnOwnMessage(wire::DataPacket{.rvid = sender_->rvid(),
+                                          .sender = config_.id,
+                                          .group = m->group,
+                                          .region_seq = first_seq + i,
+                                          .group_seq = m->group_seq,
+                                          .send_time_ns = m->send_time_ns,
+                                          .payload = m->payload},
+                         now);
+  }
+  if (sent < count) {
+    sender_->UnmarkTransmitted(first_seq + sent);
+    blocked_ = true;
+    transport_.RequestWritable();
+    return;
+  }
+  if (count == kPumpBatch) PostPump(IoClass::kOutboundData);
 }
 
 SendStatus Node::Transmit(uint64_t seq, wire::PacketType type) {
@@ -206,9 +243,6 @@ SendStatus Node::Transmit(uint64_t seq, wire::PacketType type) {
     transport_.RequestWritable();
     return status;
   }
-  // The sender has its own message from the first transmission on (a failed send is repaired
-  // like a lost one).
-  if (type == wire::PacketType::kData) region_.OnOwnMessage(data, scheduler_.clock().Now());
   return status;
 }
 

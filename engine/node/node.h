@@ -135,7 +135,7 @@ class Node final : public PacketHandler, public IoHandler, public RegionListener
   void PostPump(IoClass io_class);
   void PumpRecovery();
   void PumpData();
-  // Transmits assigned message `seq` (first transmission or retransmission).
+  // Retransmits message `seq` (after a NAK, or as a tail probe).
   SendStatus Transmit(uint64_t seq, wire::PacketType type);
   bool PullFromFeed();
   void ArmPumpAlarm(TimePoint at, IoClass io_class);
@@ -163,6 +163,10 @@ class Node final : public PacketHandler, public IoHandler, public RegionListener
   TimePoint last_ack_progress_{};
   Histogram delivery_latency_ns_;
   std::vector<std::byte> scratch_;
+  // Packets sent per pump event; inbound I/O is handled between two events.
+  static constexpr size_t kPumpBatch = 32;
+  std::array<std::vector<std::byte>, kPumpBatch> batch_buffers_;
+  std::array<OutgoingDatagram, kPumpBatch> batch_;
 };
 
 }  // namespace qsm

@@ -126,12 +126,19 @@ void RegionMember::OnData(const wire::Packet& packet, const Endpoint& from, Time
   }
   s.active = true;
   ++s.received_since_visit;
-  Store(s, data.sender, data);
-  if (data.region_seq > s.delivered + 1 && listener_.DeliversOnArrival(data.group)) {
+  if (data.region_seq == s.delivered + 1 && !layout_->i_cache(data.region_seq)) {
+    // In order and not ours to cache: deliver straight from the packet, store nothing.
+    ++s.delivered;
     listener_.OnRegionMessage(data.sender, data, at);
-    s.store[data.region_seq].delivered_early = true;
+    DeliverReady(data.sender, s, at);
+  } else {
+    Store(s, data.sender, data);
+    if (data.region_seq > s.delivered + 1 && listener_.DeliversOnArrival(data.group)) {
+      listener_.OnRegionMessage(data.sender, data, at);
+      s.store[data.region_seq].delivered_early = true;
+    }
+    DeliverReady(data.sender, s, at);
   }
-  DeliverReady(data.sender, s, at);
   if (layout_->is_region_leader()) {
     leader_senders_.try_emplace(data.sender);
     if (!round_running_ && !env_.scheduler.alarms().IsPending(next_round_alarm_)) ScheduleRound(at);

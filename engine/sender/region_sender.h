@@ -42,6 +42,8 @@ class RegionSender {
   // The next assigned message not yet transmitted once, or nullopt.
   std::optional<uint64_t> NextUntransmitted() const;
   void MarkTransmitted(uint64_t seq) { transmitted_ = std::max(transmitted_, seq); }
+  // The transport refused `seq` and what follows: they are transmitted again later.
+  void UnmarkTransmitted(uint64_t seq) { transmitted_ = std::min(transmitted_, seq - 1); }
 
   // Releases every message with seq <= stable. Returns how many were released.
   size_t OnAck(uint64_t stable);

@@ -247,14 +247,17 @@ class AsioTransportImpl final : public AsioTransport {
     socket.async_wait(udp::socket::wait_read, [&armed](const boost::system::error_code&) { armed = false; });
   }
 
-  // Reads everything the socket holds now (or until the pool runs dry).
+  // Reads everything the socket holds now (or until the pool runs dry). Receive buffers stay
+  // attached to their slots between calls; only the ones handed up are replaced.
   size_t Drain(udp::socket& socket) {
     size_t total = 0;
     for (;;) {
       size_t k = 0;
       for (; k < headers_.size(); ++k) {
-        buffers_[k] = pool_.Acquire();
-        if (!buffers_[k]) break;
+        if (!buffers_[k]) {
+          buffers_[k] = pool_.Acquire();
+          if (!buffers_[k]) break;
+        }
         auto space = buffers_[k].space();
         iovecs_[k] = iovec{space.data(), space.size()};
         headers_[k] = mmsghdr{};
@@ -269,19 +272,16 @@ class AsioTransportImpl final : public AsioTransport {
       }
       const int n = ::recvmmsg(socket.native_handle(), headers_.data(), static_cast<unsigned>(k),
                                MSG_DONTWAIT, nullptr);
-      if (n <= 0) {
-        for (size_t i = 0; i < k; ++i) buffers_[i].Reset();
-        return total;
-      }
+      if (n <= 0) return total;
       const TimePoint now = clock_.Now();
       for (int i = 0; i < n; ++i) {
         const auto idx = static_cast<size_t>(i);
         const mmsghdr& h = headers_[idx];
-        PooledBuffer buffer = std::move(buffers_[idx]);
         if (h.msg_hdr.msg_flags & MSG_TRUNC) {
           counters_.Add(Counter::kDroppedTruncated);
-          continue;
+          continue;  // the buffer stays in its slot
         }
+        PooledBuffer buffer = std::move(buffers_[idx]);
         buffer.set_size(h.msg_len);
         counters_.Add(Counter::kPacketsReceived);
         counters_.Add(Counter::kBytesReceived, h.msg_len);
@@ -289,7 +289,6 @@ class AsioTransportImpl final : public AsioTransport {
         const Endpoint from{ntohl(sa.sin_addr.s_addr), ntohs(sa.sin_port)};
         if (handler_ != nullptr) handler_->OnReceive(from, std::move(buffer), now);
       }
-      for (size_t i = static_cast<size_t>(n); i < k; ++i) buffers_[i].Reset();
       total += static_cast<size_t>(n);
       if (static_cast<size_t>(n) < k) return total;  // drained
     }
