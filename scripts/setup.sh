@@ -9,6 +9,7 @@ packages=(
   clang-16 libclang-rt-16-dev      # libFuzzer target (clang 14 cannot compile libstdc++ 12's <expected>)
   libcli11-dev                     # command-line parsing
   iproute2                         # network namespaces for multicast tests
+  bc                               # arithmetic in the benchmark scripts
 )
 
 missing=()

@@ -197,6 +197,7 @@ RegionResult RunRegionScenario(const RegionScenario& sc) {
     }
   }
   result.trace_hash = cluster.trace_hash();
+  if (sc.on_finish) sc.on_finish();
   result.ok = result.violations.empty();
   // Protocols hold references to the feeds and checker: destroy the cluster first.
   return result;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,7 +47,8 @@ struct RegionScenario {
   std::vector<SleepFault> sleeps;
   std::vector<LossBurstFault> loss_bursts;
   std::optional<DropMemberFault> drop;
-  Duration max_time = 60s;  // give up (and fail) after this much virtual time
+  Duration max_time = 60s;          // give up (and fail) after this much virtual time
+  std::function<void()> on_finish;  // called at the end, while the cluster still exists
 };
 
 struct RegionResult {

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Engine benchmarks over real UDP on loopback, against the raw multicast limit in the same run.
+# Prints figures; asserts nothing. Usage: scripts/bench-engine.sh [build/release]
+#  1. throughput: 1 sender, K = 1, 2, 4 receivers, 1000-byte messages, maximum rate:
+#     qsm-blaster (raw, unreliable) vs qsm-node run (reliable QSM), msgs/s of the slowest receiver
+#  2. token RTT at the region leader: nearly idle (200 msgs/s) vs full rate
+#  3. throughput with 1 vs 10,000 groups in the region
+set -euo pipefail
+build=${1:-build/release}
+node=$build/engine/node/qsm-node
+blaster=$build/harness/blaster/qsm-blaster
+seconds=${BENCH_SECONDS:-3}
+engine_args=(--token-rate 20 --window 50000 --size 1000)
+
+# run_engine K EXTRA...: K receivers + 1 sender (the last node); prints one JSON line per node.
+run_engine() {
+  local k=$1; shift
+  local members=() pids=() out
+  out=$(mktemp -d)
+  for i in $(seq 1 $((k + 1))); do members+=(--member "$i=127.0.0.1:$((7200 + i))"); done
+  local start=$(( $(date +%s%3N) + 400 ))
+  for i in $(seq 1 $((k + 1))); do
+    local load=()
+    [[ $i -eq $((k + 1)) ]] && load=(--send-seconds "$seconds")
+    "$node" run --node-id "$i" "${members[@]}" "${engine_args[@]}" "${load[@]}" "$@" \
+      --duration $((seconds + 3)) --start-at-ms $start --json >"$out/$i.json" &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p"; done
+  cat "$out"/*.json
+  rm -rf "$out"
+}
+field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
+# slowest receiver (all nodes but the sender, which is the last)
+min_receiver_rate() { head -n "$1" | field delivered_per_s | sort -n | head -1; }
+
+printf "%-4s %14s %14s %8s\n" K "raw msgs/s" "QSM msgs/s" "QSM/raw"
+for k in 1 2 4; do
+  raw=$("$blaster" --receivers $k --duration "$seconds" --json | grep -o '"per_s":[0-9]*' | cut -d: -f2 | sort -n | head -1)
+  results=$(run_engine $k)
+  qsm=$(echo "$results" | min_receiver_rate $k)
+  printf "%-4s %14.0f %14.0f %8.2f\n" $k "$raw" "$qsm" "$(echo "$qsm / $raw" | bc -l)"
+done
+
+echo
+idle=$(run_engine 2 --rate 200 | head -1)
+busy=$(run_engine 2 | head -1)
+printf "token RTT at the region leader (3 nodes): idle p50 %s us p99 %s us; full rate p50 %s us p99 %s us\n" \
+  "$(echo "$idle" | field token_rtt_p50_us)" "$(echo "$idle" | field token_rtt_p99_us)" \
+  "$(echo "$busy" | field token_rtt_p50_us)" "$(echo "$busy" | field token_rtt_p99_us)"
+
+echo
+one=$(run_engine 2 --groups 1 | min_receiver_rate 2)
+many=$(run_engine 2 --groups 10000 | min_receiver_rate 2)
+printf "groups: 1 group %.0f msgs/s, 10000 groups %.0f msgs/s (ratio %.2f)\n" "$one" "$many" "$(echo "$many / $one" | bc -l)"
+"$build/engine/sim/group_memory_bench" 2>/dev/null | grep BM_
