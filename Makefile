@@ -42,6 +42,7 @@ demo: release
 
 bench: release
 	@./scripts/bench.sh build/release
+	@./scripts/bench-engine.sh build/release
 
 clean:
 	rm -rf build
