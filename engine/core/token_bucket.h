@@ -23,12 +23,14 @@ class TokenBucket {
     tokens_ -= 1;
     return true;
   }
-  // When the next token will be there.
-  TimePoint NextAvailable(TimePoint now) {
+  // When `n` tokens (at most the burst) will be there: waking for a batch rather than for every
+  // token keeps a paced sender from paying one timer per message.
+  TimePoint NextAvailable(TimePoint now, double n = 1) {
     if (rate_ <= 0) return now;
     Refill(now);
-    if (tokens_ >= 1) return now;
-    return now + Duration(static_cast<int64_t>((1 - tokens_) / rate_ * 1e9) + 1);
+    n = std::min(n, burst_);
+    if (tokens_ >= n) return now;
+    return now + Duration(static_cast<int64_t>((n - tokens_) / rate_ * 1e9) + 1);
   }
 
  private:

@@ -144,7 +144,7 @@ void Node::PumpRecovery() {
     const TimePoint now = scheduler_.clock().Now();
     if (!region_.has_recovery() && !(sender_ && sender_->has_retransmits())) return;
     if (!recovery_rate_.Take(now)) {
-      ArmPumpAlarm(recovery_rate_.NextAvailable(now), IoClass::kOutboundRecovery);
+      ArmPumpAlarm(recovery_rate_.NextAvailable(now, kPumpBatch), IoClass::kOutboundRecovery);
       return;
     }
     switch (region_.SendNextRecovery(scratch_)) {
@@ -174,13 +174,18 @@ void Node::PumpData() {
     auto seq = sender_->NextUntransmitted();
     if (seq && *seq != first_seq + count && count > 0) break;  // Invariant: a batch is consecutive
     if (!seq) {
-      if (!PullFromFeed()) break;  // nothing to send, or the window is full (an ACK reopens it)
+      if (!PullFromFeed()) {  // nothing to send, or the window is full (an ACK reopens it)
+        if (feed_ != nullptr && sender_->HasRoom(config_.max_payload_bytes)) {
+          if (auto at = feed_->NextReady()) ArmPumpAlarm(*at, IoClass::kOutboundData);
+        }
+        break;
+      }
       seq = sender_->NextUntransmitted();
       if (!seq) break;
     }
     const TimePoint now = scheduler_.clock().Now();
     if (!data_rate_.Take(now)) {
-      ArmPumpAlarm(data_rate_.NextAvailable(now), IoClass::kOutboundData);
+      ArmPumpAlarm(data_rate_.NextAvailable(now, kPumpBatch), IoClass::kOutboundData);
       break;
     }
     if (count == 0) first_seq = *seq;

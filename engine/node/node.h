@@ -61,9 +61,10 @@ struct OutgoingMessage {
 class MessageFeed {
  public:
   virtual ~MessageFeed() = default;
-  // Fills `out` and returns true, or returns false if there is nothing to send now (then call
-  // Node::Wake() when there is).
+  // Fills `out` and returns true, or returns false if there is nothing to send now.
   virtual bool Next(OutgoingMessage& out) = 0;
+  // After Next() returned false: when to ask again. nullopt: not until Node::Wake().
+  virtual std::optional<TimePoint> NextReady() const { return std::nullopt; }
 };
 
 struct Delivery {
