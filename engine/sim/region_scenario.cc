@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <set>
 #include <sstream>
 
 namespace qsm::sim {
@@ -12,37 +13,55 @@ namespace {
 
 constexpr size_t kMaxViolations = 10;
 
-// Sends `count` messages round robin over the groups, each payload starting with its index.
+// Sends `count` messages round robin over the groups, each payload starting with its index;
+// optionally pausing after `pause_after` until `resume_at`.
 class ScriptedFeed final : public MessageFeed {
  public:
-  ScriptedFeed(uint64_t count, size_t groups, size_t payload_bytes)
-      : count_(count), groups_(groups), payload_bytes_(std::max<size_t>(payload_bytes, 8)) {}
+  ScriptedFeed(const Clock& clock, const RegionScenario& sc)
+      : clock_(clock), sc_(sc), payload_bytes_(std::max<size_t>(sc.payload_bytes, 8)) {}
   bool Next(OutgoingMessage& out) override {
-    if (next_ >= count_) return false;
-    out.group = static_cast<wire::GroupId>(next_ % groups_ + 1);
+    if (next_ >= sc_.messages || Paused()) return false;
+    out.group = static_cast<wire::GroupId>(next_ % sc_.groups + 1);
     out.payload.assign(payload_bytes_, std::byte{0x5a});
     std::memcpy(out.payload.data(), &next_, 8);
     ++next_;
     return true;
   }
+  std::optional<TimePoint> NextReady() const override {
+    if (next_ < sc_.messages && Paused()) return TimePoint(sc_.resume_at);
+    return std::nullopt;
+  }
 
  private:
-  uint64_t count_, next_ = 0;
-  size_t groups_, payload_bytes_;
+  bool Paused() const {
+    return sc_.pause_after > 0 && next_ >= sc_.pause_after && clock_.Now() < TimePoint(sc_.resume_at);
+  }
+  const Clock& clock_;
+  const RegionScenario& sc_;
+  uint64_t next_ = 0;
+  size_t payload_bytes_;
 };
 
 // Checks deliveries as they happen: per (receiver, sender, group) group seqs 1, 2, 3, ...
 class DeliveryChecker {
  public:
   explicit DeliveryChecker(RegionResult& result) : result_(result) {}
-  void OnDelivery(size_t receiver, const Delivery& d) {
-    uint64_t& last = last_[{receiver, d.sender, d.group}];
-    if (d.group_seq != last + 1) {
-      Violation("node " + std::to_string(receiver + 1) + " got group " + std::to_string(d.group) + " seq " +
-                std::to_string(d.group_seq) + " from node " + std::to_string(d.sender) + " after seq " +
-                std::to_string(last) + (d.group_seq <= last ? " (duplicate)" : " (gap or reorder)"));
+  void OnDelivery(size_t receiver, const Delivery& d, bool unordered) {
+    const std::tuple<size_t, wire::NodeId, wire::GroupId> key{receiver, d.sender, d.group};
+    if (unordered) {
+      if (!seen_[key].insert(d.group_seq).second) {
+        Violation("node " + std::to_string(receiver + 1) + " got group " + std::to_string(d.group) + " seq " +
+                  std::to_string(d.group_seq) + " from node " + std::to_string(d.sender) + " twice");
+      }
+    } else {
+      uint64_t& last = last_[key];
+      if (d.group_seq != last + 1) {
+        Violation("node " + std::to_string(receiver + 1) + " got group " + std::to_string(d.group) + " seq " +
+                  std::to_string(d.group_seq) + " from node " + std::to_string(d.sender) + " after seq " +
+                  std::to_string(last) + (d.group_seq <= last ? " (duplicate)" : " (gap or reorder)"));
+      }
+      last = std::max(last, d.group_seq);
     }
-    last = std::max(last, d.group_seq);
     ++per_receiver_[receiver];
   }
   uint64_t delivered(size_t receiver) const {
@@ -56,6 +75,7 @@ class DeliveryChecker {
  private:
   RegionResult& result_;
   std::map<std::tuple<size_t, wire::NodeId, wire::GroupId>, uint64_t> last_;
+  std::map<std::tuple<size_t, wire::NodeId, wire::GroupId>, std::set<uint64_t>> seen_;
   std::map<size_t, uint64_t> per_receiver_;
 };
 
@@ -104,12 +124,13 @@ RegionResult RunRegionScenario(const RegionScenario& sc) {
       checker.Violation("InstallView: " + s.error().ToString());
       return result;
     }
-    for (size_t g = 1; g <= sc.groups; ++g) (void)node.Join(static_cast<wire::GroupId>(g));
-    node.SetDeliveryHandler([&checker, i](const Delivery& d) { checker.OnDelivery(i, d); });
+    for (size_t g = 1; g <= sc.groups; ++g) (void)node.Join(static_cast<wire::GroupId>(g), sc.unordered);
+    node.SetDeliveryHandler(
+        [&checker, i, &sc](const Delivery& d) { checker.OnDelivery(i, d, sc.unordered); });
   }
   const size_t senders = sc.first_sender < sc.nodes ? std::min(sc.senders, sc.nodes - sc.first_sender) : 0;
   for (size_t s = sc.first_sender; s < sc.first_sender + senders; ++s) {
-    feeds.push_back(std::make_unique<ScriptedFeed>(sc.messages, sc.groups, sc.payload_bytes));
+    feeds.push_back(std::make_unique<ScriptedFeed>(cluster.clock(), sc));
     nodes[s]->SetFeed(feeds.back().get());
   }
   for (const auto& f : sc.loss_bursts) {
@@ -151,12 +172,21 @@ RegionResult RunRegionScenario(const RegionScenario& sc) {
       const wire::RegionView next = ViewOf(cluster, rest, 2);
       for (size_t i : rest) (void)nodes[i]->InstallView(next);
     }
+    const uint64_t rounds_before = cluster.counters(0).Get(Counter::kTokenRounds);
     cluster.RunUntil(TimePoint(t));
+    if (sc.pause_after > 0 && t > sc.resume_at - 1s && t <= sc.resume_at) {  // the pause's last second
+      result.rounds_during_pause += cluster.counters(0).Get(Counter::kTokenRounds) - rounds_before;
+    }
     if (!complete && all_delivered()) {
       complete = true;
       result.completion_time = t;
     }
     if (complete && quiet()) break;
+  }
+  if (complete && quiet()) {
+    const uint64_t rounds = cluster.counters(0).Get(Counter::kTokenRounds);
+    cluster.RunFor(3s);
+    result.rounds_after_idle = cluster.counters(0).Get(Counter::kTokenRounds) - rounds;
   }
 
   const uint64_t sent_total = senders * sc.messages;

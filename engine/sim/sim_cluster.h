@@ -53,6 +53,7 @@ class Cluster {
 
   size_t size() const { return nodes_.size(); }
   TimePoint now() const { return clock_.Now(); }
+  const Clock& clock() const { return clock_; }
   SimNetwork& network() { return network_; }
   Endpoint endpoint(size_t i) const;
   Counters& counters(size_t i);
