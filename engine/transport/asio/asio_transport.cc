@@ -74,7 +74,10 @@ class AsioTransportImpl final : public AsioTransport {
           IoError("set IP_MULTICAST_IF " + Endpoint{config_.multicast_interface, 0}.AddressString(), ec));
     unicast_.set_option(asio::ip::multicast::hops(config_.multicast_ttl), ec);
     if (!ec) unicast_.set_option(asio::ip::multicast::enable_loopback(true), ec);
-    if (!ec) unicast_.set_option(asio::socket_base::send_buffer_size(config_.send_buffer_bytes), ec);
+    if (!ec && ::setsockopt(unicast_.native_handle(), SOL_SOCKET, SO_SNDBUFFORCE, &config_.send_buffer_bytes,
+                            sizeof config_.send_buffer_bytes) != 0) {
+      unicast_.set_option(asio::socket_base::send_buffer_size(config_.send_buffer_bytes), ec);
+    }
     if (ec) return std::unexpected(IoError("configure multicast sending", ec));
     unicast_.bind(ToAsio(config_.bind), ec);
     if (ec) return std::unexpected(IoError("bind " + config_.bind.ToString(), ec));
