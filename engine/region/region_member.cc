@@ -135,7 +135,7 @@ void RegionMember::OnData(const wire::Packet& packet, const Endpoint& from, Time
     Store(s, data.sender, data);
     if (data.region_seq > s.delivered + 1 && listener_.DeliversOnArrival(data.group)) {
       listener_.OnRegionMessage(data.sender, data, at);
-      s.store[data.region_seq].delivered_early = true;
+      s.store.Find(data.region_seq)->delivered_early = true;
     }
     DeliverReady(data.sender, s, at);
   }
@@ -146,34 +146,29 @@ void RegionMember::OnData(const wire::Packet& packet, const Endpoint& from, Time
 }
 
 void RegionMember::Store(SenderState& s, wire::NodeId, const wire::DataPacket& m) {
-  Stored stored{m.group, m.group_seq, m.send_time_ns, false,
-                std::vector<std::byte>(m.payload.begin(), m.payload.end())};
-  stats_.cache_bytes += stored.payload.size();
+  stats_.cache_bytes += s.store.Put(m);
   ++stats_.cached_messages;
-  s.store.emplace(m.region_seq, std::move(stored));
 }
 
-void RegionMember::EraseStored(SenderState& s, std::map<uint64_t, Stored>::iterator it) {
-  stats_.cache_bytes -= it->second.payload.size();
+void RegionMember::EraseStored(SenderState& s, uint64_t seq) {
+  stats_.cache_bytes -= s.store.Erase(seq);
   --stats_.cached_messages;
-  s.store.erase(it);
 }
 
 void RegionMember::DeliverReady(wire::NodeId sender, SenderState& s, TimePoint at) {
   while (s.delivered < s.window.contiguous()) {
     const uint64_t seq = ++s.delivered;
-    auto it = s.store.find(seq);
-    QSM_CHECK(it != s.store.end(), "a message inside the contiguous prefix was not stored");
-    const Stored& m = it->second;
+    StoredMessage* m = s.store.Find(seq);
+    QSM_CHECK(m != nullptr, "a message inside the contiguous prefix was not stored");
     wire::DataPacket view{.rvid = layout_->view().id,
                           .sender = sender,
-                          .group = m.group,
+                          .group = m->group,
                           .region_seq = seq,
-                          .group_seq = m.group_seq,
-                          .send_time_ns = m.send_time_ns,
-                          .payload = m.payload};
-    if (!m.delivered_early) listener_.OnRegionMessage(sender, view, at);
-    if (!layout_->i_cache(seq) || seq <= s.cleanup) EraseStored(s, it);
+                          .group_seq = m->group_seq,
+                          .send_time_ns = m->send_time_ns,
+                          .payload = m->payload};
+    if (!m->delivered_early) listener_.OnRegionMessage(sender, view, at);
+    if (!layout_->i_cache(seq) || seq <= s.cleanup) EraseStored(s, seq);
   }
 }
 
@@ -181,8 +176,9 @@ void RegionMember::Cleanup(SenderState& s, uint64_t upto) {
   if (upto <= s.cleanup) return;
   s.cleanup = upto;
   // Invariant: cleanup <= delivered (it is a region-wide prefix this node was part of).
-  const uint64_t limit = std::min(upto, s.delivered);
-  while (!s.store.empty() && s.store.begin()->first <= limit) EraseStored(s, s.store.begin());
+  const size_t before = s.store.count();
+  stats_.cache_bytes -= s.store.EraseThrough(std::min(upto, s.delivered));
+  stats_.cached_messages -= before - s.store.count();
 }
 
 // ---------------------------------------------------------------- rounds
@@ -319,11 +315,12 @@ void RegionMember::CompareWithPredecessor(const wire::SenderRecord& rec, size_t 
   if (s != nullptr) {
     size_t budget = config_.max_recovery_per_token;
     for (const auto& r : rec.pred_missing) {
-      for (auto m = s->store.lower_bound(r.first); m != s->store.end() && m->first <= r.last && budget > 0;
-           ++m) {
-        QueueForward(pred, rec.sender, m->first, Counter::kRecoveryPush);
+      s->store.ForEach(r.first, r.last, [&](uint64_t seq, StoredMessage&) {
+        if (budget == 0) return false;
+        QueueForward(pred, rec.sender, seq, Counter::kRecoveryPush);
         --budget;
-      }
+        return true;
+      });
     }
   }
 
@@ -513,10 +510,12 @@ void RegionMember::OnPullRequest(const wire::RecoveryRequest& request, const End
   if (it == senders_.end()) return;
   uint64_t budget = kMaxForwardsPerPull;
   for (const auto& r : request.ranges) {
-    for (auto m = it->second.store.lower_bound(r.first);
-         m != it->second.store.end() && m->first <= r.last && budget > 0; ++m, --budget) {
-      QueueForward(from, request.sender, m->first, Counter::kRecoveryPull);
-    }
+    it->second.store.ForEach(r.first, r.last, [&](uint64_t seq, StoredMessage&) {
+      if (budget == 0) return false;
+      QueueForward(from, request.sender, seq, Counter::kRecoveryPull);
+      --budget;
+      return true;
+    });
   }
 }
 
@@ -597,22 +596,21 @@ RegionMember::RecoveryResult RegionMember::SendNextRecovery(std::vector<std::byt
   while (!recovery_.empty()) {
     const Forward f = recovery_.front();
     auto s = senders_.find(f.sender);
-    auto m = s == senders_.end() ? decltype(s->second.store.end()){} : s->second.store.find(f.seq);
-    if (s == senders_.end() || m == s->second.store.end()) {
+    const StoredMessage* stored = s == senders_.end() ? nullptr : s->second.store.Find(f.seq);
+    if (stored == nullptr) {
       recovery_.pop_front();
       queued_forwards_.erase({f.to.address ^ (uint32_t{f.to.port} << 16), f.sender, f.seq});
       env_.counters.Add(Counter::kRecoverySkipped);
       continue;
     }
-    const Stored& stored = m->second;
     wire::DataPacket data{.rvid = layout_->view().id,
                           .sender = f.sender,
-                          .group = stored.group,
+                          .group = stored->group,
                           .region_seq = f.seq,
-                          .group_seq = stored.group_seq,
-                          .send_time_ns = stored.send_time_ns,
-                          .payload = stored.payload};
-    scratch.resize(wire::kHeaderSize + wire::kDataBodyFixed + stored.payload.size());
+                          .group_seq = stored->group_seq,
+                          .send_time_ns = stored->send_time_ns,
+                          .payload = stored->payload};
+    scratch.resize(wire::kHeaderSize + wire::kDataBodyFixed + stored->payload.size());
     auto n = wire::EncodeData(wire::PacketType::kForward, self_, data, scratch);
     QSM_CHECK(n.has_value(), "a forward does not encode");
     const SendStatus status = env_.transport.Send(f.to, std::span(scratch).first(*n));

@@ -43,6 +43,7 @@
 #include "engine/core/random.h"
 #include "engine/core/scheduler.h"
 #include "engine/region/layout.h"
+#include "engine/region/message_store.h"
 #include "engine/region/receive_window.h"
 #include "engine/transport/transport.h"
 #include "engine/wire/packets.h"
@@ -120,18 +121,11 @@ class RegionMember {
   std::optional<std::pair<uint64_t, uint64_t>> WindowOf(wire::NodeId sender) const;
 
  private:
-  struct Stored {
-    wire::GroupId group = 0;
-    uint64_t group_seq = 0;
-    int64_t send_time_ns = 0;
-    bool delivered_early = false;  // went up on arrival (unordered group)
-    std::vector<std::byte> payload;
-  };
   struct SenderState {
     ReceiveWindow window;
     uint64_t delivered = 0;             // region seqs delivered: 1..delivered
     uint64_t cleanup = 0;               // cached messages <= cleanup are freed
-    std::map<uint64_t, Stored> store;   // held for delivery, or cached until stable
+    MessageStore store;                 // held for delivery, or cached until stable
     uint64_t received_since_visit = 0;  // for the receive rate
     TimePoint last_visit{};
     bool active = false;  // received something since the last token visit
@@ -154,7 +148,7 @@ class RegionMember {
   void Store(SenderState& s, wire::NodeId sender, const wire::DataPacket& m);
   void DeliverReady(wire::NodeId sender, SenderState& s, TimePoint at);
   void Cleanup(SenderState& s, uint64_t upto);
-  void EraseStored(SenderState& s, std::map<uint64_t, Stored>::iterator it);
+  void EraseStored(SenderState& s, uint64_t seq);
 
   // Region leader: starts round `round_ + 1` now.
   void StartRound(TimePoint now);
