@@ -27,15 +27,20 @@ test: build fuzz
 unit: build
 	@ctest --preset dev -L unit
 
+# Each libFuzzer target runs FUZZ_SECONDS from a fresh corpus: the wire decoder, then a node
+# (region member + sender) fed arbitrary datagrams. A crash prints the tail of the log and fails.
 fuzz: setup
 	@cmake --preset fuzz >/dev/null
 	@cmake --build --preset fuzz
-	@mkdir -p build/fuzz/corpus
-	@echo "fuzz: engine/wire decoder for $(FUZZ_SECONDS) s"
-	@./build/fuzz/engine/wire/wire_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
-	  -max_len=4096 -print_final_stats=1 build/fuzz/corpus 2>build/fuzz/fuzz.log || \
-	  { tail -n 60 build/fuzz/fuzz.log; echo "fuzz: FAILED (crash input saved in the working directory)"; exit 1; }
-	@grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb)" build/fuzz/fuzz.log | tr '\n' ' '; echo
+	@for target in wire/wire_fuzz node/node_fuzz; do \
+	  name=$$(basename $$target); mkdir -p build/fuzz/corpus-$$name; \
+	  echo "fuzz: $$name for $(FUZZ_SECONDS) s"; \
+	  ./build/fuzz/engine/$$target -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -max_len=8192 -print_final_stats=1 -artifact_prefix=build/fuzz/ build/fuzz/corpus-$$name \
+	    2>build/fuzz/$$name.log || \
+	    { tail -n 60 build/fuzz/$$name.log; echo "fuzz: $$name FAILED (input saved under build/fuzz/)"; exit 1; }; \
+	  grep -E "^stat::number_of_executed_units" build/fuzz/$$name.log; \
+	done
 
 demo: release
 	@./scripts/demo.sh build/release

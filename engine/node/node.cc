@@ -19,7 +19,6 @@ Node::Node(NodeConfig config, Scheduler& scheduler, Transport& transport, Random
     : config_(config),
       scheduler_(scheduler),
       transport_(transport),
-      random_(random),
       counters_(scheduler.counters()),
       region_({scheduler, transport, random, scheduler.counters()}, config.region, config.id, *this),
       data_rate_(config.send_rate, std::max(1.0, config.send_rate / 100)),
@@ -317,9 +316,11 @@ void Node::OnNak(const wire::RecoveryRequest& nak) {
 }
 
 void Node::OnRegionMessage(wire::NodeId sender, const wire::DataPacket& m, TimePoint at) {
-  GroupDelivery& d = delivered_[DeliveryKey(sender, m.group)];
   auto joined = joined_.find(m.group);
-  const bool unordered = joined != joined_.end() && joined->second;
+  if (joined == joined_.end()) return;  // received and repaired for the region, not delivered here
+  // Per (sender, joined group) state only: what arrives for other groups creates nothing.
+  GroupDelivery& d = delivered_[DeliveryKey(sender, m.group)];
+  const bool unordered = joined->second;
   if (unordered) {
     if (!d.seen) d.seen = std::make_unique<ReceiveWindow>();
     if (d.seen->Insert(m.group_seq) != ReceiveWindow::InsertResult::kNew) {
@@ -334,7 +335,6 @@ void Node::OnRegionMessage(wire::NodeId sender, const wire::DataPacket& m, TimeP
     if (m.group_seq != d.last + 1) counters_.Add(Counter::kDeliveryGaps);
     d.last = m.group_seq;
   }
-  if (joined == joined_.end()) return;
   counters_.Add(Counter::kMessagesDelivered);
   counters_.Add(Counter::kBytesDelivered, m.payload.size());
   const int64_t latency = ToNanos(at) - m.send_time_ns;

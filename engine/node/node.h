@@ -145,7 +145,6 @@ class Node final : public PacketHandler, public IoHandler, public RegionListener
   NodeConfig config_;
   Scheduler& scheduler_;
   Transport& transport_;
-  Random& random_;
   Counters& counters_;
   RegionMember region_;
   std::optional<RegionSender> sender_;

@@ -89,7 +89,14 @@ Duration RegionMember::TokenPeriod() const {
   return Duration(static_cast<int64_t>(1e9 / std::max(config_.token_rate, 0.001)));
 }
 
-RegionMember::SenderState& RegionMember::State(wire::NodeId sender) { return senders_[sender]; }
+RegionMember::SenderState* RegionMember::State(wire::NodeId sender) {
+  auto it = senders_.find(sender);
+  if (it != senders_.end()) return &it->second;
+  // A token carries at most kMaxSenderRecords senders; beyond that (forged or broken senders)
+  // nothing is tracked, so input from the network cannot grow this map without bound.
+  if (senders_.size() >= wire::kMaxSenderRecords) return nullptr;
+  return &senders_[sender];
+}
 
 std::optional<Endpoint> RegionMember::SenderEndpoint(wire::NodeId sender) const {
   if (auto index = layout_->IndexOf(sender)) return layout_->member(*index).endpoint;
@@ -113,7 +120,12 @@ void RegionMember::OnData(const wire::Packet& packet, const Endpoint& from, Time
   }
   if (packet.type == wire::PacketType::kData && packet.source == data.sender)
     sender_endpoints_[data.sender] = from;
-  SenderState& s = State(data.sender);
+  SenderState* state = State(data.sender);
+  if (state == nullptr) {
+    env_.counters.Add(Counter::kDroppedMalformed);
+    return;
+  }
+  SenderState& s = *state;
   switch (s.window.Insert(data.region_seq)) {
     case ReceiveWindow::InsertResult::kOutOfRange:
       env_.counters.Add(Counter::kDroppedMalformed);

@@ -144,7 +144,8 @@ class RegionMember {
     int idle_rounds = 0;
   };
 
-  SenderState& State(wire::NodeId sender);
+  // The state of `sender`, created on first use; null when too many senders are tracked.
+  SenderState* State(wire::NodeId sender);
   void Store(SenderState& s, wire::NodeId sender, const wire::DataPacket& m);
   void DeliverReady(wire::NodeId sender, SenderState& s, TimePoint at);
   void Cleanup(SenderState& s, uint64_t upto);
