@@ -159,7 +159,7 @@ RegionResult RunRegionScenario(const RegionScenario& sc) {
   bool complete = false;
   for (Duration t = step; t <= sc.max_time; t += step) {
     for (const auto& f : sc.sleeps) {
-      if (t % f.every == Duration::zero()) cluster.Sleep(f.node, TimePoint(t + f.duration));
+      if ((t - step) / f.every != t / f.every) cluster.Sleep(f.node, TimePoint(t + f.duration));  // crossed k x every
     }
     if (sc.drop && !dropped && t >= sc.drop->at) {
       dropped = true;
