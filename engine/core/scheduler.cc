@@ -52,6 +52,9 @@ size_t Scheduler::DispatchIo(size_t max_events) {
     counters_.Add(kIoCounters[c]);
     event.handler->HandleIo(static_cast<IoClass>(c), event);
     ++handled;
+    // An outbound event is a batch of sends: look at the sockets again before the next one, so
+    // a token that arrived meanwhile goes first.
+    if (c >= static_cast<size_t>(IoClass::kOutboundControl)) break;
   }
   return handled;
 }

@@ -3,7 +3,8 @@
 // requests (no limit). In the I/O phase every registered IoSource is drained first (a socket with
 // data is emptied: loss happens when packets sit in OS buffers), its events are scattered over six
 // priority classes, and events are handled highest class first, FIFO within a class. Sources are
-// drained again between batches, so a token that arrives behind a burst of data still goes first.
+// drained again after every 64 inbound events and after every outbound event (a batch of sends),
+// so a token that arrives behind a burst of data, or while the node is sending, still goes first.
 //
 // The same scheduler runs in the real runtime (RealClock) and in simulation (VirtualClock); under
 // virtual time no quantum ever expires, so every phase runs to completion.

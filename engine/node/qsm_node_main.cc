@@ -137,10 +137,11 @@ class LoadFeed final : public MessageFeed {
     ++sent_;
     return true;
   }
-  // Wake for a batch of 32 due messages, not for each one.
+  // Wake for a batch of up to 32 due messages rather than for each, but never hold the first of
+  // them more than 200 us.
   std::optional<TimePoint> NextReady() const override {
     if (o_.rate <= 0 || (o_.count > 0 && sent_ >= o_.count)) return std::nullopt;
-    return Due(sent_ + 31);
+    return std::min(Due(sent_ + 31), Due(sent_) + 200us);
   }
   uint64_t sent() const { return sent_; }
 

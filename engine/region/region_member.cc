@@ -261,7 +261,6 @@ void RegionMember::VisitPartitionToken(wire::TokenPacket& token, bool first, Tim
   std::set<wire::NodeId> present;
 
   auto fold = [&](wire::SenderRecord& rec, SenderState* s, bool record_is_new) {
-    if (s != nullptr) Cleanup(*s, rec.cleanup);
     const uint64_t my_prefix = s ? s->window.contiguous() : 0;
     rec.highest_seen = std::max(rec.highest_seen, s ? s->window.highest() : 0);
     scratch_ranges_.clear();
@@ -315,6 +314,11 @@ void RegionMember::VisitPartitionToken(wire::TokenPacket& token, bool first, Tim
   const size_t successor = layout_->successor_in_partition(me);
   SendToken(layout_->member(successor).endpoint,
             wire::Packet{wire::PacketType::kPartitionToken, self_, token});
+  // Freeing what the cleanup point releases can take a while (a round's worth of messages): it
+  // happens after the token has left, so it never delays the round.
+  for (const auto& rec : token.records) {
+    if (auto it = senders_.find(rec.sender); it != senders_.end()) Cleanup(it->second, rec.cleanup);
+  }
 }
 
 void RegionMember::CompareWithPredecessor(const wire::SenderRecord& rec, size_t predecessor) {

@@ -159,7 +159,8 @@ RegionResult RunRegionScenario(const RegionScenario& sc) {
   bool complete = false;
   for (Duration t = step; t <= sc.max_time; t += step) {
     for (const auto& f : sc.sleeps) {
-      if ((t - step) / f.every != t / f.every) cluster.Sleep(f.node, TimePoint(t + f.duration));  // crossed k x every
+      if ((t - step) / f.every != t / f.every)
+        cluster.Sleep(f.node, TimePoint(t + f.duration));  // crossed k x every
     }
     if (sc.drop && !dropped && t >= sc.drop->at) {
       dropped = true;
@@ -180,6 +181,7 @@ RegionResult RunRegionScenario(const RegionScenario& sc) {
     if (!complete && all_delivered()) {
       complete = true;
       result.completion_time = t;
+      result.rounds_at_completion = cluster.counters(0).Get(Counter::kTokenRounds);
     }
     if (complete && quiet()) break;
   }

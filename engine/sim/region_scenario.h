@@ -60,11 +60,12 @@ struct RegionResult {
   std::vector<std::string> violations;  // the first few, human-readable
   uint64_t expected = 0;                // deliveries expected over all surviving members
   uint64_t delivered = 0;
-  Duration completion_time{};        // virtual time until everything was delivered
-  uint64_t token_rounds = 0;         // rounds completed by the region leader
-  uint64_t rounds_during_pause = 0;  // rounds completed in the last second before resume_at
-  uint64_t rounds_after_idle = 0;    // rounds completed in the 3 s after everything settled
-  Histogram region_rtt_ns;           // merged over nodes (only the leader records)
+  Duration completion_time{};         // virtual time until everything was delivered
+  uint64_t token_rounds = 0;          // rounds completed by the region leader
+  uint64_t rounds_at_completion = 0;  // rounds the region leader completed until then
+  uint64_t rounds_during_pause = 0;   // rounds completed in the last second before resume_at
+  uint64_t rounds_after_idle = 0;     // rounds completed in the 3 s after everything settled
+  Histogram region_rtt_ns;            // merged over nodes (only the leader records)
   size_t pending_messages_at_end = 0;
   size_t cached_messages_at_end = 0;
   uint64_t trace_hash = 0;

@@ -47,7 +47,8 @@ class Transport : public IoSource {
   // `handler` must outlive the transport, or be replaced before it dies.
   virtual void SetHandler(TransportHandler* handler) = 0;
 
-  // Subscribes to a multicast group (address and port). Joining twice is a no-op.
+  // Subscribes to a multicast group (address and port). Joining twice is a no-op. A node never
+  // receives its own multicasts back (the protocol records its own messages when it sends them).
   virtual Status JoinGroup(Endpoint group) = 0;
   virtual Status LeaveGroup(Endpoint group) = 0;
 

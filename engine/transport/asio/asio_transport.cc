@@ -5,6 +5,7 @@
 
 #include <boost/asio.hpp>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -42,6 +43,12 @@ class AsioWaker final : public Waker {
 
 class AsioTransportImpl final : public AsioTransport {
  public:
+  // Receive buffers only unicast (control and recovery) input may take.
+  static constexpr size_t kControlReserve = 256;
+  // Multicast datagrams read per poll: the scheduler polls again after 64 events, so the unicast
+  // socket (tokens) is never more than this many data reads away.
+  static constexpr size_t kMaxDataPerPoll = 256;
+
   AsioTransportImpl(const Clock& clock, Counters& counters, const AsioTransportConfig& config)
       : clock_(clock),
         counters_(counters),
@@ -200,8 +207,10 @@ class AsioTransportImpl final : public AsioTransport {
   size_t PollInput() override {
     if (write_wait_armed_) io_.poll();  // deliver a pending writability notification
     if (io_.stopped()) io_.restart();
-    size_t n = Drain(unicast_);
-    for (auto& g : groups_) n += Drain(*g.socket);
+    // Unicast (tokens, ACKs, NAKs, pulls, forwards) may use every buffer; multicast data stops
+    // short of the last kControlReserve, so a data backlog can never keep a token in the kernel.
+    size_t n = Drain(unicast_, 0, SIZE_MAX, false);
+    for (auto& g : groups_) n += Drain(*g.socket, kControlReserve, kMaxDataPerPoll, true);
     return n;
   }
 
@@ -250,11 +259,15 @@ class AsioTransportImpl final : public AsioTransport {
     socket.async_wait(udp::socket::wait_read, [&armed](const boost::system::error_code&) { armed = false; });
   }
 
-  // Reads everything the socket holds now (or until the pool runs dry). Receive buffers stay
-  // attached to their slots between calls; only the ones handed up are replaced.
-  size_t Drain(udp::socket& socket) {
+  // Reads what the socket holds now, up to `max` datagrams or until only `reserve` pool buffers are
+  // left. Receive
+  // buffers stay attached to their slots between calls; only the ones handed up are replaced.
+  // `multicast`: drop what this node sent itself (IP_MULTICAST_LOOP delivers it back to us too,
+  // since other nodes on this host need it).
+  size_t Drain(udp::socket& socket, size_t reserve, size_t max, bool multicast) {
     size_t total = 0;
     for (;;) {
+      if (pool_.available() < reserve || total >= max) return total;
       size_t k = 0;
       for (; k < headers_.size(); ++k) {
         if (!buffers_[k]) {
@@ -290,6 +303,7 @@ class AsioTransportImpl final : public AsioTransport {
         counters_.Add(Counter::kBytesReceived, h.msg_len);
         const sockaddr_in& sa = addresses_[idx];
         const Endpoint from{ntohl(sa.sin_addr.s_addr), ntohs(sa.sin_port)};
+        if (multicast && from == local_) continue;  // our own multicast, looped back
         if (handler_ != nullptr) handler_->OnReceive(from, std::move(buffer), now);
       }
       total += static_cast<size_t>(n);
@@ -341,8 +355,9 @@ Result<std::unique_ptr<AsioTransport>> AsioTransport::Create(const Clock& clock,
               " is outside 127.0.0.0/8 and 198.18.0.0/15 (pass allow_external_networks for a real cluster)");
     }
   }
-  if (config.max_datagram_bytes < 64 || config.pool_buffers == 0) {
-    return MakeError(ErrorCode::kInvalidArgument, "max_datagram_bytes must be >= 64 and pool_buffers > 0");
+  if (config.max_datagram_bytes < 64 || config.pool_buffers < 2 * AsioTransportImpl::kControlReserve) {
+    return MakeError(ErrorCode::kInvalidArgument, "max_datagram_bytes must be >= 64 and pool_buffers >= " +
+                                                      std::to_string(2 * AsioTransportImpl::kControlReserve));
   }
   auto transport = std::make_unique<AsioTransportImpl>(clock, counters, config);
   if (auto opened = transport->Open(); !opened) return std::unexpected(opened.error());

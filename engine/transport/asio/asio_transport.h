@@ -20,11 +20,11 @@
 namespace qsm {
 
 struct AsioTransportConfig {
-  Endpoint bind;                       // unicast address and port (port 0: any free port)
-  uint32_t multicast_interface = 0;    // IPv4 address of the interface for multicast; required
+  Endpoint bind;                        // unicast address and port (port 0: any free port)
+  uint32_t multicast_interface = 0;     // IPv4 address of the interface for multicast; required
   int receive_buffer_bytes = 32 << 20;  // SO_RCVBUF (SO_RCVBUFFORCE first, when root)
   int send_buffer_bytes = 16 << 20;     // SO_SNDBUF (SO_SNDBUFFORCE first, when root)
-  size_t max_datagram_bytes = 9216;    // larger datagrams are dropped (counted)
+  size_t max_datagram_bytes = 9216;     // larger datagrams are dropped (counted)
   size_t pool_buffers = 4096;
   size_t batch = 64;                     // datagrams per recvmmsg / sendmmsg call
   int multicast_ttl = 1;                 // 1: never beyond the local link

@@ -90,7 +90,7 @@ TEST_F(AsioTransportTest, UnicastArrivesWithTheSendersEndpoint) {
   EXPECT_EQ(inbox.got[0].second, bytes);
 }
 
-TEST_F(AsioTransportTest, MulticastReachesEveryMemberIncludingTheSender) {
+TEST_F(AsioTransportTest, MulticastReachesEveryOtherMemberButNotTheSender) {
   auto a = Make(), b = Make(), c = Make();
   const Endpoint group = Group(static_cast<uint16_t>(20000 + ::getpid() % 20000));
   Inbox ia, ib, ic;
@@ -102,18 +102,22 @@ TEST_F(AsioTransportTest, MulticastReachesEveryMemberIncludingTheSender) {
   ASSERT_TRUE(b->JoinGroup(group).has_value());  // twice: no-op
   auto bytes = Bytes(1000, 3);
   ASSERT_EQ(a->Send(group, bytes), SendStatus::kSent);
+  ASSERT_EQ(b->Send(group, bytes), SendStatus::kSent);
   PollUntil(*a, ia, 1);
   PollUntil(*b, ib, 1);
   c->PollInput();
-  ASSERT_EQ(ia.got.size(), 1u);
+  ASSERT_EQ(ia.got.size(), 1u);  // b's, not its own
+  EXPECT_EQ(ia.got[0].first, b->local_endpoint());
   ASSERT_EQ(ib.got.size(), 1u);
   EXPECT_EQ(ib.got[0].first, a->local_endpoint());
   EXPECT_TRUE(ic.got.empty());  // not a member
   ASSERT_TRUE(b->LeaveGroup(group).has_value());
   ASSERT_EQ(a->Send(group, bytes), SendStatus::kSent);
+  ASSERT_EQ(c->Send(group, bytes), SendStatus::kSent);  // c reaches a without being a member
   PollUntil(*a, ia, 2);
   b->PollInput();
   EXPECT_EQ(ib.got.size(), 1u);
+  EXPECT_EQ(ia.got.size(), 2u);
 }
 
 TEST_F(AsioTransportTest, SendBatchDeliversEveryDatagramInOrder) {

@@ -180,7 +180,9 @@ bool SimNetwork::Transmit(size_t sender, Endpoint to, std::span<const std::byte>
   if (to.is_multicast()) {
     auto it = groups_.find(to);
     if (it == groups_.end()) return true;
-    for (size_t receiver : it->second) ScheduleArrival(sender, receiver, departure, bytes);
+    for (size_t receiver : it->second) {
+      if (receiver != sender) ScheduleArrival(sender, receiver, departure, bytes);  // no loop back
+    }
     return true;
   }
   auto it = host_index_.find(to);
