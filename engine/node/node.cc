@@ -91,6 +91,7 @@ bool Node::PullFromFeed() {
   if (feed_ == nullptr || !sender_) return false;
   // Only ask the feed when the message it gives can be taken (window with room for a full one).
   if (!sender_->HasRoom(config_.max_payload_bytes)) return false;
+  if (feed_message_.payload.capacity() == 0) feed_message_.payload = sender_->TakeSpareBuffer();
   feed_message_.payload.clear();
   feed_message_.intended = TimePoint{};
   if (!feed_->Next(feed_message_)) return false;
@@ -313,6 +314,21 @@ void Node::OnNak(const wire::RecoveryRequest& nak) {
   if (nak.sender != config_.id || !sender_) return;
   sender_->OnNak(nak.ranges);
   PostPump(IoClass::kOutboundRecovery);
+}
+
+uint64_t Node::FirstOwnHeld() const { return sender_ ? sender_->stable() + 1 : UINT64_MAX; }
+
+bool Node::OwnMessage(uint64_t seq, wire::DataPacket& out) const {
+  const PendingMessage* m = sender_ ? sender_->Find(seq) : nullptr;
+  if (m == nullptr || seq > sender_->highest_transmitted()) return false;
+  out = wire::DataPacket{.rvid = sender_->rvid(),
+                         .sender = config_.id,
+                         .group = m->group,
+                         .region_seq = seq,
+                         .group_seq = m->group_seq,
+                         .send_time_ns = m->send_time_ns,
+                         .payload = m->payload};
+  return true;
 }
 
 void Node::OnRegionMessage(wire::NodeId sender, const wire::DataPacket& m, TimePoint at) {

@@ -126,6 +126,8 @@ class Node final : public PacketHandler, public IoHandler, public RegionListener
   bool DeliversOnArrival(wire::GroupId group) const override;
   void OnAck(const wire::AckPacket& ack) override;
   void OnNak(const wire::RecoveryRequest& nak) override;
+  uint64_t FirstOwnHeld() const override;
+  bool OwnMessage(uint64_t seq, wire::DataPacket& out) const override;
 
  private:
   struct GroupDelivery {

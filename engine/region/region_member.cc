@@ -108,8 +108,22 @@ std::optional<Endpoint> RegionMember::SenderEndpoint(wire::NodeId sender) const 
 // ---------------------------------------------------------------- data, delivery, caching
 
 void RegionMember::OnOwnMessage(const wire::DataPacket& message, TimePoint at) {
-  wire::Packet packet{wire::PacketType::kData, self_, message};
-  OnData(packet, layout_ ? layout_->member(layout_->self_index()).endpoint : Endpoint{}, at);
+  if (!IsCurrent(message.rvid)) return;
+  SenderState* s = State(self_);
+  if (s == nullptr || s->window.Insert(message.region_seq) != ReceiveWindow::InsertResult::kNew) return;
+  s->active = true;
+  ++s->received_since_visit;
+  // Invariant: a sender transmits its messages in sequence order, so its own are always next.
+  QSM_CHECK(message.region_seq == s->delivered + 1, "own messages recorded out of order");
+  ++s->delivered;
+  listener_.OnRegionMessage(self_, message, at);
+  NoteActivity(self_, at);
+}
+
+void RegionMember::NoteActivity(wire::NodeId sender, TimePoint at) {
+  if (!layout_->is_region_leader()) return;
+  leader_senders_.try_emplace(sender);
+  if (!round_running_ && !env_.scheduler.alarms().IsPending(next_round_alarm_)) ScheduleRound(at);
 }
 
 void RegionMember::OnData(const wire::Packet& packet, const Endpoint& from, TimePoint at) {
@@ -118,8 +132,13 @@ void RegionMember::OnData(const wire::Packet& packet, const Endpoint& from, Time
     env_.counters.Add(Counter::kWrongView);
     return;
   }
-  if (packet.type == wire::PacketType::kData && packet.source == data.sender)
+  if (data.sender == self_) {  // our own messages come from our sender, never from the network
+    env_.counters.Add(Counter::kDuplicatesDropped);
+    return;
+  }
+  if (packet.type == wire::PacketType::kData && packet.source == data.sender) {
     sender_endpoints_[data.sender] = from;
+  }
   SenderState* state = State(data.sender);
   if (state == nullptr) {
     env_.counters.Add(Counter::kDroppedMalformed);
@@ -151,10 +170,7 @@ void RegionMember::OnData(const wire::Packet& packet, const Endpoint& from, Time
     }
     DeliverReady(data.sender, s, at);
   }
-  if (layout_->is_region_leader()) {
-    leader_senders_.try_emplace(data.sender);
-    if (!round_running_ && !env_.scheduler.alarms().IsPending(next_round_alarm_)) ScheduleRound(at);
-  }
+  NoteActivity(data.sender, at);
 }
 
 void RegionMember::Store(SenderState& s, wire::NodeId, const wire::DataPacket& m) {
@@ -331,7 +347,7 @@ void RegionMember::CompareWithPredecessor(const wire::SenderRecord& rec, size_t 
   if (s != nullptr) {
     size_t budget = config_.max_recovery_per_token;
     for (const auto& r : rec.pred_missing) {
-      s->store.ForEach(r.first, r.last, [&](uint64_t seq, StoredMessage&) {
+      ForEachHeld(rec.sender, *s, r.first, r.last, [&](uint64_t seq) {
         if (budget == 0) return false;
         QueueForward(pred, rec.sender, seq, Counter::kRecoveryPush);
         --budget;
@@ -526,7 +542,7 @@ void RegionMember::OnPullRequest(const wire::RecoveryRequest& request, const End
   if (it == senders_.end()) return;
   uint64_t budget = kMaxForwardsPerPull;
   for (const auto& r : request.ranges) {
-    it->second.store.ForEach(r.first, r.last, [&](uint64_t seq, StoredMessage&) {
+    ForEachHeld(request.sender, it->second, r.first, r.last, [&](uint64_t seq) {
       if (budget == 0) return false;
       QueueForward(from, request.sender, seq, Counter::kRecoveryPull);
       --budget;
@@ -612,21 +628,29 @@ RegionMember::RecoveryResult RegionMember::SendNextRecovery(std::vector<std::byt
   while (!recovery_.empty()) {
     const Forward f = recovery_.front();
     auto s = senders_.find(f.sender);
-    const StoredMessage* stored = s == senders_.end() ? nullptr : s->second.store.Find(f.seq);
-    if (stored == nullptr) {
+    wire::DataPacket data;
+    bool held = false;
+    if (f.sender == self_) {
+      held = listener_.OwnMessage(f.seq, data);
+    } else if (s != senders_.end()) {
+      if (const StoredMessage* stored = s->second.store.Find(f.seq)) {
+        data = wire::DataPacket{.sender = f.sender,
+                                .group = stored->group,
+                                .region_seq = f.seq,
+                                .group_seq = stored->group_seq,
+                                .send_time_ns = stored->send_time_ns,
+                                .payload = stored->payload};
+        held = true;
+      }
+    }
+    if (!held) {
       recovery_.pop_front();
       queued_forwards_.erase({f.to.address ^ (uint32_t{f.to.port} << 16), f.sender, f.seq});
       env_.counters.Add(Counter::kRecoverySkipped);
       continue;
     }
-    wire::DataPacket data{.rvid = layout_->view().id,
-                          .sender = f.sender,
-                          .group = stored->group,
-                          .region_seq = f.seq,
-                          .group_seq = stored->group_seq,
-                          .send_time_ns = stored->send_time_ns,
-                          .payload = stored->payload};
-    scratch.resize(wire::kHeaderSize + wire::kDataBodyFixed + stored->payload.size());
+    data.rvid = layout_->view().id;
+    scratch.resize(wire::kHeaderSize + wire::kDataBodyFixed + data.payload.size());
     auto n = wire::EncodeData(wire::PacketType::kForward, self_, data, scratch);
     QSM_CHECK(n.has_value(), "a forward does not encode");
     const SendStatus status = env_.transport.Send(f.to, std::span(scratch).first(*n));

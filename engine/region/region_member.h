@@ -72,6 +72,11 @@ class RegionListener {
   virtual void OnAck(const wire::AckPacket& ack) = 0;
   // A partition leader asks this node to retransmit.
   virtual void OnNak(const wire::RecoveryRequest& nak) = 0;
+  // This node's own messages, which its sender holds until they are acknowledged: the region
+  // member forwards them from there instead of keeping a second copy. The first seq still held
+  // (every seq from it to the highest sent is held), and one message (false if not held).
+  virtual uint64_t FirstOwnHeld() const = 0;
+  virtual bool OwnMessage(uint64_t seq, wire::DataPacket& out) const = 0;
 };
 
 struct RegionStats {
@@ -107,7 +112,8 @@ class RegionMember {
   void OnAckPacket(const wire::AckPacket& ack);
   void OnNakPacket(const wire::RecoveryRequest& nak);
 
-  // This node's own multicast, recorded as received (the sender always has its own messages).
+  // This node's own multicast, recorded as received and delivered at once (the sender always has
+  // its own messages; they stay in the sender's pending window, not in this member's store).
   void OnOwnMessage(const wire::DataPacket& message, TimePoint at);
 
   // Recovery feed for the node's pump: builds and sends the next queued forward that is still
@@ -146,6 +152,21 @@ class RegionMember {
 
   // The state of `sender`, created on first use; null when too many senders are tracked.
   SenderState* State(wire::NodeId sender);
+  // Region leader: `sender` is active; start rounds if the token is quiet.
+  void NoteActivity(wire::NodeId sender, TimePoint at);
+  // Calls f(seq) for the messages of `sender` in [first, last] this node can forward, ascending,
+  // while f returns true: its own from the sender's window, others from the store.
+  template <typename F>
+  void ForEachHeld(wire::NodeId sender, SenderState& s, uint64_t first, uint64_t last, F&& f) {
+    if (sender != self_) {
+      s.store.ForEach(first, last, [&](uint64_t seq, StoredMessage&) { return f(seq); });
+      return;
+    }
+    const uint64_t end = std::min(last, s.window.highest());
+    for (uint64_t seq = std::max(first, listener_.FirstOwnHeld()); seq <= end; ++seq) {
+      if (!f(seq)) return;
+    }
+  }
   void Store(SenderState& s, wire::NodeId sender, const wire::DataPacket& m);
   void DeliverReady(wire::NodeId sender, SenderState& s, TimePoint at);
   void Cleanup(SenderState& s, uint64_t upto);

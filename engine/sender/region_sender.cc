@@ -23,6 +23,13 @@ const PendingMessage* RegionSender::Find(uint64_t seq) const {
   return &pending_[static_cast<size_t>(seq - stable_ - 1)];
 }
 
+std::vector<std::byte> RegionSender::TakeSpareBuffer() {
+  if (spare_.empty()) return {};
+  std::vector<std::byte> buffer = std::move(spare_.back());
+  spare_.pop_back();
+  return buffer;
+}
+
 std::optional<uint64_t> RegionSender::NextUntransmitted() const {
   if (transmitted_ >= highest_assigned()) return std::nullopt;
   return std::max(transmitted_, stable_) + 1;
@@ -34,6 +41,10 @@ size_t RegionSender::OnAck(uint64_t stable) {
   size_t released = 0;
   while (stable_ < stable && !pending_.empty()) {
     pending_bytes_ -= pending_.front().payload.size();
+    if (spare_.size() < kMaxSpareBuffers) {
+      pending_.front().payload.clear();
+      spare_.push_back(std::move(pending_.front().payload));
+    }
     pending_.pop_front();
     ++stable_;
     ++released;

@@ -54,6 +54,10 @@ class RegionSender {
   std::optional<uint64_t> PopRetransmit();
   bool has_retransmits() const { return !retransmit_.empty(); }
 
+  // An empty buffer with the capacity of a released message's payload (or a new one): the node
+  // fills new messages into these, so a steady stream allocates nothing per message.
+  std::vector<std::byte> TakeSpareBuffer();
+
   // Everything not yet acknowledged, in order (for re-sending in a new view).
   std::vector<PendingMessage> TakeUnacknowledged();
 
@@ -65,6 +69,7 @@ class RegionSender {
 
  private:
   static constexpr size_t kMaxQueuedRetransmitRanges = 1024;
+  static constexpr size_t kMaxSpareBuffers = 4096;
 
   wire::RegionViewId rvid_;
   SenderWindow window_;
@@ -74,6 +79,7 @@ class RegionSender {
   uint64_t transmitted_ = 0;
   size_t pending_bytes_ = 0;
   std::deque<wire::SeqRange> retransmit_;
+  std::vector<std::vector<std::byte>> spare_;
 };
 
 }  // namespace qsm
