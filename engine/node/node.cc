@@ -190,13 +190,7 @@ void Node::PumpData() {
     }
     if (count == 0) first_seq = *seq;
     const PendingMessage* m = sender_->Find(*seq);
-    wire::DataPacket data{.rvid = sender_->rvid(),
-                          .sender = config_.id,
-                          .group = m->group,
-                          .region_seq = *seq,
-                          .group_seq = m->group_seq,
-                          .send_time_ns = m->send_time_ns,
-                          .payload = m->payload};
+    const wire::DataPacket data = PacketOf(*seq, *m);
     auto& buffer = batch_buffers_[count];
     buffer.resize(wire::kHeaderSize + wire::kDataBodyFixed + m->payload.size());
     auto n = wire::EncodeData(wire::PacketType::kData, config_.id, data, buffer);
@@ -211,14 +205,7 @@ void Node::PumpData() {
     // The sender has its own message from the first transmission on.
     const PendingMessage* m = sender_->Find(first_seq + i);
     if (m == nullptr) continue;
-    region_.OnOwnMessage(wire::DataPacket{.rvid = sender_->rvid(),
-                                          .sender = config_.id,
-                                          .group = m->group,
-                                          .region_seq = first_seq + i,
-                                          .group_seq = m->group_seq,
-                                          .send_time_ns = m->send_time_ns,
-                                          .payload = m->payload},
-                         now);
+    region_.OnOwnMessage(PacketOf(first_seq + i, *m), now);
   }
   if (sent < count) {
     sender_->UnmarkTransmitted(first_seq + sent);
@@ -232,13 +219,7 @@ void Node::PumpData() {
 SendStatus Node::Transmit(uint64_t seq, wire::PacketType type) {
   const PendingMessage* m = sender_->Find(seq);
   if (m == nullptr) return SendStatus::kSent;  // acknowledged meanwhile: nothing to do
-  wire::DataPacket data{.rvid = sender_->rvid(),
-                        .sender = config_.id,
-                        .group = m->group,
-                        .region_seq = seq,
-                        .group_seq = m->group_seq,
-                        .send_time_ns = m->send_time_ns,
-                        .payload = m->payload};
+  const wire::DataPacket data = PacketOf(seq, *m);
   scratch_.resize(wire::kHeaderSize + wire::kDataBodyFixed + m->payload.size());
   auto n = wire::EncodeData(type, config_.id, data, scratch_);
   QSM_CHECK(n.has_value(), "a data packet does not encode");
@@ -321,14 +302,18 @@ uint64_t Node::FirstOwnHeld() const { return sender_ ? sender_->stable() + 1 : U
 bool Node::OwnMessage(uint64_t seq, wire::DataPacket& out) const {
   const PendingMessage* m = sender_ ? sender_->Find(seq) : nullptr;
   if (m == nullptr || seq > sender_->highest_transmitted()) return false;
-  out = wire::DataPacket{.rvid = sender_->rvid(),
-                         .sender = config_.id,
-                         .group = m->group,
-                         .region_seq = seq,
-                         .group_seq = m->group_seq,
-                         .send_time_ns = m->send_time_ns,
-                         .payload = m->payload};
+  out = PacketOf(seq, *m);
   return true;
+}
+
+wire::DataPacket Node::PacketOf(uint64_t seq, const PendingMessage& m) const {
+  return wire::DataPacket{.rvid = sender_->rvid(),
+                          .sender = config_.id,
+                          .group = m.group,
+                          .region_seq = seq,
+                          .group_seq = m.group_seq,
+                          .send_time_ns = m.send_time_ns,
+                          .payload = m.payload};
 }
 
 void Node::OnRegionMessage(wire::NodeId sender, const wire::DataPacket& m, TimePoint at) {

@@ -138,6 +138,8 @@ class Node final : public PacketHandler, public IoHandler, public RegionListener
   void PostPump(IoClass io_class);
   void PumpRecovery();
   void PumpData();
+  // The data packet for pending message `seq` (payload borrowed from `m`).
+  wire::DataPacket PacketOf(uint64_t seq, const PendingMessage& m) const;
   // Retransmits message `seq` (after a NAK, or as a tail probe).
   SendStatus Transmit(uint64_t seq, wire::PacketType type);
   bool PullFromFeed();
