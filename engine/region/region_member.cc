@@ -137,7 +137,8 @@ void RegionMember::OnData(const wire::Packet& packet, const Endpoint& from, Time
     return;
   }
   if (packet.type == wire::PacketType::kData && packet.source == data.sender) {
-    sender_endpoints_[data.sender] = from;
+    auto [endpoint, added] = sender_endpoints_.try_emplace(data.sender, from);
+    if (!added && endpoint->second != from) endpoint->second = from;
   }
   SenderState* state = State(data.sender);
   if (state == nullptr) {
@@ -163,7 +164,7 @@ void RegionMember::OnData(const wire::Packet& packet, const Endpoint& from, Time
     listener_.OnRegionMessage(data.sender, data, at);
     DeliverReady(data.sender, s, at);
   } else {
-    Store(s, data.sender, data);
+    Store(s, data);
     if (data.region_seq > s.delivered + 1 && listener_.DeliversOnArrival(data.group)) {
       listener_.OnRegionMessage(data.sender, data, at);
       s.store.Find(data.region_seq)->delivered_early = true;
@@ -173,7 +174,7 @@ void RegionMember::OnData(const wire::Packet& packet, const Endpoint& from, Time
   NoteActivity(data.sender, at);
 }
 
-void RegionMember::Store(SenderState& s, wire::NodeId, const wire::DataPacket& m) {
+void RegionMember::Store(SenderState& s, const wire::DataPacket& m) {
   stats_.cache_bytes += s.store.Put(m);
   ++stats_.cached_messages;
 }

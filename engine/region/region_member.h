@@ -167,7 +167,7 @@ class RegionMember {
       if (!f(seq)) return;
     }
   }
-  void Store(SenderState& s, wire::NodeId sender, const wire::DataPacket& m);
+  void Store(SenderState& s, const wire::DataPacket& m);
   void DeliverReady(wire::NodeId sender, SenderState& s, TimePoint at);
   void Cleanup(SenderState& s, uint64_t upto);
   void EraseStored(SenderState& s, uint64_t seq);

@@ -47,28 +47,15 @@ TEST(ForgedInputTest, NodeIgnoresForgedPacketsAndDeliversWhatWasReallySent) {
   const std::vector<std::byte> forged(100, std::byte{0xee});
   const std::vector<std::byte> payload(100, std::byte{1});
   for (uint64_t seq : {1ull, 2ull, 3ull, 1ull << 40}) {
-    // Claims to be node 1, and node 2, about messages nobody sent.
-    forge({wire::PacketType::kData, 1,
-           wire::DataPacket{.rvid = {1, 1},
-                            .sender = 1,
-                            .group = 1,
-                            .region_seq = seq,
-                            .group_seq = seq,
-                            .payload = forged}});
-    forge({wire::PacketType::kForward, 2,
-           wire::DataPacket{.rvid = {1, 1},
-                            .sender = 1,
-                            .group = 1,
-                            .region_seq = seq,
-                            .group_seq = seq,
-                            .payload = forged}});
-    forge({wire::PacketType::kData, 9,
-           wire::DataPacket{.rvid = {7, 7},
-                            .sender = 9,
-                            .group = 1,
-                            .region_seq = seq,
-                            .group_seq = seq,
-                            .payload = forged}});
+    // In node 1's own name (sent by "node 1", and forwarded by "node 2"), and for a foreign view.
+    const wire::DataPacket own{
+        .rvid = {1, 1}, .sender = 1, .group = 1, .region_seq = seq, .group_seq = seq, .payload = forged};
+    wire::DataPacket foreign = own;
+    foreign.rvid = {7, 7};
+    foreign.sender = 9;
+    forge({wire::PacketType::kData, 1, own});
+    forge({wire::PacketType::kForward, 2, own});
+    forge({wire::PacketType::kData, 9, foreign});
   }
   forge(
       {wire::PacketType::kRegionToken, 2,
