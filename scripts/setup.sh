@@ -10,6 +10,9 @@ packages=(
   libcli11-dev                     # command-line parsing
   iproute2                         # network namespaces for multicast tests
   bc                               # arithmetic in the benchmark scripts
+  libyaml-cpp-dev                  # scenario files (qsm-harness)
+  nlohmann-json3-dev               # node plans, node results, summary.json
+  nftables                         # network faults in netns clusters
 )
 
 missing=()

@@ -44,6 +44,38 @@ void Histogram::Merge(const Histogram& other) {
   max_ = std::max(max_, other.max_);
 }
 
+Histogram Histogram::Since(const Histogram& earlier) const {
+  Histogram delta;
+  for (size_t i = 0; i < kBuckets; ++i) {
+    const uint64_t n = buckets_[i] >= earlier.buckets_[i] ? buckets_[i] - earlier.buckets_[i] : 0;
+    if (n == 0) continue;
+    delta.buckets_[i] = n;
+    delta.count_ += n;
+    delta.min_ = std::min(delta.min_, std::max(BucketLow(i), min()));
+    delta.max_ = std::max(delta.max_, std::min(BucketHigh(i), max_));
+  }
+  delta.sum_ = sum_ >= earlier.sum_ ? sum_ - earlier.sum_ : 0;
+  return delta;
+}
+
+bool Histogram::Restore(const std::vector<std::pair<size_t, uint64_t>>& buckets, uint64_t sum, uint64_t min,
+                        uint64_t max) {
+  Histogram h;
+  for (const auto& [bucket, n] : buckets) {
+    if (bucket >= kBuckets) return false;
+    h.buckets_[bucket] += n;
+    h.count_ += n;
+  }
+  if (h.count_ > 0 && min > max) return false;
+  h.sum_ = sum;
+  if (h.count_ > 0) {
+    h.min_ = min;
+    h.max_ = max;
+  }
+  *this = h;
+  return true;
+}
+
 uint64_t Histogram::Quantile(double q) const {
   if (count_ == 0) return 0;
   q = std::clamp(q, 0.0, 1.0);

@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <utility>
+#include <vector>
 
 namespace qsm {
 
@@ -19,6 +21,14 @@ class Histogram {
 
   void Record(uint64_t value, uint64_t count = 1);
   void Merge(const Histogram& other);
+  // What was recorded after `earlier`, a copy of this histogram taken before. min and max are the
+  // bounds of the lowest and highest non-empty buckets (the exact values are not kept).
+  Histogram Since(const Histogram& earlier) const;
+  // Restores a histogram from its parts (as a result file stores them). False, and *this
+  // unchanged, if a bucket index is out of range or min > max.
+  bool Restore(const std::vector<std::pair<size_t, uint64_t>>& buckets, uint64_t sum, uint64_t min,
+               uint64_t max);
+  uint64_t sum() const { return sum_; }
   void Clear() { *this = Histogram(); }
 
   uint64_t count() const { return count_; }

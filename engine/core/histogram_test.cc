@@ -59,5 +59,33 @@ TEST(HistogramTest, EmptyHistogramReportsZeros) {
   EXPECT_EQ(h.mean(), 0.0);
 }
 
+TEST(HistogramTest, SinceHoldsOnlyWhatWasRecordedAfterTheCopy) {
+  Histogram h;
+  for (uint64_t v = 1; v <= 1000; ++v) h.Record(v * 1000);
+  const Histogram before = h;
+  for (int i = 0; i < 100; ++i) h.Record(5'000'000);
+  const Histogram delta = h.Since(before);
+  EXPECT_EQ(delta.count(), 100u);
+  EXPECT_NEAR(static_cast<double>(delta.Quantile(0.5)), 5e6, 5e6 / 32);
+  EXPECT_EQ(delta.sum(), 100u * 5'000'000);
+  EXPECT_EQ(h.Since(h).count(), 0u);
+}
+
+TEST(HistogramTest, RestoreRebuildsAnEqualHistogramAndRejectsBadBuckets) {
+  Histogram h;
+  for (uint64_t v = 0; v < 5000; v += 7) h.Record(v * v);
+  std::vector<std::pair<size_t, uint64_t>> parts;
+  for (size_t i = 0; i < Histogram::kBuckets; ++i) {
+    if (h.bucket_count(i) > 0) parts.emplace_back(i, h.bucket_count(i));
+  }
+  Histogram copy;
+  ASSERT_TRUE(copy.Restore(parts, h.sum(), h.min(), h.max()));
+  for (double q : {0.0, 0.5, 0.9, 0.99, 1.0}) EXPECT_EQ(copy.Quantile(q), h.Quantile(q));
+  EXPECT_EQ(copy.count(), h.count());
+  EXPECT_FALSE(copy.Restore({{Histogram::kBuckets, 1}}, 0, 0, 0));
+  EXPECT_FALSE(copy.Restore({{3, 1}}, 3, 9, 2));
+  EXPECT_EQ(copy.count(), h.count());  // unchanged after a refused restore
+}
+
 }  // namespace
 }  // namespace qsm

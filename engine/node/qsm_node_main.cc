@@ -1,6 +1,7 @@
 // qsm-node: one engine node as a process. Subcommands:
-//   run     a QSM node in a static region view (every member listed on the command line): joins
-//           the groups, sends the load it is given, and prints what it sent and delivered.
+//   run     a QSM node in a static region view: either a plan file from qsm-harness (--plan;
+//           writes a result file, prints progress records, takes commands on stdin), or the
+//           view and load from flags (prints what it sent and delivered).
 //   probe   the unreliable multicast probe (engine/node/probe.h): what the network delivers.
 // Membership from qsm-gms arrives with the membership service.
 #include <CLI/CLI.hpp>
@@ -12,10 +13,23 @@
 #include <string>
 #include <thread>
 
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <set>
+#include <sstream>
+
 #include "engine/node/node.h"
 #include "engine/node/probe.h"
 #include "engine/node/run_loop.h"
 #include "engine/transport/asio/asio_transport.h"
+#include "faults/inbound_loss.h"
+#include "harness/workload/node_plan.h"
+#include "harness/workload/workload.h"
 
 namespace qsm {
 namespace {
@@ -102,6 +116,12 @@ int RunProbe(const ProbeOptions& o) {
 }
 
 struct RunOptions {
+  // Either a plan file written by qsm-harness...
+  std::string plan_path;
+  std::string result_path;
+  bool control = false;  // read commands from stdin: "stop", "exclude ID..."
+  bool ticks = false;    // print a progress record (JSON line) every plan tick
+  // ...or a static view and load from flags.
   uint32_t node_id = 0;
   std::vector<std::string> members;  // id=address:port, in view order
   std::string interface = "127.0.0.1";
@@ -120,154 +140,244 @@ struct RunOptions {
   bool allow_external = false;
 };
 
-// Sends `count` messages (or for `seconds`), round robin over groups 1..groups, paced by the node.
-class LoadFeed final : public MessageFeed {
- public:
-  LoadFeed(const Clock& clock, const RunOptions& o) : clock_(clock), o_(o), start_(clock.Now()) {}
-  bool Next(OutgoingMessage& out) override {
-    if (o_.count > 0 && sent_ >= o_.count) return false;
-    const TimePoint now = clock_.Now();
-    if (o_.send_seconds > 0 && now - start_ >= Duration(static_cast<int64_t>(o_.send_seconds * 1e9)))
-      return false;
-    if (o_.rate > 0 && Due(sent_) > now) return false;  // paced: not yet
-    out.group = static_cast<wire::GroupId>(sent_ % o_.groups + 1);
-    out.payload.assign(o_.size, std::byte{0x51});
-    std::memcpy(out.payload.data(), &sent_, std::min<size_t>(8, o_.size));
-    if (o_.rate > 0) out.intended = Due(sent_);
-    ++sent_;
-    return true;
-  }
-  // Wake for a batch of up to 32 due messages rather than for each, but never hold the first of
-  // them more than 200 us.
-  std::optional<TimePoint> NextReady() const override {
-    if (o_.rate <= 0 || (o_.count > 0 && sent_ >= o_.count)) return std::nullopt;
-    return std::min(Due(sent_ + 31), Due(sent_) + 200us);
-  }
-  uint64_t sent() const { return sent_; }
-
- private:
-  // The intended send time of message i, which latency is measured from.
-  TimePoint Due(uint64_t i) const {
-    return start_ + Duration(static_cast<int64_t>(static_cast<double>(i) * 1e9 / o_.rate));
-  }
-
-  const Clock& clock_;
-  const RunOptions& o_;
-  TimePoint start_;
-  uint64_t sent_ = 0;
-};
-
-int RunNode(const RunOptions& o) {
+Result<harness::NodePlan> PlanFromFlags(const RunOptions& o) {
+  harness::NodePlan plan;
+  plan.node_id = o.node_id;
   auto group = Endpoint::Parse(o.region_group);
-  auto iface = Endpoint::Parse(o.interface, 1);
   if (!group || !group->is_multicast()) {
-    std::fprintf(stderr, "qsm-node: --region-group %s is not a multicast address:port\n",
-                 o.region_group.c_str());
-    return 2;
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "--region-group " + o.region_group + " is not a multicast address:port");
   }
-  if (!iface) {
-    std::fprintf(stderr, "qsm-node: %s\n", iface.error().ToString().c_str());
-    return 2;
-  }
-  wire::RegionView view{.id = {1, 1}, .multicast = *group};
-  Endpoint bind{};
+  plan.region_multicast = *group;
+  auto iface = Endpoint::Parse(o.interface, 1);
+  if (!iface) return std::unexpected(iface.error());
+  plan.interface_address = iface->address;
+  bool self = false;
   for (const auto& m : o.members) {
     const auto eq = m.find('=');
     uint32_t id = 0;
     auto ep = Endpoint::Parse(eq == std::string::npos ? "" : m.substr(eq + 1));
     if (eq == std::string::npos || std::sscanf(m.substr(0, eq).c_str(), "%u", &id) != 1 || id == 0 || !ep) {
-      std::fprintf(stderr, "qsm-node: --member '%s' must look like 3=127.0.0.1:7003\n", m.c_str());
-      return 2;
+      return MakeError(ErrorCode::kInvalidArgument, "--member '" + m + "' must look like 3=127.0.0.1:7003");
     }
-    view.members.push_back({id, *ep});
-    if (id == o.node_id) bind = *ep;
+    plan.members.push_back({id, *ep});
+    self = self || id == o.node_id;
   }
-  if (bind.port == 0) {
-    std::fprintf(stderr, "qsm-node: --node-id %u is not among the --member entries\n", o.node_id);
-    return 2;
+  if (!self) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "--node-id " + std::to_string(o.node_id) + " is not among the --member entries");
+  }
+  for (uint32_t g = 1; g <= o.groups; ++g) plan.joined.push_back(g);
+  if (o.count > 0 || o.send_seconds > 0) plan.send_groups = plan.joined;
+  plan.rate = o.rate;
+  plan.message_size = o.size;
+  plan.send_count = o.count;
+  plan.send_for = o.send_seconds > 0 ? Duration(static_cast<int64_t>(o.send_seconds * 1e9))
+                                     : Duration(static_cast<int64_t>(o.duration * 1e9));
+  plan.token_rate = o.token_rate;
+  plan.replication = o.replication;
+  plan.window_messages = o.window;
+  plan.seed = o.node_id;
+  plan.max_run = Duration(static_cast<int64_t>(o.duration * 1e9));
+  return plan;
+}
+
+double CpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+// Reads commands from stdin (one per line) until `done`: "stop" ends the run, "exclude ID..."
+// installs the next view without those members. Unknown lines are reported on stderr and ignored.
+void ReadCommands(const std::atomic<bool>& done, RunLoop& loop, Scheduler& scheduler,
+                  harness::NodeWorkload& workload, std::atomic<const char*>& end) {
+  std::string pending;
+  char buffer[4096];
+  while (!done.load()) {
+    pollfd fd{.fd = 0, .events = POLLIN, .revents = 0};
+    if (poll(&fd, 1, 100) <= 0) continue;
+    const ssize_t n = read(0, buffer, sizeof buffer);
+    if (n <= 0) return;  // stdin closed: nobody will send commands
+    pending.append(buffer, static_cast<size_t>(n));
+    for (size_t eol; (eol = pending.find('\n')) != std::string::npos; pending.erase(0, eol + 1)) {
+      std::istringstream line(pending.substr(0, eol));
+      std::string verb;
+      line >> verb;
+      if (verb == "stop") {
+        end = "stopped";
+        loop.Stop();
+      } else if (verb == "exclude") {
+        std::vector<uint32_t> ids;
+        for (uint32_t id; line >> id;) ids.push_back(id);
+        scheduler.requests().Post([&workload, ids] {
+          if (auto s = workload.ExcludeMembers(ids); !s) {
+            std::fprintf(stderr, "qsm-node: exclude: %s\n", s.error().ToString().c_str());
+          }
+        });
+      } else if (!verb.empty()) {
+        std::fprintf(stderr, "qsm-node: unknown command '%s' (known: stop, exclude ID...)\n", verb.c_str());
+      }
+    }
+  }
+}
+
+// Ends the run on SIGINT or SIGTERM (blocked in every thread; taken here with sigtimedwait).
+void WaitForSignals(const std::atomic<bool>& done, RunLoop& loop, std::atomic<const char*>& end) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  const timespec timeout{.tv_sec = 0, .tv_nsec = 100'000'000};
+  while (!done.load()) {
+    if (sigtimedwait(&set, nullptr, &timeout) > 0) {
+      end = "interrupted";
+      loop.Stop();
+    }
+  }
+}
+
+// Runs `plan` over real UDP: the node, its load and faults, until told to stop, a signal, or
+// plan.max_run. Progress records go to stdout (if `o.ticks`), the result to `o.result_path` (if
+// set). Returns the result.
+Result<harness::NodeResult> RunPlan(const harness::NodePlan& plan, const RunOptions& o) {
+  sigset_t signals_taken;  // before any thread starts, so every thread inherits the mask
+  sigemptyset(&signals_taken);
+  sigaddset(&signals_taken, SIGINT);
+  sigaddset(&signals_taken, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals_taken, nullptr);
+  Endpoint bind{};
+  for (const auto& m : plan.members) {
+    if (m.id == plan.node_id) bind = m.endpoint;
   }
   RealClock clock;
   Counters counters;
-  auto transport = AsioTransport::Create(
-      clock, counters,
-      {.bind = bind, .multicast_interface = iface->address, .allow_external_networks = o.allow_external});
-  if (!transport) {
-    std::fprintf(stderr, "qsm-node: %s\n", transport.error().ToString().c_str());
-    return 1;
+  auto udp = AsioTransport::Create(clock, counters,
+                                   {.bind = bind,
+                                    .multicast_interface = plan.interface_address,
+                                    .allow_external_networks = o.allow_external});
+  if (!udp) return std::unexpected(udp.error());
+  TimePoint start = clock.Now();
+  if (o.start_at_ms > 0) {  // a wall-clock start shared by the run's nodes, mapped to this clock
+    const auto wall_start = std::chrono::system_clock::time_point(std::chrono::milliseconds(o.start_at_ms));
+    start += std::max(Duration::zero(), std::chrono::duration_cast<Duration>(
+                                            wall_start - std::chrono::system_clock::now()));
+  }
+  std::vector<faults::TimeWindow> bursts;
+  for (const auto& w : plan.loss_bursts) bursts.push_back({start + w.start, start + w.end});
+  std::optional<faults::InboundLoss> lossy;
+  Transport* transport = udp->get();
+  if (!bursts.empty() || plan.loss_rate > 0) {
+    lossy.emplace(**udp, counters, std::move(bursts), plan.loss_rate, plan.seed * 0x9E3779B97F4A7C15ULL + 1);
+    transport = &*lossy;
   }
   Scheduler scheduler(clock, counters);
-  Random random(o.node_id * 7919ULL + 1);
-  NodeConfig config{.id = o.node_id,
-                    .region = RegionConfig{.replication = o.replication, .token_rate = o.token_rate},
-                    .window = SenderWindow{.max_messages = o.window},
-                    .send_rate = 0,  // the load feed paces itself, so the node can catch up after a stall
-                    .max_payload_bytes = std::max<size_t>(o.size, 8)};
-  Node node(config, scheduler, **transport, random);
-  Dispatcher dispatcher(scheduler, **transport, node);
-  RunLoop loop(scheduler, **transport);
-  if (auto s = node.InstallView(view); !s) {
-    std::fprintf(stderr, "qsm-node: %s\n", s.error().ToString().c_str());
-    return 1;
-  }
-  for (uint32_t g = 1; g <= o.groups; ++g) (void)node.Join(g);
-  std::map<wire::NodeId, uint64_t> delivered;
-  TimePoint first{}, last{};
-  node.SetDeliveryHandler([&](const Delivery& d) {
-    ++delivered[d.sender];
-    if (first == TimePoint{}) first = d.delivered_at;
-    last = d.delivered_at;
-  });
-  if (o.start_at_ms > 0) {
-    std::this_thread::sleep_until(
-        std::chrono::system_clock::time_point(std::chrono::milliseconds(o.start_at_ms)));
-  }
-  const TimePoint start = clock.Now();
-  std::optional<LoadFeed> feed;
-  if (o.count > 0 || o.send_seconds > 0) {
-    feed.emplace(clock, o);
-    node.SetFeed(&*feed);
-  }
-  loop.RunUntil(start + Duration(static_cast<int64_t>(o.duration * 1e9)));
+  Random random(plan.seed * 7919ULL + 1);
+  NodeConfig config{.id = plan.node_id,
+                    .region = RegionConfig{.replication = plan.replication, .token_rate = plan.token_rate},
+                    .window = SenderWindow{.max_messages = plan.window_messages},
+                    .send_rate = 0,  // the load paces itself, so the node can catch up after a stall
+                    .max_payload_bytes = std::max<size_t>(plan.message_size, 8)};
+  Node node(config, scheduler, *transport, random);
+  Dispatcher dispatcher(scheduler, *transport, node);
+  RunLoop loop(scheduler, *transport);
+  harness::NodeWorkload workload(
+      plan, node, scheduler, start,
+      {.stop_core = [](TimePoint until) { std::this_thread::sleep_until(until); },
+       .on_tick = [&o](const harness::Tick& t) {
+         if (!o.ticks) return;
+         std::fputs((harness::TickToJson(t) + "\n").c_str(), stdout);
+         std::fflush(stdout);
+       }});
+  if (auto s = workload.Start(); !s) return std::unexpected(s.error());
 
-  const NodeStats st = node.Snapshot();
-  uint64_t total = 0;
-  for (const auto& [sender, n] : delivered) total += n;
-  const double span = ToSeconds(last - first);
-  const double rate = span > 0 ? static_cast<double>(total) / span : 0;
+  std::atomic<const char*> end{"completed"};
+  std::atomic<bool> done{false};
+  std::thread signals([&] { WaitForSignals(done, loop, end); });
+  std::optional<std::thread> commands;
+  if (o.control) commands.emplace([&] { ReadCommands(done, loop, scheduler, workload, end); });
+  loop.RunUntil(start + plan.max_run);
+  done = true;
+  signals.join();
+  if (commands) commands->join();
+
+  harness::NodeResult result = workload.Finish(clock.Now(), end.load());
+  result.cpu_seconds = CpuSeconds();
+  if (!o.result_path.empty()) {
+    const std::string tmp = o.result_path + ".tmp";
+    std::FILE* f = std::fopen(tmp.c_str(), "w");
+    const std::string text = harness::ResultToJson(result);
+    if (f == nullptr || std::fwrite(text.data(), 1, text.size(), f) != text.size() || std::fclose(f) != 0 ||
+        std::rename(tmp.c_str(), o.result_path.c_str()) != 0) {
+      return MakeError(ErrorCode::kIo, "cannot write " + o.result_path + ": " + std::strerror(errno));
+    }
+  }
+  return result;
+}
+
+void PrintSummary(const harness::NodePlan& plan, const harness::NodeResult& r, bool json) {
+  const uint64_t delivered = r.delivered_total();
+  std::set<uint32_t> senders;
+  for (const auto& [key, stream] : r.delivered) senders.insert(key.first);
+  const double span = r.last_delivery_s - r.first_delivery_s;
+  const double rate = span > 0 ? static_cast<double>(delivered) / span : 0;
   const double us = 1000.0;
-  if (o.json) {
+  const Histogram& rtt = r.region_rtt_ns;
+  const uint64_t recovery = r.counters.at("recovery_push") + r.counters.at("recovery_pull") +
+                            r.counters.at("recovery_retransmit");
+  if (json) {
     std::printf(
         "{\"node\":%u,\"sent\":%llu,\"delivered\":%llu,\"senders\":%zu,\"deliver_span_s\":%.6f,"
         "\"delivered_per_s\":%.0f,\"latency_p50_us\":%.1f,\"latency_p99_us\":%.1f,"
-        "\"token_rtt_p50_us\":%.1f,\"token_rtt_p99_us\":%.1f,\"token_rounds\":%llu,\"pending_at_end\":%zu,"
-        "\"cached_at_end\":%zu,\"recovery\":%llu}\n",
-        o.node_id, static_cast<unsigned long long>(feed ? feed->sent() : 0),
-        static_cast<unsigned long long>(total), delivered.size(), span, rate,
-        st.delivery_latency_ns.Quantile(0.5) / us, st.delivery_latency_ns.Quantile(0.99) / us,
-        st.region_rtt_ns.Quantile(0.5) / us, st.region_rtt_ns.Quantile(0.99) / us,
-        static_cast<unsigned long long>(st.counter(Counter::kTokenRounds)), st.pending_messages,
-        st.cached_messages,
-        static_cast<unsigned long long>(st.counter(Counter::kRecoveryPush) +
-                                        st.counter(Counter::kRecoveryPull) +
-                                        st.counter(Counter::kRecoveryRetransmit)));
-    return 0;
+        "\"token_rtt_p50_us\":%.1f,\"token_rtt_p99_us\":%.1f,\"token_rounds\":%llu,\"peak_pending\":%zu,"
+        "\"recovery\":%llu,\"cpu_s\":%.3f}\n",
+        plan.node_id, static_cast<unsigned long long>(r.sent_total()), static_cast<unsigned long long>(delivered),
+        senders.size(), std::max(span, 0.0), rate, r.latency_ns.Quantile(0.5) / us,
+        r.latency_ns.Quantile(0.99) / us, rtt.Quantile(0.5) / us, rtt.Quantile(0.99) / us,
+        static_cast<unsigned long long>(r.counters.at("token_rounds")), r.peak_pending_messages,
+        static_cast<unsigned long long>(recovery), r.cpu_seconds);
+    return;
   }
   std::printf(
-      "node %u at %s: sent %llu, delivered %llu from %zu sender(s) at %.0f msgs/s, latency p50 %.0f us p99 "
-      "%.0f us\n",
-      o.node_id, bind.ToString().c_str(), static_cast<unsigned long long>(feed ? feed->sent() : 0),
-      static_cast<unsigned long long>(total), delivered.size(), rate,
-      st.delivery_latency_ns.Quantile(0.5) / us, st.delivery_latency_ns.Quantile(0.99) / us);
-  if (st.region_rtt_ns.count() > 0) {
+      "node %u: sent %llu, delivered %llu from %zu sender(s) at %.0f msgs/s, latency p50 %.0f us p99 %.0f us\n",
+      plan.node_id, static_cast<unsigned long long>(r.sent_total()), static_cast<unsigned long long>(delivered),
+      senders.size(), rate, r.latency_ns.Quantile(0.5) / us, r.latency_ns.Quantile(0.99) / us);
+  if (rtt.count() > 0) {
     std::printf("  region leader: %llu token rounds, RTT p50 %.0f us p99 %.0f us\n",
-                static_cast<unsigned long long>(st.counter(Counter::kTokenRounds)),
-                st.region_rtt_ns.Quantile(0.5) / us, st.region_rtt_ns.Quantile(0.99) / us);
+                static_cast<unsigned long long>(r.counters.at("token_rounds")), rtt.Quantile(0.5) / us,
+                rtt.Quantile(0.99) / us);
   }
-  std::printf("  at the end: %zu pending ACK, %zu cached; recovery push %llu pull %llu retransmit %llu\n",
-              st.pending_messages, st.cached_messages,
-              static_cast<unsigned long long>(st.counter(Counter::kRecoveryPush)),
-              static_cast<unsigned long long>(st.counter(Counter::kRecoveryPull)),
-              static_cast<unsigned long long>(st.counter(Counter::kRecoveryRetransmit)));
+  std::printf("  peak pending ACK %zu messages; recovery push %llu pull %llu retransmit %llu; cpu %.2f s\n",
+              r.peak_pending_messages, static_cast<unsigned long long>(r.counters.at("recovery_push")),
+              static_cast<unsigned long long>(r.counters.at("recovery_pull")),
+              static_cast<unsigned long long>(r.counters.at("recovery_retransmit")), r.cpu_seconds);
+}
+
+int RunNode(const RunOptions& o) {
+  Result<harness::NodePlan> plan;
+  if (!o.plan_path.empty()) {
+    std::ifstream in(o.plan_path);
+    if (!in) {
+      std::fprintf(stderr, "qsm-node: cannot read %s\n", o.plan_path.c_str());
+      return 2;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    plan = harness::PlanFromJson(text.str());
+  } else {
+    plan = PlanFromFlags(o);
+  }
+  if (!plan) {
+    std::fprintf(stderr, "qsm-node: %s\n", plan.error().message.c_str());
+    return 2;
+  }
+  auto result = RunPlan(*plan, o);
+  if (!result) {
+    std::fprintf(stderr, "qsm-node: %s\n", result.error().ToString().c_str());
+    return 1;
+  }
+  if (o.plan_path.empty()) PrintSummary(*plan, *result, o.json);
   return 0;
 }
 
@@ -304,8 +414,14 @@ int main(int argc, char** argv) {
               "allow addresses outside 127.0.0.0/8 and 198.18.0.0/15 (real clusters only)");
   qsm::RunOptions run;
   CLI::App* r = app.add_subcommand("run", "a QSM node in a static region view: send and deliver reliably");
-  r->add_option("--node-id", run.node_id, "this node's id (one of the --member ids)")->required();
-  r->add_option("--member", run.members, "every member, in view order: ID=ADDRESS:PORT (repeat)")->required();
+  CLI::Option* plan = r->add_option("--plan", run.plan_path, "a plan file written by qsm-harness");
+  r->add_option("--result", run.result_path, "write the result file here at the end (with --plan)")
+      ->needs(plan);
+  r->add_flag("--control", run.control, "take commands on stdin: stop, exclude ID... (with --plan)")->needs(plan);
+  r->add_flag("--ticks", run.ticks, "print a progress record (JSON) every plan tick (with --plan)")->needs(plan);
+  r->add_option("--node-id", run.node_id, "this node's id (one of the --member ids)")->excludes(plan);
+  r->add_option("--member", run.members, "every member, in view order: ID=ADDRESS:PORT (repeat)")
+      ->excludes(plan);
   r->add_option("--interface", run.interface, "IPv4 address of the multicast interface")
       ->capture_default_str();
   r->add_option("--region-group", run.region_group, "the region's multicast address:port")
@@ -338,7 +454,13 @@ int main(int argc, char** argv) {
   r->add_flag("--allow-external-network", run.allow_external,
               "allow addresses outside 127.0.0.0/8 and 198.18.0.0/15");
   CLI11_PARSE(app, argc, argv);
-  if (r->parsed()) return qsm::RunNode(run);
+  if (r->parsed()) {
+    if (run.plan_path.empty() && (run.node_id == 0 || run.members.empty())) {
+      std::fprintf(stderr, "qsm-node run: give --plan FILE, or --node-id and every --member\n");
+      return 2;
+    }
+    return qsm::RunNode(run);
+  }
   if (probe.rate > 0 && probe.count == 0) {
     std::fprintf(stderr, "qsm-node: --count must be > 0 when --rate > 0\n");
     return 2;

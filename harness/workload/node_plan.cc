@@ -1,0 +1,118 @@
+#include "harness/workload/node_plan.h"
+
+#include "harness/workload/json_fields.h"
+
+namespace qsm::harness {
+namespace {
+
+using nlohmann::json;
+
+json WindowsToJson(const std::vector<faults::Window>& windows) {
+  json out = json::array();
+  for (const auto& w : windows) out.push_back({w.start.count(), w.end.count()});
+  return out;
+}
+
+Status ReadWindows(const JsonFields& f, const char* key, std::vector<faults::Window>& out) {
+  std::vector<std::pair<int64_t, int64_t>> raw;
+  if (auto s = f.Read(key, raw, false); !s) return s;
+  for (const auto& [start, end] : raw) {
+    if (start < 0 || end < start) return std::unexpected(f.Fail(std::string("'") + key + "': bad window"));
+    out.push_back({Duration(start), Duration(end)});
+  }
+  return {};
+}
+
+Result<Endpoint> ReadEndpoint(const JsonFields& f, const char* key) {
+  std::string text;
+  if (auto s = f.Read(key, text); !s) return std::unexpected(s.error());
+  auto ep = Endpoint::Parse(text);
+  if (!ep) return std::unexpected(f.Fail(std::string("'") + key + "': " + ep.error().message));
+  return ep;
+}
+
+}  // namespace
+
+std::string PlanToJson(const NodePlan& p) {
+  json members = json::array();
+  for (const auto& m : p.members) members.push_back({{"id", m.id}, {"endpoint", m.endpoint.ToString()}});
+  const json j = {
+      {"node_id", p.node_id},
+      {"members", members},
+      {"region_multicast", p.region_multicast.ToString()},
+      {"interface", Endpoint{p.interface_address, 0}.AddressString()},
+      {"joined", p.joined},
+      {"send_groups", p.send_groups},
+      {"rate", p.rate},
+      {"message_size", p.message_size},
+      {"send_for_ns", p.send_for.count()},
+      {"send_count", p.send_count},
+      {"token_rate", p.token_rate},
+      {"replication", p.replication},
+      {"window_messages", p.window_messages},
+      {"sleeps_ns", WindowsToJson(p.sleeps)},
+      {"loss_bursts_ns", WindowsToJson(p.loss_bursts)},
+      {"loss_rate", p.loss_rate},
+      {"seed", p.seed},
+      {"tick_ns", p.tick.count()},
+      {"max_run_ns", p.max_run.count()},
+  };
+  return j.dump(2);
+}
+
+Result<NodePlan> PlanFromJson(const std::string& text) {
+  auto parsed = ParseJsonObject(text, "plan");
+  if (!parsed) return std::unexpected(parsed.error());
+  const JsonFields f(*parsed, "plan");
+  NodePlan p;
+  int64_t send_for = 0, tick = p.tick.count(), max_run = p.max_run.count();
+  std::string interface;
+  for (Status s : {f.Read("node_id", p.node_id), f.Read("joined", p.joined),
+                   f.Read("send_groups", p.send_groups), f.Read("rate", p.rate),
+                   f.Read("message_size", p.message_size), f.Read("send_for_ns", send_for),
+                   f.Read("send_count", p.send_count, false),
+                   f.Read("token_rate", p.token_rate, false), f.Read("replication", p.replication, false),
+                   f.Read("window_messages", p.window_messages, false), f.Read("loss_rate", p.loss_rate, false),
+                   f.Read("seed", p.seed, false), f.Read("tick_ns", tick, false),
+                   f.Read("max_run_ns", max_run, false), f.Read("interface", interface),
+                   ReadWindows(f, "sleeps_ns", p.sleeps), ReadWindows(f, "loss_bursts_ns", p.loss_bursts)}) {
+    if (!s) return std::unexpected(s.error());
+  }
+  p.send_for = Duration(send_for);
+  p.tick = Duration(tick);
+  p.max_run = Duration(max_run);
+  auto iface = Endpoint::Parse(interface, 1);
+  if (!iface) return std::unexpected(f.Fail("'interface': " + iface.error().message));
+  p.interface_address = iface->address;
+  auto multicast = ReadEndpoint(f, "region_multicast");
+  if (!multicast) return std::unexpected(multicast.error());
+  if (!multicast->is_multicast()) return std::unexpected(f.Fail("'region_multicast' is not a multicast address"));
+  p.region_multicast = *multicast;
+  const json* members = f.Find("members");
+  if (members == nullptr || !members->is_array() || members->empty()) {
+    return std::unexpected(f.Fail("'members' must be a non-empty list"));
+  }
+  bool self = false;
+  for (const json& m : *members) {
+    if (!m.is_object()) return std::unexpected(f.Fail("'members': every entry must be an object"));
+    const JsonFields mf(m, "plan: 'members'");
+    PlanMember member;
+    if (auto s = mf.Read("id", member.id); !s) return std::unexpected(s.error());
+    auto ep = ReadEndpoint(mf, "endpoint");
+    if (!ep) return std::unexpected(ep.error());
+    member.endpoint = *ep;
+    if (member.id == 0) return std::unexpected(f.Fail("'members': id 0 is not a node id"));
+    self = self || member.id == p.node_id;
+    p.members.push_back(member);
+  }
+  if (p.node_id == 0 || !self) return std::unexpected(f.Fail("'node_id' must be one of the members' ids"));
+  if (p.rate < 0) return std::unexpected(f.Fail("'rate' must be >= 0"));
+  if (p.message_size < 8 || p.message_size > 8192) {
+    return std::unexpected(f.Fail("'message_size' must be in [8, 8192]"));
+  }
+  if (p.loss_rate < 0 || p.loss_rate > 1) return std::unexpected(f.Fail("'loss_rate' must be in [0, 1]"));
+  if (p.tick <= Duration::zero()) return std::unexpected(f.Fail("'tick_ns' must be > 0"));
+  return p;
+}
+
+}  // namespace qsm::harness

@@ -1,0 +1,192 @@
+#include "harness/workload/workload.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace qsm::harness {
+
+namespace {
+constexpr Duration kPeakSampleInterval = 100ms;
+double Ms(uint64_t ns) { return static_cast<double>(ns) / 1e6; }
+}  // namespace
+
+// The load: round robin over the plan's send groups, paced at the plan's rate (or as fast as the
+// node takes messages), until start + send_for. Every payload starts with its index.
+class NodeWorkload::LoadFeed final : public MessageFeed {
+ public:
+  LoadFeed(const NodePlan& plan, const Clock& clock, TimePoint start, NodeResult& result)
+      : plan_(plan), clock_(clock), start_(start), end_(start + plan.send_for), result_(result) {}
+
+  bool Next(OutgoingMessage& out) override {
+    const TimePoint now = clock_.Now();
+    if (!Active(now)) return false;
+    if (plan_.rate > 0 && Due(sent_) > now) return false;  // paced: not yet
+    const uint32_t group = plan_.send_groups[sent_ % plan_.send_groups.size()];
+    out.group = group;
+    out.payload.assign(plan_.message_size, std::byte{0x51});
+    std::memcpy(out.payload.data(), &sent_, std::min<size_t>(sizeof sent_, plan_.message_size));
+    out.intended = plan_.rate > 0 ? Due(sent_) : TimePoint{};
+    ++sent_;
+    ++result_.sent[group];
+    return true;
+  }
+  // Wake for a batch of up to 32 due messages rather than for each, but never hold the first of
+  // them more than 200 us.
+  std::optional<TimePoint> NextReady() const override {
+    const TimePoint now = clock_.Now();
+    if (now < start_) return start_;
+    if (plan_.rate <= 0 || now >= end_ || (plan_.send_count > 0 && sent_ >= plan_.send_count)) {
+      return std::nullopt;
+    }
+    return std::min({Due(sent_ + 31), Due(sent_) + 200us, end_});
+  }
+  bool Active(TimePoint now) const {
+    return now >= start_ && now < end_ && (plan_.send_count == 0 || sent_ < plan_.send_count);
+  }
+  uint64_t sent() const { return sent_; }
+
+ private:
+  // The intended send time of message i, which latency is measured from.
+  TimePoint Due(uint64_t i) const {
+    return start_ + Duration(static_cast<int64_t>(static_cast<double>(i) * 1e9 / plan_.rate));
+  }
+
+  const NodePlan& plan_;
+  const Clock& clock_;
+  TimePoint start_;
+  TimePoint end_;
+  NodeResult& result_;
+  uint64_t sent_ = 0;
+};
+
+wire::RegionView ViewFromPlan(const NodePlan& plan, const std::vector<uint32_t>& members, uint32_t number) {
+  wire::RegionView view{.id = {1, number}, .multicast = plan.region_multicast};
+  for (const PlanMember& m : plan.members) {
+    if (std::find(members.begin(), members.end(), m.id) != members.end()) {
+      view.members.push_back({m.id, m.endpoint});
+    }
+  }
+  return view;
+}
+
+NodeWorkload::NodeWorkload(const NodePlan& plan, Node& node, Scheduler& scheduler, TimePoint start, Hooks hooks)
+    : plan_(plan), node_(node), scheduler_(scheduler), start_(start), hooks_(std::move(hooks)) {
+  result_.node_id = plan.node_id;
+  for (const PlanMember& m : plan.members) view_members_.push_back(m.id);
+}
+
+NodeWorkload::~NodeWorkload() {
+  scheduler_.alarms().Cancel(tick_alarm_);
+  scheduler_.alarms().Cancel(peak_alarm_);
+  for (AlarmId id : sleep_alarms_) scheduler_.alarms().Cancel(id);
+  node_.SetFeed(nullptr);
+  node_.SetDeliveryHandler(nullptr);
+}
+
+Status NodeWorkload::Start() {
+  if (auto s = node_.InstallView(ViewFromPlan(plan_, view_members_, view_number_)); !s) return s;
+  for (uint32_t g : plan_.joined) {
+    if (auto s = node_.Join(g); !s) return s;
+  }
+  node_.SetDeliveryHandler([this](const Delivery& d) { OnDelivery(d); });
+  if (!plan_.send_groups.empty()) {
+    feed_ = std::make_unique<LoadFeed>(plan_, scheduler_.clock(), start_, result_);
+    node_.SetFeed(feed_.get());
+    // The node asks the feed when it can send; make it ask at the start.
+    scheduler_.alarms().Schedule(start_, [this](TimePoint) { node_.Wake(); });
+  }
+  if (!plan_.sleeps.empty() && !hooks_.stop_core) {
+    return MakeError(ErrorCode::kInvalidArgument, "the plan has sleep faults but no stop_core hook");
+  }
+  for (const faults::Window& w : plan_.sleeps) {
+    const TimePoint until = start_ + w.end;
+    sleep_alarms_.push_back(
+        scheduler_.alarms().Schedule(start_ + w.start, [this, until](TimePoint) { hooks_.stop_core(until); }));
+  }
+  last_tick_stats_ = node_.Snapshot();
+  tick_alarm_ = scheduler_.alarms().Schedule(start_ + plan_.tick, [this](TimePoint now) { OnTickAlarm(now); });
+  peak_alarm_ = scheduler_.alarms().Schedule(start_ + kPeakSampleInterval,
+                                             [this](TimePoint now) { OnPeakAlarm(now); });
+  return {};
+}
+
+Status NodeWorkload::ExcludeMembers(const std::vector<uint32_t>& ids) {
+  std::erase_if(view_members_,
+                [&](uint32_t id) { return std::find(ids.begin(), ids.end(), id) != ids.end(); });
+  return node_.InstallView(ViewFromPlan(plan_, view_members_, ++view_number_));
+}
+
+bool NodeWorkload::sending() const { return feed_ != nullptr && feed_->Active(scheduler_.clock().Now()); }
+
+void NodeWorkload::OnDelivery(const Delivery& d) {
+  const double at_s = ToSeconds(d.delivered_at - start_);
+  if (result_.first_delivery_s < 0) result_.first_delivery_s = at_s;
+  result_.last_delivery_s = at_s;
+  StreamDeliveries& s = result_.delivered[{d.sender, d.group}];
+  if (!s.seqs.Insert(d.group_seq)) {
+    ++s.duplicates;
+    return;
+  }
+  if (d.group_seq != s.last + 1) ++s.out_of_order;
+  s.last = d.group_seq;
+}
+
+void NodeWorkload::SamplePeaks() {
+  const NodeStats st = node_.Snapshot();
+  result_.peak_pending_messages = std::max(result_.peak_pending_messages, st.pending_messages);
+  result_.peak_pending_bytes = std::max(result_.peak_pending_bytes, st.pending_bytes);
+  result_.peak_cache_bytes = std::max(result_.peak_cache_bytes, st.cache_bytes);
+}
+
+void NodeWorkload::OnPeakAlarm(TimePoint now) {
+  SamplePeaks();
+  peak_alarm_ = scheduler_.alarms().Schedule(now + kPeakSampleInterval, [this](TimePoint t) { OnPeakAlarm(t); });
+}
+
+Tick NodeWorkload::MakeTick(TimePoint now) {
+  const NodeStats st = node_.Snapshot();
+  Tick t;
+  t.node_id = plan_.node_id;
+  t.t_s = ToSeconds(now - start_);
+  t.sent = feed_ ? feed_->sent() : 0;
+  t.delivered = result_.delivered_total();
+  t.pending_messages = st.pending_messages;
+  t.pending_bytes = st.pending_bytes;
+  t.cache_bytes = st.cache_bytes;
+  const bool leader = st.region_rtt_ns.count() > 0;
+  const Histogram rtt = leader ? st.region_rtt_ns.Since(last_tick_stats_.region_rtt_ns)
+                               : st.partition_rtt_ns.Since(last_tick_stats_.partition_rtt_ns);
+  t.token_rtt_p50_ms = Ms(rtt.Quantile(0.5));
+  t.token_rtt_p99_ms = Ms(rtt.Quantile(0.99));
+  const Histogram latency = st.delivery_latency_ns.Since(last_tick_stats_.delivery_latency_ns);
+  t.latency_p50_ms = Ms(latency.Quantile(0.5));
+  t.latency_p99_ms = Ms(latency.Quantile(0.99));
+  t.sending = sending() || now < start_;
+  t.idle = node_.idle();
+  last_tick_stats_ = st;
+  return t;
+}
+
+void NodeWorkload::OnTickAlarm(TimePoint now) {
+  SamplePeaks();
+  const Tick t = MakeTick(now);
+  if (hooks_.on_tick) hooks_.on_tick(t);
+  tick_alarm_ = scheduler_.alarms().Schedule(now + plan_.tick, [this](TimePoint at) { OnTickAlarm(at); });
+}
+
+NodeResult NodeWorkload::Finish(TimePoint now, std::string end) {
+  SamplePeaks();
+  const NodeStats st = node_.Snapshot();
+  NodeResult r = result_;
+  r.end = std::move(end);
+  r.elapsed_s = ToSeconds(now - start_);
+  r.latency_ns = st.delivery_latency_ns;
+  r.partition_rtt_ns = st.partition_rtt_ns;
+  r.region_rtt_ns = st.region_rtt_ns;
+  for (size_t c = 0; c < kCounterCount; ++c) {
+    r.counters[std::string(CounterName(static_cast<Counter>(c)))] = st.counters[c];
+  }
+  return r;
+}
+
+}  // namespace qsm::harness

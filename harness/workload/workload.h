@@ -1,0 +1,73 @@
+// NodeWorkload: runs one node's part of a scenario on a qsm::Node, the same way in a qsm-node
+// process and in the simulator. It installs the plan's region view, joins the groups, feeds the
+// load (paced at the plan's rate, each message stamped with its intended send time so a stall
+// shows up as latency instead of hiding), records every delivery per sender and group (as ranges,
+// with duplicates and order violations), samples peak pending-ACK and cache bytes, emits a Tick
+// every plan.tick, and applies the sleep fault through a hook (loss is the transport's business:
+// faults::InboundLoss for real nodes, SimNetwork in simulation).
+// Threading: core thread only (alarms and the delivery handler run there).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/node/node.h"
+#include "harness/workload/node_plan.h"
+#include "harness/workload/node_result.h"
+
+namespace qsm::harness {
+
+class NodeWorkload {
+ public:
+  struct Hooks {
+    // Stops the core thread until `until` (the sleep fault). Required if the plan has sleeps.
+    std::function<void(TimePoint until)> stop_core;
+    // Called every plan.tick with the progress record. Optional.
+    std::function<void(const Tick&)> on_tick;
+  };
+
+  // `plan`, `node` and `scheduler` must outlive the workload. `start` is the run's time zero, on
+  // the scheduler's clock; the load starts then.
+  NodeWorkload(const NodePlan& plan, Node& node, Scheduler& scheduler, TimePoint start, Hooks hooks);
+  ~NodeWorkload();
+
+  // Installs the view, joins the groups, registers the feed and the alarms.
+  Status Start();
+  // Installs the next view of the region without the members `ids` (crashed or departed).
+  Status ExcludeMembers(const std::vector<uint32_t>& ids);
+
+  bool sending() const;
+  Tick MakeTick(TimePoint now);
+  // The result so far. `end` says how the run ended (see NodeResult::end).
+  NodeResult Finish(TimePoint now, std::string end);
+
+ private:
+  class LoadFeed;
+  void OnDelivery(const Delivery& d);
+  void SamplePeaks();
+  void OnTickAlarm(TimePoint now);
+  void OnPeakAlarm(TimePoint now);
+  void ScheduleSleeps();
+
+  const NodePlan& plan_;
+  Node& node_;
+  Scheduler& scheduler_;
+  TimePoint start_;
+  Hooks hooks_;
+  std::unique_ptr<LoadFeed> feed_;
+  std::vector<uint32_t> view_members_;
+  uint32_t view_number_ = 1;
+  NodeResult result_;
+  NodeStats last_tick_stats_;
+  double last_tick_s_ = 0;
+  AlarmId tick_alarm_;
+  AlarmId peak_alarm_;
+  std::vector<AlarmId> sleep_alarms_;
+};
+
+// The region view the plan describes, with `members` (ids from the plan) in plan order.
+wire::RegionView ViewFromPlan(const NodePlan& plan, const std::vector<uint32_t>& members, uint32_t number);
+
+}  // namespace qsm::harness
