@@ -116,6 +116,8 @@ Status NodeWorkload::ExcludeMembers(const std::vector<uint32_t>& ids) {
   return node_.InstallView(ViewFromPlan(plan_, view_members_, ++view_number_));
 }
 
+uint64_t NodeWorkload::sent() const { return feed_ ? feed_->sent() : 0; }
+
 bool NodeWorkload::sending() const { return feed_ != nullptr && feed_->Active(scheduler_.clock().Now()); }
 
 void NodeWorkload::OnDelivery(const Delivery& d) {
@@ -127,6 +129,7 @@ void NodeWorkload::OnDelivery(const Delivery& d) {
     ++s.duplicates;
     return;
   }
+  ++delivered_;
   if (d.group_seq != s.last + 1) ++s.out_of_order;
   s.last = d.group_seq;
 }
@@ -148,8 +151,8 @@ Tick NodeWorkload::MakeTick(TimePoint now) {
   Tick t;
   t.node_id = plan_.node_id;
   t.t_s = ToSeconds(now - start_);
-  t.sent = feed_ ? feed_->sent() : 0;
-  t.delivered = result_.delivered_total();
+  t.sent = sent();
+  t.delivered = delivered_;
   t.pending_messages = st.pending_messages;
   t.pending_bytes = st.pending_bytes;
   t.cache_bytes = st.cache_bytes;

@@ -39,6 +39,8 @@ class NodeWorkload {
   Status ExcludeMembers(const std::vector<uint32_t>& ids);
 
   bool sending() const;
+  uint64_t sent() const;
+  uint64_t delivered() const { return delivered_; }
   Tick MakeTick(TimePoint now);
   // The result so far. `end` says how the run ended (see NodeResult::end).
   NodeResult Finish(TimePoint now, std::string end);
@@ -60,6 +62,7 @@ class NodeWorkload {
   std::vector<uint32_t> view_members_;
   uint32_t view_number_ = 1;
   NodeResult result_;
+  uint64_t delivered_ = 0;  // distinct deliveries (result_.delivered_total() without the walk)
   NodeStats last_tick_stats_;
   double last_tick_s_ = 0;
   AlarmId tick_alarm_;

@@ -118,6 +118,10 @@ void SimNetwork::SetLink(Endpoint from, Endpoint to, LinkModel link) {
   links_[{host_index_.at(from), host_index_.at(to)}] = link;
 }
 
+void SimNetwork::SetInboundLoss(Endpoint host, double probability) {
+  hosts_[host_index_.at(host)]->inbound_loss_ = probability;
+}
+
 void SimNetwork::AddInboundLossWindow(Endpoint host, TimePoint start, TimePoint end) {
   hosts_[host_index_.at(host)]->loss_windows_.emplace_back(start, end);
 }
@@ -249,7 +253,8 @@ void SimNetwork::Arrive(Event& e) {
   if (Blocked(sender, e.host)) {
     ++stats_.dropped_partition;
     verdict = 1;
-  } else if (receiver.InLossWindow(e.time)) {
+  } else if (receiver.InLossWindow(e.time) ||
+             (receiver.inbound_loss_ > 0 && random_.Bernoulli(receiver.inbound_loss_))) {
     ++stats_.dropped_window;
     receiver.counters_.Add(Counter::kDroppedFault);
     verdict = 2;

@@ -75,6 +75,8 @@ class SimNetwork {
   void SetDefaultLink(LinkModel link) { default_link_ = link; }
   // Drops everything arriving at `host` during [start, end).
   void AddInboundLossWindow(Endpoint host, TimePoint start, TimePoint end);
+  // Drops each datagram arriving at `host` with this probability (on top of the links' loss).
+  void SetInboundLoss(Endpoint host, double probability);
   // Splits the network: hosts in `side` and hosts outside it cannot reach each other.
   void Partition(const std::set<Endpoint>& side);
   void Heal();

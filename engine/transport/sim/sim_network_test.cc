@@ -112,6 +112,18 @@ TEST_F(SimNetworkTest, RandomLossDropsAboutTheConfiguredShare) {
   EXPECT_EQ(net_->stats().dropped_loss + net_->stats().delivered, 10000u);
 }
 
+TEST_F(SimNetworkTest, InboundLossDropsAboutTheConfiguredShareAtThatHostOnly) {
+  AddHosts(3);
+  net_->SetInboundLoss(Addr(1), 0.2);
+  for (int i = 0; i < 5000; ++i) {
+    Send(0, Addr(1), 1);
+    Send(0, Addr(2), 1);
+  }
+  Drain();
+  EXPECT_NEAR(static_cast<double>(handlers_[1]->got.size()), 4000, 200);
+  EXPECT_EQ(handlers_[2]->got.size(), 5000u);
+}
+
 TEST_F(SimNetworkTest, LossWindowDropsOnlyInsideTheWindow) {
   net_->SetDefaultLink(LinkModel{.latency = 10us, .jitter = Duration::zero()});
   AddHosts(2);

@@ -62,6 +62,7 @@ class SimTransport final : public Transport {
   bool writable_requested_ = false;
   bool down_ = false;
   std::vector<std::pair<TimePoint, TimePoint>> loss_windows_;
+  double inbound_loss_ = 0;
   NoWaker no_waker_;
 };
 

@@ -1,0 +1,284 @@
+// qsm-harness: runs scenarios against the QSM engine and checks what was delivered.
+//   run SCENARIO      one scenario (or each point of its sweep) on its launcher
+//   suite FILE|DIR    the scenarios a suite lists (or every scenario in a folder), then a table
+//   sim SCENARIO      run on the simulator, whatever launcher the file names
+//   check RESULTS     re-check a results folder (one run, or a folder of runs)
+//   list              the bundled scenarios and suites
+// Exit status: 0 all checks passed; 1 a delivery check failed or a node died; 2 bad input;
+// 130 interrupted (Ctrl-C; what was measured is still written).
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "harness/run/launcher.h"
+#include "harness/scenario/scenario.h"
+
+#ifndef QSM_SOURCE_DIR
+#define QSM_SOURCE_DIR "."
+#endif
+
+namespace qsm::harness {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::atomic<bool> g_interrupted{false};
+extern "C" void OnInterrupt(int) { g_interrupted.store(true); }
+
+struct Options {
+  std::string target;
+  std::vector<std::string> set;
+  std::string out;
+  std::string launcher;
+  std::string node_binary;
+  std::string scenarios = QSM_SOURCE_DIR "/harness/scenarios";
+  bool quiet = false;
+};
+
+constexpr int kOk = 0, kFailed = 1, kBadInput = 2, kInterrupted = 130;
+
+std::string DefaultNodeBinary() {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path sibling = self.parent_path().parent_path() / "engine" / "node" / "qsm-node";
+    if (fs::exists(sibling)) return sibling.string();
+  }
+  return "qsm-node";
+}
+
+std::string Timestamp() {
+  const std::time_t now = std::time(nullptr);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y%m%d-%H%M%S", std::gmtime(&now));
+  return text;
+}
+
+std::string SafeName(std::string name) {
+  for (char& c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '=' && c != '.') c = '_';
+  }
+  return name;
+}
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "qsm-harness: %s\n", message.c_str());
+  return kBadInput;
+}
+
+// Runs one scenario into `dir`, prints the verdict; returns the summary (null if it did not run).
+nlohmann::json RunOne(const Scenario& sc, const std::string& dir, const Options& o, int& status) {
+  LaunchOptions launch{.node_binary = o.node_binary.empty() ? DefaultNodeBinary() : o.node_binary,
+                       .run_dir = dir,
+                       .progress = !o.quiet,
+                       .interrupted = &g_interrupted};
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    status = std::max(status, Fail("cannot create " + dir + ": " + ec.message()));
+    return nullptr;
+  }
+  Result<RunRecord> record;
+  if (sc.launcher == "sim") {
+    record = RunSimulation(sc, launch);
+  } else if (sc.launcher == "local" || sc.launcher == "netns") {
+    record = RunProcesses(sc, launch);
+  } else {
+    record = MakeError(ErrorCode::kInvalidArgument,
+                       sc.source + ": 'launcher': inventory runs on hosts from an Ansible inventory, which comes "
+                                   "with the playbooks; not available yet (use local, netns or sim)");
+  }
+  if (!record) {
+    status = std::max(status, Fail(record.error().message));
+    return nullptr;
+  }
+  const CheckReport check = CheckDeliveries(CheckInputOf(*record));
+  if (auto s = WriteRunFolder(dir, *record, check); !s) status = std::max(status, Fail(s.error().message));
+  nlohmann::json summary = BuildSummary(*record, check);
+  const bool ok = check.ok && record->incidents.empty() && !record->interrupted;
+  if (!ok) {
+    std::printf("%s: FAILED\n", sc.name.c_str());
+    for (const auto& i : record->incidents) std::printf("  incident: %s\n", i.c_str());
+    for (const auto& v : check.violations) std::printf("  violation: %s\n", v.c_str());
+    if (check.violations_total > check.violations.size()) {
+      std::printf("  ... %zu violations in all (summary.json)\n", check.violations_total);
+    }
+  }
+  summary["check"]["ok"] = ok;
+  std::ofstream(dir + "/summary.json") << summary.dump(2) << "\n";
+  if (record->interrupted) status = std::max(status, kInterrupted);
+  else if (!ok) status = std::max(status, kFailed);
+  return summary;
+}
+
+void PrintTable(const std::vector<nlohmann::json>& summaries) {
+  std::printf("\n%s\n", TableHeader().c_str());
+  const nlohmann::json* baseline = nullptr;
+  for (const auto& s : summaries) {
+    if (s["scenario"]["name"].get<std::string>().rfind("baseline", 0) == 0) baseline = &s;
+  }
+  for (const auto& s : summaries) {
+    std::printf("%s\n", TableRow(s).c_str());
+  }
+  if (baseline != nullptr && summaries.size() > 1) {
+    const double base = (*baseline)["throughput"]["msgs_per_s"]["min"].get<double>();
+    std::printf("\nthroughput as a fraction of %s (slowest receiver):\n",
+                (*baseline)["scenario"]["name"].get<std::string>().c_str());
+    for (const auto& s : summaries) {
+      if (&s == baseline) continue;
+      const double t = s["throughput"]["msgs_per_s"]["min"].get<double>();
+      std::printf("  %-28s %.2f\n", s["scenario"]["name"].get<std::string>().c_str(), base > 0 ? t / base : 0.0);
+    }
+  }
+}
+
+// Loads a scenario (bundled name or path) with overrides, expanded into its sweep's runs.
+Result<std::vector<Scenario>> LoadRuns(const std::string& target, const Overrides& overrides, const Options& o) {
+  auto path = ResolveBundled(target, o.scenarios);
+  if (!path) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "no scenario '" + target + "' (not a file, not bundled; see: qsm-harness list)");
+  }
+  auto sc = LoadScenario(*path, overrides);
+  if (!sc) return std::unexpected(sc.error());
+  return ExpandSweep(*sc);
+}
+
+int RunScenarios(const std::vector<std::pair<std::string, Overrides>>& entries, const std::string& label,
+                 const Options& o) {
+  auto cli = ParseOverrides(o.set);
+  if (!cli) return Fail(cli.error().message);
+  std::vector<Scenario> runs;
+  for (const auto& [target, overrides] : entries) {  // everything is validated before anything runs
+    Overrides all = overrides;
+    all.insert(all.end(), cli->begin(), cli->end());
+    if (!o.launcher.empty()) all.emplace_back("launcher", o.launcher);
+    auto expanded = LoadRuns(target, all, o);
+    if (!expanded) return Fail(expanded.error().message);
+    runs.insert(runs.end(), expanded->begin(), expanded->end());
+  }
+  const std::string out = o.out.empty() ? "results/" + Timestamp() + "-" + SafeName(label) : o.out;
+  int status = kOk;
+  std::vector<nlohmann::json> summaries;
+  for (size_t i = 0; i < runs.size() && !g_interrupted.load(); ++i) {
+    const std::string dir = out + "/" + (runs.size() > 1 ? std::to_string(i + 1) + "-" : "") + SafeName(runs[i].name);
+    if (!o.quiet) std::fprintf(stderr, "== %s (%s, %u nodes)\n", runs[i].name.c_str(), runs[i].launcher.c_str(), runs[i].nodes);
+    nlohmann::json summary = RunOne(runs[i], dir, o, status);
+    if (!summary.is_null()) summaries.push_back(std::move(summary));
+  }
+  if (!summaries.empty()) PrintTable(summaries);
+  std::printf("\nresults: %s\n", out.c_str());
+  if (status == kInterrupted) std::printf("interrupted: the results hold what was measured until then\n");
+  return status;
+}
+
+int Check(const std::string& dir) {
+  std::vector<std::string> runs;
+  if (fs::exists(fs::path(dir) / "summary.json")) {
+    runs.push_back(dir);
+  } else {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      if (fs::exists(e.path() / "summary.json")) runs.push_back(e.path().string());
+    }
+    if (ec) return Fail(dir + ": " + ec.message());
+    std::sort(runs.begin(), runs.end());
+  }
+  if (runs.empty()) return Fail(dir + ": no summary.json here or in its subfolders");
+  int status = kOk;
+  for (const auto& run : runs) {
+    auto record = ReadRunFolder(run);
+    if (!record) {
+      status = std::max(status, Fail(record.error().message));
+      continue;
+    }
+    const CheckReport report = CheckDeliveries(CheckInputOf(*record));
+    for (const auto& v : report.violations) std::printf("%s: violation: %s\n", run.c_str(), v.c_str());
+    std::printf("%s: %s: %llu of %llu expected deliveries, %llu lost, %llu duplicate, %llu out of order\n",
+                run.c_str(), report.ok ? "OK" : "FAILED", static_cast<unsigned long long>(report.delivered),
+                static_cast<unsigned long long>(report.expected), static_cast<unsigned long long>(report.lost),
+                static_cast<unsigned long long>(report.duplicates), static_cast<unsigned long long>(report.out_of_order));
+    if (!report.ok) status = std::max(status, kFailed);
+  }
+  return status;
+}
+
+int List(const Options& o) {
+  auto describe = [](const fs::path& p) {
+    std::ifstream in(p);
+    std::string line, description;
+    while (std::getline(in, line)) {
+      if (line.rfind("description:", 0) == 0) description = line.substr(12);
+    }
+    while (!description.empty() && description.front() == ' ') description.erase(0, 1);
+    return description;
+  };
+  std::vector<fs::path> scenarios, suites;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(o.scenarios, ec)) {
+    if (e.path().extension() == ".yaml") scenarios.push_back(e.path());
+  }
+  for (const auto& e : fs::directory_iterator(fs::path(o.scenarios) / "suites", ec)) {
+    if (e.path().extension() == ".yaml") suites.push_back(e.path());
+  }
+  std::sort(scenarios.begin(), scenarios.end());
+  std::sort(suites.begin(), suites.end());
+  std::printf("scenarios (%s):\n", o.scenarios.c_str());
+  for (const auto& p : scenarios) std::printf("  %-28s %s\n", p.stem().c_str(), describe(p).c_str());
+  std::printf("suites:\n");
+  for (const auto& p : suites) std::printf("  %-28s %s\n", p.stem().c_str(), describe(p).c_str());
+  return kOk;
+}
+
+}  // namespace
+}  // namespace qsm::harness
+
+int main(int argc, char** argv) {
+  using namespace qsm::harness;
+  CLI::App app{"qsm-harness: scenarios, faults and delivery checks for the QSM engine"};
+  app.require_subcommand(1);
+  Options o;
+  app.add_option("--scenarios", o.scenarios, "folder of bundled scenarios")->capture_default_str();
+  auto add_run_options = [&](CLI::App* c) {
+    c->add_option("--set", o.set, "override a scenario key: --set nodes=6 --set engine.token_rate=10");
+    c->add_option("--out", o.out, "results folder (default: results/TIMESTAMP-NAME)");
+    c->add_option("--launcher", o.launcher, "override the scenario's launcher")
+        ->check(CLI::IsMember({"local", "netns", "sim", "inventory"}));
+    c->add_option("--node-binary", o.node_binary, "the qsm-node to run (default: the one built beside)");
+    c->add_flag("--quiet", o.quiet, "no progress line");
+  };
+  CLI::App* run = app.add_subcommand("run", "run a scenario (file or bundled name)");
+  run->add_option("scenario", o.target, "scenario file or bundled name")->required();
+  add_run_options(run);
+  CLI::App* suite = app.add_subcommand("suite", "run a suite file, or every scenario in a folder");
+  suite->add_option("suite", o.target, "suite file, folder, or bundled suite name")->required();
+  add_run_options(suite);
+  CLI::App* sim = app.add_subcommand("sim", "run a scenario on the simulator (virtual time)");
+  sim->add_option("scenario", o.target, "scenario file or bundled name")->required();
+  add_run_options(sim);
+  CLI::App* check = app.add_subcommand("check", "re-check the deliveries of a results folder");
+  check->add_option("results", o.target, "a run's folder or a folder of runs")->required()->check(CLI::ExistingDirectory);
+  app.add_subcommand("list", "list the bundled scenarios and suites");
+  CLI11_PARSE(app, argc, argv);
+
+  std::signal(SIGINT, OnInterrupt);
+  std::signal(SIGTERM, OnInterrupt);
+  if (check->parsed()) return Check(o.target);
+  if (app.got_subcommand("list")) return List(o);
+  if (sim->parsed()) o.launcher = "sim";
+  if (suite->parsed()) {
+    auto path = ResolveBundled(o.target, o.scenarios);
+    if (!path) return Fail("no suite '" + o.target + "' (not a file or folder, not bundled; see: qsm-harness list)");
+    auto loaded = LoadSuite(*path);
+    if (!loaded) return Fail(loaded.error().message);
+    std::vector<std::pair<std::string, Overrides>> entries;
+    for (const auto& e : loaded->runs) entries.emplace_back(e.path, e.overrides);
+    return RunScenarios(entries, loaded->name, o);
+  }
+  return RunScenarios({{o.target, {}}}, fs::path(o.target).stem().string(), o);
+}

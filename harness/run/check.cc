@@ -1,0 +1,119 @@
+#include "harness/run/check.h"
+
+namespace qsm::harness {
+namespace {
+
+constexpr size_t kMaxViolations = 20;
+
+void Violation(CheckReport& report, std::string text) {
+  report.ok = false;
+  ++report.violations_total;
+  if (report.violations.size() < kMaxViolations) report.violations.push_back(std::move(text));
+}
+
+std::string Stream(uint32_t sender, uint32_t group) {
+  return "from node " + std::to_string(sender) + " in group " + std::to_string(group);
+}
+
+}  // namespace
+
+CheckReport CheckDeliveries(const CheckInput& in) {
+  CheckReport report;
+  for (uint32_t id = 1; id <= in.nodes; ++id) {
+    if (in.crashed.count(id) == 0 && in.results.count(id) == 0) {
+      Violation(report, "node " + std::to_string(id) + " wrote no result file (it exited or was killed unexpectedly)");
+    }
+  }
+  for (const auto& [id, r] : in.results) {
+    if (r.end == "interrupted") Violation(report, "node " + std::to_string(id) + " was interrupted before the end");
+  }
+  for (uint32_t s : in.senders) {
+    auto it = in.results.find(s);
+    if (it != in.results.end()) report.sent += it->second.sent_total();
+  }
+  for (const auto& [receiver, r] : in.results) {
+    if (in.crashed.count(receiver) > 0) continue;
+    ReceiverCheck rc{.node = receiver};
+    for (uint32_t sender : in.senders) {
+      auto sender_result = in.results.find(sender);
+      const bool sender_crashed = in.crashed.count(sender) > 0 || sender_result == in.results.end();
+      for (uint32_t group : in.joined) {
+        auto d = r.delivered.find({sender, group});
+        const StreamDeliveries empty;
+        const StreamDeliveries& got = d == r.delivered.end() ? empty : d->second;
+        rc.duplicates += got.duplicates;
+        rc.out_of_order += got.out_of_order;
+        if (got.duplicates > 0) {
+          Violation(report, "node " + std::to_string(receiver) + " delivered " + std::to_string(got.duplicates) +
+                                " duplicate(s) " + Stream(sender, group));
+        }
+        if (got.out_of_order > 0) {
+          Violation(report, "node " + std::to_string(receiver) + " delivered " + std::to_string(got.out_of_order) +
+                                " message(s) out of order " + Stream(sender, group));
+        }
+        if (sender_crashed) {
+          // Survivors must agree on a gap-free prefix; compare with the first surviving receiver.
+          const auto ranges = got.seqs.ranges();
+          if (ranges.size() > 1 || (!ranges.empty() && ranges[0].first != 1)) {
+            Violation(report, "node " + std::to_string(receiver) + " has gaps in what it delivered " +
+                                  Stream(sender, group) + " (a crashed sender)");
+          }
+          for (const auto& [other, other_result] : in.results) {
+            if (other == receiver || in.crashed.count(other) > 0) continue;
+            auto od = other_result.delivered.find({sender, group});
+            const uint64_t other_count = od == other_result.delivered.end() ? 0 : od->second.seqs.count();
+            if (other < receiver && other_count != got.seqs.count()) {
+              Violation(report, "nodes " + std::to_string(other) + " and " + std::to_string(receiver) +
+                                    " disagree on the crashed node " + std::to_string(sender) + "'s messages in group " +
+                                    std::to_string(group) + ": " + std::to_string(other_count) + " vs " +
+                                    std::to_string(got.seqs.count()));
+            }
+          }
+          rc.delivered += got.seqs.count();
+          rc.expected += got.seqs.count();
+          continue;
+        }
+        auto sent_it = sender_result->second.sent.find(group);
+        const uint64_t sent = sent_it == sender_result->second.sent.end() ? 0 : sent_it->second;
+        rc.expected += sent;
+        uint64_t within = 0;
+        for (const auto& [lo, hi] : got.seqs.ranges()) {
+          if (lo > sent) {
+            rc.unexpected += hi - lo + 1;
+          } else {
+            within += std::min(hi, sent) - lo + 1;
+            if (hi > sent) rc.unexpected += hi - sent;
+          }
+        }
+        rc.delivered += within;
+        if (within < sent) {
+          rc.lost += sent - within;
+          uint64_t expect = 1;
+          for (const auto& [lo, hi] : got.seqs.ranges()) {
+            if (lo > expect) break;
+            expect = hi + 1;
+          }
+          Violation(report, "node " + std::to_string(receiver) + " lost " + std::to_string(sent - within) + " of " +
+                                std::to_string(sent) + " messages " + Stream(sender, group) + " (first missing: " +
+                                std::to_string(expect) + ")");
+        }
+      }
+    }
+    for (const auto& [key, stream] : r.delivered) {
+      if (in.senders.count(key.first) == 0) rc.unexpected += stream.seqs.count();
+    }
+    if (rc.unexpected > 0) {
+      Violation(report, "node " + std::to_string(receiver) + " delivered " + std::to_string(rc.unexpected) +
+                            " message(s) that no sender sent");
+    }
+    report.expected += rc.expected;
+    report.delivered += rc.delivered;
+    report.lost += rc.lost;
+    report.duplicates += rc.duplicates;
+    report.out_of_order += rc.out_of_order;
+    report.receivers.push_back(rc);
+  }
+  return report;
+}
+
+}  // namespace qsm::harness

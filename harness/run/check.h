@@ -1,0 +1,50 @@
+// The delivery check: from the node result files, what every receiver lost, got twice or got out
+// of order. The rules (harness/RESULTS.md, "Delivery check"):
+//  - every node that was not crashed by the harness must have written a result file;
+//  - a surviving receiver delivers, for every surviving sender and every group it joined, exactly
+//    the group sequence numbers 1..n the sender sent (n from the sender's file), each once, in order;
+//  - for a sender the harness crashed, whose file does not exist, the survivors must agree: each
+//    delivered the same gap-free prefix 1..k (what the crash left is not known to anyone else);
+//  - crashed nodes are not checked as receivers.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "harness/workload/node_result.h"
+
+namespace qsm::harness {
+
+struct CheckInput {
+  uint32_t nodes = 0;
+  std::set<uint32_t> senders;
+  std::set<uint32_t> crashed;            // killed by the harness on purpose
+  std::map<uint32_t, NodeResult> results;  // node id -> its result (missing: no file)
+  std::vector<uint32_t> joined;            // groups every node joined
+};
+
+struct ReceiverCheck {
+  uint32_t node = 0;
+  uint64_t expected = 0;
+  uint64_t delivered = 0;  // distinct messages delivered
+  uint64_t lost = 0;       // expected, not delivered
+  uint64_t duplicates = 0;
+  uint64_t out_of_order = 0;
+  uint64_t unexpected = 0;  // delivered but never sent (phantoms)
+};
+
+struct CheckReport {
+  bool ok = true;
+  std::vector<std::string> violations;  // human-readable, most important first; capped
+  size_t violations_total = 0;
+  std::vector<ReceiverCheck> receivers;
+  uint64_t sent = 0;  // by surviving senders
+  uint64_t expected = 0, delivered = 0, lost = 0, duplicates = 0, out_of_order = 0;
+};
+
+CheckReport CheckDeliveries(const CheckInput& input);
+
+}  // namespace qsm::harness

@@ -1,0 +1,102 @@
+#include "harness/run/netns.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+
+namespace qsm::harness {
+
+Status RunCommand(const std::vector<std::string>& argv, const std::string& stdin_text) {
+  int in[2], err[2];
+  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
+    return MakeError(ErrorCode::kIo, std::string("pipe: ") + std::strerror(errno));
+  }
+  const pid_t pid = fork();
+  if (pid < 0) return MakeError(ErrorCode::kIo, std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    dup2(in[0], 0);
+    dup2(err[1], 2);
+    const int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    std::fprintf(stderr, "cannot run %s: %s\n", args[0], std::strerror(errno));
+    _exit(127);
+  }
+  close(in[0]);
+  close(err[1]);
+  if (!stdin_text.empty()) (void)!write(in[1], stdin_text.data(), stdin_text.size());
+  close(in[1]);
+  std::string errors;
+  char buffer[1024];
+  for (ssize_t n; (n = read(err[0], buffer, sizeof buffer)) > 0;) errors.append(buffer, static_cast<size_t>(n));
+  close(err[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
+  std::string command;
+  for (const auto& a : argv) command += (command.empty() ? "" : " ") + a;
+  while (!errors.empty() && errors.back() == '\n') errors.pop_back();
+  return MakeError(ErrorCode::kIo, "'" + command + "' failed: " + (errors.empty() ? "exit status " +
+                                   std::to_string(WEXITSTATUS(status)) : errors));
+}
+
+Result<std::unique_ptr<NetnsCluster>> NetnsCluster::Create(uint32_t nodes, const std::string& tag) {
+  if (geteuid() != 0) {
+    return MakeError(ErrorCode::kInvalidArgument, "the netns launcher needs root (it creates network namespaces)");
+  }
+  if (nodes > 250) return MakeError(ErrorCode::kInvalidArgument, "the netns launcher takes at most 250 nodes");
+  std::unique_ptr<NetnsCluster> c(new NetnsCluster(nodes, tag));
+  const std::string hub = c->Hub();
+  std::vector<std::vector<std::string>> steps = {
+      {"ip", "netns", "add", hub},
+      {"ip", "-n", hub, "link", "set", "lo", "up"},
+      {"ip", "-n", hub, "link", "add", "br0", "type", "bridge", "mcast_snooping", "0"},
+      {"ip", "-n", hub, "link", "set", "br0", "up"},
+  };
+  for (uint32_t id = 1; id <= nodes; ++id) {
+    const std::string ns = c->Name(id), port = "p" + std::to_string(id);
+    const std::string address = Endpoint{Address(id), 0}.AddressString() + "/16";
+    steps.push_back({"ip", "netns", "add", ns});
+    steps.push_back({"ip", "-n", ns, "link", "set", "lo", "up"});
+    steps.push_back({"ip", "-n", hub, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns});
+    steps.push_back({"ip", "-n", hub, "link", "set", port, "master", "br0", "up"});
+    steps.push_back({"ip", "-n", ns, "addr", "add", address, "dev", "eth0"});
+    steps.push_back({"ip", "-n", ns, "link", "set", "eth0", "up"});
+    steps.push_back({"ip", "-n", ns, "route", "add", "224.0.0.0/4", "dev", "eth0"});
+  }
+  for (const auto& step : steps) {
+    if (auto s = RunCommand(step); !s) return std::unexpected(s.error());  // ~NetnsCluster cleans up
+  }
+  return c;
+}
+
+NetnsCluster::~NetnsCluster() { Cleanup(tag_); }
+
+void NetnsCluster::Cleanup(const std::string& tag) {
+  const std::string prefix = "qsm" + tag + "-";
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/run/netns", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) == 0) (void)RunCommand({"ip", "netns", "del", name});
+  }
+}
+
+std::vector<std::string> NetnsCluster::ExecPrefix(uint32_t id) const { return {"ip", "netns", "exec", Name(id)}; }
+
+Status NetnsCluster::SetInputRules(uint32_t id, const std::string& rules) {
+  // Declaring the table first makes the delete succeed whether or not it exists.
+  std::string script = "table inet qsm_fault\ndelete table inet qsm_fault\n";
+  if (!rules.empty()) {
+    script += "table inet qsm_fault {\n chain input {\n  type filter hook input priority 0; policy accept;\n" +
+              rules + " }\n}\n";
+  }
+  return RunCommand({"ip", "netns", "exec", Name(id), "nft", "-f", "-"}, script);
+}
+
+}  // namespace qsm::harness

@@ -1,0 +1,74 @@
+#include "harness/run/resolve.h"
+
+#include <algorithm>
+#include <set>
+
+namespace qsm::harness {
+
+Result<ResolvedRun> Resolve(const Scenario& sc, const Addressing& addressing) {
+  if (sc.membership.pattern != "all") {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     sc.source + ": 'membership': pattern '" + sc.membership.pattern +
+                         "' maps groups onto several regions, which needs views from the membership service "
+                         "(qsm-gms), not built yet; use pattern: all");
+  }
+  ResolvedRun run;
+  run.scenario = sc;
+  const Duration run_length = sc.duration + sc.drain;
+  for (size_t i = 0; i < sc.faults.size(); ++i) {
+    const FaultSpec& f = sc.faults[i];
+    Random random(sc.seed * 0x9E3779B97F4A7C15ULL + i + 1);
+    for (const faults::Window& w : faults::Expand(f.schedule, run_length, random)) {
+      run.windows.push_back({f.type, f.nodes, w.start, w.end, f.rate, f.via_network});
+    }
+  }
+  std::stable_sort(run.windows.begin(), run.windows.end(),
+                   [](const FaultWindow& a, const FaultWindow& b) { return a.start < b.start; });
+  for (uint32_t id = 1; id <= sc.nodes; ++id) {
+    NodePlan p;
+    p.node_id = id;
+    for (uint32_t m = 1; m <= sc.nodes; ++m) p.members.push_back({m, addressing.endpoint(m)});
+    p.region_multicast = addressing.region_multicast;
+    p.interface_address = addressing.interface(id);
+    for (uint32_t g = 1; g <= sc.groups; ++g) p.joined.push_back(g);
+    if (run.is_sender(id)) p.send_groups = p.joined;
+    p.rate = sc.rate;
+    p.message_size = sc.message_size;
+    p.send_for = sc.duration;
+    p.token_rate = sc.engine.token_rate;
+    p.replication = sc.engine.replication;
+    p.window_messages = sc.engine.window_messages;
+    p.seed = sc.seed * 1000003ULL + id;
+    p.max_run = run_length + 60s;  // the harness stops it long before, unless the harness died
+    for (const FaultWindow& w : run.windows) {
+      if (std::find(w.nodes.begin(), w.nodes.end(), id) == w.nodes.end() || w.via_network) continue;
+      switch (w.type) {
+        case FaultType::kSleep: p.sleeps.push_back({w.start, w.end}); break;
+        case FaultType::kLossBurst: p.loss_bursts.push_back({w.start, w.end}); break;
+        case FaultType::kLoss: p.loss_rate = w.rate; break;
+        default: break;  // process and network faults: the launcher applies them
+      }
+    }
+    run.plans.push_back(std::move(p));
+  }
+  return run;
+}
+
+const char* ViaOf(const FaultWindow& w) {
+  if (w.via_network || w.type == FaultType::kPartition) return "network";
+  if (w.type == FaultType::kPause || w.type == FaultType::kCrash) return "signal";
+  return "process";
+}
+
+std::string ActiveFaults(const std::vector<FaultWindow>& windows, uint32_t node, Duration t) {
+  std::set<std::string> active;
+  for (const FaultWindow& w : windows) {
+    const bool on = w.type == FaultType::kCrash ? t >= w.start : (t >= w.start && t < w.end);
+    if (on && std::find(w.nodes.begin(), w.nodes.end(), node) != w.nodes.end()) active.insert(FaultTypeName(w.type));
+  }
+  std::string out;
+  for (const auto& a : active) out += (out.empty() ? "" : ";") + a;
+  return out;
+}
+
+}  // namespace qsm::harness

@@ -1,0 +1,321 @@
+#include "harness/run/summary.h"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "harness/workload/json_fields.h"
+
+#ifndef QSM_SOURCE_DIR
+#define QSM_SOURCE_DIR "."
+#endif
+
+namespace qsm::harness {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+double Ms(uint64_t ns) { return static_cast<double>(ns) / 1e6; }
+
+std::string GitRevision() {
+  std::FILE* p = popen("git -C '" QSM_SOURCE_DIR "' describe --always --dirty 2>/dev/null", "r");
+  if (p == nullptr) return "unknown";
+  char line[128] = {};
+  const bool got = std::fgets(line, sizeof line, p) != nullptr;
+  pclose(p);
+  std::string rev = got ? line : "unknown";
+  while (!rev.empty() && (rev.back() == '\n' || rev.back() == '\r')) rev.pop_back();
+  return rev.empty() ? "unknown" : rev;
+}
+
+json Machine() {
+  utsname u{};
+  uname(&u);
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return {{"hostname", host}, {"kernel", std::string(u.sysname) + " " + u.release}, {"machine", u.machine},
+          {"cpus", sysconf(_SC_NPROCESSORS_ONLN)}};
+}
+
+json Quantiles(const Histogram& h) {
+  return {{"count", h.count()},         {"p50_ms", Ms(h.Quantile(0.5))},   {"p90_ms", Ms(h.Quantile(0.9))},
+          {"p99_ms", Ms(h.Quantile(0.99))}, {"p999_ms", Ms(h.Quantile(0.999))}, {"max_ms", Ms(h.max())}};
+}
+
+json MinMedianMax(std::vector<double> v) {
+  if (v.empty()) return {{"min", 0.0}, {"median", 0.0}, {"max", 0.0}};
+  std::sort(v.begin(), v.end());
+  const double median = v.size() % 2 == 1 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  return {{"min", v.front()}, {"median", median}, {"max", v.back()}};
+}
+
+// Deliveries per second at one node between warmup and the end of the load, from its ticks.
+// Negative if the ticks do not cover that span.
+double SteadyRate(const std::vector<const Tick*>& ticks, double from_s, double to_s) {
+  const Tick* a = nullptr;
+  const Tick* b = nullptr;
+  for (const Tick* t : ticks) {
+    if (t->t_s <= from_s + 0.05) a = t;
+    if (b == nullptr && t->t_s >= to_s - 0.05) b = t;
+  }
+  if (b == nullptr || (a != nullptr && b->t_s <= a->t_s)) return -1;
+  const double t0 = a ? a->t_s : 0, d0 = a ? static_cast<double>(a->delivered) : 0;
+  return (static_cast<double>(b->delivered) - d0) / (b->t_s - t0);
+}
+
+Result<std::string> ReadText(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return MakeError(ErrorCode::kInvalidArgument, path + ": cannot read");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+Status WriteText(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+  out.close();
+  if (!out) return MakeError(ErrorCode::kIo, "cannot write " + path);
+  return {};
+}
+
+}  // namespace
+
+CheckInput CheckInputOf(const RunRecord& record) {
+  CheckInput in;
+  const Scenario& sc = record.run.scenario;
+  in.nodes = sc.nodes;
+  for (uint32_t s = 1; s <= sc.senders; ++s) in.senders.insert(s);
+  in.crashed = record.crashed;
+  in.results = record.results;
+  for (uint32_t g = 1; g <= sc.groups; ++g) in.joined.push_back(g);
+  return in;
+}
+
+json BuildSummary(const RunRecord& record, const CheckReport& check) {
+  const Scenario& sc = record.run.scenario;
+  json overrides = json::object();
+  for (const auto& [k, v] : sc.overrides) overrides[k] = v;
+  json faults = json::array();
+  for (const FaultWindow& w : record.run.windows) {
+    faults.push_back({{"type", FaultTypeName(w.type)},
+                      {"nodes", w.nodes},
+                      {"start_s", ToSeconds(w.start)},
+                      {"end_s", ToSeconds(w.end)},
+                      {"via", ViaOf(w)}});
+  }
+  Histogram latency, partition_rtt, region_rtt;
+  size_t peak_pending_messages = 0, peak_pending_bytes = 0, peak_cache_bytes = 0;
+  uint64_t recovery[4] = {0, 0, 0, 0};
+  json cpu = json::object();
+  std::map<uint32_t, std::vector<const Tick*>> ticks;
+  for (const Tick& t : record.ticks) ticks[t.node_id].push_back(&t);
+  std::vector<double> rates;
+  json per_node = json::array();
+  const double from_s = ToSeconds(sc.warmup), to_s = ToSeconds(sc.duration);
+  for (const auto& [id, r] : record.results) {
+    latency.Merge(r.latency_ns);
+    partition_rtt.Merge(r.partition_rtt_ns);
+    region_rtt.Merge(r.region_rtt_ns);
+    peak_pending_messages = std::max(peak_pending_messages, r.peak_pending_messages);
+    peak_pending_bytes = std::max(peak_pending_bytes, r.peak_pending_bytes);
+    peak_cache_bytes = std::max(peak_cache_bytes, r.peak_cache_bytes);
+    const char* kinds[] = {"recovery_push", "recovery_pull", "recovery_nak", "recovery_retransmit"};
+    for (int k = 0; k < 4; ++k) {
+      auto c = r.counters.find(kinds[k]);
+      if (c != r.counters.end()) recovery[k] += c->second;
+    }
+    if (!record.simulated) cpu[std::to_string(id)] = r.cpu_seconds;
+    const double rate = SteadyRate(ticks[id], from_s, to_s);
+    if (rate >= 0 && record.crashed.count(id) == 0) rates.push_back(rate);
+    per_node.push_back({{"node", id},
+                        {"end", r.end},
+                        {"sent", r.sent_total()},
+                        {"delivered", r.delivered_total()},
+                        {"throughput_msgs_per_s", std::max(rate, 0.0)},
+                        {"latency_p99_ms", Ms(r.latency_ns.Quantile(0.99))},
+                        {"peak_pending_bytes", r.peak_pending_bytes},
+                        {"peak_cache_bytes", r.peak_cache_bytes}});
+  }
+  json throughput = MinMedianMax(rates);
+  json mbps = MinMedianMax(rates);
+  for (const char* k : {"min", "median", "max"}) {
+    mbps[k] = mbps[k].get<double>() * static_cast<double>(sc.message_size) / 1e6;
+  }
+  json receivers = json::array();
+  for (const ReceiverCheck& rc : check.receivers) {
+    receivers.push_back({{"node", rc.node},
+                         {"expected", rc.expected},
+                         {"delivered", rc.delivered},
+                         {"lost", rc.lost},
+                         {"duplicates", rc.duplicates},
+                         {"out_of_order", rc.out_of_order},
+                         {"unexpected", rc.unexpected}});
+  }
+  json summary = {
+      {"format", "qsm-run-summary/1"},
+      {"check", {{"ok", check.ok}, {"violations", check.violations}, {"violations_total", check.violations_total},
+                 {"receivers", receivers}}},
+      {"scenario",
+       {{"name", sc.name},
+        {"description", sc.description},
+        {"source", sc.source},
+        {"overrides", overrides},
+        {"launcher", sc.launcher},
+        {"nodes", sc.nodes},
+        {"groups", sc.groups},
+        {"membership", sc.membership.pattern},
+        {"senders", sc.senders},
+        {"message_size", sc.message_size},
+        {"rate", sc.rate > 0 ? json(sc.rate) : json("max")},
+        {"duration_s", ToSeconds(sc.duration)},
+        {"warmup_s", ToSeconds(sc.warmup)},
+        {"drain_s", ToSeconds(sc.drain)},
+        {"seed", sc.seed},
+        {"engine",
+         {{"token_rate", sc.engine.token_rate},
+          {"replication", sc.engine.replication},
+          {"window_messages", sc.engine.window_messages}}}}},
+      {"git_revision", GitRevision()},
+      {"machine", Machine()},
+      {"started_at", record.started_at},
+      {"wall_seconds", record.wall_seconds},
+      {"simulated", record.simulated},
+      {"interrupted", record.interrupted},
+      {"incidents", record.incidents},
+      {"crashed", record.crashed},
+      {"messages",
+       {{"sent", check.sent},
+        {"expected", check.expected},
+        {"delivered", check.delivered},
+        {"lost", check.lost},
+        {"duplicates", check.duplicates},
+        {"out_of_order", check.out_of_order}}},
+      {"throughput",
+       {{"window_s", {from_s, to_s}}, {"msgs_per_s", throughput}, {"mb_per_s", mbps}}},
+      {"latency", Quantiles(latency)},
+      {"token_rtt", {{"partition", Quantiles(partition_rtt)}, {"region", Quantiles(region_rtt)}}},
+      {"peak_pending_ack", {{"messages", peak_pending_messages}, {"bytes", peak_pending_bytes}}},
+      {"peak_cache_bytes", peak_cache_bytes},
+      {"recovery_packets",
+       {{"push", recovery[0]}, {"pull", recovery[1]}, {"nak", recovery[2]}, {"retransmit", recovery[3]}}},
+      {"cpu_seconds", record.simulated ? json(nullptr) : cpu},
+      {"fault_windows", faults},
+      {"nodes", per_node},
+  };
+  return summary;
+}
+
+Status WriteRunFolder(const std::string& dir, const RunRecord& record, const CheckReport& check) {
+  std::error_code ec;
+  fs::create_directories(fs::path(dir) / "nodes", ec);
+  if (ec) return MakeError(ErrorCode::kIo, "cannot create " + dir + ": " + ec.message());
+  if (auto s = WriteText(dir + "/summary.json", BuildSummary(record, check).dump(2) + "\n"); !s) return s;
+
+  std::ostringstream csv;
+  csv << "t_s,node,delivered_per_s,sent_per_s,pending_messages,pending_bytes,cache_bytes,token_rtt_p50_ms,"
+         "token_rtt_p99_ms,latency_p50_ms,latency_p99_ms,faults\n";
+  std::map<uint32_t, const Tick*> previous;
+  for (const Tick& t : record.ticks) {
+    const Tick* p = previous[t.node_id];
+    const double dt = p ? t.t_s - p->t_s : t.t_s;
+    const double delivered = static_cast<double>(t.delivered - (p ? p->delivered : 0));
+    const double sent = static_cast<double>(t.sent - (p ? p->sent : 0));
+    char row[512];
+    std::snprintf(row, sizeof row, "%.3f,%u,%.1f,%.1f,%zu,%zu,%zu,%.3f,%.3f,%.3f,%.3f,%s\n", t.t_s, t.node_id,
+                  dt > 0 ? delivered / dt : 0.0, dt > 0 ? sent / dt : 0.0, t.pending_messages, t.pending_bytes,
+                  t.cache_bytes, t.token_rtt_p50_ms, t.token_rtt_p99_ms, t.latency_p50_ms, t.latency_p99_ms,
+                  ActiveFaults(record.run.windows, t.node_id, Duration(static_cast<int64_t>(t.t_s * 1e9))).c_str());
+    csv << row;
+    previous[t.node_id] = &t;
+  }
+  if (auto s = WriteText(dir + "/timeseries.csv", csv.str()); !s) return s;
+
+  std::ostringstream faults;
+  faults << "type,nodes,start_s,end_s,via\n";
+  for (const FaultWindow& w : record.run.windows) {
+    std::string nodes;
+    for (uint32_t n : w.nodes) nodes += (nodes.empty() ? "" : ";") + std::to_string(n);
+    faults << FaultTypeName(w.type) << "," << nodes << "," << ToSeconds(w.start) << "," << ToSeconds(w.end) << ","
+           << ViaOf(w) << "\n";
+  }
+  if (auto s = WriteText(dir + "/faults.csv", faults.str()); !s) return s;
+
+  std::string scenario = record.run.scenario.text;
+  if (!record.run.scenario.overrides.empty()) {
+    scenario += "\n# overrides applied (--set or sweep):\n";
+    for (const auto& [k, v] : record.run.scenario.overrides) scenario += "#   " + k + "=" + v + "\n";
+  }
+  if (auto s = WriteText(dir + "/scenario.yaml", scenario); !s) return s;
+  for (const auto& [id, r] : record.results) {
+    const std::string path = dir + "/nodes/node-" + std::to_string(id) + ".json";
+    if (!fs::exists(path)) {
+      if (auto s = WriteText(path, ResultToJson(r)); !s) return s;
+    }
+  }
+  return {};
+}
+
+Result<RunRecord> ReadRunFolder(const std::string& dir) {
+  auto text = ReadText(dir + "/summary.json");
+  if (!text) return std::unexpected(text.error());
+  auto parsed = ParseJsonObject(*text, dir + "/summary.json");
+  if (!parsed) return std::unexpected(parsed.error());
+  RunRecord record;
+  Scenario& sc = record.run.scenario;
+  const json* scenario = JsonFields(*parsed, "summary.json").Find("scenario");
+  if (scenario == nullptr || !scenario->is_object()) {
+    return MakeError(ErrorCode::kInvalidArgument, dir + "/summary.json: 'scenario' is missing");
+  }
+  const JsonFields f(*scenario, dir + "/summary.json: scenario");
+  std::vector<uint32_t> crashed;
+  for (Status s : {f.Read("name", sc.name), f.Read("nodes", sc.nodes), f.Read("senders", sc.senders),
+                   f.Read("groups", sc.groups), f.Read("message_size", sc.message_size),
+                   JsonFields(*parsed, dir + "/summary.json").Read("crashed", crashed)}) {
+    if (!s) return std::unexpected(s.error());
+  }
+  record.crashed.insert(crashed.begin(), crashed.end());
+  for (uint32_t id = 1; id <= sc.nodes; ++id) {
+    const std::string path = dir + "/nodes/node-" + std::to_string(id) + ".json";
+    if (!fs::exists(path)) continue;
+    auto node_text = ReadText(path);
+    if (!node_text) return std::unexpected(node_text.error());
+    auto result = ResultFromJson(*node_text);
+    if (!result) return MakeError(ErrorCode::kInvalidArgument, path + ": " + result.error().message);
+    record.results[id] = std::move(*result);
+  }
+  return record;
+}
+
+std::string TableHeader() {
+  char line[256];
+  std::snprintf(line, sizeof line, "%-28s %6s %12s %17s %17s %17s %12s  %s", "run", "nodes", "min msgs/s", "delivered/expected",
+                "latency p50/p99", "token RTT p50/p99", "peak pending", "check");
+  return line;
+}
+
+std::string TableRow(const json& s) {
+  const json& m = s["messages"];
+  const json& lat = s["latency"];
+  const json& rtt = s["token_rtt"]["region"];
+  char delivered[64], latency[64], token[64], pending[32];
+  std::snprintf(delivered, sizeof delivered, "%llu/%llu", m["delivered"].get<unsigned long long>(),
+                m["expected"].get<unsigned long long>());
+  std::snprintf(latency, sizeof latency, "%.1f/%.1f ms", lat["p50_ms"].get<double>(), lat["p99_ms"].get<double>());
+  std::snprintf(token, sizeof token, "%.1f/%.1f ms", rtt["p50_ms"].get<double>(), rtt["p99_ms"].get<double>());
+  std::snprintf(pending, sizeof pending, "%.1f MB", s["peak_pending_ack"]["bytes"].get<double>() / 1e6);
+  char line[512];
+  std::snprintf(line, sizeof line, "%-28s %6d %12.0f %17s %17s %17s %12s  %s",
+                s["scenario"]["name"].get<std::string>().c_str(), s["scenario"]["nodes"].get<int>(),
+                s["throughput"]["msgs_per_s"]["min"].get<double>(), delivered, latency, token, pending,
+                s["check"]["ok"].get<bool>() ? "OK" : "FAILED");
+  return line;
+}
+
+}  // namespace qsm::harness

@@ -1,0 +1,45 @@
+// What a run leaves behind: the record the launchers fill in, and the results folder written from
+// it - summary.json, timeseries.csv, faults.csv and the node files (format: harness/RESULTS.md).
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "harness/run/check.h"
+#include "harness/run/resolve.h"
+#include "harness/workload/node_result.h"
+
+namespace qsm::harness {
+
+struct RunRecord {
+  ResolvedRun run;
+  std::string started_at;  // UTC, ISO 8601
+  double wall_seconds = 0;
+  std::map<uint32_t, NodeResult> results;  // node id -> result (crashed nodes have none)
+  std::vector<Tick> ticks;
+  std::set<uint32_t> crashed;          // killed by the harness on purpose
+  std::vector<std::string> incidents;  // what went wrong outside the protocol (a node died...)
+  bool interrupted = false;            // stopped by Ctrl-C
+  bool simulated = false;              // virtual time: wall-clock and CPU fields are not comparable
+};
+
+CheckInput CheckInputOf(const RunRecord& record);
+
+// summary.json's content.
+nlohmann::json BuildSummary(const RunRecord& record, const CheckReport& check);
+
+// Writes summary.json, timeseries.csv, faults.csv, scenario.yaml and nodes/node-ID.json (those a
+// node has not written itself) into `dir`.
+Status WriteRunFolder(const std::string& dir, const RunRecord& record, const CheckReport& check);
+
+// Reads a results folder back (summary.json + node files) for `qsm-harness check`.
+Result<RunRecord> ReadRunFolder(const std::string& dir);
+
+// One line per run for the terminal: throughput, delivered/sent, latency, token RTT, pending.
+std::string TableHeader();
+std::string TableRow(const nlohmann::json& summary);
+
+}  // namespace qsm::harness

@@ -1,0 +1,171 @@
+#include "harness/scenario/scenario.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace qsm::harness {
+namespace {
+
+const char* const kFull = R"(name: sleep-one-receiver
+launcher: local
+nodes: 8
+groups: 3
+membership: {pattern: all}
+senders: 2
+message_size: 500
+rate: 2000
+duration: 30s
+warmup: 5s
+seed: 42
+engine: {token_rate: 10, replication: 3, window_messages: 5000}
+faults:
+  - {type: sleep, nodes: [3], every: 5s, for: 500ms}
+  - {type: loss-burst, nodes: [4], every: 1s, for: 10ms}
+  - {type: loss, nodes: all, rate: 0.01}
+  - {type: pause, nodes: [2], every: 5s, for: 500ms, random: true}
+  - {type: crash, nodes: [5], at: 12s}
+sweep: {nodes: [6, 8]}
+)";
+
+// The error message for `text`, which must fail to parse.
+std::string ErrorOf(const std::string& text, const Overrides& overrides = {}) {
+  auto sc = ParseScenario(text, "test.yaml", overrides);
+  EXPECT_FALSE(sc.has_value()) << "parsed: " << text;
+  return sc ? "" : sc.error().message;
+}
+
+TEST(ScenarioTest, EveryDesignKeyParsesWithItsMeaning) {
+  auto sc = ParseScenario(kFull, "test.yaml");
+  ASSERT_TRUE(sc.has_value()) << sc.error().message;
+  EXPECT_EQ(sc->name, "sleep-one-receiver");
+  EXPECT_EQ(sc->nodes, 8u);
+  EXPECT_EQ(sc->groups, 3u);
+  EXPECT_EQ(sc->senders, 2u);
+  EXPECT_EQ(sc->message_size, 500u);
+  EXPECT_DOUBLE_EQ(sc->rate, 2000);
+  EXPECT_EQ(sc->duration, 30s);
+  EXPECT_EQ(sc->warmup, 5s);
+  EXPECT_EQ(sc->seed, 42u);
+  EXPECT_DOUBLE_EQ(sc->engine.token_rate, 10);
+  EXPECT_EQ(sc->engine.replication, 3u);
+  EXPECT_EQ(sc->engine.window_messages, 5000u);
+  ASSERT_EQ(sc->faults.size(), 5u);
+  EXPECT_EQ(sc->faults[0].type, FaultType::kSleep);
+  EXPECT_EQ(sc->faults[0].schedule.kind, faults::Schedule::Kind::kPeriodic);
+  EXPECT_EQ(sc->faults[0].schedule.length, 500ms);
+  EXPECT_EQ(sc->faults[2].nodes.size(), 8u);  // all
+  EXPECT_EQ(sc->faults[2].schedule.kind, faults::Schedule::Kind::kAlways);
+  EXPECT_EQ(sc->faults[3].schedule.kind, faults::Schedule::Kind::kPoisson);
+  EXPECT_EQ(sc->faults[4].schedule.kind, faults::Schedule::Kind::kAt);
+  EXPECT_EQ(sc->faults[4].line, 18);
+  EXPECT_EQ(sc->sweep.at("nodes"), (std::vector<std::string>{"6", "8"}));
+}
+
+TEST(ScenarioTest, RateMaxMeansUnpaced) {
+  auto sc = ParseScenario("name: x\nrate: max\n", "t.yaml");
+  ASSERT_TRUE(sc.has_value());
+  EXPECT_EQ(sc->rate, 0);
+}
+
+TEST(ScenarioTest, ErrorsNameTheFileTheLineAndTheKey) {
+  EXPECT_EQ(ErrorOf("name: x\nnodes: 4\nnodez: 5\n").rfind("test.yaml:3: 'nodez': unknown key", 0), 0u);
+  EXPECT_EQ(ErrorOf("name: x\nnodes: four\n"), "test.yaml:2: 'nodes': must be a number in [1, 1000], not 'four'");
+  EXPECT_EQ(ErrorOf("name: x\nduration: 30\n").rfind("test.yaml:2: 'duration': must be a duration", 0), 0u);
+  EXPECT_EQ(ErrorOf("name: x\nrate: fast\n").rfind("test.yaml:2: 'rate': must be 'max'", 0), 0u);
+  EXPECT_EQ(ErrorOf("name: x\nlauncher: cloud\n").rfind("test.yaml:2: 'launcher': must be one of local | netns", 0), 0u);
+  EXPECT_EQ(ErrorOf("name: x\nengine: {token_rat: 5}\n").rfind("test.yaml:2: 'engine.token_rat': unknown key", 0), 0u);
+  EXPECT_EQ(ErrorOf("nodes: 3\n"), "test.yaml:1: 'name': is missing");
+  EXPECT_EQ(ErrorOf("name: x\nnodes: [1\n").rfind("test.yaml:", 0), 0u);  // YAML syntax error, with a line
+}
+
+TEST(ScenarioTest, FaultErrorsNameTheFaultAndItsKey) {
+  const std::string head = "name: x\nnodes: 4\nfaults:\n";
+  EXPECT_EQ(ErrorOf(head + "  - {type: nap, nodes: [1], every: 1s, for: 1ms}\n")
+                .rfind("test.yaml:4: 'faults[0].type': must be one of sleep", 0),
+            0u);
+  EXPECT_EQ(ErrorOf(head + "  - {type: sleep, nodes: [9], every: 1s, for: 1ms}\n"),
+            "test.yaml:4: 'faults[0].nodes': node '9' is not an id in 1..4");
+  EXPECT_EQ(ErrorOf(head + "  - {type: sleep, nodes: [1], every: 1s}\n"),
+            "test.yaml:4: 'faults[0].for': needs a length > 0");
+  EXPECT_EQ(ErrorOf(head + "  - {type: sleep, nodes: [1], every: 1s, for: 2s}\n"),
+            "test.yaml:4: 'faults[0].for': must be shorter than 'every'");
+  EXPECT_EQ(ErrorOf(head + "  - {type: loss, nodes: [1]}\n"), "test.yaml:4: 'faults[0].rate': loss needs 'rate' in (0, 1]");
+  EXPECT_NE(ErrorOf(head + "  - {type: crash, nodes: [1], at: 1s, for: 2s}\n").find("membership service"),
+            std::string::npos);
+  EXPECT_EQ(ErrorOf(head + "  - {type: sleep, nodes: [1], every: 1s, for: 1ms, colour: red}\n")
+                .rfind("test.yaml:4: 'faults[0].colour': unknown key", 0),
+            0u);
+  EXPECT_NE(ErrorOf(head + "  - {type: partition, nodes: all, at: 1s, for: 1s}\n").find("leave some out"),
+            std::string::npos);
+}
+
+TEST(ScenarioTest, OverridesReplaceValuesAndNameThemselvesInErrors) {
+  auto sc = ParseScenario(kFull, "test.yaml", {{"nodes", "6"}, {"engine.token_rate", "20"}, {"rate", "max"}});
+  ASSERT_TRUE(sc.has_value()) << sc.error().message;
+  EXPECT_EQ(sc->nodes, 6u);
+  EXPECT_DOUBLE_EQ(sc->engine.token_rate, 20);
+  EXPECT_EQ(sc->rate, 0);
+  EXPECT_EQ(ErrorOf(kFull, {{"nodes", "many"}}), "--set nodes: must be a number in [1, 1000], not 'many'");
+  EXPECT_EQ(ErrorOf(kFull, {{"colour", "red"}}).rfind("--set colour: unknown key", 0), 0u);
+  EXPECT_FALSE(ParseOverrides({"nodes"}).has_value());
+  auto parsed = ParseOverrides({"nodes=6", "engine.replication=3"});
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->at(1), (std::pair<std::string, std::string>{"engine.replication", "3"}));
+}
+
+TEST(ScenarioTest, SweepsExpandIntoOneRunPerCombination) {
+  auto sc = ParseScenario("name: s\nnodes: 4\nsweep: {nodes: [2, 4], rate: [100, max]}\n", "t.yaml");
+  ASSERT_TRUE(sc.has_value());
+  auto runs = ExpandSweep(*sc);
+  ASSERT_TRUE(runs.has_value()) << runs.error().message;
+  ASSERT_EQ(runs->size(), 4u);
+  EXPECT_EQ((*runs)[0].name, "s-nodes=2-rate=100");
+  EXPECT_EQ((*runs)[0].nodes, 2u);
+  EXPECT_DOUBLE_EQ((*runs)[0].rate, 100);
+  EXPECT_EQ((*runs)[3].nodes, 4u);
+  EXPECT_EQ((*runs)[3].rate, 0);
+  EXPECT_TRUE((*runs)[3].sweep.empty());
+  auto bad = ParseScenario("name: s\nsweep: {nodes: [2, zero]}\n", "t.yaml");
+  ASSERT_TRUE(bad.has_value());
+  EXPECT_FALSE(ExpandSweep(*bad).has_value());
+}
+
+TEST(ScenarioTest, BundledScenariosAndSuitesAllLoad) {
+  const std::string dir = QSM_SOURCE_DIR "/harness/scenarios";
+  size_t count = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().extension() != ".yaml") continue;
+    auto sc = LoadScenario(e.path().string());
+    ASSERT_TRUE(sc.has_value()) << sc.error().message;
+    auto runs = ExpandSweep(*sc);
+    ASSERT_TRUE(runs.has_value()) << runs.error().message;
+    ++count;
+  }
+  EXPECT_GE(count, 3u);
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/suites")) {
+    auto suite = LoadSuite(e.path().string());
+    ASSERT_TRUE(suite.has_value()) << suite.error().message;
+    for (const auto& run : suite->runs) {
+      EXPECT_TRUE(LoadScenario(run.path, run.overrides).has_value()) << run.path;
+    }
+  }
+  auto suite = LoadSuite(dir + "/suites/default.yaml");
+  ASSERT_TRUE(suite.has_value());
+  EXPECT_EQ(suite->runs.size(), 3u);
+}
+
+TEST(ScenarioTest, SuiteErrorsNameTheMissingFile) {
+  const auto dir = std::filesystem::temp_directory_path() / ("qsm-suite-test-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "s.yaml") << "suite: s\nruns:\n  - missing.yaml\n";
+  auto suite = LoadSuite((dir / "s.yaml").string());
+  ASSERT_FALSE(suite.has_value());
+  EXPECT_NE(suite.error().message.find(":3: 'runs[0]': no such scenario file"), std::string::npos)
+      << suite.error().message;
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace qsm::harness
