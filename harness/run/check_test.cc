@@ -1,0 +1,107 @@
+#include "harness/run/check.h"
+
+#include <gtest/gtest.h>
+
+namespace qsm::harness {
+namespace {
+
+class CheckTest : public ::testing::Test {
+ protected:
+  // Node `id` sent `n` messages to group 1.
+  void Sent(uint32_t id, uint64_t n) { Result(id).sent[1] = n; }
+  // Node `id` delivered seqs `lo`..`hi` from `sender` in group 1, in order.
+  void Delivered(uint32_t id, uint32_t sender, uint64_t lo, uint64_t hi) {
+    StreamDeliveries& s = Result(id).delivered[{sender, 1}];
+    for (uint64_t v = lo; v <= hi; ++v) {
+      if (!s.seqs.Insert(v)) ++s.duplicates;
+      if (v != s.last + 1) ++s.out_of_order;
+      s.last = v;
+    }
+  }
+  NodeResult& Result(uint32_t id) {
+    NodeResult& r = input_.results[id];
+    r.node_id = id;
+    r.end = "stopped";
+    return r;
+  }
+  CheckReport Check() { return CheckDeliveries(input_); }
+  static bool Mentions(const CheckReport& r, const std::string& text) {
+    for (const auto& v : r.violations) {
+      if (v.find(text) != std::string::npos) return true;
+    }
+    return false;
+  }
+
+  CheckInput input_{.nodes = 3, .senders = {1}, .joined = {1}};
+};
+
+TEST_F(CheckTest, EverythingDeliveredOncePasses) {
+  Sent(1, 100);
+  for (uint32_t id : {1, 2, 3}) Delivered(id, 1, 1, 100);
+  const CheckReport r = Check();
+  EXPECT_TRUE(r.ok);
+  EXPECT_EQ(r.expected, 300u);
+  EXPECT_EQ(r.delivered, 300u);
+  EXPECT_EQ(r.sent, 100u);
+}
+
+TEST_F(CheckTest, MissingMessagesAreLostAndNamed) {
+  Sent(1, 100);
+  Delivered(1, 1, 1, 100);
+  Delivered(2, 1, 1, 40);
+  Delivered(2, 1, 51, 100);
+  Delivered(3, 1, 1, 100);
+  const CheckReport r = Check();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.lost, 10u);
+  EXPECT_TRUE(Mentions(r, "node 2 lost 10 of 100 messages from node 1 in group 1 (first missing: 41)"));
+}
+
+TEST_F(CheckTest, DuplicatesOutOfOrderAndPhantomsAreViolations) {
+  Sent(1, 10);
+  Delivered(1, 1, 1, 10);
+  Delivered(2, 1, 1, 10);
+  Delivered(2, 1, 5, 5);  // again
+  Delivered(3, 1, 2, 10);
+  Delivered(3, 1, 1, 1);  // late
+  Delivered(3, 1, 11, 12);  // never sent
+  const CheckReport r = Check();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.duplicates, 1u);
+  EXPECT_TRUE(Mentions(r, "node 2 delivered 1 duplicate(s)"));
+  EXPECT_TRUE(Mentions(r, "node 3 delivered"));
+  EXPECT_TRUE(Mentions(r, "out of order"));
+  EXPECT_TRUE(Mentions(r, "2 message(s) that no sender sent"));
+}
+
+TEST_F(CheckTest, ANodeWithoutAResultFileIsAViolationUnlessTheHarnessCrashedIt) {
+  Sent(1, 5);
+  Delivered(1, 1, 1, 5);
+  Delivered(2, 1, 1, 5);
+  EXPECT_TRUE(Mentions(Check(), "node 3 wrote no result file"));
+  input_.crashed = {3};
+  EXPECT_TRUE(Check().ok);
+}
+
+TEST_F(CheckTest, SurvivorsOfACrashedSenderMustAgreeOnAGapFreePrefix) {
+  input_.crashed = {1};
+  Delivered(2, 1, 1, 70);
+  Delivered(3, 1, 1, 70);
+  EXPECT_TRUE(Check().ok);
+  Delivered(3, 1, 71, 72);
+  EXPECT_TRUE(Mentions(Check(), "nodes 2 and 3 disagree on the crashed node 1's messages in group 1: 70 vs 72"));
+  input_.results.erase(3);
+  input_.crashed = {1, 3};
+  Delivered(2, 1, 80, 80);
+  EXPECT_TRUE(Mentions(Check(), "node 2 has gaps"));
+}
+
+TEST_F(CheckTest, AnInterruptedNodeFailsTheCheck) {
+  Sent(1, 1);
+  for (uint32_t id : {1, 2, 3}) Delivered(id, 1, 1, 1);
+  Result(2).end = "interrupted";
+  EXPECT_TRUE(Mentions(Check(), "node 2 was interrupted"));
+}
+
+}  // namespace
+}  // namespace qsm::harness
