@@ -14,6 +14,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <yaml-cpp/yaml.h>
 
 #include "harness/run/launcher.h"
 #include "harness/scenario/scenario.h"
@@ -210,13 +211,11 @@ int Check(const std::string& dir) {
 
 int List(const Options& o) {
   auto describe = [](const fs::path& p) {
-    std::ifstream in(p);
-    std::string line, description;
-    while (std::getline(in, line)) {
-      if (line.rfind("description:", 0) == 0) description = line.substr(12);
+    try {
+      return YAML::LoadFile(p.string())["description"].as<std::string>("");
+    } catch (const YAML::Exception& e) {
+      return "(cannot read: " + e.msg + ")";
     }
-    while (!description.empty() && description.front() == ' ') description.erase(0, 1);
-    return description;
   };
   std::vector<fs::path> scenarios, suites;
   std::error_code ec;
@@ -264,7 +263,11 @@ int main(int argc, char** argv) {
   CLI::App* check = app.add_subcommand("check", "re-check the deliveries of a results folder");
   check->add_option("results", o.target, "a run's folder or a folder of runs")->required()->check(CLI::ExistingDirectory);
   app.add_subcommand("list", "list the bundled scenarios and suites");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kOk : kBadInput;  // --help exits 0; a wrong flag exits 2
+  }
 
   std::signal(SIGINT, OnInterrupt);
   std::signal(SIGTERM, OnInterrupt);

@@ -416,11 +416,11 @@ Result<Suite> LoadSuite(const std::string& path) {
     const YAML::Node run = runs[i];
     const std::string at = "runs[" + std::to_string(i) + "]";
     SuiteEntry entry;
-    YAML::Node file = run;
+    // Copy-initialised: assigning one yaml-cpp node to another would overwrite the tree.
+    const YAML::Node file = run.IsMap() ? run["scenario"] : run;
     if (run.IsMap()) {
       const char* const run_keys[] = {"scenario", "set"};
       if (auto s = r.CheckKeys(run, at + ".", run_keys); !s) return std::unexpected(s.error());
-      file = run["scenario"];
       if (const YAML::Node set = run["set"]) {
         if (!set.IsMap()) return std::unexpected(r.Fail(set, at + ".set", "must be a map of key: value"));
         for (const auto& kv : set) entry.overrides.emplace_back(kv.first.as<std::string>(""), Reader::Text(kv.second));
