@@ -378,6 +378,7 @@ Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& o)
     if (p.stdout_fd >= 0) close(p.stdout_fd);
   }
   record.wall_seconds = std::chrono::duration<double>(SteadyClock::now() - wall_begin).count();
+  TrimWindows(record.run.windows, std::chrono::duration_cast<Duration>(SteadyClock::now() - t0));
   std::stable_sort(record.ticks.begin(), record.ticks.end(),
                    [](const Tick& a, const Tick& b) { return a.t_s < b.t_s; });
   for (const NodePlan& plan : run.plans) {

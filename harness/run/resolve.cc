@@ -54,6 +54,11 @@ Result<ResolvedRun> Resolve(const Scenario& sc, const Addressing& addressing) {
   return run;
 }
 
+void TrimWindows(std::vector<FaultWindow>& windows, Duration ended) {
+  std::erase_if(windows, [&](const FaultWindow& w) { return w.start >= ended; });
+  for (FaultWindow& w : windows) w.end = std::min(w.end, ended);
+}
+
 const char* ViaOf(const FaultWindow& w) {
   if (w.via_network || w.type == FaultType::kPartition) return "network";
   if (w.type == FaultType::kPause || w.type == FaultType::kCrash) return "signal";

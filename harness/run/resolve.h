@@ -43,6 +43,9 @@ struct ResolvedRun {
 // Errors name the scenario key that cannot be honoured.
 Result<ResolvedRun> Resolve(const Scenario& scenario, const Addressing& addressing);
 
+// Drops the windows that start after `ended` (the run ended first) and cuts the others there.
+void TrimWindows(std::vector<FaultWindow>& windows, Duration ended);
+
 // How a window is applied: "network" (nftables, or the simulator's network), "signal" (pause,
 // crash) or "process" (inside the node).
 const char* ViaOf(const FaultWindow& window);

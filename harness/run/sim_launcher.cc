@@ -130,6 +130,7 @@ Result<RunRecord> RunSimulation(const Scenario& scenario, const LaunchOptions& o
   if (!complete && !record.interrupted) {
     record.incidents.push_back("the drain phase ended before every node had delivered everything");
   }
+  TrimWindows(record.run.windows, cluster.now() - start);
   for (uint32_t i = 0; i < scenario.nodes; ++i) {
     if (!alive[i]) continue;
     record.results[i + 1] = workloads[i]->Finish(cluster.now(), record.interrupted ? "interrupted" : "completed");

@@ -174,7 +174,10 @@ void NodeWorkload::OnTickAlarm(TimePoint now) {
   SamplePeaks();
   const Tick t = MakeTick(now);
   if (hooks_.on_tick) hooks_.on_tick(t);
-  tick_alarm_ = scheduler_.alarms().Schedule(now + plan_.tick, [this](TimePoint at) { OnTickAlarm(at); });
+  // The next tick stays on the grid start + k x tick, skipping those missed (a sleeping node).
+  const auto ticks_done = (now - start_) / plan_.tick;
+  tick_alarm_ = scheduler_.alarms().Schedule(start_ + plan_.tick * (ticks_done + 1),
+                                             [this](TimePoint at) { OnTickAlarm(at); });
 }
 
 NodeResult NodeWorkload::Finish(TimePoint now, std::string end) {
