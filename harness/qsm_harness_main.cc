@@ -3,6 +3,7 @@
 //   suite FILE|DIR    the scenarios a suite lists (or every scenario in a folder), then a table
 //   sim SCENARIO      run on the simulator, whatever launcher the file names
 //   check RESULTS     re-check a results folder (one run, or a folder of runs)
+//   plot RESULTS      redraw the figures of a results folder; plot --overlay RUN RUN... overlays runs
 //   list              the bundled scenarios and suites
 // Exit status: 0 all checks passed; 1 a delivery check failed or a node died; 2 bad input;
 // 130 interrupted (Ctrl-C; what was measured is still written).
@@ -17,6 +18,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "harness/run/launcher.h"
+#include "harness/run/plot.h"
 #include "harness/scenario/scenario.h"
 
 #ifndef QSM_SOURCE_DIR
@@ -38,7 +40,11 @@ struct Options {
   std::string launcher;
   std::string node_binary;
   std::string scenarios = QSM_SOURCE_DIR "/harness/scenarios";
+  std::string plots = QSM_SOURCE_DIR "/plots";
+  std::vector<std::string> formats{"png", "svg"};
+  std::vector<std::string> overlay;
   bool quiet = false;
+  bool no_plot = false;
 };
 
 constexpr int kOk = 0, kFailed = 1, kBadInput = 2, kInterrupted = 130;
@@ -70,6 +76,41 @@ std::string SafeName(std::string name) {
 int Fail(const std::string& message) {
   std::fprintf(stderr, "qsm-harness: %s\n", message.c_str());
   return kBadInput;
+}
+
+PlotOptions PlotOptionsOf(const Options& o) { return PlotOptions{.scripts_dir = o.plots, .formats = o.formats}; }
+
+// Prints what was drawn, or why not; returns false on an error.
+bool Report(const Result<std::vector<std::string>>& drawn, const char* what) {
+  if (!drawn) {
+    std::fprintf(stderr, "qsm-harness: plot %s: %s\n", what, drawn.error().message.c_str());
+    return false;
+  }
+  return true;
+}
+
+// Draws a folder of runs: each run, the sweeps, and each run over the baseline (a run whose
+// name starts with "baseline"), if there is one. Returns false if any drawing failed.
+bool PlotFolder(const std::string& out, const std::vector<std::string>& run_dirs,
+                const std::vector<nlohmann::json>& summaries, const Options& o) {
+  bool ok = true;
+  for (const auto& dir : run_dirs) ok = Report(PlotRun(dir, PlotOptionsOf(o)), dir.c_str()) && ok;
+  auto tables = WriteSweepTables(out, summaries);
+  if (!tables) {
+    std::fprintf(stderr, "qsm-harness: %s\n", tables.error().message.c_str());
+    return false;
+  }
+  if (!tables->empty()) ok = Report(PlotSweeps(out, PlotOptionsOf(o)), "sweeps") && ok;
+  std::string baseline;
+  for (size_t i = 0; i < summaries.size(); ++i) {
+    if (summaries[i]["scenario"]["name"].get<std::string>().rfind("baseline", 0) == 0) baseline = run_dirs[i];
+  }
+  for (size_t i = 0; i < run_dirs.size() && !baseline.empty(); ++i) {
+    if (run_dirs[i] == baseline) continue;
+    const std::string prefix = out + "/plots/overlay-" + fs::path(run_dirs[i]).filename().string();
+    ok = Report(PlotOverlay({baseline, run_dirs[i]}, prefix, PlotOptionsOf(o)), "overlay") && ok;
+  }
+  return ok;
 }
 
 // Runs one scenario into `dir`, prints the verdict; returns the summary (null if it did not run).
@@ -166,13 +207,20 @@ int RunScenarios(const std::vector<std::pair<std::string, Overrides>>& entries, 
   const std::string out = o.out.empty() ? "results/" + Timestamp() + "-" + SafeName(label) : o.out;
   int status = kOk;
   std::vector<nlohmann::json> summaries;
+  std::vector<std::string> run_dirs;
   for (size_t i = 0; i < runs.size() && !g_interrupted.load(); ++i) {
     const std::string dir = out + "/" + (runs.size() > 1 ? std::to_string(i + 1) + "-" : "") + SafeName(runs[i].name);
     if (!o.quiet) std::fprintf(stderr, "== %s (%s, %u nodes)\n", runs[i].name.c_str(), runs[i].launcher.c_str(), runs[i].nodes);
     nlohmann::json summary = RunOne(runs[i], dir, o, status);
-    if (!summary.is_null()) summaries.push_back(std::move(summary));
+    if (!summary.is_null()) {
+      summaries.push_back(std::move(summary));
+      run_dirs.push_back(dir);
+    }
   }
   if (!summaries.empty()) PrintTable(summaries);
+  if (!summaries.empty() && !o.no_plot) {
+    if (PlotFolder(out, run_dirs, summaries, o)) std::printf("\nfigures: %s/*/plots/ and %s/plots/\n", out.c_str(), out.c_str());
+  }
   std::printf("\nresults: %s\n", out.c_str());
   if (status == kInterrupted) std::printf("interrupted: the results hold what was measured until then\n");
   return status;
@@ -209,6 +257,46 @@ int Check(const std::string& dir) {
   return status;
 }
 
+// `plot RESULTS`: redraws a run folder or a folder of runs; `plot --overlay RUN RUN... --out P`.
+int Plot(const Options& o) {
+  if (!o.overlay.empty()) {
+    const std::string prefix = o.out.empty() ? "overlay" : o.out;
+    auto drawn = PlotOverlay(o.overlay, prefix, PlotOptionsOf(o));
+    if (!drawn) return Fail(drawn.error().message);
+    for (const auto& f : *drawn) std::printf("%s\n", f.c_str());
+    return kOk;
+  }
+  if (o.target.empty()) return Fail("plot: give a results folder, or --overlay RUN RUN...");
+  std::vector<std::string> run_dirs;
+  if (fs::exists(fs::path(o.target) / "summary.json")) {
+    run_dirs.push_back(o.target);
+  } else {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(o.target, ec)) {
+      if (fs::exists(e.path() / "summary.json")) run_dirs.push_back(e.path().string());
+    }
+    if (ec) return Fail(o.target + ": " + ec.message());
+    std::sort(run_dirs.begin(), run_dirs.end());
+  }
+  if (run_dirs.empty()) return Fail(o.target + ": no summary.json here or in its subfolders");
+  if (run_dirs.size() == 1 && run_dirs[0] == o.target) {
+    auto drawn = PlotRun(o.target, PlotOptionsOf(o));
+    if (!drawn) return Fail(drawn.error().message);
+    for (const auto& f : *drawn) std::printf("%s\n", f.c_str());
+    return kOk;
+  }
+  std::vector<nlohmann::json> summaries;
+  for (const auto& dir : run_dirs) {
+    std::ifstream in(dir + "/summary.json");
+    nlohmann::json s = nlohmann::json::parse(in, nullptr, false);
+    if (s.is_discarded()) return Fail(dir + "/summary.json: not valid JSON");
+    summaries.push_back(std::move(s));
+  }
+  if (!PlotFolder(o.target, run_dirs, summaries, o)) return kFailed;
+  std::printf("figures: %s/*/plots/ and %s/plots/\n", o.target.c_str(), o.target.c_str());
+  return kOk;
+}
+
 int List(const Options& o) {
   auto describe = [](const fs::path& p) {
     try {
@@ -243,6 +331,11 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   Options o;
   app.add_option("--scenarios", o.scenarios, "folder of bundled scenarios")->capture_default_str();
+  app.add_option("--plots", o.plots, "folder of the gnuplot scripts")->capture_default_str();
+  app.add_option("--format", o.formats, "figure formats: png, svg")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"png", "svg"}))
+      ->capture_default_str();
   auto add_run_options = [&](CLI::App* c) {
     c->add_option("--set", o.set, "override a scenario key: --set nodes=6 --set engine.token_rate=10");
     c->add_option("--out", o.out, "results folder (default: results/TIMESTAMP-NAME)");
@@ -250,6 +343,7 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"local", "netns", "sim", "inventory"}));
     c->add_option("--node-binary", o.node_binary, "the qsm-node to run (default: the one built beside)");
     c->add_flag("--quiet", o.quiet, "no progress line");
+    c->add_flag("--no-plot", o.no_plot, "do not draw figures at the end");
   };
   CLI::App* run = app.add_subcommand("run", "run a scenario (file or bundled name)");
   run->add_option("scenario", o.target, "scenario file or bundled name")->required();
@@ -263,6 +357,10 @@ int main(int argc, char** argv) {
   CLI::App* check = app.add_subcommand("check", "re-check the deliveries of a results folder");
   check->add_option("results", o.target, "a run's folder or a folder of runs")->required()->check(CLI::ExistingDirectory);
   app.add_subcommand("list", "list the bundled scenarios and suites");
+  CLI::App* plot = app.add_subcommand("plot", "draw a results folder (a run, or a folder of runs), or overlay runs");
+  plot->add_option("results", o.target, "a run's folder or a folder of runs");
+  plot->add_option("--overlay", o.overlay, "run folders to overlay, the reference first")->check(CLI::ExistingDirectory);
+  plot->add_option("--out", o.out, "with --overlay: output path prefix (default: overlay)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -273,6 +371,7 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, OnInterrupt);
   if (check->parsed()) return Check(o.target);
   if (app.got_subcommand("list")) return List(o);
+  if (plot->parsed()) return Plot(o);
   if (sim->parsed()) o.launcher = "sim";
   if (suite->parsed()) {
     auto path = ResolveBundled(o.target, o.scenarios);

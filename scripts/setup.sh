@@ -13,6 +13,7 @@ packages=(
   libyaml-cpp-dev                  # scenario files (qsm-harness)
   nlohmann-json3-dev               # node plans, node results, summary.json
   nftables                         # network faults in netns clusters
+  gnuplot-nox                      # figures (plots/)
 )
 
 missing=()

@@ -81,6 +81,7 @@ size_t AlarmQueue::FireDue(const Clock& clock, Duration quantum) {
     AlarmCallback callback = std::move(slots_[top.slot].callback);
     Free(top.slot);
     const TimePoint now = clock.Now();
+    lateness_ns_.Record(static_cast<uint64_t>(std::max(Duration::zero(), now - top.deadline).count()));
     if (counters_) {
       counters_->Add(Counter::kAlarmsFired);
       counters_->Add(Counter::kTimerLatenessNanos, static_cast<uint64_t>((now - top.deadline).count()));

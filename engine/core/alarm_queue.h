@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/core/counters.h"
+#include "engine/core/histogram.h"
 #include "engine/core/time.h"
 
 namespace qsm {
@@ -44,6 +45,8 @@ class AlarmQueue {
   size_t FireDue(const Clock& clock, Duration quantum);
 
   size_t size() const { return live_; }
+  // How late each fired alarm ran: the time its callback started minus its deadline.
+  const Histogram& lateness_ns() const { return lateness_ns_; }
 
  private:
   struct Entry {
@@ -69,6 +72,7 @@ class AlarmQueue {
   void CompactIfMostlyStale();
 
   Counters* counters_;  // may be null; must outlive this queue
+  Histogram lateness_ns_;
   std::vector<Entry> heap_;
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_slots_;

@@ -351,6 +351,7 @@ NodeStats Node::Snapshot() const {
   s.partition_rtt_ns = region_.stats().partition_rtt_ns;
   s.region_rtt_ns = region_.stats().region_rtt_ns;
   s.delivery_latency_ns = delivery_latency_ns_;
+  s.timer_lateness_ns = scheduler_.alarms().lateness_ns();
   if (sender_) {
     s.pending_messages = sender_->pending_messages();
     s.pending_bytes = sender_->pending_bytes();

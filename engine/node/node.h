@@ -81,6 +81,7 @@ struct NodeStats {
   Histogram partition_rtt_ns;
   Histogram region_rtt_ns;
   Histogram delivery_latency_ns;
+  Histogram timer_lateness_ns;  // the node's scheduler: how late alarms fired
   size_t pending_messages = 0;
   size_t pending_bytes = 0;
   size_t cache_bytes = 0;

@@ -21,6 +21,7 @@
 #include <atomic>
 #include <fstream>
 #include <set>
+#include <tuple>
 #include <sstream>
 
 #include "engine/node/node.h"
@@ -182,11 +183,13 @@ Result<harness::NodePlan> PlanFromFlags(const RunOptions& o) {
   return plan;
 }
 
-double CpuSeconds() {
+// CPU seconds (user + system) and peak resident bytes of this process.
+std::pair<double, int64_t> ResourceUsage() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  const double cpu = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                     static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  return {cpu, static_cast<int64_t>(usage.ru_maxrss) * 1024};
 }
 
 // Reads commands from stdin (one per line) until `done`: "stop" ends the run, "exclude ID..."
@@ -303,7 +306,7 @@ Result<harness::NodeResult> RunPlan(const harness::NodePlan& plan, const RunOpti
   if (commands) commands->join();
 
   harness::NodeResult result = workload.Finish(clock.Now(), end.load());
-  result.cpu_seconds = CpuSeconds();
+  std::tie(result.cpu_seconds, result.max_rss_bytes) = ResourceUsage();
   if (!o.result_path.empty()) {
     const std::string tmp = o.result_path + ".tmp";
     std::FILE* f = std::fopen(tmp.c_str(), "w");

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -46,6 +47,19 @@ json Machine() {
 json Quantiles(const Histogram& h) {
   return {{"count", h.count()},         {"p50_ms", Ms(h.Quantile(0.5))},   {"p90_ms", Ms(h.Quantile(0.9))},
           {"p99_ms", Ms(h.Quantile(0.99))}, {"p999_ms", Ms(h.Quantile(0.999))}, {"max_ms", Ms(h.max())}};
+}
+
+std::string RateText(const json& rate) {
+  if (!rate.is_number()) return "max";
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", rate.get<double>());
+  return text;
+}
+
+json SweepPoint(const Scenario& sc) {
+  json point = json::object();
+  for (const auto& [key, value] : sc.sweep_point) point[key] = value;
+  return point;
 }
 
 json MinMedianMax(std::vector<double> v) {
@@ -110,7 +124,10 @@ json BuildSummary(const RunRecord& record, const CheckReport& check) {
                       {"end_s", ToSeconds(w.end)},
                       {"via", ViaOf(w)}});
   }
-  Histogram latency, partition_rtt, region_rtt;
+  Histogram latency, partition_rtt, region_rtt, timer_lateness;
+  double sender_cpu = 0, receiver_cpu = 0;
+  int senders_measured = 0, receivers_measured = 0;
+  int64_t max_rss = -1;
   size_t peak_pending_messages = 0, peak_pending_bytes = 0, peak_cache_bytes = 0;
   uint64_t recovery[4] = {0, 0, 0, 0};
   json cpu = json::object();
@@ -123,6 +140,13 @@ json BuildSummary(const RunRecord& record, const CheckReport& check) {
     latency.Merge(r.latency_ns);
     partition_rtt.Merge(r.partition_rtt_ns);
     region_rtt.Merge(r.region_rtt_ns);
+    timer_lateness.Merge(r.timer_lateness_ns);
+    const double cpu_percent = r.cpu_seconds >= 0 && r.elapsed_s > 0 ? 100 * r.cpu_seconds / r.elapsed_s : -1;
+    if (cpu_percent >= 0) {
+      (record.run.is_sender(id) ? sender_cpu : receiver_cpu) += cpu_percent;
+      ++(record.run.is_sender(id) ? senders_measured : receivers_measured);
+    }
+    max_rss = std::max(max_rss, r.max_rss_bytes);
     peak_pending_messages = std::max(peak_pending_messages, r.peak_pending_messages);
     peak_pending_bytes = std::max(peak_pending_bytes, r.peak_pending_bytes);
     peak_cache_bytes = std::max(peak_cache_bytes, r.peak_cache_bytes);
@@ -141,7 +165,9 @@ json BuildSummary(const RunRecord& record, const CheckReport& check) {
                         {"throughput_msgs_per_s", std::max(rate, 0.0)},
                         {"latency_p99_ms", Ms(r.latency_ns.Quantile(0.99))},
                         {"peak_pending_bytes", r.peak_pending_bytes},
-                        {"peak_cache_bytes", r.peak_cache_bytes}});
+                        {"peak_cache_bytes", r.peak_cache_bytes},
+                        {"cpu_percent", cpu_percent >= 0 ? json(cpu_percent) : json(nullptr)},
+                        {"max_rss_bytes", r.max_rss_bytes >= 0 ? json(r.max_rss_bytes) : json(nullptr)}});
   }
   json throughput = MinMedianMax(rates);
   json mbps = MinMedianMax(rates);
@@ -206,6 +232,12 @@ json BuildSummary(const RunRecord& record, const CheckReport& check) {
       {"recovery_packets",
        {{"push", recovery[0]}, {"pull", recovery[1]}, {"nak", recovery[2]}, {"retransmit", recovery[3]}}},
       {"cpu_seconds", record.simulated ? json(nullptr) : cpu},
+      {"cpu_percent",
+       {{"senders_mean", senders_measured > 0 ? json(sender_cpu / senders_measured) : json(nullptr)},
+        {"receivers_mean", receivers_measured > 0 ? json(receiver_cpu / receivers_measured) : json(nullptr)}}},
+      {"max_rss_bytes", max_rss >= 0 ? json(max_rss) : json(nullptr)},
+      {"timer_lateness", Quantiles(timer_lateness)},
+      {"sweep", sc.sweep_of.empty() ? json(nullptr) : json{{"of", sc.sweep_of}, {"point", SweepPoint(sc)}}},
       {"fault_windows", faults},
       {"nodes", per_node},
   };
@@ -218,24 +250,95 @@ Status WriteRunFolder(const std::string& dir, const RunRecord& record, const Che
   if (ec) return MakeError(ErrorCode::kIo, "cannot create " + dir + ": " + ec.message());
   if (auto s = WriteText(dir + "/summary.json", BuildSummary(record, check).dump(2) + "\n"); !s) return s;
 
-  std::ostringstream csv;
-  csv << "t_s,node,delivered_per_s,sent_per_s,pending_messages,pending_bytes,cache_bytes,token_rtt_p50_ms,"
-         "token_rtt_p99_ms,latency_p50_ms,latency_p99_ms,faults\n";
+  // Per node per tick, then per second over the cluster.
+  struct Row {
+    const Tick* tick;
+    double delivered_per_s, sent_per_s;
+    std::string faults;
+  };
+  std::vector<Row> rows;
   std::map<uint32_t, const Tick*> previous;
   for (const Tick& t : record.ticks) {
     const Tick* p = previous[t.node_id];
     const double dt = p ? t.t_s - p->t_s : t.t_s;
     const double delivered = static_cast<double>(t.delivered - (p ? p->delivered : 0));
     const double sent = static_cast<double>(t.sent - (p ? p->sent : 0));
-    char row[512];
-    std::snprintf(row, sizeof row, "%.3f,%u,%.1f,%.1f,%zu,%zu,%zu,%.3f,%.3f,%.3f,%.3f,%s\n", t.t_s, t.node_id,
-                  dt > 0 ? delivered / dt : 0.0, dt > 0 ? sent / dt : 0.0, t.pending_messages, t.pending_bytes,
-                  t.cache_bytes, t.token_rtt_p50_ms, t.token_rtt_p99_ms, t.latency_p50_ms, t.latency_p99_ms,
-                  ActiveFaults(record.run.windows, t.node_id, Duration(static_cast<int64_t>(t.t_s * 1e9))).c_str());
-    csv << row;
+    rows.push_back({&t, dt > 0 ? delivered / dt : 0.0, dt > 0 ? sent / dt : 0.0,
+                    ActiveFaults(record.run.windows, t.node_id, Duration(static_cast<int64_t>(t.t_s * 1e9)))});
     previous[t.node_id] = &t;
   }
+  // timeseries.csv is by node, then time, so that each node's rows are one block (a plot can draw
+  // a node's line from consecutive rows).
+  std::vector<const Row*> by_node;
+  for (const Row& r : rows) by_node.push_back(&r);
+  std::stable_sort(by_node.begin(), by_node.end(),
+                   [](const Row* a, const Row* b) { return a->tick->node_id < b->tick->node_id; });
+  std::ostringstream csv;
+  csv << "t_s,node,delivered_per_s,sent_per_s,pending_messages,pending_bytes,cache_bytes,token_rtt_p50_ms,"
+         "token_rtt_p99_ms,latency_p50_ms,latency_p99_ms,faults\n";
+  for (const Row* r : by_node) {
+    const Tick& t = *r->tick;
+    char line[512];
+    std::snprintf(line, sizeof line, "%.3f,%u,%.1f,%.1f,%zu,%zu,%zu,%.3f,%.3f,%.3f,%.3f,%s\n", t.t_s, t.node_id,
+                  r->delivered_per_s, r->sent_per_s, t.pending_messages, t.pending_bytes, t.cache_bytes,
+                  t.token_rtt_p50_ms, t.token_rtt_p99_ms, t.latency_p50_ms, t.latency_p99_ms, r->faults.c_str());
+    csv << line;
+  }
   if (auto s = WriteText(dir + "/timeseries.csv", csv.str()); !s) return s;
+
+  struct Second {
+    std::vector<double> rates;
+    size_t pending_bytes = 0, cache_bytes = 0;
+    double rtt_p50 = 0, rtt_p99 = 0, latency_p99 = 0;
+    std::set<std::string> faults;
+  };
+  std::map<long, Second> seconds;
+  for (const Row& r : rows) {
+    const Tick& t = *r.tick;
+    Second& sec = seconds[std::lround(t.t_s)];
+    if (record.crashed.count(t.node_id) == 0) sec.rates.push_back(r.delivered_per_s);
+    sec.pending_bytes += t.pending_bytes;
+    sec.cache_bytes = std::max(sec.cache_bytes, t.cache_bytes);
+    if (t.token_rtt_p99_ms > sec.rtt_p99) {
+      sec.rtt_p50 = t.token_rtt_p50_ms;
+      sec.rtt_p99 = t.token_rtt_p99_ms;
+    }
+    sec.latency_p99 = std::max(sec.latency_p99, t.latency_p99_ms);
+    std::stringstream faults(r.faults);
+    for (std::string f; std::getline(faults, f, ';');) sec.faults.insert(f + "@" + std::to_string(t.node_id));
+  }
+  std::ostringstream cluster;
+  cluster << "t_s,receivers,delivered_per_s_mean,delivered_per_s_min,pending_bytes,cache_bytes_max,"
+             "token_rtt_p50_ms,token_rtt_p99_ms,latency_p99_ms_max,faults\n";
+  for (const auto& [t, sec] : seconds) {
+    double sum = 0, min = sec.rates.empty() ? 0 : sec.rates.front();
+    for (double r : sec.rates) {
+      sum += r;
+      min = std::min(min, r);
+    }
+    std::string faults;
+    for (const auto& f : sec.faults) faults += (faults.empty() ? "" : ";") + f;
+    char line[512];
+    std::snprintf(line, sizeof line, "%ld,%zu,%.1f,%.1f,%zu,%zu,%.3f,%.3f,%.3f,%s\n", t, sec.rates.size(),
+                  sec.rates.empty() ? 0.0 : sum / static_cast<double>(sec.rates.size()), min, sec.pending_bytes,
+                  sec.cache_bytes, sec.rtt_p50, sec.rtt_p99, sec.latency_p99, faults.c_str());
+    cluster << line;
+  }
+  if (auto s = WriteText(dir + "/cluster.csv", cluster.str()); !s) return s;
+
+  Histogram latency;
+  for (const auto& [id, r] : record.results) latency.Merge(r.latency_ns);
+  std::ostringstream spectrum;
+  spectrum << "percentile,nines,latency_ms\n";
+  for (double p : {0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 99.995, 99.999, 100.0}) {
+    if (latency.count() == 0) break;
+    if (p > 0 && p < 100 && 1.0 / (1.0 - p / 100) > static_cast<double>(latency.count())) continue;  // beyond the data
+    const double nines = p >= 100 ? std::log10(static_cast<double>(latency.count())) : -std::log10(1 - p / 100);
+    char line[128];
+    std::snprintf(line, sizeof line, "%g,%.4f,%.4f\n", p, nines, Ms(latency.Quantile(p / 100)));
+    spectrum << line;
+  }
+  if (auto s = WriteText(dir + "/latency_percentiles.csv", spectrum.str()); !s) return s;
 
   std::ostringstream faults;
   faults << "type,nodes,start_s,end_s,via\n";
@@ -260,6 +363,59 @@ Status WriteRunFolder(const std::string& dir, const RunRecord& record, const Che
     }
   }
   return {};
+}
+
+Result<std::vector<std::string>> WriteSweepTables(const std::string& dir, const std::vector<json>& summaries) {
+  std::map<std::string, std::vector<const json*>> sweeps;
+  for (const json& s : summaries) {
+    if (s.contains("sweep") && s["sweep"].is_object()) sweeps[s["sweep"]["of"].get<std::string>()].push_back(&s);
+  }
+  auto number = [](const json& j) { return j.is_number() ? j.get<double>() : -1.0; };
+  std::error_code ec;
+  if (!sweeps.empty()) fs::create_directories(dir, ec);
+  if (ec) return MakeError(ErrorCode::kIo, "cannot create " + dir + ": " + ec.message());
+  std::vector<std::string> files;
+  for (const auto& [name, runs] : sweeps) {
+    std::ostringstream csv;
+    csv << "run,x_key,x,nodes,replication,token_rate,rate,groups,message_size,faults,throughput_min,"
+           "throughput_median,sender_cpu_pct,receiver_cpu_pct,token_rtt_region_p50_ms,token_rtt_region_p99_ms,"
+           "token_rtt_partition_p50_ms,token_rtt_partition_p99_ms,peak_pending_bytes,peak_pending_messages,"
+           "peak_cache_bytes,latency_p50_ms,latency_p99_ms,timer_lateness_p99_ms,max_rss_bytes,lost,ok\n";
+    for (const json* run : runs) {
+      const json& s = *run;
+      const json& sc = s["scenario"];
+      const json& point = s["sweep"]["point"];
+      const std::string x_key = point.empty() ? "" : point.begin().key();
+      const std::string x = point.empty() ? "" : point.begin().value().get<std::string>();
+      std::set<std::string> fault_types;
+      for (const json& w : s["fault_windows"]) fault_types.insert(w["type"].get<std::string>());
+      std::string faults;
+      for (const auto& f : fault_types) faults += (faults.empty() ? "" : ";") + f;
+      char line[1024];
+      std::snprintf(
+          line, sizeof line,
+          "%s,%s,%s,%d,%d,%g,%s,%d,%d,%s,%.1f,%.1f,%.1f,%.1f,%.3f,%.3f,%.3f,%.3f,%llu,%llu,%llu,%.3f,%.3f,%.3f,%.0f,"
+          "%llu,%d\n",
+          sc["name"].get<std::string>().c_str(), x_key.c_str(), x.c_str(), sc["nodes"].get<int>(),
+          sc["engine"]["replication"].get<int>(), sc["engine"]["token_rate"].get<double>(),
+          RateText(sc["rate"]).c_str(), sc["groups"].get<int>(),
+          sc["message_size"].get<int>(), faults.c_str(), s["throughput"]["msgs_per_s"]["min"].get<double>(),
+          s["throughput"]["msgs_per_s"]["median"].get<double>(), number(s["cpu_percent"]["senders_mean"]),
+          number(s["cpu_percent"]["receivers_mean"]), s["token_rtt"]["region"]["p50_ms"].get<double>(),
+          s["token_rtt"]["region"]["p99_ms"].get<double>(), s["token_rtt"]["partition"]["p50_ms"].get<double>(),
+          s["token_rtt"]["partition"]["p99_ms"].get<double>(),
+          s["peak_pending_ack"]["bytes"].get<unsigned long long>(),
+          s["peak_pending_ack"]["messages"].get<unsigned long long>(), s["peak_cache_bytes"].get<unsigned long long>(),
+          s["latency"]["p50_ms"].get<double>(), s["latency"]["p99_ms"].get<double>(),
+          s["timer_lateness"]["p99_ms"].get<double>(), number(s["max_rss_bytes"]),
+          s["messages"]["lost"].get<unsigned long long>(), s["check"]["ok"].get<bool>() ? 1 : 0);
+      csv << line;
+    }
+    const std::string path = dir + "/sweep-" + name + ".csv";
+    if (auto st = WriteText(path, csv.str()); !st) return std::unexpected(st.error());
+    files.push_back(path);
+  }
+  return files;
 }
 
 Result<RunRecord> ReadRunFolder(const std::string& dir) {

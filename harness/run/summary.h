@@ -35,6 +35,10 @@ nlohmann::json BuildSummary(const RunRecord& record, const CheckReport& check);
 // node has not written itself) into `dir`.
 Status WriteRunFolder(const std::string& dir, const RunRecord& record, const CheckReport& check);
 
+// For every sweep among `summaries` (runs with the same "sweep.of"), writes DIR/sweep-NAME.csv:
+// one row per run, the swept value in column `x` (format: harness/RESULTS.md). Returns the files.
+Result<std::vector<std::string>> WriteSweepTables(const std::string& dir, const std::vector<nlohmann::json>& summaries);
+
 // Reads a results folder back (summary.json + node files) for `qsm-harness check`.
 Result<RunRecord> ReadRunFolder(const std::string& dir);
 

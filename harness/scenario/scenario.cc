@@ -374,6 +374,8 @@ Result<std::vector<Scenario>> ExpandSweep(const Scenario& scenario) {
     all.emplace_back("sweep", "{}");  // a run of a sweep is one point, not another sweep
     auto point = ParseScenario(scenario.text, scenario.source, all);
     if (!point) return std::unexpected(point.error());
+    point->sweep_of = point->name;
+    point->sweep_point = combo;
     for (const auto& [key, value] : combo) point->name += "-" + key + "=" + value;
     point->overrides.pop_back();
     out.push_back(std::move(*point));

@@ -65,7 +65,10 @@ struct Scenario {
   // Where it came from, for messages and the results.
   std::string source;
   std::string text;  // the file's text, to re-read with a sweep's values
-  Overrides overrides;  // applied from --set or a sweep, in order  // key -> value applied from --set or a sweep
+  Overrides overrides;  // applied from --set or a sweep, in order
+  // A run of a sweep: the scenario's own name, and this run's values of the swept keys.
+  std::string sweep_of;
+  Overrides sweep_point;  // key -> value applied from --set or a sweep
 };
 
 Result<Overrides> ParseOverrides(const std::vector<std::string>& assignments);

@@ -70,10 +70,12 @@ std::string ResultToJson(const NodeResult& r) {
                   {"latency_ns", HistogramToJson(r.latency_ns)},
                   {"partition_token_rtt_ns", HistogramToJson(r.partition_rtt_ns)},
                   {"region_token_rtt_ns", HistogramToJson(r.region_rtt_ns)},
+                  {"timer_lateness_ns", HistogramToJson(r.timer_lateness_ns)},
                   {"peak_pending_messages", r.peak_pending_messages},
                   {"peak_pending_bytes", r.peak_pending_bytes},
                   {"peak_cache_bytes", r.peak_cache_bytes},
                   {"cpu_seconds", r.cpu_seconds},
+                  {"max_rss_bytes", r.max_rss_bytes},
                   {"counters", r.counters}};
   return j.dump(1);
 }
@@ -90,6 +92,8 @@ Result<NodeResult> ResultFromJson(const std::string& text) {
                    f.Read("last_delivery_s", r.last_delivery_s, false), f.Read("peak_pending_messages", r.peak_pending_messages),
                    f.Read("peak_pending_bytes", r.peak_pending_bytes),
                    f.Read("peak_cache_bytes", r.peak_cache_bytes), f.Read("cpu_seconds", r.cpu_seconds, false),
+                   f.Read("max_rss_bytes", r.max_rss_bytes, false),
+                   ReadHistogram(f, "timer_lateness_ns", r.timer_lateness_ns),
                    f.Read("counters", r.counters, false), ReadHistogram(f, "latency_ns", r.latency_ns),
                    ReadHistogram(f, "partition_token_rtt_ns", r.partition_rtt_ns),
                    ReadHistogram(f, "region_token_rtt_ns", r.region_rtt_ns)}) {

@@ -34,10 +34,12 @@ struct NodeResult {
   Histogram latency_ns;  // delivery latency from the intended send time
   Histogram partition_rtt_ns;
   Histogram region_rtt_ns;
+  Histogram timer_lateness_ns;
   size_t peak_pending_messages = 0;
   size_t peak_pending_bytes = 0;
   size_t peak_cache_bytes = 0;
-  double cpu_seconds = -1;  // -1: not measured (simulation)
+  double cpu_seconds = -1;     // -1: not measured (simulation)
+  int64_t max_rss_bytes = -1;  // the process's peak resident memory; -1: not measured
   std::map<std::string, uint64_t> counters;  // every engine counter, by name
   uint64_t delivered_total() const;
   uint64_t sent_total() const;

@@ -189,6 +189,7 @@ NodeResult NodeWorkload::Finish(TimePoint now, std::string end) {
   r.latency_ns = st.delivery_latency_ns;
   r.partition_rtt_ns = st.partition_rtt_ns;
   r.region_rtt_ns = st.region_rtt_ns;
+  r.timer_lateness_ns = st.timer_lateness_ns;
   for (size_t c = 0; c < kCounterCount; ++c) {
     r.counters[std::string(CounterName(static_cast<Counter>(c)))] = st.counters[c];
   }

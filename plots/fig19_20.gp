@@ -1,0 +1,8 @@
+# Fig 19-20: more caching replicas per partition raise the token RTT and pending-ACK memory.
+# needs: sweep-*.csv x token_rtt_region_p50_ms peak_pending_bytes throughput_min
+fig_title = 'Token RTT and pending-ACK vs replication (Fig 19-20)'
+x_label = 'caching replicas per partition'; x_log = 0; np = 3
+c1 = 'token_rtt_region_p50_ms'; l1 = 'token RTT p50 ms'; s1 = 1; g1 = 1
+c2 = 'peak_pending_bytes'; l2 = 'peak pending-ACK MB'; s2 = 1e-6; g2 = 0
+c3 = 'throughput_min'; l3 = 'msgs/s (slowest receiver)'; s3 = 1; g3 = 0
+load dir_plots.'/sweep.gp'
