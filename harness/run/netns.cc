@@ -1,4 +1,5 @@
 #include "harness/run/netns.h"
+#include "harness/text.h"
 
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -40,7 +41,7 @@ Status RunCommand(const std::vector<std::string>& argv, const std::string& stdin
   waitpid(pid, &status, 0);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
   std::string command;
-  for (const auto& a : argv) command += (command.empty() ? "" : " ") + a;
+  for (const auto& a : argv) Append(command, a, " ");
   while (!errors.empty() && errors.back() == '\n') errors.pop_back();
   return MakeError(ErrorCode::kIo, "'" + command + "' failed: " + (errors.empty() ? "exit status " +
                                    std::to_string(WEXITSTATUS(status)) : errors));
@@ -60,7 +61,9 @@ Result<std::unique_ptr<NetnsCluster>> NetnsCluster::Create(uint32_t nodes, const
       {"ip", "-n", hub, "link", "set", "br0", "up"},
   };
   for (uint32_t id = 1; id <= nodes; ++id) {
-    const std::string ns = c->Name(id), port = "p" + std::to_string(id);
+    const std::string ns = c->Name(id);
+    std::string port = "p";  // the bridge's end of host id's veth
+    port += std::to_string(id);
     const std::string address = Endpoint{Address(id), 0}.AddressString() + "/16";
     steps.push_back({"ip", "netns", "add", ns});
     steps.push_back({"ip", "-n", ns, "link", "set", "lo", "up"});

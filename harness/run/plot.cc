@@ -1,4 +1,5 @@
 #include "harness/run/plot.h"
+#include "harness/text.h"
 
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -113,7 +114,7 @@ Status Gnuplot(const std::string& script, const std::map<std::string, std::strin
   const std::string name = fs::path(script).filename().string();
   if (!empty.empty()) {  // first: with no data, gnuplot also fails, less clearly
     std::string list;
-    for (const auto& s : empty) list += (list.empty() ? "" : ", ") + s;
+    for (const auto& s : empty) Append(list, s, ", ");
     return MakeError(ErrorCode::kInvalidArgument, name + ": no data to plot for " + list);
   }
   if (WEXITSTATUS(status) != 0 || !errors.empty()) {
@@ -217,8 +218,8 @@ Result<std::vector<std::string>> PlotSweeps(const std::string& dir, const PlotOp
     std::string files, titles;
     std::vector<std::string> paths;
     for (const auto& [path, title] : tables_of) {
-      files += (files.empty() ? "" : " ") + path;
-      titles += (titles.empty() ? "" : " ") + title;
+      Append(files, path, " ");
+      Append(titles, title, " ");
       paths.push_back(path);
     }
     const std::string path = o.scripts_dir + "/" + script;
@@ -240,8 +241,8 @@ Result<std::vector<std::string>> PlotOverlay(const std::vector<std::string>& run
     if (d.find_first_of(" '") != std::string::npos) {
       return MakeError(ErrorCode::kInvalidArgument, d + ": run folders with spaces or quotes cannot be overlaid");
     }
-    runs += (runs.empty() ? "" : " ") + d;
-    titles += (titles.empty() ? "" : " ") + fs::path(d).filename().string();
+    Append(runs, d, " ");
+    Append(titles, fs::path(d).filename().string(), " ");
     cluster_files.push_back(d + "/cluster.csv");
     cluster_files.push_back(d + "/faults.csv");
     latency_files.push_back(d + "/latency_percentiles.csv");

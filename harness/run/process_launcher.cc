@@ -16,6 +16,7 @@
 
 #include "harness/run/launcher.h"
 #include "harness/run/netns.h"
+#include "harness/text.h"
 
 namespace qsm::harness {
 namespace {
@@ -95,7 +96,7 @@ std::string NetworkRules(const ResolvedRun& run, uint32_t node, Duration t) {
       for (uint32_t id = 1; id <= run.scenario.nodes; ++id) {
         const bool other_member = std::find(w.nodes.begin(), w.nodes.end(), id) != w.nodes.end();
         if (other_member != member) {
-          others += (others.empty() ? "" : ", ") + Endpoint{NetnsCluster::Address(id), 0}.AddressString();
+          Append(others, Endpoint{NetnsCluster::Address(id), 0}.AddressString(), ", ");
         }
       }
       if (!others.empty()) rules += "  ip saddr { " + others + " } drop\n";
@@ -243,7 +244,8 @@ Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& o)
   const double load_s = ToSeconds(scenario.duration);
   const double total_s = load_s + ToSeconds(scenario.drain);
   bool stopping = false;
-  std::optional<SteadyClock::time_point> stop_deadline;
+  // When the nodes that are still running get SIGKILL; max: not stopping.
+  SteadyClock::time_point stop_deadline = SteadyClock::time_point::max();
   double last_rate_t = 0;
   uint64_t last_rate_delivered = 0;
   double rate = 0;
@@ -365,13 +367,13 @@ Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& o)
         stop_deadline = SteadyClock::now() + 10s;
       }
     }
-    if (stop_deadline && SteadyClock::now() > *stop_deadline) {
+    if (SteadyClock::now() > stop_deadline) {
       for (auto& [id, p] : procs) {
         if (!p.running) continue;
         record.incidents.push_back("node " + std::to_string(id) + " did not stop within 10 s; killed");
         kill(p.pid, SIGKILL);
       }
-      stop_deadline.reset();
+      stop_deadline = SteadyClock::time_point::max();
     }
   }
   for (auto& [id, p] : procs) {

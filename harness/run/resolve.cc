@@ -1,4 +1,5 @@
 #include "harness/run/resolve.h"
+#include "harness/text.h"
 
 #include <algorithm>
 #include <set>
@@ -72,7 +73,7 @@ std::string ActiveFaults(const std::vector<FaultWindow>& windows, uint32_t node,
     if (on && std::find(w.nodes.begin(), w.nodes.end(), node) != w.nodes.end()) active.insert(FaultTypeName(w.type));
   }
   std::string out;
-  for (const auto& a : active) out += (out.empty() ? "" : ";") + a;
+  for (const auto& a : active) Append(out, a, ";");
   return out;
 }
 

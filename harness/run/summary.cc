@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "harness/workload/json_fields.h"
+#include "harness/text.h"
 
 #ifndef QSM_SOURCE_DIR
 #define QSM_SOURCE_DIR "."
@@ -317,7 +318,7 @@ Status WriteRunFolder(const std::string& dir, const RunRecord& record, const Che
       min = std::min(min, r);
     }
     std::string faults;
-    for (const auto& f : sec.faults) faults += (faults.empty() ? "" : ";") + f;
+    for (const auto& f : sec.faults) Append(faults, f, ";");
     char line[512];
     std::snprintf(line, sizeof line, "%ld,%zu,%.1f,%.1f,%zu,%zu,%.3f,%.3f,%.3f,%s\n", t, sec.rates.size(),
                   sec.rates.empty() ? 0.0 : sum / static_cast<double>(sec.rates.size()), min, sec.pending_bytes,
@@ -344,7 +345,7 @@ Status WriteRunFolder(const std::string& dir, const RunRecord& record, const Che
   faults << "type,nodes,start_s,end_s,via\n";
   for (const FaultWindow& w : record.run.windows) {
     std::string nodes;
-    for (uint32_t n : w.nodes) nodes += (nodes.empty() ? "" : ";") + std::to_string(n);
+    for (uint32_t n : w.nodes) Append(nodes, std::to_string(n), ";");
     faults << FaultTypeName(w.type) << "," << nodes << "," << ToSeconds(w.start) << "," << ToSeconds(w.end) << ","
            << ViaOf(w) << "\n";
   }
@@ -390,7 +391,7 @@ Result<std::vector<std::string>> WriteSweepTables(const std::string& dir, const 
       std::set<std::string> fault_types;
       for (const json& w : s["fault_windows"]) fault_types.insert(w["type"].get<std::string>());
       std::string faults;
-      for (const auto& f : fault_types) faults += (faults.empty() ? "" : ";") + f;
+      for (const auto& f : fault_types) Append(faults, f, ";");
       char line[1024];
       std::snprintf(
           line, sizeof line,

@@ -1,4 +1,5 @@
 #include "harness/scenario/scenario.h"
+#include "harness/text.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -48,7 +49,7 @@ class Reader {
       const std::string key = kv.first.as<std::string>("");
       if (std::find_if(known.begin(), known.end(), [&](const char* k) { return key == k; }) == known.end()) {
         std::string list;
-        for (const char* k : known) list += std::string(list.empty() ? "" : ", ") + k;
+        for (const char* k : known) Append(list, k, ", ");
         return std::unexpected(Fail(kv.first, prefix + key, "unknown key (known: " + list + ")"));
       }
     }
@@ -86,7 +87,7 @@ class Reader {
     const std::string value = node.Scalar();
     if (allowed.size() > 0 && std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return value == a; })) {
       std::string list;
-      for (const char* a : allowed) list += std::string(list.empty() ? "" : " | ") + a;
+      for (const char* a : allowed) Append(list, a, " | ");
       return std::unexpected(Fail(node, path, "must be one of " + list + ", not '" + value + "'"));
     }
     out = value;
