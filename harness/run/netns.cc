@@ -52,6 +52,7 @@ Result<std::unique_ptr<NetnsCluster>> NetnsCluster::Create(uint32_t nodes, const
     return MakeError(ErrorCode::kInvalidArgument, "the netns launcher needs root (it creates network namespaces)");
   }
   if (nodes > 250) return MakeError(ErrorCode::kInvalidArgument, "the netns launcher takes at most 250 nodes");
+  RemoveOrphans();
   std::unique_ptr<NetnsCluster> c(new NetnsCluster(nodes, tag));
   const std::string hub = c->Hub();
   std::vector<std::vector<std::string>> steps = {
@@ -80,6 +81,18 @@ Result<std::unique_ptr<NetnsCluster>> NetnsCluster::Create(uint32_t nodes, const
 }
 
 NetnsCluster::~NetnsCluster() { Cleanup(tag_); }
+
+void NetnsCluster::RemoveOrphans() {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/run/netns", ec)) {
+    const std::string name = entry.path().filename().string();
+    const size_t dash = name.find('-');
+    if (name.rfind("qsm", 0) != 0 || dash == std::string::npos || dash == 3) continue;
+    const std::string pid = name.substr(3, dash - 3);
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (!std::filesystem::exists("/proc/" + pid)) Cleanup(pid);
+  }
+}
 
 void NetnsCluster::Cleanup(const std::string& tag) {
   const std::string prefix = "qsm" + tag + "-";

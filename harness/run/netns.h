@@ -1,7 +1,8 @@
 // Test hosts as network namespaces: one namespace per node, each with a veth whose other end is
 // on a bridge in a hub namespace, node i at 198.18.1.i (DESIGN: network safety - 198.18.0.0/15,
 // namespaces this process created). Network faults are nftables rules inside a node's namespace.
-// Everything is removed by the destructor, and by Cleanup() for a run that died.
+// Everything is removed by the destructor; what a harness killed outright left behind is removed
+// by the next netns run (RemoveOrphans).
 // Needs root. Threading: one thread.
 #pragma once
 
@@ -31,6 +32,9 @@ class NetnsCluster {
   Status SetInputRules(uint32_t id, const std::string& rules);
   // Removes every namespace whose name starts with "qsm<tag>-".
   static void Cleanup(const std::string& tag);
+  // Removes the namespaces of harness processes that no longer exist (killed with SIGKILL, say):
+  // names "qsm<pid>-..." whose pid is gone.
+  static void RemoveOrphans();
 
  private:
   NetnsCluster(uint32_t nodes, std::string tag) : nodes_(nodes), tag_(std::move(tag)) {}

@@ -66,10 +66,10 @@ const char* ViaOf(const FaultWindow& w) {
   return "process";
 }
 
-std::string ActiveFaults(const std::vector<FaultWindow>& windows, uint32_t node, Duration t) {
+std::string ActiveFaults(const std::vector<FaultWindow>& windows, uint32_t node, Duration from, Duration to) {
   std::set<std::string> active;
   for (const FaultWindow& w : windows) {
-    const bool on = w.type == FaultType::kCrash ? t >= w.start : (t >= w.start && t < w.end);
+    const bool on = w.start < to && (w.type == FaultType::kCrash || w.end > from);
     if (on && std::find(w.nodes.begin(), w.nodes.end(), node) != w.nodes.end()) active.insert(FaultTypeName(w.type));
   }
   std::string out;

@@ -50,7 +50,8 @@ void TrimWindows(std::vector<FaultWindow>& windows, Duration ended);
 // crash) or "process" (inside the node).
 const char* ViaOf(const FaultWindow& window);
 
-// Fault types active on `node` at `t`, separated by ";" ("" if none). A crash stays active.
-std::string ActiveFaults(const std::vector<FaultWindow>& windows, uint32_t node, Duration t);
+// Fault types active on `node` at some time in [from, to), separated by ";" ("" if none). A
+// crash stays active.
+std::string ActiveFaults(const std::vector<FaultWindow>& windows, uint32_t node, Duration from, Duration to);
 
 }  // namespace qsm::harness

@@ -264,8 +264,9 @@ Status WriteRunFolder(const std::string& dir, const RunRecord& record, const Che
     const double dt = p ? t.t_s - p->t_s : t.t_s;
     const double delivered = static_cast<double>(t.delivered - (p ? p->delivered : 0));
     const double sent = static_cast<double>(t.sent - (p ? p->sent : 0));
+    const auto at = [](double s) { return Duration(static_cast<int64_t>(s * 1e9)); };
     rows.push_back({&t, dt > 0 ? delivered / dt : 0.0, dt > 0 ? sent / dt : 0.0,
-                    ActiveFaults(record.run.windows, t.node_id, Duration(static_cast<int64_t>(t.t_s * 1e9)))});
+                    ActiveFaults(record.run.windows, t.node_id, at(p ? p->t_s : 0.0), at(t.t_s))});
     previous[t.node_id] = &t;
   }
   // timeseries.csv is by node, then time, so that each node's rows are one block (a plot can draw

@@ -1,0 +1,88 @@
+// A results folder written from a run reads back into the same delivery check, and its files
+// hold what RESULTS.md says.
+#include "harness/run/summary.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "harness/run/launcher.h"
+
+namespace qsm::harness {
+namespace {
+
+namespace fs = std::filesystem;
+
+class SummaryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = (fs::temp_directory_path() / ("qsm-summary-test-" + std::to_string(getpid()))).string();
+    auto sc = ParseScenario(
+        "name: s\nlauncher: sim\nnodes: 4\nsenders: 2\ngroups: 3\nrate: 500\nduration: 2s\nwarmup: 500ms\n"
+        "faults: [{type: loss-burst, nodes: [3], every: 700ms, for: 20ms}, {type: crash, nodes: [4], at: 1s}]\n",
+        "test.yaml");
+    ASSERT_TRUE(sc.has_value()) << sc.error().message;
+    auto record = RunSimulation(*sc, LaunchOptions{.progress = false});
+    ASSERT_TRUE(record.has_value());
+    record_ = std::move(*record);
+    check_ = CheckDeliveries(CheckInputOf(record_));
+    ASSERT_TRUE(WriteRunFolder(dir_, record_, check_).has_value());
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  static std::string Read(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+  std::string dir_;
+  RunRecord record_;
+  CheckReport check_;
+};
+
+TEST_F(SummaryTest, TheFolderReadsBackIntoTheSameCheck) {
+  ASSERT_TRUE(check_.ok);
+  auto back = ReadRunFolder(dir_);
+  ASSERT_TRUE(back.has_value()) << back.error().message;
+  const CheckReport again = CheckDeliveries(CheckInputOf(*back));
+  EXPECT_TRUE(again.ok);
+  EXPECT_EQ(again.expected, check_.expected);
+  EXPECT_EQ(again.delivered, check_.delivered);
+  EXPECT_EQ(back->crashed, (std::set<uint32_t>{4}));
+}
+
+TEST_F(SummaryTest, ALostNodeFileFailsTheCheckFromTheFolder) {
+  fs::remove(dir_ + "/nodes/node-2.json");
+  auto back = ReadRunFolder(dir_);
+  ASSERT_TRUE(back.has_value());
+  const CheckReport again = CheckDeliveries(CheckInputOf(*back));
+  EXPECT_FALSE(again.ok);
+  EXPECT_EQ(again.violations.front(), "node 2 wrote no result file (it exited or was killed unexpectedly)");
+}
+
+TEST_F(SummaryTest, FilesHoldTheDocumentedFields) {
+  const nlohmann::json s = nlohmann::json::parse(Read(dir_ + "/summary.json"));
+  for (const char* key : {"check", "scenario", "git_revision", "machine", "started_at", "messages", "throughput",
+                          "latency", "token_rtt", "peak_pending_ack", "peak_cache_bytes", "recovery_packets",
+                          "cpu_seconds", "timer_lateness", "fault_windows", "nodes"}) {
+    EXPECT_TRUE(s.contains(key)) << key;
+  }
+  EXPECT_EQ(s["messages"]["sent"].get<uint64_t>(), 2000u);  // 2 senders x 500/s x 2 s
+  EXPECT_GT(s["throughput"]["msgs_per_s"]["min"].get<double>(), 900);  // 1000 msgs/s in all
+  const std::string timeseries = Read(dir_ + "/timeseries.csv");
+  EXPECT_EQ(timeseries.substr(0, timeseries.find('\n')),
+            "t_s,node,delivered_per_s,sent_per_s,pending_messages,pending_bytes,cache_bytes,token_rtt_p50_ms,"
+            "token_rtt_p99_ms,latency_p50_ms,latency_p99_ms,faults");
+  const std::string faults = Read(dir_ + "/faults.csv");
+  EXPECT_NE(faults.find("loss-burst,3,0.7,0.72,process"), std::string::npos) << faults;
+  EXPECT_NE(faults.find("crash,4,1,1,signal"), std::string::npos) << faults;
+  EXPECT_NE(Read(dir_ + "/cluster.csv").find("loss-burst@3"), std::string::npos);
+  EXPECT_NE(Read(dir_ + "/latency_percentiles.csv").find("\n50,"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace qsm::harness
