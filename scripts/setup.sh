@@ -14,6 +14,8 @@ packages=(
   nlohmann-json3-dev               # node plans, node results, summary.json
   nftables                         # network faults in netns clusters
   gnuplot-nox                      # figures (plots/)
+  prometheus-cpp-dev               # /metrics on every node (exporters/)
+  prometheus                       # promtool and the server, for tests and --prometheus
 )
 
 missing=()

@@ -55,6 +55,7 @@ enum class Counter : uint16_t {
   kStaleTokens,         // tokens dropped: old round, old view, or already handled
   kWrongView,           // packets dropped for a region view this node is not in
   kTailProbes,          // sender retransmissions of its highest message after an ACK timeout
+  kViewChanges,         // region views installed
   kCount,
 };
 

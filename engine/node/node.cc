@@ -47,6 +47,7 @@ Status Node::InstallView(const wire::RegionView& view) {
     if (auto joined = transport_.JoinGroup(view.multicast); !joined) return joined;
   }
   region_.InstallView(view);
+  counters_.Add(Counter::kViewChanges);
   std::vector<PendingMessage> carried;
   if (sender_) carried = sender_->TakeUnacknowledged();
   sender_.emplace(view.id, config_.window);
@@ -352,6 +353,10 @@ NodeStats Node::Snapshot() const {
   s.region_rtt_ns = region_.stats().region_rtt_ns;
   s.delivery_latency_ns = delivery_latency_ns_;
   s.timer_lateness_ns = scheduler_.alarms().lateness_ns();
+  for (size_t c = 0; c < kIoClassCount; ++c) s.io_queue_depths[c] = scheduler_.io_queue_depth(static_cast<IoClass>(c));
+  s.alarms_pending = scheduler_.alarms().size();
+  s.groups_joined = joined_.size();
+  s.regions = region_.has_view() ? 1 : 0;
   if (sender_) {
     s.pending_messages = sender_->pending_messages();
     s.pending_bytes = sender_->pending_bytes();

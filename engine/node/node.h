@@ -86,6 +86,10 @@ struct NodeStats {
   size_t pending_bytes = 0;
   size_t cache_bytes = 0;
   size_t cached_messages = 0;
+  std::array<size_t, kIoClassCount> io_queue_depths{};  // the scheduler's queues, by I/O class
+  size_t alarms_pending = 0;
+  size_t groups_joined = 0;
+  size_t regions = 0;  // regions this node is a member of
   uint64_t counter(Counter c) const { return counters[static_cast<size_t>(c)]; }
 };
 

@@ -5,6 +5,8 @@
 //   probe   the unreliable multicast probe (engine/node/probe.h): what the network delivers.
 // Membership from qsm-gms arrives with the membership service.
 #include <CLI/CLI.hpp>
+#include <prometheus/exposer.h>
+#include <prometheus/registry.h>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -28,6 +30,7 @@
 #include "engine/node/probe.h"
 #include "engine/node/run_loop.h"
 #include "engine/transport/asio/asio_transport.h"
+#include "exporters/prometheus/node_metrics.h"
 #include "faults/inbound_loss.h"
 #include "harness/workload/node_plan.h"
 #include "harness/workload/workload.h"
@@ -122,6 +125,7 @@ struct RunOptions {
   std::string result_path;
   bool control = false;  // read commands from stdin: "stop", "exclude ID..."
   bool ticks = false;    // print a progress record (JSON line) every plan tick
+  std::string metrics;   // serve Prometheus metrics on this address:port ("" = none)
   // ...or a static view and load from flags.
   uint32_t node_id = 0;
   std::vector<std::string> members;  // id=address:port, in view order
@@ -295,6 +299,35 @@ Result<harness::NodeResult> RunPlan(const harness::NodePlan& plan, const RunOpti
        }});
   if (auto s = workload.Start(); !s) return std::unexpected(s.error());
 
+  // Prometheus: the exposer serves from its own threads; the core thread updates the metrics from
+  // a snapshot once a second.
+  std::unique_ptr<prometheus::Exposer> exposer;
+  auto registry = std::make_shared<prometheus::Registry>();
+  std::optional<exporters::NodeMetrics> metrics;
+  std::function<void(TimePoint)> update_metrics;
+  AlarmId metrics_alarm;
+  if (!o.metrics.empty()) {
+    auto address = Endpoint::Parse(o.metrics);
+    if (!address || !(address->is_loopback() || address->is_benchmark_net() || o.allow_external)) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "--metrics " + o.metrics + ": give ADDRESS:PORT on 127.0.0.0/8 or 198.18.0.0/15");
+    }
+    try {
+      exposer = std::make_unique<prometheus::Exposer>(o.metrics);
+    } catch (const std::exception& e) {
+      return MakeError(ErrorCode::kIo, "--metrics " + o.metrics + ": " + e.what());
+    }
+    metrics.emplace(*registry, std::map<std::string, std::string>{
+                                   {"node", std::to_string(plan.node_id)},
+                                   {"role", plan.send_groups.empty() ? "receiver" : "sender"}});
+    exposer->RegisterCollectable(registry);
+    update_metrics = [&](TimePoint now) {
+      metrics->Update(node.Snapshot());
+      metrics_alarm = scheduler.alarms().Schedule(now + 1s, update_metrics);
+    };
+    update_metrics(clock.Now());
+  }
+
   std::atomic<const char*> end{"completed"};
   std::atomic<bool> done{false};
   std::thread signals([&] { WaitForSignals(done, loop, end); });
@@ -305,6 +338,7 @@ Result<harness::NodeResult> RunPlan(const harness::NodePlan& plan, const RunOpti
   signals.join();
   if (commands) commands->join();
 
+  scheduler.alarms().Cancel(metrics_alarm);
   harness::NodeResult result = workload.Finish(clock.Now(), end.load());
   std::tie(result.cpu_seconds, result.max_rss_bytes) = ResourceUsage();
   if (!o.result_path.empty()) {
@@ -422,6 +456,7 @@ int main(int argc, char** argv) {
       ->needs(plan);
   r->add_flag("--control", run.control, "take commands on stdin: stop, exclude ID... (with --plan)")->needs(plan);
   r->add_flag("--ticks", run.ticks, "print a progress record (JSON) every plan tick (with --plan)")->needs(plan);
+  r->add_option("--metrics", run.metrics, "serve Prometheus metrics at http://ADDRESS:PORT/metrics");
   r->add_option("--node-id", run.node_id, "this node's id (one of the --member ids)")->excludes(plan);
   r->add_option("--member", run.members, "every member, in view order: ID=ADDRESS:PORT (repeat)")
       ->excludes(plan);
