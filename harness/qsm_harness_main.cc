@@ -45,6 +45,7 @@ struct Options {
   std::vector<std::string> overlay;
   bool quiet = false;
   bool no_plot = false;
+  bool prometheus = false;
 };
 
 constexpr int kOk = 0, kFailed = 1, kBadInput = 2, kInterrupted = 130;
@@ -118,7 +119,9 @@ nlohmann::json RunOne(const Scenario& sc, const std::string& dir, const Options&
   LaunchOptions launch{.node_binary = o.node_binary.empty() ? DefaultNodeBinary() : o.node_binary,
                        .run_dir = dir,
                        .progress = !o.quiet,
-                       .interrupted = &g_interrupted};
+                       .interrupted = &g_interrupted,
+                       .prometheus = o.prometheus,
+                       .rules_file = QSM_SOURCE_DIR "/exporters/prometheus/rules.yml"};
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) {
@@ -126,7 +129,9 @@ nlohmann::json RunOne(const Scenario& sc, const std::string& dir, const Options&
     return nullptr;
   }
   Result<RunRecord> record;
-  if (sc.launcher == "sim") {
+  if (sc.launcher == "sim" && o.prometheus) {
+    record = MakeError(ErrorCode::kInvalidArgument, "--prometheus needs real nodes: launcher local or netns");
+  } else if (sc.launcher == "sim") {
     record = RunSimulation(sc, launch);
   } else if (sc.launcher == "local" || sc.launcher == "netns") {
     record = RunProcesses(sc, launch);
@@ -344,6 +349,8 @@ int main(int argc, char** argv) {
     c->add_option("--node-binary", o.node_binary, "the qsm-node to run (default: the one built beside)");
     c->add_flag("--quiet", o.quiet, "no progress line");
     c->add_flag("--no-plot", o.no_plot, "do not draw figures at the end");
+    c->add_flag("--prometheus", o.prometheus,
+                "nodes serve /metrics and a Prometheus on 127.0.0.1 scrapes them (data kept in the run's folder)");
   };
   CLI::App* run = app.add_subcommand("run", "run a scenario (file or bundled name)");
   run->add_option("scenario", o.target, "scenario file or bundled name")->required();

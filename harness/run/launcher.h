@@ -21,6 +21,10 @@ struct LaunchOptions {
   std::string run_dir;      // the run's results folder (created by the caller)
   bool progress = true;     // a progress line on stderr
   const std::atomic<bool>* interrupted = nullptr;
+  // Process launchers: every node serves /metrics, the harness serves its own, and a Prometheus
+  // server scrapes them every second for the run (data in RUN/prometheus/, see prometheus.h).
+  bool prometheus = false;
+  std::string rules_file;  // Prometheus rules to load (exporters/prometheus/rules.yml)
 };
 
 Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& options);  // local, netns

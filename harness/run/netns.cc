@@ -103,6 +103,18 @@ void NetnsCluster::Cleanup(const std::string& tag) {
   }
 }
 
+Status NetnsCluster::AddUplink() {
+  const std::string local = "qsm" + tag_ + "-up";
+  for (const auto& step : std::vector<std::vector<std::string>>{
+           {"ip", "link", "add", local, "type", "veth", "peer", "name", "up", "netns", Hub()},
+           {"ip", "-n", Hub(), "link", "set", "up", "master", "br0", "up"},
+           {"ip", "addr", "add", "198.18.0.254/16", "dev", local},
+           {"ip", "link", "set", local, "up"}}) {
+    if (auto s = RunCommand(step); !s) return s;
+  }
+  return {};
+}
+
 std::vector<std::string> NetnsCluster::ExecPrefix(uint32_t id) const { return {"ip", "netns", "exec", Name(id)}; }
 
 Status NetnsCluster::SetInputRules(uint32_t id, const std::string& rules) {

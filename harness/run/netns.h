@@ -28,6 +28,9 @@ class NetnsCluster {
   static uint32_t Address(uint32_t id) { return Endpoint::FromOctets(198, 18, 1, static_cast<uint8_t>(id), 0).address; }
   // The command prefix that runs a program on host `id`.
   std::vector<std::string> ExecPrefix(uint32_t id) const;
+  // Connects this (the root) namespace to the bridge at 198.18.0.254, so that a Prometheus here
+  // can scrape the hosts. Removed with the hub.
+  Status AddUplink();
   // Replaces host `id`'s fault rules (an nftables ruleset body for the input chain; "" = none).
   Status SetInputRules(uint32_t id, const std::string& rules);
   // Removes every namespace whose name starts with "qsm<tag>-".

@@ -15,7 +15,11 @@
 #include <sstream>
 
 #include "harness/run/launcher.h"
+#include "exporters/prometheus/harness_metrics.h"
 #include "harness/run/netns.h"
+#include "harness/run/prometheus.h"
+
+#include <prometheus/exposer.h>
 #include "harness/text.h"
 
 namespace qsm::harness {
@@ -176,6 +180,52 @@ Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& o)
   const fs::path nodes_dir = fs::path(o.run_dir) / "nodes";
   fs::create_directories(nodes_dir);
 
+  // Prometheus in the loop: node metrics on base+50+id (local) or HOST:9100 (netns), the
+  // harness's own on base+97, the server on base+98.
+  std::unique_ptr<prometheus::Exposer> harness_exposer;
+  auto harness_registry = std::make_shared<prometheus::Registry>();
+  std::optional<exporters::HarnessMetrics> harness_metrics;
+  std::unique_ptr<PrometheusServer> prometheus;
+  auto metrics_address = [&](uint32_t id) {
+    return netns ? Endpoint{NetnsCluster::Address(id), 9100}.ToString()
+                 : Endpoint::FromOctets(127, 0, 0, 1, static_cast<uint16_t>(base_port + 50 + id)).ToString();
+  };
+  if (o.prometheus) {
+    if (!netns && scenario.nodes > 45) {
+      return MakeError(ErrorCode::kInvalidArgument, "--prometheus on the local launcher takes at most 45 nodes");
+    }
+    if (netns) {
+      if (auto s = hosts->AddUplink(); !s) return std::unexpected(s.error());
+    }
+    const std::string harness_address = Endpoint::FromOctets(127, 0, 0, 1, static_cast<uint16_t>(base_port + 97)).ToString();
+    try {
+      harness_exposer = std::make_unique<prometheus::Exposer>(harness_address);
+    } catch (const std::exception& e) {
+      return MakeError(ErrorCode::kIo, "harness metrics on " + harness_address + ": " + e.what());
+    }
+    harness_metrics.emplace(*harness_registry);
+    harness_exposer->RegisterCollectable(harness_registry);
+    std::vector<ScrapeTarget> targets;
+    for (const NodePlan& plan : run.plans) {
+      targets.push_back({metrics_address(plan.node_id),
+                         {{"node", std::to_string(plan.node_id)},
+                          {"role", plan.send_groups.empty() ? "receiver" : "sender"}}});
+    }
+    fs::copy_file(o.rules_file, fs::path(o.run_dir) / "rules.yml", fs::copy_options::overwrite_existing);
+    std::ofstream(fs::path(o.run_dir) / "prometheus.yml") << PrometheusConfig(targets, harness_address, "rules.yml");
+    auto server = PrometheusServer::Start((fs::path(o.run_dir) / "prometheus.yml").string(),
+                                          (fs::path(o.run_dir) / "prometheus").string(),
+                                          static_cast<uint16_t>(base_port + 98),
+                                          (fs::path(o.run_dir) / "prometheus.log").string());
+    if (!server) return std::unexpected(server.error());
+    prometheus = std::move(*server);
+    record.prometheus_url = prometheus->url();
+    if (o.progress) {
+      std::fprintf(stderr, "[%s] prometheus: %s (data kept in %s/prometheus)\n", scenario.name.c_str(),
+                   prometheus->url().c_str(), o.run_dir.c_str());
+    }
+  }
+
   // Every node listens before anyone sends: a shared wall-clock start.
   const auto wall_start = std::chrono::system_clock::now() + std::chrono::milliseconds(netns ? 1500 : 1000);
   const int64_t start_ms =
@@ -201,6 +251,10 @@ Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& o)
                                  std::string("--result"), base + ".json", std::string("--control"),
                                  std::string("--ticks"), std::string("--start-at-ms"), std::to_string(start_ms)}) {
       argv.push_back(a);
+    }
+    if (o.prometheus) {
+      argv.push_back("--metrics");
+      argv.push_back(metrics_address(plan.node_id));
     }
     auto p = Spawn(plan.node_id, argv, base + ".log");
     if (!p) {
@@ -339,6 +393,18 @@ Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& o)
                                             : elapsed < load_s                        ? "load"
                                                                                        : "drain";
     progress.Update(stopping ? "stop" : phase, std::max(elapsed, 0.0), total_s, rate);
+    if (harness_metrics) {
+      harness_metrics->SetPhase(stopping ? "stop" : phase);
+      for (const char* type : exporters::HarnessMetrics::kFaultTypes) {
+        size_t active = 0, started = 0;
+        for (const FaultWindow& w : run.windows) {
+          if (std::string(FaultTypeName(w.type)) != type || offset < w.start) continue;
+          ++started;
+          if (w.type == FaultType::kCrash || offset < w.end) ++active;
+        }
+        harness_metrics->SetFaults(type, active, started);
+      }
+    }
 
     if (!stopping && o.interrupted != nullptr && o.interrupted->load()) {
       record.interrupted = true;

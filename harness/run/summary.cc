@@ -216,6 +216,10 @@ json BuildSummary(const RunRecord& record, const CheckReport& check) {
       {"simulated", record.simulated},
       {"interrupted", record.interrupted},
       {"incidents", record.incidents},
+      {"prometheus", record.prometheus_url.empty()
+                         ? json(nullptr)
+                         : json{{"url_during_run", record.prometheus_url}, {"config", "prometheus.yml"},
+                                {"data", "prometheus/"}}},
       {"crashed", record.crashed},
       {"messages",
        {{"sent", check.sent},

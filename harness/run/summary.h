@@ -24,6 +24,7 @@ struct RunRecord {
   std::vector<std::string> incidents;  // what went wrong outside the protocol (a node died...)
   bool interrupted = false;            // stopped by Ctrl-C
   bool simulated = false;              // virtual time: wall-clock and CPU fields are not comparable
+  std::string prometheus_url;          // the Prometheus that scraped the run ("" = none)
 };
 
 CheckInput CheckInputOf(const RunRecord& record);
