@@ -111,6 +111,24 @@ TEST_F(PrometheusTest, ARunIsScrapedAndEveryRuleExpressionReturnsData) {
     }
   }
   EXPECT_EQ(checked, 10u);
+
+  // Every expression of the Grafana dashboards, with the dashboard's variables set to "all".
+  std::ifstream dashboard_file(QSM_SOURCE_DIR "/exporters/grafana/dashboards/qsm-overview.json");
+  const auto dashboard = nlohmann::json::parse(dashboard_file);
+  std::vector<std::string> exprs;
+  for (const auto& panel : dashboard["panels"]) {
+    for (const auto& target : panel["targets"]) exprs.push_back(target["expr"].get<std::string>());
+  }
+  for (const auto& annotation : dashboard["annotations"]["list"]) exprs.push_back(annotation["target"]["expr"]);
+  EXPECT_GE(exprs.size(), 15u);
+  for (std::string expr : exprs) {
+    for (const auto& [variable, value] : {std::pair{std::string("$node"), std::string(".*")},
+                                          std::pair{std::string("$role"), std::string(".*")},
+                                          std::pair{std::string("$__rate_interval"), std::string("5s")}}) {
+      for (size_t at; (at = expr.find(variable)) != std::string::npos;) expr.replace(at, variable.size(), value);
+    }
+    EXPECT_EQ(returns_data(expr), "") << "dashboard: " << expr;
+  }
 }
 
 }  // namespace
