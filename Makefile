@@ -48,6 +48,7 @@ demo: release
 bench: release
 	@./scripts/bench.sh build/release
 	@./scripts/bench-engine.sh build/release
+	@./scripts/bench-scrape.sh build/release
 
 clean:
 	rm -rf build

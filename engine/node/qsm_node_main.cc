@@ -307,13 +307,14 @@ Result<harness::NodeResult> RunPlan(const harness::NodePlan& plan, const RunOpti
   std::function<void(TimePoint)> update_metrics;
   AlarmId metrics_alarm;
   if (!o.metrics.empty()) {
-    auto address = Endpoint::Parse(o.metrics);
+    const std::string listen = o.metrics.find(':') == std::string::npos ? "127.0.0.1:" + o.metrics : o.metrics;
+    auto address = Endpoint::Parse(listen);
     if (!address || !(address->is_loopback() || address->is_benchmark_net() || o.allow_external)) {
       return MakeError(ErrorCode::kInvalidArgument,
                        "--metrics " + o.metrics + ": give ADDRESS:PORT on 127.0.0.0/8 or 198.18.0.0/15");
     }
     try {
-      exposer = std::make_unique<prometheus::Exposer>(o.metrics);
+      exposer = std::make_unique<prometheus::Exposer>(listen);
     } catch (const std::exception& e) {
       return MakeError(ErrorCode::kIo, "--metrics " + o.metrics + ": " + e.what());
     }
@@ -456,7 +457,8 @@ int main(int argc, char** argv) {
       ->needs(plan);
   r->add_flag("--control", run.control, "take commands on stdin: stop, exclude ID... (with --plan)")->needs(plan);
   r->add_flag("--ticks", run.ticks, "print a progress record (JSON) every plan tick (with --plan)")->needs(plan);
-  r->add_option("--metrics", run.metrics, "serve Prometheus metrics at http://ADDRESS:PORT/metrics");
+  r->add_option("--metrics", run.metrics,
+                "serve Prometheus metrics at http://ADDRESS:PORT/metrics (PORT alone: on 127.0.0.1)");
   r->add_option("--node-id", run.node_id, "this node's id (one of the --member ids)")->excludes(plan);
   r->add_option("--member", run.members, "every member, in view order: ID=ADDRESS:PORT (repeat)")
       ->excludes(plan);

@@ -96,6 +96,7 @@ void NetnsCluster::RemoveOrphans() {
 
 void NetnsCluster::Cleanup(const std::string& tag) {
   const std::string prefix = "qsm" + tag + "-";
+  if (std::filesystem::exists("/sys/class/net/" + prefix + "up")) (void)RunCommand({"ip", "link", "del", prefix + "up"});
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/run/netns", ec)) {
     const std::string name = entry.path().filename().string();
@@ -106,8 +107,8 @@ void NetnsCluster::Cleanup(const std::string& tag) {
 Status NetnsCluster::AddUplink() {
   const std::string local = "qsm" + tag_ + "-up";
   for (const auto& step : std::vector<std::vector<std::string>>{
-           {"ip", "link", "add", local, "type", "veth", "peer", "name", "up", "netns", Hub()},
-           {"ip", "-n", Hub(), "link", "set", "up", "master", "br0", "up"},
+           {"ip", "link", "add", local, "type", "veth", "peer", "name", "uplink", "netns", Hub()},
+           {"ip", "-n", Hub(), "link", "set", "uplink", "master", "br0", "up"},
            {"ip", "addr", "add", "198.18.0.254/16", "dev", local},
            {"ip", "link", "set", local, "up"}}) {
     if (auto s = RunCommand(step); !s) return s;
