@@ -18,6 +18,10 @@ packages=(
   prometheus                       # promtool and the server, for tests and --prometheus
 )
 
+# Node.js and npm type-check the Grafana dashboards (scripts/check-dashboards.sh). Machines of this
+# kind come with them; elsewhere Debian's packages do.
+command -v npm >/dev/null || packages+=(nodejs npm)
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
