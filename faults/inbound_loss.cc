@@ -2,13 +2,9 @@
 
 namespace qsm::faults {
 
-InboundLoss::InboundLoss(Transport& inner, Counters& counters,
-                         std::vector<TimeWindow> bursts, double loss_rate, uint64_t seed)
-    : inner_(inner),
-      counters_(counters),
-      bursts_(std::move(bursts)),
-      loss_rate_(loss_rate),
-      random_(seed) {
+InboundLoss::InboundLoss(Transport& inner, Counters& counters, std::vector<TimeWindow> bursts,
+                         double loss_rate, uint64_t seed)
+    : inner_(inner), counters_(counters), bursts_(std::move(bursts)), loss_rate_(loss_rate), random_(seed) {
   inner_.SetHandler(this);
 }
 

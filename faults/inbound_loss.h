@@ -23,8 +23,8 @@ struct TimeWindow {
 class InboundLoss final : public Transport, private TransportHandler {
  public:
   // `inner` and `counters` must outlive this object. `bursts` must be sorted by start.
-  InboundLoss(Transport& inner, Counters& counters, std::vector<TimeWindow> bursts,
-              double loss_rate, uint64_t seed);
+  InboundLoss(Transport& inner, Counters& counters, std::vector<TimeWindow> bursts, double loss_rate,
+              uint64_t seed);
   ~InboundLoss() override;
 
   Endpoint local_endpoint() const override { return inner_.local_endpoint(); }

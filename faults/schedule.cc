@@ -46,13 +46,20 @@ Result<Duration> ParseDuration(const std::string& text) {
   }
   const std::string unit(end);
   double ns_per_unit = 0;
-  if (unit == "ns") ns_per_unit = 1;
-  else if (unit == "us") ns_per_unit = 1e3;
-  else if (unit == "ms") ns_per_unit = 1e6;
-  else if (unit == "s") ns_per_unit = 1e9;
-  else if (unit == "m" || unit == "min") ns_per_unit = 60e9;
-  else if (unit == "h") ns_per_unit = 3600e9;
-  else if (unit.empty() && value == 0) ns_per_unit = 1;
+  if (unit == "ns")
+    ns_per_unit = 1;
+  else if (unit == "us")
+    ns_per_unit = 1e3;
+  else if (unit == "ms")
+    ns_per_unit = 1e6;
+  else if (unit == "s")
+    ns_per_unit = 1e9;
+  else if (unit == "m" || unit == "min")
+    ns_per_unit = 60e9;
+  else if (unit == "h")
+    ns_per_unit = 3600e9;
+  else if (unit.empty() && value == 0)
+    ns_per_unit = 1;
   else {
     return MakeError(ErrorCode::kInvalidArgument,
                      "'" + text + "' needs a unit: ns, us, ms, s, m or h (for example 500ms)");

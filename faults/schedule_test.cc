@@ -38,8 +38,8 @@ TEST(ScheduleTest, PoissonWindowsAreSeededOrderedAndDisjointWithTheRightMeanRate
 
 TEST(ScheduleTest, FromAndUntilBoundPeriodicWindows) {
   Random random(1);
-  const auto windows =
-      Expand({.kind = Schedule::Kind::kPeriodic, .every = 1s, .length = 10ms, .from = 3s, .until = 6s}, 20s, random);
+  const auto windows = Expand(
+      {.kind = Schedule::Kind::kPeriodic, .every = 1s, .length = 10ms, .from = 3s, .until = 6s}, 20s, random);
   ASSERT_EQ(windows.size(), 2u);
   EXPECT_EQ(windows[0].start, 4s);
   EXPECT_EQ(windows[1].start, 5s);

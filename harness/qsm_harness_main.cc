@@ -7,6 +7,8 @@
 //   list              the bundled scenarios and suites
 // Exit status: 0 all checks passed; 1 a delivery check failed or a node died; 2 bad input;
 // 130 interrupted (Ctrl-C; what was measured is still written).
+#include <yaml-cpp/yaml.h>
+
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
@@ -15,7 +17,6 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <yaml-cpp/yaml.h>
 
 #include "harness/run/launcher.h"
 #include "harness/run/plot.h"
@@ -79,7 +80,9 @@ int Fail(const std::string& message) {
   return kBadInput;
 }
 
-PlotOptions PlotOptionsOf(const Options& o) { return PlotOptions{.scripts_dir = o.plots, .formats = o.formats}; }
+PlotOptions PlotOptionsOf(const Options& o) {
+  return PlotOptions{.scripts_dir = o.plots, .formats = o.formats};
+}
 
 // Prints what was drawn, or why not; returns false on an error.
 bool Report(const Result<std::vector<std::string>>& drawn, const char* what) {
@@ -137,8 +140,9 @@ nlohmann::json RunOne(const Scenario& sc, const std::string& dir, const Options&
     record = RunProcesses(sc, launch);
   } else {
     record = MakeError(ErrorCode::kInvalidArgument,
-                       sc.source + ": 'launcher': inventory runs on hosts from an Ansible inventory, which comes "
-                                   "with the playbooks; not available yet (use local, netns or sim)");
+                       sc.source +
+                           ": 'launcher': inventory runs on hosts from an Ansible inventory, which comes "
+                           "with the playbooks; not available yet (use local, netns or sim)");
   }
   if (!record) {
     status = std::max(status, Fail(record.error().message));
@@ -158,8 +162,10 @@ nlohmann::json RunOne(const Scenario& sc, const std::string& dir, const Options&
   }
   summary["check"]["ok"] = ok;
   std::ofstream(dir + "/summary.json") << summary.dump(2) << "\n";
-  if (record->interrupted) status = std::max(status, kInterrupted);
-  else if (!ok) status = std::max(status, kFailed);
+  if (record->interrupted)
+    status = std::max(status, kInterrupted);
+  else if (!ok)
+    status = std::max(status, kFailed);
   return summary;
 }
 
@@ -179,13 +185,15 @@ void PrintTable(const std::vector<nlohmann::json>& summaries) {
     for (const auto& s : summaries) {
       if (&s == baseline) continue;
       const double t = s["throughput"]["msgs_per_s"]["min"].get<double>();
-      std::printf("  %-28s %.2f\n", s["scenario"]["name"].get<std::string>().c_str(), base > 0 ? t / base : 0.0);
+      std::printf("  %-28s %.2f\n", s["scenario"]["name"].get<std::string>().c_str(),
+                  base > 0 ? t / base : 0.0);
     }
   }
 }
 
 // Loads a scenario (bundled name or path) with overrides, expanded into its sweep's runs.
-Result<std::vector<Scenario>> LoadRuns(const std::string& target, const Overrides& overrides, const Options& o) {
+Result<std::vector<Scenario>> LoadRuns(const std::string& target, const Overrides& overrides,
+                                       const Options& o) {
   auto path = ResolveBundled(target, o.scenarios);
   if (!path) {
     return MakeError(ErrorCode::kInvalidArgument,
@@ -214,8 +222,11 @@ int RunScenarios(const std::vector<std::pair<std::string, Overrides>>& entries, 
   std::vector<nlohmann::json> summaries;
   std::vector<std::string> run_dirs;
   for (size_t i = 0; i < runs.size() && !g_interrupted.load(); ++i) {
-    const std::string dir = out + "/" + (runs.size() > 1 ? std::to_string(i + 1) + "-" : "") + SafeName(runs[i].name);
-    if (!o.quiet) std::fprintf(stderr, "== %s (%s, %u nodes)\n", runs[i].name.c_str(), runs[i].launcher.c_str(), runs[i].nodes);
+    const std::string dir =
+        out + "/" + (runs.size() > 1 ? std::to_string(i + 1) + "-" : "") + SafeName(runs[i].name);
+    if (!o.quiet)
+      std::fprintf(stderr, "== %s (%s, %u nodes)\n", runs[i].name.c_str(), runs[i].launcher.c_str(),
+                   runs[i].nodes);
     nlohmann::json summary = RunOne(runs[i], dir, o, status);
     if (!summary.is_null()) {
       summaries.push_back(std::move(summary));
@@ -224,7 +235,8 @@ int RunScenarios(const std::vector<std::pair<std::string, Overrides>>& entries, 
   }
   if (!summaries.empty()) PrintTable(summaries);
   if (!summaries.empty() && !o.no_plot) {
-    if (PlotFolder(out, run_dirs, summaries, o)) std::printf("\nfigures: %s/*/plots/ and %s/plots/\n", out.c_str(), out.c_str());
+    if (PlotFolder(out, run_dirs, summaries, o))
+      std::printf("\nfigures: %s/*/plots/ and %s/plots/\n", out.c_str(), out.c_str());
   }
   std::printf("\nresults: %s\n", out.c_str());
   if (status == kInterrupted) std::printf("interrupted: the results hold what was measured until then\n");
@@ -255,8 +267,10 @@ int Check(const std::string& dir) {
     for (const auto& v : report.violations) std::printf("%s: violation: %s\n", run.c_str(), v.c_str());
     std::printf("%s: %s: %llu of %llu expected deliveries, %llu lost, %llu duplicate, %llu out of order\n",
                 run.c_str(), report.ok ? "OK" : "FAILED", static_cast<unsigned long long>(report.delivered),
-                static_cast<unsigned long long>(report.expected), static_cast<unsigned long long>(report.lost),
-                static_cast<unsigned long long>(report.duplicates), static_cast<unsigned long long>(report.out_of_order));
+                static_cast<unsigned long long>(report.expected),
+                static_cast<unsigned long long>(report.lost),
+                static_cast<unsigned long long>(report.duplicates),
+                static_cast<unsigned long long>(report.out_of_order));
     if (!report.ok) status = std::max(status, kFailed);
   }
   return status;
@@ -349,8 +363,9 @@ int main(int argc, char** argv) {
     c->add_option("--node-binary", o.node_binary, "the qsm-node to run (default: the one built beside)");
     c->add_flag("--quiet", o.quiet, "no progress line");
     c->add_flag("--no-plot", o.no_plot, "do not draw figures at the end");
-    c->add_flag("--prometheus", o.prometheus,
-                "nodes serve /metrics and a Prometheus on 127.0.0.1 scrapes them (data kept in the run's folder)");
+    c->add_flag(
+        "--prometheus", o.prometheus,
+        "nodes serve /metrics and a Prometheus on 127.0.0.1 scrapes them (data kept in the run's folder)");
   };
   CLI::App* run = app.add_subcommand("run", "run a scenario (file or bundled name)");
   run->add_option("scenario", o.target, "scenario file or bundled name")->required();
@@ -362,11 +377,15 @@ int main(int argc, char** argv) {
   sim->add_option("scenario", o.target, "scenario file or bundled name")->required();
   add_run_options(sim);
   CLI::App* check = app.add_subcommand("check", "re-check the deliveries of a results folder");
-  check->add_option("results", o.target, "a run's folder or a folder of runs")->required()->check(CLI::ExistingDirectory);
+  check->add_option("results", o.target, "a run's folder or a folder of runs")
+      ->required()
+      ->check(CLI::ExistingDirectory);
   app.add_subcommand("list", "list the bundled scenarios and suites");
-  CLI::App* plot = app.add_subcommand("plot", "draw a results folder (a run, or a folder of runs), or overlay runs");
+  CLI::App* plot =
+      app.add_subcommand("plot", "draw a results folder (a run, or a folder of runs), or overlay runs");
   plot->add_option("results", o.target, "a run's folder or a folder of runs");
-  plot->add_option("--overlay", o.overlay, "run folders to overlay, the reference first")->check(CLI::ExistingDirectory);
+  plot->add_option("--overlay", o.overlay, "run folders to overlay, the reference first")
+      ->check(CLI::ExistingDirectory);
   plot->add_option("--out", o.out, "with --overlay: output path prefix (default: overlay)");
   try {
     app.parse(argc, argv);
@@ -382,7 +401,8 @@ int main(int argc, char** argv) {
   if (sim->parsed()) o.launcher = "sim";
   if (suite->parsed()) {
     auto path = ResolveBundled(o.target, o.scenarios);
-    if (!path) return Fail("no suite '" + o.target + "' (not a file or folder, not bundled; see: qsm-harness list)");
+    if (!path)
+      return Fail("no suite '" + o.target + "' (not a file or folder, not bundled; see: qsm-harness list)");
     auto loaded = LoadSuite(*path);
     if (!loaded) return Fail(loaded.error().message);
     std::vector<std::pair<std::string, Overrides>> entries;

@@ -13,7 +13,8 @@ std::string_view CounterName(Counter c) {
       "messages_delivered",   "bytes_delivered",     "duplicates_dropped",   "delivery_gaps",
       "recovery_push",        "recovery_pull",       "recovery_nak",         "recovery_retransmit",
       "recovery_skipped",     "pull_requests",       "token_rounds",         "tokens_regenerated",
-      "token_hops_resent",    "stale_tokens",        "wrong_view",           "tail_probes",          "view_changes",
+      "token_hops_resent",    "stale_tokens",        "wrong_view",           "tail_probes",
+      "view_changes",
   };
   return kNames[static_cast<size_t>(c)];
 }

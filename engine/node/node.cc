@@ -353,7 +353,8 @@ NodeStats Node::Snapshot() const {
   s.region_rtt_ns = region_.stats().region_rtt_ns;
   s.delivery_latency_ns = delivery_latency_ns_;
   s.timer_lateness_ns = scheduler_.alarms().lateness_ns();
-  for (size_t c = 0; c < kIoClassCount; ++c) s.io_queue_depths[c] = scheduler_.io_queue_depth(static_cast<IoClass>(c));
+  for (size_t c = 0; c < kIoClassCount; ++c)
+    s.io_queue_depths[c] = scheduler_.io_queue_depth(static_cast<IoClass>(c));
   s.alarms_pending = scheduler_.alarms().size();
   s.groups_joined = joined_.size();
   s.regions = region_.has_view() ? 1 : 0;

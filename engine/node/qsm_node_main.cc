@@ -4,27 +4,26 @@
 //           view and load from flags (prints what it sent and delivered).
 //   probe   the unreliable multicast probe (engine/node/probe.h): what the network delivers.
 // Membership from qsm-gms arrives with the membership service.
-#include <CLI/CLI.hpp>
+#include <poll.h>
 #include <prometheus/exposer.h>
 #include <prometheus/registry.h>
-#include <chrono>
-#include <cstdio>
-#include <cstring>
-#include <map>
-#include <optional>
-#include <string>
-#include <thread>
-
-#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <set>
-#include <tuple>
 #include <sstream>
+#include <string>
+#include <thread>
+#include <tuple>
 
 #include "engine/node/node.h"
 #include "engine/node/probe.h"
@@ -268,8 +267,8 @@ Result<harness::NodeResult> RunPlan(const harness::NodePlan& plan, const RunOpti
   TimePoint start = clock.Now();
   if (o.start_at_ms > 0) {  // a wall-clock start shared by the run's nodes, mapped to this clock
     const auto wall_start = std::chrono::system_clock::time_point(std::chrono::milliseconds(o.start_at_ms));
-    start += std::max(Duration::zero(), std::chrono::duration_cast<Duration>(
-                                            wall_start - std::chrono::system_clock::now()));
+    start += std::max(Duration::zero(),
+                      std::chrono::duration_cast<Duration>(wall_start - std::chrono::system_clock::now()));
   }
   std::vector<faults::TimeWindow> bursts;
   for (const auto& w : plan.loss_bursts) bursts.push_back({start + w.start, start + w.end});
@@ -289,14 +288,14 @@ Result<harness::NodeResult> RunPlan(const harness::NodePlan& plan, const RunOpti
   Node node(config, scheduler, *transport, random);
   Dispatcher dispatcher(scheduler, *transport, node);
   RunLoop loop(scheduler, *transport);
-  harness::NodeWorkload workload(
-      plan, node, scheduler, start,
-      {.stop_core = [](TimePoint until) { std::this_thread::sleep_until(until); },
-       .on_tick = [&o](const harness::Tick& t) {
-         if (!o.ticks) return;
-         std::fputs((harness::TickToJson(t) + "\n").c_str(), stdout);
-         std::fflush(stdout);
-       }});
+  harness::NodeWorkload workload(plan, node, scheduler, start,
+                                 {.stop_core = [](TimePoint until) { std::this_thread::sleep_until(until); },
+                                  .on_tick =
+                                      [&o](const harness::Tick& t) {
+                                        if (!o.ticks) return;
+                                        std::fputs((harness::TickToJson(t) + "\n").c_str(), stdout);
+                                        std::fflush(stdout);
+                                      }});
   if (auto s = workload.Start(); !s) return std::unexpected(s.error());
 
   // Prometheus: the exposer serves from its own threads; the core thread updates the metrics from
@@ -307,7 +306,8 @@ Result<harness::NodeResult> RunPlan(const harness::NodePlan& plan, const RunOpti
   std::function<void(TimePoint)> update_metrics;
   AlarmId metrics_alarm;
   if (!o.metrics.empty()) {
-    const std::string listen = o.metrics.find(':') == std::string::npos ? "127.0.0.1:" + o.metrics : o.metrics;
+    const std::string listen =
+        o.metrics.find(':') == std::string::npos ? "127.0.0.1:" + o.metrics : o.metrics;
     auto address = Endpoint::Parse(listen);
     if (!address || !(address->is_loopback() || address->is_benchmark_net() || o.allow_external)) {
       return MakeError(ErrorCode::kInvalidArgument,
@@ -362,25 +362,27 @@ void PrintSummary(const harness::NodePlan& plan, const harness::NodeResult& r, b
   const double rate = span > 0 ? static_cast<double>(delivered) / span : 0;
   const double us = 1000.0;
   const Histogram& rtt = r.region_rtt_ns;
-  const uint64_t recovery = r.counters.at("recovery_push") + r.counters.at("recovery_pull") +
-                            r.counters.at("recovery_retransmit");
+  const uint64_t recovery =
+      r.counters.at("recovery_push") + r.counters.at("recovery_pull") + r.counters.at("recovery_retransmit");
   if (json) {
     std::printf(
         "{\"node\":%u,\"sent\":%llu,\"delivered\":%llu,\"senders\":%zu,\"deliver_span_s\":%.6f,"
         "\"delivered_per_s\":%.0f,\"latency_p50_us\":%.1f,\"latency_p99_us\":%.1f,"
         "\"token_rtt_p50_us\":%.1f,\"token_rtt_p99_us\":%.1f,\"token_rounds\":%llu,\"peak_pending\":%zu,"
         "\"recovery\":%llu,\"cpu_s\":%.3f}\n",
-        plan.node_id, static_cast<unsigned long long>(r.sent_total()), static_cast<unsigned long long>(delivered),
-        senders.size(), std::max(span, 0.0), rate, r.latency_ns.Quantile(0.5) / us,
-        r.latency_ns.Quantile(0.99) / us, rtt.Quantile(0.5) / us, rtt.Quantile(0.99) / us,
-        static_cast<unsigned long long>(r.counters.at("token_rounds")), r.peak_pending_messages,
-        static_cast<unsigned long long>(recovery), r.cpu_seconds);
+        plan.node_id, static_cast<unsigned long long>(r.sent_total()),
+        static_cast<unsigned long long>(delivered), senders.size(), std::max(span, 0.0), rate,
+        r.latency_ns.Quantile(0.5) / us, r.latency_ns.Quantile(0.99) / us, rtt.Quantile(0.5) / us,
+        rtt.Quantile(0.99) / us, static_cast<unsigned long long>(r.counters.at("token_rounds")),
+        r.peak_pending_messages, static_cast<unsigned long long>(recovery), r.cpu_seconds);
     return;
   }
   std::printf(
-      "node %u: sent %llu, delivered %llu from %zu sender(s) at %.0f msgs/s, latency p50 %.0f us p99 %.0f us\n",
-      plan.node_id, static_cast<unsigned long long>(r.sent_total()), static_cast<unsigned long long>(delivered),
-      senders.size(), rate, r.latency_ns.Quantile(0.5) / us, r.latency_ns.Quantile(0.99) / us);
+      "node %u: sent %llu, delivered %llu from %zu sender(s) at %.0f msgs/s, latency p50 %.0f us p99 %.0f "
+      "us\n",
+      plan.node_id, static_cast<unsigned long long>(r.sent_total()),
+      static_cast<unsigned long long>(delivered), senders.size(), rate, r.latency_ns.Quantile(0.5) / us,
+      r.latency_ns.Quantile(0.99) / us);
   if (rtt.count() > 0) {
     std::printf("  region leader: %llu token rounds, RTT p50 %.0f us p99 %.0f us\n",
                 static_cast<unsigned long long>(r.counters.at("token_rounds")), rtt.Quantile(0.5) / us,
@@ -455,8 +457,10 @@ int main(int argc, char** argv) {
   CLI::Option* plan = r->add_option("--plan", run.plan_path, "a plan file written by qsm-harness");
   r->add_option("--result", run.result_path, "write the result file here at the end (with --plan)")
       ->needs(plan);
-  r->add_flag("--control", run.control, "take commands on stdin: stop, exclude ID... (with --plan)")->needs(plan);
-  r->add_flag("--ticks", run.ticks, "print a progress record (JSON) every plan tick (with --plan)")->needs(plan);
+  r->add_flag("--control", run.control, "take commands on stdin: stop, exclude ID... (with --plan)")
+      ->needs(plan);
+  r->add_flag("--ticks", run.ticks, "print a progress record (JSON) every plan tick (with --plan)")
+      ->needs(plan);
   r->add_option("--metrics", run.metrics,
                 "serve Prometheus metrics at http://ADDRESS:PORT/metrics (PORT alone: on 127.0.0.1)");
   r->add_option("--node-id", run.node_id, "this node's id (one of the --member ids)")->excludes(plan);

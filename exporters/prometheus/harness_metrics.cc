@@ -3,10 +3,11 @@
 namespace qsm::exporters {
 
 HarnessMetrics::HarnessMetrics(prometheus::Registry& registry) {
-  auto& phase = prometheus::BuildGauge()
-                    .Name("harness_phase")
-                    .Help("1 for the run's current phase (start, warmup, load, drain, stop), 0 for the others.")
-                    .Register(registry);
+  auto& phase =
+      prometheus::BuildGauge()
+          .Name("harness_phase")
+          .Help("1 for the run's current phase (start, warmup, load, drain, stop), 0 for the others.")
+          .Register(registry);
   for (const char* p : kPhases) phases_[p] = &phase.Add({{"phase", p}});
   auto& fault = prometheus::BuildGauge()
                     .Name("harness_fault_active")

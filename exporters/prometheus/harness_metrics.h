@@ -6,12 +6,12 @@
 // Threading: setters from the harness's thread; collection from the exposer's threads.
 #pragma once
 
-#include <map>
-#include <string>
-
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
+
+#include <map>
+#include <string>
 
 namespace qsm::exporters {
 

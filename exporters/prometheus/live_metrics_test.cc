@@ -26,7 +26,8 @@ std::string Scrape(uint16_t port) {
     const std::string request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
     (void)!write(fd, request.data(), request.size());
     char buffer[8192];
-    for (ssize_t n; (n = read(fd, buffer, sizeof buffer)) > 0;) response.append(buffer, static_cast<size_t>(n));
+    for (ssize_t n; (n = read(fd, buffer, sizeof buffer)) > 0;)
+      response.append(buffer, static_cast<size_t>(n));
   }
   close(fd);
   const size_t body = response.find("\r\n\r\n");
@@ -55,8 +56,8 @@ TEST(LiveMetricsTest, ARunningNodesMetricsPassPromtool) {
     return args;
   };
   const pid_t receiver = Start(with({"--node-id", "1", "--duration", "6", "--metrics", "127.0.0.1:9471"}));
-  const pid_t sender =
-      Start(with({"--node-id", "2", "--duration", "6", "--count", "20000", "--rate", "5000", "--metrics", "127.0.0.1:9472"}));
+  const pid_t sender = Start(with({"--node-id", "2", "--duration", "6", "--count", "20000", "--rate", "5000",
+                                   "--metrics", "127.0.0.1:9472"}));
   std::string text;
   for (int i = 0; i < 40 && text.find("qsm_messages_delivered_total") == std::string::npos; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -65,11 +66,12 @@ TEST(LiveMetricsTest, ARunningNodesMetricsPassPromtool) {
   std::this_thread::sleep_for(std::chrono::seconds(2));  // a few updates with traffic
   text = Scrape(9471);
   const std::string sender_text = Scrape(9472);
-  for (const char* name : {"qsm_token_rtt_seconds_bucket", "qsm_pending_ack_messages", "qsm_pending_ack_bytes",
-                           "qsm_cache_bytes", "qsm_delivery_latency_seconds_bucket", "qsm_messages_sent_total",
-                           "qsm_messages_delivered_total", "qsm_bytes_delivered_total", "qsm_recovery_packets_total",
-                           "qsm_packets_dropped_total", "qsm_core_queue_depth", "qsm_timer_lateness_seconds_bucket",
-                           "qsm_regions", "qsm_groups", "qsm_view_changes_total"}) {
+  for (const char* name :
+       {"qsm_token_rtt_seconds_bucket", "qsm_pending_ack_messages", "qsm_pending_ack_bytes",
+        "qsm_cache_bytes", "qsm_delivery_latency_seconds_bucket", "qsm_messages_sent_total",
+        "qsm_messages_delivered_total", "qsm_bytes_delivered_total", "qsm_recovery_packets_total",
+        "qsm_packets_dropped_total", "qsm_core_queue_depth", "qsm_timer_lateness_seconds_bucket",
+        "qsm_regions", "qsm_groups", "qsm_view_changes_total"}) {
     EXPECT_NE(text.find(name), std::string::npos) << name;
   }
   EXPECT_NE(sender_text.find("role=\"sender\""), std::string::npos);

@@ -15,8 +15,9 @@ Labels With(Labels base, const std::string& key, const std::string& value) {
 }  // namespace
 
 const std::vector<double>& NodeMetrics::Buckets() {
-  static const std::vector<double> buckets = {1e-5, 2.5e-5, 5e-5, 1e-4,  2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01,
-                                              0.025, 0.05,  0.1,  0.25, 0.5,    1,    2.5,  5,      10};
+  static const std::vector<double> buckets = {1e-5,   2.5e-5, 5e-5, 1e-4,  2.5e-4, 5e-4, 1e-3,
+                                              2.5e-3, 5e-3,   0.01, 0.025, 0.05,   0.1,  0.25,
+                                              0.5,    1,      2.5,  5,     10};
   return buckets;
 }
 
@@ -55,14 +56,17 @@ NodeMetrics::NodeMetrics(prometheus::Registry& registry, const Labels& labels) {
   auto gauge = [&](const char* name, const char* help) -> prometheus::Family<prometheus::Gauge>& {
     return prometheus::BuildGauge().Name(name).Help(help).Register(registry);
   };
-  pending_messages_ = &gauge("qsm_pending_ack_messages", "Messages this sender holds until every member ACKs them.").Add(labels);
+  pending_messages_ =
+      &gauge("qsm_pending_ack_messages", "Messages this sender holds until every member ACKs them.")
+           .Add(labels);
   pending_bytes_ = &gauge("qsm_pending_ack_bytes", "Payload bytes of the pending-ACK messages.").Add(labels);
   cache_bytes_ = &gauge("qsm_cache_bytes", "Bytes this node caches for its peers' recovery.").Add(labels);
   regions_ = &gauge("qsm_regions", "Regions this node is a member of.").Add(labels);
   groups_ = &gauge("qsm_groups", "Groups this node has joined.").Add(labels);
   auto& queues = gauge("qsm_core_queue_depth", "Events waiting in the core thread's queues.");
   for (size_t c = 0; c < kIoClassCount; ++c) {
-    queue_depths_.push_back(&queues.Add(With(labels, "queue", std::string(IoClassName(static_cast<IoClass>(c))))));
+    queue_depths_.push_back(
+        &queues.Add(With(labels, "queue", std::string(IoClassName(static_cast<IoClass>(c))))));
   }
   queue_depths_.push_back(&queues.Add(With(labels, "queue", "alarms")));
 
@@ -72,10 +76,12 @@ NodeMetrics::NodeMetrics(prometheus::Registry& registry, const Labels& labels) {
   auto& rtt = histogram("qsm_token_rtt_seconds", "Token round times at ring leaders, by level.");
   partition_rtt_.metric = &rtt.Add(With(labels, "level", "partition"), Buckets());
   region_rtt_.metric = &rtt.Add(With(labels, "level", "region"), Buckets());
-  latency_.metric = &histogram("qsm_delivery_latency_seconds", "Delivery latency from the intended send time.")
-                         .Add(labels, Buckets());
+  latency_.metric =
+      &histogram("qsm_delivery_latency_seconds", "Delivery latency from the intended send time.")
+           .Add(labels, Buckets());
   timer_lateness_.metric =
-      &histogram("qsm_timer_lateness_seconds", "How late the core thread ran its timers.").Add(labels, Buckets());
+      &histogram("qsm_timer_lateness_seconds", "How late the core thread ran its timers.")
+           .Add(labels, Buckets());
 }
 
 void NodeMetrics::Feed(Histo& h, const Histogram& now) {

@@ -7,14 +7,14 @@
 // Threading: Update() from one thread (the core thread); collection from the exposer's threads.
 #pragma once
 
-#include <map>
-#include <string>
-#include <vector>
-
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+
+#include <map>
+#include <string>
+#include <vector>
 
 #include "engine/node/node.h"
 

@@ -8,9 +8,7 @@ namespace {
 
 class NodeMetricsTest : public ::testing::Test {
  protected:
-  std::string Text() {
-    return prometheus::TextSerializer().Serialize(registry_.Collect());
-  }
+  std::string Text() { return prometheus::TextSerializer().Serialize(registry_.Collect()); }
   bool Has(const std::string& line) {
     const std::string text = Text();
     return text.find(line + "\n") != std::string::npos;
@@ -53,7 +51,7 @@ TEST_F(NodeMetricsTest, CountersAddTheEnginesGrowthAndNeverGoBack) {
 }
 
 TEST_F(NodeMetricsTest, HistogramsCarryTheNewObservationsInSecondBuckets) {
-  for (int i = 0; i < 90; ++i) stats_.region_rtt_ns.Record(2'000'000);  // 2 ms
+  for (int i = 0; i < 90; ++i) stats_.region_rtt_ns.Record(2'000'000);    // 2 ms
   for (int i = 0; i < 10; ++i) stats_.region_rtt_ns.Record(300'000'000);  // 300 ms
   metrics_.Update(stats_);
   metrics_.Update(stats_);  // nothing new: nothing added
@@ -61,12 +59,15 @@ TEST_F(NodeMetricsTest, HistogramsCarryTheNewObservationsInSecondBuckets) {
   EXPECT_NE(text.find("qsm_token_rtt_seconds_count{level=\"region\",node=\"3\",role=\"sender\"} 100"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find("qsm_token_rtt_seconds_bucket{level=\"region\",node=\"3\",role=\"sender\",le=\"0.0025\"} 90"),
-            std::string::npos);
-  EXPECT_NE(text.find("qsm_token_rtt_seconds_bucket{level=\"region\",node=\"3\",role=\"sender\",le=\"0.25\"} 90"),
-            std::string::npos);
-  EXPECT_NE(text.find("qsm_token_rtt_seconds_bucket{level=\"region\",node=\"3\",role=\"sender\",le=\"0.5\"} 100"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find("qsm_token_rtt_seconds_bucket{level=\"region\",node=\"3\",role=\"sender\",le=\"0.0025\"} 90"),
+      std::string::npos);
+  EXPECT_NE(
+      text.find("qsm_token_rtt_seconds_bucket{level=\"region\",node=\"3\",role=\"sender\",le=\"0.25\"} 90"),
+      std::string::npos);
+  EXPECT_NE(
+      text.find("qsm_token_rtt_seconds_bucket{level=\"region\",node=\"3\",role=\"sender\",le=\"0.5\"} 100"),
+      std::string::npos);
   EXPECT_NE(text.find("qsm_token_rtt_seconds_count{level=\"partition\",node=\"3\",role=\"sender\"} 0"),
             std::string::npos);
 }

@@ -21,11 +21,13 @@ CheckReport CheckDeliveries(const CheckInput& in) {
   CheckReport report;
   for (uint32_t id = 1; id <= in.nodes; ++id) {
     if (in.crashed.count(id) == 0 && in.results.count(id) == 0) {
-      Violation(report, "node " + std::to_string(id) + " wrote no result file (it exited or was killed unexpectedly)");
+      Violation(report, "node " + std::to_string(id) +
+                            " wrote no result file (it exited or was killed unexpectedly)");
     }
   }
   for (const auto& [id, r] : in.results) {
-    if (r.end == "interrupted") Violation(report, "node " + std::to_string(id) + " was interrupted before the end");
+    if (r.end == "interrupted")
+      Violation(report, "node " + std::to_string(id) + " was interrupted before the end");
   }
   for (uint32_t s : in.senders) {
     auto it = in.results.find(s);
@@ -44,12 +46,13 @@ CheckReport CheckDeliveries(const CheckInput& in) {
         rc.duplicates += got.duplicates;
         rc.out_of_order += got.out_of_order;
         if (got.duplicates > 0) {
-          Violation(report, "node " + std::to_string(receiver) + " delivered " + std::to_string(got.duplicates) +
-                                " duplicate(s) " + Stream(sender, group));
+          Violation(report, "node " + std::to_string(receiver) + " delivered " +
+                                std::to_string(got.duplicates) + " duplicate(s) " + Stream(sender, group));
         }
         if (got.out_of_order > 0) {
-          Violation(report, "node " + std::to_string(receiver) + " delivered " + std::to_string(got.out_of_order) +
-                                " message(s) out of order " + Stream(sender, group));
+          Violation(report, "node " + std::to_string(receiver) + " delivered " +
+                                std::to_string(got.out_of_order) + " message(s) out of order " +
+                                Stream(sender, group));
         }
         if (sender_crashed) {
           // Survivors must agree on a gap-free prefix; compare with the first surviving receiver.
@@ -64,9 +67,9 @@ CheckReport CheckDeliveries(const CheckInput& in) {
             const uint64_t other_count = od == other_result.delivered.end() ? 0 : od->second.seqs.count();
             if (other < receiver && other_count != got.seqs.count()) {
               Violation(report, "nodes " + std::to_string(other) + " and " + std::to_string(receiver) +
-                                    " disagree on the crashed node " + std::to_string(sender) + "'s messages in group " +
-                                    std::to_string(group) + ": " + std::to_string(other_count) + " vs " +
-                                    std::to_string(got.seqs.count()));
+                                    " disagree on the crashed node " + std::to_string(sender) +
+                                    "'s messages in group " + std::to_string(group) + ": " +
+                                    std::to_string(other_count) + " vs " + std::to_string(got.seqs.count()));
             }
           }
           rc.delivered += got.seqs.count();
@@ -93,9 +96,9 @@ CheckReport CheckDeliveries(const CheckInput& in) {
             if (lo > expect) break;
             expect = hi + 1;
           }
-          Violation(report, "node " + std::to_string(receiver) + " lost " + std::to_string(sent - within) + " of " +
-                                std::to_string(sent) + " messages " + Stream(sender, group) + " (first missing: " +
-                                std::to_string(expect) + ")");
+          Violation(report, "node " + std::to_string(receiver) + " lost " + std::to_string(sent - within) +
+                                " of " + std::to_string(sent) + " messages " + Stream(sender, group) +
+                                " (first missing: " + std::to_string(expect) + ")");
         }
       }
     }

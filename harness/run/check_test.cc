@@ -63,7 +63,7 @@ TEST_F(CheckTest, DuplicatesOutOfOrderAndPhantomsAreViolations) {
   Delivered(2, 1, 1, 10);
   Delivered(2, 1, 5, 5);  // again
   Delivered(3, 1, 2, 10);
-  Delivered(3, 1, 1, 1);  // late
+  Delivered(3, 1, 1, 1);    // late
   Delivered(3, 1, 11, 12);  // never sent
   const CheckReport r = Check();
   EXPECT_FALSE(r.ok);
@@ -89,7 +89,8 @@ TEST_F(CheckTest, SurvivorsOfACrashedSenderMustAgreeOnAGapFreePrefix) {
   Delivered(3, 1, 1, 70);
   EXPECT_TRUE(Check().ok);
   Delivered(3, 1, 71, 72);
-  EXPECT_TRUE(Mentions(Check(), "nodes 2 and 3 disagree on the crashed node 1's messages in group 1: 70 vs 72"));
+  EXPECT_TRUE(
+      Mentions(Check(), "nodes 2 and 3 disagree on the crashed node 1's messages in group 1: 70 vs 72"));
   input_.results.erase(3);
   input_.crashed = {1, 3};
   Delivered(2, 1, 80, 80);

@@ -1,5 +1,7 @@
 // The process launchers with real qsm-node processes: local (run inside a loopback-only network
 // namespace when root) and netns (root only; skipped otherwise).
+#include "harness/run/launcher.h"
+
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -8,8 +10,6 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-
-#include "harness/run/launcher.h"
 
 namespace qsm::harness {
 namespace {
@@ -25,15 +25,18 @@ class LauncherTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   // A 4-node scenario, 1 sender at 2000 msgs/s for 4 s, with `faults` (YAML flow list).
-  static Scenario Make(const std::string& faults, const std::string& launcher = "local", uint32_t senders = 1) {
-    auto sc = ParseScenario("name: t\nlauncher: " + launcher + "\nnodes: 4\nsenders: " + std::to_string(senders) +
-                                "\nrate: 2000\nduration: 4s\nwarmup: 1s\ndrain: 15s\nfaults: " + faults + "\n",
-                            "test.yaml");
+  static Scenario Make(const std::string& faults, const std::string& launcher = "local",
+                       uint32_t senders = 1) {
+    auto sc =
+        ParseScenario("name: t\nlauncher: " + launcher + "\nnodes: 4\nsenders: " + std::to_string(senders) +
+                          "\nrate: 2000\nduration: 4s\nwarmup: 1s\ndrain: 15s\nfaults: " + faults + "\n",
+                      "test.yaml");
     EXPECT_TRUE(sc.has_value()) << sc.error().message;
     return *sc;
   }
   Result<RunRecord> Run(const Scenario& sc, const std::string& binary = QSM_NODE_BINARY) {
-    return RunProcesses(sc, LaunchOptions{.node_binary = binary, .run_dir = dir_.string(), .progress = false});
+    return RunProcesses(sc,
+                        LaunchOptions{.node_binary = binary, .run_dir = dir_.string(), .progress = false});
   }
   static std::string Describe(const RunRecord& r, const CheckReport& c) {
     std::string out;
@@ -71,7 +74,8 @@ INSTANTIATE_TEST_SUITE_P(
                       FaultCase{"loss_burst", "[{type: loss-burst, nodes: [4], every: 1s, for: 10ms}]", 1},
                       FaultCase{"loss", "[{type: loss, nodes: all, rate: 0.02}]", 1},
                       FaultCase{"pause", "[{type: pause, nodes: [2], every: 1500ms, for: 500ms}]", 1},
-                      FaultCase{"poisson_pause", "[{type: pause, nodes: [3], every: 1s, for: 100ms, random: true}]", 1},
+                      FaultCase{"poisson_pause",
+                                "[{type: pause, nodes: [3], every: 1s, for: 100ms, random: true}]", 1},
                       FaultCase{"crash_receiver", "[{type: crash, nodes: [4], at: 2s}]", 1},
                       FaultCase{"crash_sender", "[{type: crash, nodes: [1], at: 2s}]", 2}),
     [](const auto& test) { return std::string(test.param.name); });
@@ -87,8 +91,9 @@ TEST_F(LauncherTest, LossFaultsReallyDropPackets) {
 TEST_F(LauncherTest, ANodeThatDiesIsReportedAndTheRunEndsAtOnce) {
   // A wrapper that runs the real node, but node 2 aborts (SIGABRT) after 1.5 s.
   const fs::path wrapper = dir_ / "dying-node.sh";
-  std::ofstream(wrapper) << "#!/bin/sh\ncase \"$*\" in *node-2.plan.json*) (sleep 1.5; kill -ABRT $$) & ;; esac\n"
-                         << "exec " << QSM_NODE_BINARY << " \"$@\"\n";
+  std::ofstream(wrapper)
+      << "#!/bin/sh\ncase \"$*\" in *node-2.plan.json*) (sleep 1.5; kill -ABRT $$) & ;; esac\n"
+      << "exec " << QSM_NODE_BINARY << " \"$@\"\n";
   fs::permissions(wrapper, fs::perms::owner_all);
   Scenario sc = Make("[]");
   sc.duration = 20s;
@@ -97,7 +102,8 @@ TEST_F(LauncherTest, ANodeThatDiesIsReportedAndTheRunEndsAtOnce) {
   ASSERT_TRUE(record.has_value()) << record.error().message;
   EXPECT_LT(std::chrono::steady_clock::now() - begin, 12s);  // not the 20 s load + 15 s drain
   ASSERT_FALSE(record->incidents.empty());
-  EXPECT_NE(record->incidents[0].find("node 2 was killed by signal"), std::string::npos) << record->incidents[0];
+  EXPECT_NE(record->incidents[0].find("node 2 was killed by signal"), std::string::npos)
+      << record->incidents[0];
   const CheckReport check = CheckDeliveries(CheckInputOf(*record));
   EXPECT_FALSE(check.ok);
   EXPECT_EQ(record->results.count(2), 0u);
@@ -108,9 +114,9 @@ TEST_F(LauncherTest, CtrlCStopsTheClusterAndStillWritesTheResults) {
   const fs::path out = dir_ / "interrupted";
   const pid_t pid = fork();
   if (pid == 0) {
-    execl(QSM_HARNESS_BINARY, QSM_HARNESS_BINARY, "run", QSM_SOURCE_DIR "/harness/scenarios/baseline.yaml", "--set",
-          "duration=30s", "--set", "rate=2000", "--out", out.c_str(), "--quiet", "--node-binary", QSM_NODE_BINARY,
-          static_cast<char*>(nullptr));
+    execl(QSM_HARNESS_BINARY, QSM_HARNESS_BINARY, "run", QSM_SOURCE_DIR "/harness/scenarios/baseline.yaml",
+          "--set", "duration=30s", "--set", "rate=2000", "--out", out.c_str(), "--quiet", "--node-binary",
+          QSM_NODE_BINARY, static_cast<char*>(nullptr));
     _exit(127);
   }
   std::this_thread::sleep_for(3s);
@@ -124,21 +130,26 @@ TEST_F(LauncherTest, CtrlCStopsTheClusterAndStillWritesTheResults) {
   const auto summary = nlohmann::json::parse(in);
   EXPECT_TRUE(summary["interrupted"].get<bool>());
   EXPECT_GT(summary["messages"]["sent"].get<uint64_t>(), 0u);
-  for (int id = 1; id <= 4; ++id) EXPECT_TRUE(fs::exists(out / "baseline" / "nodes" / ("node-" + std::to_string(id) + ".json")));
+  for (int id = 1; id <= 4; ++id)
+    EXPECT_TRUE(fs::exists(out / "baseline" / "nodes" / ("node-" + std::to_string(id) + ".json")));
 }
 
 TEST_F(LauncherTest, NetnsRunWithNetworkFaultsPassesAndLeavesNothingBehind) {
   if (geteuid() != 0) GTEST_SKIP() << "the netns launcher needs root";
   const Scenario sc = Make(
-      "[{type: partition, nodes: [4], at: 1500ms, for: 1s}, {type: loss, nodes: [2], rate: 0.05, via: network}, "
-      "{type: loss-burst, nodes: [3], every: 1s, for: 20ms, via: network}, {type: sleep, nodes: [2], every: 2s, for: 300ms}]",
+      "[{type: partition, nodes: [4], at: 1500ms, for: 1s}, {type: loss, nodes: [2], rate: 0.05, via: "
+      "network}, "
+      "{type: loss-burst, nodes: [3], every: 1s, for: 20ms, via: network}, {type: sleep, nodes: [2], every: "
+      "2s, for: 300ms}]",
       "netns");
   auto record = Run(sc);
   ASSERT_TRUE(record.has_value()) << record.error().message;
   const CheckReport check = CheckDeliveries(CheckInputOf(*record));
   EXPECT_TRUE(check.ok && record->incidents.empty()) << Describe(*record, check);
   uint64_t recovery = 0;
-  for (const auto& [id, r] : record->results) recovery += r.counters.at("recovery_retransmit") + r.counters.at("recovery_pull") + r.counters.at("recovery_push");
+  for (const auto& [id, r] : record->results)
+    recovery += r.counters.at("recovery_retransmit") + r.counters.at("recovery_pull") +
+                r.counters.at("recovery_push");
   EXPECT_GT(recovery, 0u);  // the network really lost packets
   std::error_code ec;
   for (const auto& e : fs::directory_iterator("/run/netns", ec)) {

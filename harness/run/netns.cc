@@ -1,5 +1,4 @@
 #include "harness/run/netns.h"
-#include "harness/text.h"
 
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -7,6 +6,8 @@
 
 #include <cstring>
 #include <filesystem>
+
+#include "harness/text.h"
 
 namespace qsm::harness {
 
@@ -35,7 +36,8 @@ Status RunCommand(const std::vector<std::string>& argv, const std::string& stdin
   close(in[1]);
   std::string errors;
   char buffer[1024];
-  for (ssize_t n; (n = read(err[0], buffer, sizeof buffer)) > 0;) errors.append(buffer, static_cast<size_t>(n));
+  for (ssize_t n; (n = read(err[0], buffer, sizeof buffer)) > 0;)
+    errors.append(buffer, static_cast<size_t>(n));
   close(err[0]);
   int status = 0;
   waitpid(pid, &status, 0);
@@ -43,15 +45,18 @@ Status RunCommand(const std::vector<std::string>& argv, const std::string& stdin
   std::string command;
   for (const auto& a : argv) Append(command, a, " ");
   while (!errors.empty() && errors.back() == '\n') errors.pop_back();
-  return MakeError(ErrorCode::kIo, "'" + command + "' failed: " + (errors.empty() ? "exit status " +
-                                   std::to_string(WEXITSTATUS(status)) : errors));
+  return MakeError(ErrorCode::kIo,
+                   "'" + command + "' failed: " +
+                       (errors.empty() ? "exit status " + std::to_string(WEXITSTATUS(status)) : errors));
 }
 
 Result<std::unique_ptr<NetnsCluster>> NetnsCluster::Create(uint32_t nodes, const std::string& tag) {
   if (geteuid() != 0) {
-    return MakeError(ErrorCode::kInvalidArgument, "the netns launcher needs root (it creates network namespaces)");
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "the netns launcher needs root (it creates network namespaces)");
   }
-  if (nodes > 250) return MakeError(ErrorCode::kInvalidArgument, "the netns launcher takes at most 250 nodes");
+  if (nodes > 250)
+    return MakeError(ErrorCode::kInvalidArgument, "the netns launcher takes at most 250 nodes");
   RemoveOrphans();
   std::unique_ptr<NetnsCluster> c(new NetnsCluster(nodes, tag));
   const std::string hub = c->Hub();
@@ -68,7 +73,8 @@ Result<std::unique_ptr<NetnsCluster>> NetnsCluster::Create(uint32_t nodes, const
     const std::string address = Endpoint{Address(id), 0}.AddressString() + "/16";
     steps.push_back({"ip", "netns", "add", ns});
     steps.push_back({"ip", "-n", ns, "link", "set", "lo", "up"});
-    steps.push_back({"ip", "-n", hub, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns});
+    steps.push_back(
+        {"ip", "-n", hub, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns});
     steps.push_back({"ip", "-n", hub, "link", "set", port, "master", "br0", "up"});
     steps.push_back({"ip", "-n", ns, "addr", "add", address, "dev", "eth0"});
     steps.push_back({"ip", "-n", ns, "link", "set", "eth0", "up"});
@@ -96,7 +102,8 @@ void NetnsCluster::RemoveOrphans() {
 
 void NetnsCluster::Cleanup(const std::string& tag) {
   const std::string prefix = "qsm" + tag + "-";
-  if (std::filesystem::exists("/sys/class/net/" + prefix + "up")) (void)RunCommand({"ip", "link", "del", prefix + "up"});
+  if (std::filesystem::exists("/sys/class/net/" + prefix + "up"))
+    (void)RunCommand({"ip", "link", "del", prefix + "up"});
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/run/netns", ec)) {
     const std::string name = entry.path().filename().string();
@@ -116,14 +123,17 @@ Status NetnsCluster::AddUplink() {
   return {};
 }
 
-std::vector<std::string> NetnsCluster::ExecPrefix(uint32_t id) const { return {"ip", "netns", "exec", Name(id)}; }
+std::vector<std::string> NetnsCluster::ExecPrefix(uint32_t id) const {
+  return {"ip", "netns", "exec", Name(id)};
+}
 
 Status NetnsCluster::SetInputRules(uint32_t id, const std::string& rules) {
   // Declaring the table first makes the delete succeed whether or not it exists.
   std::string script = "table inet qsm_fault\ndelete table inet qsm_fault\n";
   if (!rules.empty()) {
-    script += "table inet qsm_fault {\n chain input {\n  type filter hook input priority 0; policy accept;\n" +
-              rules + " }\n}\n";
+    script +=
+        "table inet qsm_fault {\n chain input {\n  type filter hook input priority 0; policy accept;\n" +
+        rules + " }\n}\n";
   }
   return RunCommand({"ip", "netns", "exec", Name(id), "nft", "-f", "-"}, script);
 }

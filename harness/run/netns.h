@@ -25,7 +25,9 @@ class NetnsCluster {
   static Result<std::unique_ptr<NetnsCluster>> Create(uint32_t nodes, const std::string& tag);
   ~NetnsCluster();
 
-  static uint32_t Address(uint32_t id) { return Endpoint::FromOctets(198, 18, 1, static_cast<uint8_t>(id), 0).address; }
+  static uint32_t Address(uint32_t id) {
+    return Endpoint::FromOctets(198, 18, 1, static_cast<uint8_t>(id), 0).address;
+  }
   // The command prefix that runs a program on host `id`.
   std::vector<std::string> ExecPrefix(uint32_t id) const;
   // Connects this (the root) namespace to the bridge at 198.18.0.254, so that a Prometheus here

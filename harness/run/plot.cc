@@ -1,5 +1,4 @@
 #include "harness/run/plot.h"
-#include "harness/text.h"
 
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -12,6 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+
+#include "harness/text.h"
 
 namespace qsm::harness {
 namespace {
@@ -30,7 +31,8 @@ std::vector<std::string> SplitCsvLine(const std::string& line) {
 Result<std::vector<std::string>> Header(const std::string& path) {
   std::ifstream in(path);
   std::string line;
-  if (!in || !std::getline(in, line)) return MakeError(ErrorCode::kInvalidArgument, path + ": missing or empty");
+  if (!in || !std::getline(in, line))
+    return MakeError(ErrorCode::kInvalidArgument, path + ": missing or empty");
   return SplitCsvLine(line);
 }
 
@@ -65,7 +67,8 @@ Status CheckColumns(const std::string& script, const std::vector<std::string>& f
       for (const std::string& c : columns) {
         if (std::find(header->begin(), header->end(), c) == header->end()) {
           return MakeError(ErrorCode::kInvalidArgument, file + ": column '" + c + "' is missing (" +
-                                                            fs::path(script).filename().string() + " needs it)");
+                                                            fs::path(script).filename().string() +
+                                                            " needs it)");
         }
       }
     }
@@ -81,7 +84,8 @@ Status Gnuplot(const std::string& script, const std::map<std::string, std::strin
   std::string e;
   for (const auto& [k, v] : params) e += k + "=" + v + "; ";
   int out[2];
-  if (pipe2(out, O_CLOEXEC) != 0) return MakeError(ErrorCode::kIo, std::string("pipe: ") + std::strerror(errno));
+  if (pipe2(out, O_CLOEXEC) != 0)
+    return MakeError(ErrorCode::kIo, std::string("pipe: ") + std::strerror(errno));
   const pid_t pid = fork();
   if (pid < 0) return MakeError(ErrorCode::kIo, std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
@@ -94,12 +98,14 @@ Status Gnuplot(const std::string& script, const std::map<std::string, std::strin
   close(out[1]);
   std::string output;
   char buffer[4096];
-  for (ssize_t n; (n = read(out[0], buffer, sizeof buffer)) > 0;) output.append(buffer, static_cast<size_t>(n));
+  for (ssize_t n; (n = read(out[0], buffer, sizeof buffer)) > 0;)
+    output.append(buffer, static_cast<size_t>(n));
   close(out[0]);
   int status = 0;
   waitpid(pid, &status, 0);
   if (!WIFEXITED(status) || WEXITSTATUS(status) == 127) {
-    return MakeError(ErrorCode::kUnavailable, "gnuplot is not installed (Debian: gnuplot-nox; scripts/setup.sh installs it)");
+    return MakeError(ErrorCode::kUnavailable,
+                     "gnuplot is not installed (Debian: gnuplot-nox; scripts/setup.sh installs it)");
   }
   std::vector<std::string> errors, empty;
   std::stringstream lines(output);
@@ -118,13 +124,14 @@ Status Gnuplot(const std::string& script, const std::map<std::string, std::strin
     return MakeError(ErrorCode::kInvalidArgument, name + ": no data to plot for " + list);
   }
   if (WEXITSTATUS(status) != 0 || !errors.empty()) {
-    return MakeError(ErrorCode::kIo, name + ": gnuplot failed: " + (errors.empty() ? output : errors.front()));
+    return MakeError(ErrorCode::kIo,
+                     name + ": gnuplot failed: " + (errors.empty() ? output : errors.front()));
   }
   return {};
 }
 
-Status Draw(const std::string& script, std::map<std::string, std::string> params, const std::string& out_prefix,
-            const PlotOptions& o, std::vector<std::string>& drawn) {
+Status Draw(const std::string& script, std::map<std::string, std::string> params,
+            const std::string& out_prefix, const PlotOptions& o, std::vector<std::string>& drawn) {
   params["dir_plots"] = Quote(o.scripts_dir);
   params["out"] = Quote(out_prefix);
   for (const std::string& fmt : o.formats) {
@@ -172,7 +179,9 @@ Result<std::vector<std::string>> PlotRun(const std::string& run_dir, const PlotO
       !s) {
     return std::unexpected(s.error());
   }
-  if (auto s = Draw(latency, {{"runs", Quote(run_dir)}, {"titles", Quote(name)}}, plots + "/latency", o, drawn); !s) {
+  if (auto s =
+          Draw(latency, {{"runs", Quote(run_dir)}, {"titles", Quote(name)}}, plots + "/latency", o, drawn);
+      !s) {
     return std::unexpected(s.error());
   }
   return drawn;
@@ -192,7 +201,8 @@ Result<std::vector<std::string>> PlotSweeps(const std::string& dir, const PlotOp
     if (!header) return std::unexpected(header.error());
     for (const char* needed : {"x_key", "faults"}) {
       if (std::find(header->begin(), header->end(), needed) == header->end()) {
-        return MakeError(ErrorCode::kInvalidArgument, table.string() + ": column '" + needed + "' is missing");
+        return MakeError(ErrorCode::kInvalidArgument,
+                         table.string() + ": column '" + needed + "' is missing");
       }
     }
     const size_t key_at = std::find(header->begin(), header->end(), "x_key") - header->begin();
@@ -209,7 +219,8 @@ Result<std::vector<std::string>> PlotSweeps(const std::string& dir, const PlotOp
     }
     const std::string title = table.stem().string().substr(6);  // after "sweep-"
     figures[FigureFor(x_key, with_faults)].emplace_back(table.string(), title);
-    if (x_key == "nodes" && !with_faults) figures["fig21_23.gp"].emplace_back(table.string(), title);  // the baseline
+    if (x_key == "nodes" && !with_faults)
+      figures["fig21_23.gp"].emplace_back(table.string(), title);  // the baseline
   }
   std::vector<std::string> drawn;
   fs::create_directories(dir + "/plots");
@@ -232,14 +243,16 @@ Result<std::vector<std::string>> PlotSweeps(const std::string& dir, const PlotOp
   return drawn;
 }
 
-Result<std::vector<std::string>> PlotOverlay(const std::vector<std::string>& run_dirs, const std::string& out_prefix,
-                                             const PlotOptions& o) {
-  if (run_dirs.size() < 2) return MakeError(ErrorCode::kInvalidArgument, "an overlay needs at least two runs");
+Result<std::vector<std::string>> PlotOverlay(const std::vector<std::string>& run_dirs,
+                                             const std::string& out_prefix, const PlotOptions& o) {
+  if (run_dirs.size() < 2)
+    return MakeError(ErrorCode::kInvalidArgument, "an overlay needs at least two runs");
   std::string runs, titles;
   std::vector<std::string> cluster_files, latency_files;
   for (const std::string& d : run_dirs) {
     if (d.find_first_of(" '") != std::string::npos) {
-      return MakeError(ErrorCode::kInvalidArgument, d + ": run folders with spaces or quotes cannot be overlaid");
+      return MakeError(ErrorCode::kInvalidArgument,
+                       d + ": run folders with spaces or quotes cannot be overlaid");
     }
     Append(runs, d, " ");
     Append(titles, fs::path(d).filename().string(), " ");
@@ -253,7 +266,9 @@ Result<std::vector<std::string>> PlotOverlay(const std::vector<std::string>& run
   fs::create_directories(fs::path(out_prefix).parent_path());
   std::vector<std::string> drawn;
   for (const auto& [script, suffix] : {std::pair{overlay, "-timeseries"}, std::pair{latency, "-latency"}}) {
-    if (auto s = Draw(script, {{"runs", Quote(runs)}, {"titles", Quote(titles)}}, out_prefix + suffix, o, drawn); !s) {
+    if (auto s =
+            Draw(script, {{"runs", Quote(runs)}, {"titles", Quote(titles)}}, out_prefix + suffix, o, drawn);
+        !s) {
       return std::unexpected(s.error());
     }
   }

@@ -24,8 +24,8 @@ Result<std::vector<std::string>> PlotRun(const std::string& run_dir, const PlotO
 // Draws DIR/plots/figNN_MM.{png,svg} from DIR/sweep-*.csv, one figure per kind of sweep.
 Result<std::vector<std::string>> PlotSweeps(const std::string& dir, const PlotOptions& options);
 // Overlays runs (first = reference) into OUT_PREFIX-timeseries and OUT_PREFIX-latency.
-Result<std::vector<std::string>> PlotOverlay(const std::vector<std::string>& run_dirs, const std::string& out_prefix,
-                                             const PlotOptions& options);
+Result<std::vector<std::string>> PlotOverlay(const std::vector<std::string>& run_dirs,
+                                             const std::string& out_prefix, const PlotOptions& options);
 
 // The figure script for a sweep table: by its swept key and whether its runs had faults.
 std::string FigureFor(const std::string& x_key, bool with_faults);

@@ -27,8 +27,11 @@ class PlotTest : public ::testing::Test {
   static void TearDownTestSuite() { fs::remove_all(root_); }
 
   static std::string Simulate(const std::string& name, const std::string& faults, int index) {
-    auto sc = ParseScenario("name: " + name + "\nlauncher: sim\nnodes: 5\nrate: 2000\nduration: 3s\nwarmup: 500ms\n"
-                            "faults: " + faults + "\n", "test.yaml");
+    auto sc = ParseScenario("name: " + name +
+                                "\nlauncher: sim\nnodes: 5\nrate: 2000\nduration: 3s\nwarmup: 500ms\n"
+                                "faults: " +
+                                faults + "\n",
+                            "test.yaml");
     EXPECT_TRUE(sc.has_value()) << sc.error().message;
     auto points = ExpandSweep(*sc);
     const std::string dir = (root_ / (std::to_string(index) + "-" + name)).string();
@@ -59,8 +62,10 @@ class PlotTest : public ::testing::Test {
     EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8)) << path;
     EXPECT_EQ(bytes.substr(12, 4), "IHDR");
     auto be32 = [&](size_t at) {
-      return (uint32_t{static_cast<uint8_t>(bytes[at])} << 24) | (uint32_t{static_cast<uint8_t>(bytes[at + 1])} << 16) |
-             (uint32_t{static_cast<uint8_t>(bytes[at + 2])} << 8) | uint32_t{static_cast<uint8_t>(bytes[at + 3])};
+      return (uint32_t{static_cast<uint8_t>(bytes[at])} << 24) |
+             (uint32_t{static_cast<uint8_t>(bytes[at + 1])} << 16) |
+             (uint32_t{static_cast<uint8_t>(bytes[at + 2])} << 8) |
+             uint32_t{static_cast<uint8_t>(bytes[at + 3])};
     };
     EXPECT_GE(be32(16), 800u) << path;
     EXPECT_GE(be32(20), 300u) << path;
@@ -94,15 +99,18 @@ TEST_F(PlotTest, ARunDrawsItsTimeSeriesAndLatencySpectrumAsPngAndSvg) {
   ASSERT_TRUE(drawn.has_value()) << drawn.error().message;
   ASSERT_EQ(drawn->size(), 4u);
   for (const auto& f : *drawn) {
-    if (f.ends_with(".png")) ExpectRealPng(f);
-    else ExpectRealSvg(f);
+    if (f.ends_with(".png"))
+      ExpectRealPng(f);
+    else
+      ExpectRealSvg(f);
   }
   EXPECT_TRUE(fs::exists(perturbed_ + "/plots/timeseries.png"));
   EXPECT_TRUE(fs::exists(perturbed_ + "/plots/latency.svg"));
 }
 
 TEST_F(PlotTest, ARunOverlaysItsBaseline) {
-  auto drawn = PlotOverlay({baseline_, perturbed_}, (root_ / "cmp" / "sleep-over-baseline").string(), Options());
+  auto drawn =
+      PlotOverlay({baseline_, perturbed_}, (root_ / "cmp" / "sleep-over-baseline").string(), Options());
   ASSERT_TRUE(drawn.has_value()) << drawn.error().message;
   ASSERT_EQ(drawn->size(), 4u);
   ExpectRealPng((root_ / "cmp" / "sleep-over-baseline-timeseries.png").string());
@@ -110,8 +118,9 @@ TEST_F(PlotTest, ARunOverlaysItsBaseline) {
 }
 
 TEST_F(PlotTest, SweepTablesDrawThePapersFigures) {
-  auto sc = ParseScenario("name: size\nlauncher: sim\nrate: 1000\nduration: 2s\nwarmup: 500ms\nsweep: {nodes: [3, 5, 8]}\n",
-                          "test.yaml");
+  auto sc = ParseScenario(
+      "name: size\nlauncher: sim\nrate: 1000\nduration: 2s\nwarmup: 500ms\nsweep: {nodes: [3, 5, 8]}\n",
+      "test.yaml");
   ASSERT_TRUE(sc.has_value());
   auto points = ExpandSweep(*sc);
   ASSERT_TRUE(points.has_value());
@@ -152,7 +161,8 @@ TEST_F(PlotTest, AnEmptySeriesIsAnErrorNotABlankFigure) {
   std::ofstream(run + "/timeseries.csv") << text.substr(0, text.find('\n') + 1);  // the header only
   auto drawn = PlotRun(run, Options());
   ASSERT_FALSE(drawn.has_value());
-  EXPECT_NE(drawn.error().message.find("no data to plot for throughput"), std::string::npos) << drawn.error().message;
+  EXPECT_NE(drawn.error().message.find("no data to plot for throughput"), std::string::npos)
+      << drawn.error().message;
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <poll.h>
+#include <prometheus/exposer.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,12 +15,10 @@
 #include <optional>
 #include <sstream>
 
-#include "harness/run/launcher.h"
 #include "exporters/prometheus/harness_metrics.h"
+#include "harness/run/launcher.h"
 #include "harness/run/netns.h"
 #include "harness/run/prometheus.h"
-
-#include <prometheus/exposer.h>
 #include "harness/text.h"
 
 namespace qsm::harness {
@@ -135,8 +134,8 @@ void ProgressLine::Update(const std::string& phase, double elapsed_s, double tot
   last_print_s_ = elapsed_s;
   printed_ = true;
   std::fprintf(stderr, "%s[%s] %-6s %6.1f s of %.0f s, %5.1f s left, %9.0f msgs/s delivered per receiver%s",
-               tty_ ? "\r" : "", name_.c_str(), phase.c_str(), elapsed_s, total_s, std::max(0.0, total_s - elapsed_s),
-               msgs_per_s, tty_ ? "   " : "\n");
+               tty_ ? "\r" : "", name_.c_str(), phase.c_str(), elapsed_s, total_s,
+               std::max(0.0, total_s - elapsed_s), msgs_per_s, tty_ ? "   " : "\n");
   std::fflush(stderr);
 }
 
@@ -150,6 +149,13 @@ Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& o)
                        scenario.source + ":" + std::to_string(f.line) + ": fault '" + FaultTypeName(f.type) +
                            "' acts on the network (nftables): it needs launcher: netns");
     }
+  }
+  // Local port plan, per harness process: base+ID unicast, base+50+ID metrics, base+97..99 the
+  // harness's metrics, Prometheus and the region's multicast.
+  if (!netns && scenario.nodes > 45) {
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        scenario.source + ": 'nodes': the local launcher takes at most 45 nodes (use sim for more)");
   }
   if (netns) {
     auto created = NetnsCluster::Create(scenario.nodes, tag);
@@ -168,8 +174,12 @@ Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& o)
             return netns ? Endpoint{NetnsCluster::Address(id), 7000}
                          : Endpoint::FromOctets(127, 0, 0, 1, static_cast<uint16_t>(base_port + id));
           },
-      .interface = [&](uint32_t id) { return netns ? NetnsCluster::Address(id) : Endpoint::FromOctets(127, 0, 0, 1, 0).address; },
-      .region_multicast = Endpoint::FromOctets(239, 255, 77, group_octet, static_cast<uint16_t>(base_port + 99)),
+      .interface =
+          [&](uint32_t id) {
+            return netns ? NetnsCluster::Address(id) : Endpoint::FromOctets(127, 0, 0, 1, 0).address;
+          },
+      .region_multicast =
+          Endpoint::FromOctets(239, 255, 77, group_octet, static_cast<uint16_t>(base_port + 99)),
   };
   auto resolved = Resolve(scenario, addressing);
   if (!resolved) return std::unexpected(resolved.error());
@@ -191,13 +201,11 @@ Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& o)
                  : Endpoint::FromOctets(127, 0, 0, 1, static_cast<uint16_t>(base_port + 50 + id)).ToString();
   };
   if (o.prometheus) {
-    if (!netns && scenario.nodes > 45) {
-      return MakeError(ErrorCode::kInvalidArgument, "--prometheus on the local launcher takes at most 45 nodes");
-    }
     if (netns) {
       if (auto s = hosts->AddUplink(); !s) return std::unexpected(s.error());
     }
-    const std::string harness_address = Endpoint::FromOctets(127, 0, 0, 1, static_cast<uint16_t>(base_port + 97)).ToString();
+    const std::string harness_address =
+        Endpoint::FromOctets(127, 0, 0, 1, static_cast<uint16_t>(base_port + 97)).ToString();
     try {
       harness_exposer = std::make_unique<prometheus::Exposer>(harness_address);
     } catch (const std::exception& e) {
@@ -212,11 +220,11 @@ Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& o)
                           {"role", plan.send_groups.empty() ? "receiver" : "sender"}}});
     }
     fs::copy_file(o.rules_file, fs::path(o.run_dir) / "rules.yml", fs::copy_options::overwrite_existing);
-    std::ofstream(fs::path(o.run_dir) / "prometheus.yml") << PrometheusConfig(targets, harness_address, "rules.yml");
-    auto server = PrometheusServer::Start((fs::path(o.run_dir) / "prometheus.yml").string(),
-                                          (fs::path(o.run_dir) / "prometheus").string(),
-                                          static_cast<uint16_t>(base_port + 98),
-                                          (fs::path(o.run_dir) / "prometheus.log").string());
+    std::ofstream(fs::path(o.run_dir) / "prometheus.yml")
+        << PrometheusConfig(targets, harness_address, "rules.yml");
+    auto server = PrometheusServer::Start(
+        (fs::path(o.run_dir) / "prometheus.yml").string(), (fs::path(o.run_dir) / "prometheus").string(),
+        static_cast<uint16_t>(base_port + 98), (fs::path(o.run_dir) / "prometheus.log").string());
     if (!server) return std::unexpected(server.error());
     prometheus = std::move(*server);
     record.prometheus_url = prometheus->url();
@@ -230,8 +238,8 @@ Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& o)
   const auto wall_start = std::chrono::system_clock::now() + std::chrono::milliseconds(netns ? 1500 : 1000);
   const int64_t start_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(wall_start.time_since_epoch()).count();
-  const SteadyClock::time_point t0 =
-      SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(wall_start - std::chrono::system_clock::now());
+  const SteadyClock::time_point t0 = SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(
+                                                              wall_start - std::chrono::system_clock::now());
   const auto wall_begin = SteadyClock::now();
 
   std::map<uint32_t, NodeProcess> procs;
@@ -247,9 +255,10 @@ Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& o)
     const std::string base = (nodes_dir / ("node-" + std::to_string(plan.node_id))).string();
     std::ofstream(base + ".plan.json") << PlanToJson(plan) << "\n";
     std::vector<std::string> argv = netns ? hosts->ExecPrefix(plan.node_id) : std::vector<std::string>{};
-    for (const std::string& a : {o.node_binary, std::string("run"), std::string("--plan"), base + ".plan.json",
-                                 std::string("--result"), base + ".json", std::string("--control"),
-                                 std::string("--ticks"), std::string("--start-at-ms"), std::to_string(start_ms)}) {
+    for (const std::string& a :
+         {o.node_binary, std::string("run"), std::string("--plan"), base + ".plan.json",
+          std::string("--result"), base + ".json", std::string("--control"), std::string("--ticks"),
+          std::string("--start-at-ms"), std::to_string(start_ms)}) {
       argv.push_back(a);
     }
     if (o.prometheus) {
@@ -291,7 +300,8 @@ Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& o)
       }
     }
   }
-  std::stable_sort(actions.begin(), actions.end(), [](const Action& a, const Action& b) { return a.at < b.at; });
+  std::stable_sort(actions.begin(), actions.end(),
+                   [](const Action& a, const Action& b) { return a.at < b.at; });
   size_t next_action = 0;
 
   ProgressLine progress(scenario.name, o.progress);
@@ -313,7 +323,8 @@ Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& o)
       if (p.stdout_fd < 0) continue;
       char buffer[8192];
       ssize_t n;
-      while ((n = read(p.stdout_fd, buffer, sizeof buffer)) > 0) p.pending.append(buffer, static_cast<size_t>(n));
+      while ((n = read(p.stdout_fd, buffer, sizeof buffer)) > 0)
+        p.pending.append(buffer, static_cast<size_t>(n));
       if (n == 0) {
         close(p.stdout_fd);
         p.stdout_fd = -1;
@@ -339,7 +350,8 @@ Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& o)
         stop_all("stop\n");
         stop_deadline = SteadyClock::now() + 10s;
       } else if (!p.crashed_by_harness && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-        record.incidents.push_back("node " + std::to_string(id) + " " + DescribeExit(status) + " while stopping");
+        record.incidents.push_back("node " + std::to_string(id) + " " + DescribeExit(status) +
+                                   " while stopping");
       }
     }
     if (std::none_of(procs.begin(), procs.end(), [](const auto& e) { return e.second.running; })) break;
@@ -367,7 +379,8 @@ Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& o)
           break;
         case Action::kNetworkRules:
           if (auto s = hosts->SetInputRules(a.node, NetworkRules(run, a.node, a.at)); !s) {
-            record.incidents.push_back("network fault on node " + std::to_string(a.node) + ": " + s.error().message);
+            record.incidents.push_back("network fault on node " + std::to_string(a.node) + ": " +
+                                       s.error().message);
           }
           break;
       }
@@ -389,9 +402,10 @@ Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& o)
       last_rate_t = elapsed;
       last_rate_delivered = delivered;
     }
-    const char* phase = elapsed < 0 ? "start" : elapsed < ToSeconds(scenario.warmup) ? "warmup"
-                                            : elapsed < load_s                        ? "load"
-                                                                                       : "drain";
+    const char* phase = elapsed < 0                            ? "start"
+                        : elapsed < ToSeconds(scenario.warmup) ? "warmup"
+                        : elapsed < load_s                     ? "load"
+                                                               : "drain";
     progress.Update(stopping ? "stop" : phase, std::max(elapsed, 0.0), total_s, rate);
     if (harness_metrics) {
       harness_metrics->SetPhase(stopping ? "stop" : phase);
@@ -427,7 +441,8 @@ Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& o)
         if (p.running && complete) complete = p.last_tick->idle && p.last_tick->delivered >= sent;
       }
       if (complete || elapsed >= total_s) {
-        if (!complete) record.incidents.push_back("the drain phase ended before every node had delivered everything");
+        if (!complete)
+          record.incidents.push_back("the drain phase ended before every node had delivered everything");
         stopping = true;
         stop_all("stop\n");
         stop_deadline = SteadyClock::now() + 10s;

@@ -68,7 +68,8 @@ Result<std::string> HttpGet(uint16_t port, const std::string& path) {
 
 Result<std::unique_ptr<PrometheusServer>> PrometheusServer::Start(const std::string& config_file,
                                                                   const std::string& data_dir, uint16_t port,
-                                                                  const std::string& log_file, Duration timeout) {
+                                                                  const std::string& log_file,
+                                                                  Duration timeout) {
   if (access("/usr/bin/prometheus", X_OK) != 0) {
     return MakeError(ErrorCode::kUnavailable, "/usr/bin/prometheus is not installed (Debian: prometheus)");
   }

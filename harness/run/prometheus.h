@@ -30,9 +30,9 @@ class PrometheusServer {
  public:
   // Starts prometheus with `config_file`, data in `data_dir`, listening on 127.0.0.1:`port`, and
   // waits until it is ready (at most `timeout`). Its output goes to `log_file`.
-  static Result<std::unique_ptr<PrometheusServer>> Start(const std::string& config_file, const std::string& data_dir,
-                                                         uint16_t port, const std::string& log_file,
-                                                         Duration timeout = 30s);
+  static Result<std::unique_ptr<PrometheusServer>> Start(const std::string& config_file,
+                                                         const std::string& data_dir, uint16_t port,
+                                                         const std::string& log_file, Duration timeout = 30s);
   ~PrometheusServer();  // stops it (SIGTERM, then SIGKILL after 10 s)
 
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }

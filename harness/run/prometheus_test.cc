@@ -47,15 +47,14 @@ class PrometheusTest : public ::testing::Test {
   fs::path dir_;
 };
 
-TEST_F(PrometheusTest, ShippedRulesPassPromtool) {
-  EXPECT_EQ(Shell("promtool check rules " + kRules), 0);
-}
+TEST_F(PrometheusTest, ShippedRulesPassPromtool) { EXPECT_EQ(Shell("promtool check rules " + kRules), 0); }
 
 TEST_F(PrometheusTest, GeneratedConfigPassesPromtool) {
   fs::copy_file(kRules, dir_ / "rules.yml");
-  std::ofstream(dir_ / "prometheus.yml") << PrometheusConfig(
-      {{"127.0.0.1:20051", {{"node", "1"}, {"role", "sender"}}}, {"198.18.1.2:9100", {{"node", "2"}, {"role", "receiver"}}}},
-      "127.0.0.1:20097", "rules.yml");
+  std::ofstream(dir_ / "prometheus.yml")
+      << PrometheusConfig({{"127.0.0.1:20051", {{"node", "1"}, {"role", "sender"}}},
+                           {"198.18.1.2:9100", {{"node", "2"}, {"role", "receiver"}}}},
+                          "127.0.0.1:20097", "rules.yml");
   EXPECT_EQ(Shell("promtool check config " + (dir_ / "prometheus.yml").string()), 0);
 }
 
@@ -66,8 +65,11 @@ TEST_F(PrometheusTest, ARunIsScrapedAndEveryRuleExpressionReturnsData) {
       "test.yaml");
   ASSERT_TRUE(sc.has_value());
   const auto wall_start = std::chrono::system_clock::now();
-  auto record = RunProcesses(*sc, LaunchOptions{.node_binary = QSM_NODE_BINARY, .run_dir = dir_.string(),
-                                                .progress = false, .prometheus = true, .rules_file = kRules});
+  auto record = RunProcesses(*sc, LaunchOptions{.node_binary = QSM_NODE_BINARY,
+                                                .run_dir = dir_.string(),
+                                                .progress = false,
+                                                .prometheus = true,
+                                                .rules_file = kRules});
   ASSERT_TRUE(record.has_value()) << record.error().message;
   const auto wall_end = std::chrono::system_clock::now();
   EXPECT_TRUE(CheckDeliveries(CheckInputOf(*record)).ok);
@@ -75,24 +77,27 @@ TEST_F(PrometheusTest, ARunIsScrapedAndEveryRuleExpressionReturnsData) {
   EXPECT_EQ(Shell("promtool check config " + (dir_ / "prometheus.yml").string()), 0);
 
   // The run is over; its data is in the folder. Look at it with a new server.
-  auto server = PrometheusServer::Start((dir_ / "prometheus.yml").string(), (dir_ / "prometheus").string(), 29990,
-                                        (dir_ / "prometheus-after.log").string());
+  auto server = PrometheusServer::Start((dir_ / "prometheus.yml").string(), (dir_ / "prometheus").string(),
+                                        29990, (dir_ / "prometheus-after.log").string());
   ASSERT_TRUE(server.has_value()) << server.error().message;
-  auto seconds = [](auto t) { return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count(); };
+  auto seconds = [](auto t) {
+    return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+  };
   auto returns_data = [&](const std::string& expr) {
-    auto body = HttpGet(29990, "/api/v1/query_range?query=" + UrlEncode(expr) + "&start=" +
-                                   std::to_string(seconds(wall_start)) + "&end=" + std::to_string(seconds(wall_end)) +
-                                   "&step=1");
+    auto body = HttpGet(29990, "/api/v1/query_range?query=" + UrlEncode(expr) +
+                                   "&start=" + std::to_string(seconds(wall_start)) +
+                                   "&end=" + std::to_string(seconds(wall_end)) + "&step=1");
     if (!body) return body.error().message;
     const auto j = nlohmann::json::parse(*body, nullptr, false);
     if (j.is_discarded() || j["status"] != "success") return "query failed: " + *body;
     return j["data"]["result"].empty() ? std::string("no data") : std::string();
   };
   // The metrics DESIGN.md names, as the nodes and the harness exported them.
-  for (const char* expr : {"qsm_pending_ack_bytes", "qsm_cache_bytes", "qsm_token_rtt_seconds_bucket",
-                           "qsm_delivery_latency_seconds_count", "qsm_messages_delivered_total",
-                           "qsm_core_queue_depth", "qsm_timer_lateness_seconds_sum", "harness_fault_active{type=\"sleep\"}", "harness_fault_windows_total{type=\"sleep\"} >= 2",
-                           "harness_phase{phase=\"load\"} == 1"}) {
+  for (const char* expr :
+       {"qsm_pending_ack_bytes", "qsm_cache_bytes", "qsm_token_rtt_seconds_bucket",
+        "qsm_delivery_latency_seconds_count", "qsm_messages_delivered_total", "qsm_core_queue_depth",
+        "qsm_timer_lateness_seconds_sum", "harness_fault_active{type=\"sleep\"}",
+        "harness_fault_windows_total{type=\"sleep\"} >= 2", "harness_phase{phase=\"load\"} == 1"}) {
     EXPECT_EQ(returns_data(expr), "") << expr;
   }
   // Every rule: a recording rule's expression as is; an alert's without its threshold (the data
@@ -105,8 +110,8 @@ TEST_F(PrometheusTest, ARunIsScrapedAndEveryRuleExpressionReturnsData) {
       std::string expr = rule["expr"].as<std::string>();
       std::smatch m;
       if (rule["alert"] && std::regex_match(expr, m, threshold)) expr = m[1];
-      EXPECT_EQ(returns_data(expr), "") << (rule["alert"] ? rule["alert"] : rule["record"]).as<std::string>() << ": "
-                                       << expr;
+      EXPECT_EQ(returns_data(expr), "")
+          << (rule["alert"] ? rule["alert"] : rule["record"]).as<std::string>() << ": " << expr;
       ++checked;
     }
   }
@@ -119,13 +124,15 @@ TEST_F(PrometheusTest, ARunIsScrapedAndEveryRuleExpressionReturnsData) {
   for (const auto& panel : dashboard["panels"]) {
     for (const auto& target : panel["targets"]) exprs.push_back(target["expr"].get<std::string>());
   }
-  for (const auto& annotation : dashboard["annotations"]["list"]) exprs.push_back(annotation["target"]["expr"]);
+  for (const auto& annotation : dashboard["annotations"]["list"])
+    exprs.push_back(annotation["target"]["expr"]);
   EXPECT_GE(exprs.size(), 15u);
   for (std::string expr : exprs) {
     for (const auto& [variable, value] : {std::pair{std::string("$node"), std::string(".*")},
                                           std::pair{std::string("$role"), std::string(".*")},
                                           std::pair{std::string("$__rate_interval"), std::string("5s")}}) {
-      for (size_t at; (at = expr.find(variable)) != std::string::npos;) expr.replace(at, variable.size(), value);
+      for (size_t at; (at = expr.find(variable)) != std::string::npos;)
+        expr.replace(at, variable.size(), value);
     }
     EXPECT_EQ(returns_data(expr), "") << "dashboard: " << expr;
   }

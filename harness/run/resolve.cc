@@ -1,8 +1,9 @@
 #include "harness/run/resolve.h"
-#include "harness/text.h"
 
 #include <algorithm>
 #include <set>
+
+#include "harness/text.h"
 
 namespace qsm::harness {
 
@@ -44,10 +45,17 @@ Result<ResolvedRun> Resolve(const Scenario& sc, const Addressing& addressing) {
     for (const FaultWindow& w : run.windows) {
       if (std::find(w.nodes.begin(), w.nodes.end(), id) == w.nodes.end() || w.via_network) continue;
       switch (w.type) {
-        case FaultType::kSleep: p.sleeps.push_back({w.start, w.end}); break;
-        case FaultType::kLossBurst: p.loss_bursts.push_back({w.start, w.end}); break;
-        case FaultType::kLoss: p.loss_rate = w.rate; break;
-        default: break;  // process and network faults: the launcher applies them
+        case FaultType::kSleep:
+          p.sleeps.push_back({w.start, w.end});
+          break;
+        case FaultType::kLossBurst:
+          p.loss_bursts.push_back({w.start, w.end});
+          break;
+        case FaultType::kLoss:
+          p.loss_rate = w.rate;
+          break;
+        default:
+          break;  // process and network faults: the launcher applies them
       }
     }
     run.plans.push_back(std::move(p));
@@ -70,7 +78,8 @@ std::string ActiveFaults(const std::vector<FaultWindow>& windows, uint32_t node,
   std::set<std::string> active;
   for (const FaultWindow& w : windows) {
     const bool on = w.start < to && (w.type == FaultType::kCrash || w.end > from);
-    if (on && std::find(w.nodes.begin(), w.nodes.end(), node) != w.nodes.end()) active.insert(FaultTypeName(w.type));
+    if (on && std::find(w.nodes.begin(), w.nodes.end(), node) != w.nodes.end())
+      active.insert(FaultTypeName(w.type));
   }
   std::string out;
   for (const auto& a : active) Append(out, a, ";");

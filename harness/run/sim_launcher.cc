@@ -17,7 +17,10 @@ Result<RunRecord> RunSimulation(const Scenario& scenario, const LaunchOptions& o
   const auto wall_begin = std::chrono::steady_clock::now();
   const Endpoint first = Endpoint::FromOctets(198, 18, 0, 0, 7000);  // sim::Cluster: node i at first + i + 1
   Addressing addressing{
-      .endpoint = [&](uint32_t id) { return Endpoint{first.address + id, first.port}; },
+      .endpoint =
+          [&](uint32_t id) {
+            return Endpoint{first.address + id, first.port};
+          },
       .interface = [&](uint32_t id) { return first.address + id; },
       .region_multicast = Endpoint::FromOctets(239, 18, 0, 1, 7400),
   };
@@ -30,18 +33,18 @@ Result<RunRecord> RunSimulation(const Scenario& scenario, const LaunchOptions& o
   const ResolvedRun& run = record.run;
 
   std::vector<Node*> nodes(scenario.nodes, nullptr);
-  sim::Cluster cluster(
-      sim::ClusterConfig{.nodes = scenario.nodes, .seed = scenario.seed, .port = first.port},
-      [&](sim::NodeContext& ctx) {
-        const NodePlan& plan = run.plans[ctx.index];
-        NodeConfig config{.id = plan.node_id,
-                          .region = RegionConfig{.replication = plan.replication, .token_rate = plan.token_rate},
-                          .window = SenderWindow{.max_messages = plan.window_messages},
-                          .max_payload_bytes = std::max<size_t>(plan.message_size, 8)};
-        auto node = std::make_unique<Node>(config, ctx.scheduler, ctx.transport, ctx.random);
-        nodes[ctx.index] = node.get();
-        return node;
-      });
+  sim::Cluster cluster(sim::ClusterConfig{.nodes = scenario.nodes, .seed = scenario.seed, .port = first.port},
+                       [&](sim::NodeContext& ctx) {
+                         const NodePlan& plan = run.plans[ctx.index];
+                         NodeConfig config{.id = plan.node_id,
+                                           .region = RegionConfig{.replication = plan.replication,
+                                                                  .token_rate = plan.token_rate},
+                                           .window = SenderWindow{.max_messages = plan.window_messages},
+                                           .max_payload_bytes = std::max<size_t>(plan.message_size, 8)};
+                         auto node = std::make_unique<Node>(config, ctx.scheduler, ctx.transport, ctx.random);
+                         nodes[ctx.index] = node.get();
+                         return node;
+                       });
   const TimePoint start = cluster.now() + 100ms;
   std::vector<std::unique_ptr<NodeWorkload>> workloads;
   for (uint32_t i = 0; i < scenario.nodes; ++i) {
@@ -65,16 +68,21 @@ Result<RunRecord> RunSimulation(const Scenario& scenario, const LaunchOptions& o
       case FaultType::kSleep:
         break;  // in the plans: the workload stops the core thread
       case FaultType::kPause:
-        for (uint32_t n : w.nodes) actions.push_back({begin, [&cluster, n, end] { cluster.Sleep(n - 1, end); }});
+        for (uint32_t n : w.nodes)
+          actions.push_back({begin, [&cluster, n, end] { cluster.Sleep(n - 1, end); }});
         break;
       case FaultType::kLossBurst:
-        for (uint32_t n : w.nodes) cluster.network().AddInboundLossWindow(cluster.endpoint(n - 1), begin, end);
+        for (uint32_t n : w.nodes)
+          cluster.network().AddInboundLossWindow(cluster.endpoint(n - 1), begin, end);
         break;
       case FaultType::kLoss:
         for (uint32_t n : w.nodes) {
           const double rate = w.rate;
-          actions.push_back({begin, [&cluster, n, rate] { cluster.network().SetInboundLoss(cluster.endpoint(n - 1), rate); }});
-          actions.push_back({end, [&cluster, n] { cluster.network().SetInboundLoss(cluster.endpoint(n - 1), 0); }});
+          actions.push_back({begin, [&cluster, n, rate] {
+                               cluster.network().SetInboundLoss(cluster.endpoint(n - 1), rate);
+                             }});
+          actions.push_back(
+              {end, [&cluster, n] { cluster.network().SetInboundLoss(cluster.endpoint(n - 1), 0); }});
         }
         break;
       case FaultType::kCrash:
@@ -100,7 +108,8 @@ Result<RunRecord> RunSimulation(const Scenario& scenario, const LaunchOptions& o
       }
     }
   }
-  std::stable_sort(actions.begin(), actions.end(), [](const Action& a, const Action& b) { return a.at < b.at; });
+  std::stable_sort(actions.begin(), actions.end(),
+                   [](const Action& a, const Action& b) { return a.at < b.at; });
 
   const TimePoint load_end = start + scenario.duration;
   const TimePoint deadline = load_end + scenario.drain;
@@ -133,7 +142,8 @@ Result<RunRecord> RunSimulation(const Scenario& scenario, const LaunchOptions& o
   TrimWindows(record.run.windows, cluster.now() - start);
   for (uint32_t i = 0; i < scenario.nodes; ++i) {
     if (!alive[i]) continue;
-    record.results[i + 1] = workloads[i]->Finish(cluster.now(), record.interrupted ? "interrupted" : "completed");
+    record.results[i + 1] =
+        workloads[i]->Finish(cluster.now(), record.interrupted ? "interrupted" : "completed");
   }
   std::stable_sort(record.ticks.begin(), record.ticks.end(), [](const Tick& a, const Tick& b) {
     return a.t_s < b.t_s || (a.t_s == b.t_s && a.node_id < b.node_id);

@@ -10,8 +10,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "harness/workload/json_fields.h"
 #include "harness/text.h"
+#include "harness/workload/json_fields.h"
 
 #ifndef QSM_SOURCE_DIR
 #define QSM_SOURCE_DIR "."
@@ -41,13 +41,19 @@ json Machine() {
   uname(&u);
   char host[256] = {};
   gethostname(host, sizeof host - 1);
-  return {{"hostname", host}, {"kernel", std::string(u.sysname) + " " + u.release}, {"machine", u.machine},
+  return {{"hostname", host},
+          {"kernel", std::string(u.sysname) + " " + u.release},
+          {"machine", u.machine},
           {"cpus", sysconf(_SC_NPROCESSORS_ONLN)}};
 }
 
 json Quantiles(const Histogram& h) {
-  return {{"count", h.count()},         {"p50_ms", Ms(h.Quantile(0.5))},   {"p90_ms", Ms(h.Quantile(0.9))},
-          {"p99_ms", Ms(h.Quantile(0.99))}, {"p999_ms", Ms(h.Quantile(0.999))}, {"max_ms", Ms(h.max())}};
+  return {{"count", h.count()},
+          {"p50_ms", Ms(h.Quantile(0.5))},
+          {"p90_ms", Ms(h.Quantile(0.9))},
+          {"p99_ms", Ms(h.Quantile(0.99))},
+          {"p999_ms", Ms(h.Quantile(0.999))},
+          {"max_ms", Ms(h.max())}};
 }
 
 std::string RateText(const json& rate) {
@@ -187,8 +193,11 @@ json BuildSummary(const RunRecord& record, const CheckReport& check) {
   }
   json summary = {
       {"format", "qsm-run-summary/1"},
-      {"check", {{"ok", check.ok}, {"violations", check.violations}, {"violations_total", check.violations_total},
-                 {"receivers", receivers}}},
+      {"check",
+       {{"ok", check.ok},
+        {"violations", check.violations},
+        {"violations_total", check.violations_total},
+        {"receivers", receivers}}},
       {"scenario",
        {{"name", sc.name},
         {"description", sc.description},
@@ -216,10 +225,10 @@ json BuildSummary(const RunRecord& record, const CheckReport& check) {
       {"simulated", record.simulated},
       {"interrupted", record.interrupted},
       {"incidents", record.incidents},
-      {"prometheus", record.prometheus_url.empty()
-                         ? json(nullptr)
-                         : json{{"url_during_run", record.prometheus_url}, {"config", "prometheus.yml"},
-                                {"data", "prometheus/"}}},
+      {"prometheus", record.prometheus_url.empty() ? json(nullptr)
+                                                   : json{{"url_during_run", record.prometheus_url},
+                                                          {"config", "prometheus.yml"},
+                                                          {"data", "prometheus/"}}},
       {"crashed", record.crashed},
       {"messages",
        {{"sent", check.sent},
@@ -228,8 +237,7 @@ json BuildSummary(const RunRecord& record, const CheckReport& check) {
         {"lost", check.lost},
         {"duplicates", check.duplicates},
         {"out_of_order", check.out_of_order}}},
-      {"throughput",
-       {{"window_s", {from_s, to_s}}, {"msgs_per_s", throughput}, {"mb_per_s", mbps}}},
+      {"throughput", {{"window_s", {from_s, to_s}}, {"msgs_per_s", throughput}, {"mb_per_s", mbps}}},
       {"latency", Quantiles(latency)},
       {"token_rtt", {{"partition", Quantiles(partition_rtt)}, {"region", Quantiles(region_rtt)}}},
       {"peak_pending_ack", {{"messages", peak_pending_messages}, {"bytes", peak_pending_bytes}}},
@@ -239,7 +247,8 @@ json BuildSummary(const RunRecord& record, const CheckReport& check) {
       {"cpu_seconds", record.simulated ? json(nullptr) : cpu},
       {"cpu_percent",
        {{"senders_mean", senders_measured > 0 ? json(sender_cpu / senders_measured) : json(nullptr)},
-        {"receivers_mean", receivers_measured > 0 ? json(receiver_cpu / receivers_measured) : json(nullptr)}}},
+        {"receivers_mean",
+         receivers_measured > 0 ? json(receiver_cpu / receivers_measured) : json(nullptr)}}},
       {"max_rss_bytes", max_rss >= 0 ? json(max_rss) : json(nullptr)},
       {"timer_lateness", Quantiles(timer_lateness)},
       {"sweep", sc.sweep_of.empty() ? json(nullptr) : json{{"of", sc.sweep_of}, {"point", SweepPoint(sc)}}},
@@ -285,9 +294,10 @@ Status WriteRunFolder(const std::string& dir, const RunRecord& record, const Che
   for (const Row* r : by_node) {
     const Tick& t = *r->tick;
     char line[512];
-    std::snprintf(line, sizeof line, "%.3f,%u,%.1f,%.1f,%zu,%zu,%zu,%.3f,%.3f,%.3f,%.3f,%s\n", t.t_s, t.node_id,
-                  r->delivered_per_s, r->sent_per_s, t.pending_messages, t.pending_bytes, t.cache_bytes,
-                  t.token_rtt_p50_ms, t.token_rtt_p99_ms, t.latency_p50_ms, t.latency_p99_ms, r->faults.c_str());
+    std::snprintf(line, sizeof line, "%.3f,%u,%.1f,%.1f,%zu,%zu,%zu,%.3f,%.3f,%.3f,%.3f,%s\n", t.t_s,
+                  t.node_id, r->delivered_per_s, r->sent_per_s, t.pending_messages, t.pending_bytes,
+                  t.cache_bytes, t.token_rtt_p50_ms, t.token_rtt_p99_ms, t.latency_p50_ms, t.latency_p99_ms,
+                  r->faults.c_str());
     csv << line;
   }
   if (auto s = WriteText(dir + "/timeseries.csv", csv.str()); !s) return s;
@@ -326,8 +336,9 @@ Status WriteRunFolder(const std::string& dir, const RunRecord& record, const Che
     for (const auto& f : sec.faults) Append(faults, f, ";");
     char line[512];
     std::snprintf(line, sizeof line, "%ld,%zu,%.1f,%.1f,%zu,%zu,%.3f,%.3f,%.3f,%s\n", t, sec.rates.size(),
-                  sec.rates.empty() ? 0.0 : sum / static_cast<double>(sec.rates.size()), min, sec.pending_bytes,
-                  sec.cache_bytes, sec.rtt_p50, sec.rtt_p99, sec.latency_p99, faults.c_str());
+                  sec.rates.empty() ? 0.0 : sum / static_cast<double>(sec.rates.size()), min,
+                  sec.pending_bytes, sec.cache_bytes, sec.rtt_p50, sec.rtt_p99, sec.latency_p99,
+                  faults.c_str());
     cluster << line;
   }
   if (auto s = WriteText(dir + "/cluster.csv", cluster.str()); !s) return s;
@@ -336,10 +347,13 @@ Status WriteRunFolder(const std::string& dir, const RunRecord& record, const Che
   for (const auto& [id, r] : record.results) latency.Merge(r.latency_ns);
   std::ostringstream spectrum;
   spectrum << "percentile,nines,latency_ms\n";
-  for (double p : {0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 99.995, 99.999, 100.0}) {
+  for (double p :
+       {0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 99.995, 99.999, 100.0}) {
     if (latency.count() == 0) break;
-    if (p > 0 && p < 100 && 1.0 / (1.0 - p / 100) > static_cast<double>(latency.count())) continue;  // beyond the data
-    const double nines = p >= 100 ? std::log10(static_cast<double>(latency.count())) : -std::log10(1 - p / 100);
+    if (p > 0 && p < 100 && 1.0 / (1.0 - p / 100) > static_cast<double>(latency.count()))
+      continue;  // beyond the data
+    const double nines =
+        p >= 100 ? std::log10(static_cast<double>(latency.count())) : -std::log10(1 - p / 100);
     char line[128];
     std::snprintf(line, sizeof line, "%g,%.4f,%.4f\n", p, nines, Ms(latency.Quantile(p / 100)));
     spectrum << line;
@@ -351,8 +365,8 @@ Status WriteRunFolder(const std::string& dir, const RunRecord& record, const Che
   for (const FaultWindow& w : record.run.windows) {
     std::string nodes;
     for (uint32_t n : w.nodes) Append(nodes, std::to_string(n), ";");
-    faults << FaultTypeName(w.type) << "," << nodes << "," << ToSeconds(w.start) << "," << ToSeconds(w.end) << ","
-           << ViaOf(w) << "\n";
+    faults << FaultTypeName(w.type) << "," << nodes << "," << ToSeconds(w.start) << "," << ToSeconds(w.end)
+           << "," << ViaOf(w) << "\n";
   }
   if (auto s = WriteText(dir + "/faults.csv", faults.str()); !s) return s;
 
@@ -371,10 +385,12 @@ Status WriteRunFolder(const std::string& dir, const RunRecord& record, const Che
   return {};
 }
 
-Result<std::vector<std::string>> WriteSweepTables(const std::string& dir, const std::vector<json>& summaries) {
+Result<std::vector<std::string>> WriteSweepTables(const std::string& dir,
+                                                  const std::vector<json>& summaries) {
   std::map<std::string, std::vector<const json*>> sweeps;
   for (const json& s : summaries) {
-    if (s.contains("sweep") && s["sweep"].is_object()) sweeps[s["sweep"]["of"].get<std::string>()].push_back(&s);
+    if (s.contains("sweep") && s["sweep"].is_object())
+      sweeps[s["sweep"]["of"].get<std::string>()].push_back(&s);
   }
   auto number = [](const json& j) { return j.is_number() ? j.get<double>() : -1.0; };
   std::error_code ec;
@@ -384,7 +400,8 @@ Result<std::vector<std::string>> WriteSweepTables(const std::string& dir, const 
   for (const auto& [name, runs] : sweeps) {
     std::ostringstream csv;
     csv << "run,x_key,x,nodes,replication,token_rate,rate,groups,message_size,faults,throughput_min,"
-           "throughput_median,sender_cpu_pct,receiver_cpu_pct,token_rtt_region_p50_ms,token_rtt_region_p99_ms,"
+           "throughput_median,sender_cpu_pct,receiver_cpu_pct,token_rtt_region_p50_ms,token_rtt_region_p99_"
+           "ms,"
            "token_rtt_partition_p50_ms,token_rtt_partition_p99_ms,peak_pending_bytes,peak_pending_messages,"
            "peak_cache_bytes,latency_p50_ms,latency_p99_ms,timer_lateness_p99_ms,max_rss_bytes,lost,ok\n";
     for (const json* run : runs) {
@@ -398,23 +415,26 @@ Result<std::vector<std::string>> WriteSweepTables(const std::string& dir, const 
       std::string faults;
       for (const auto& f : fault_types) Append(faults, f, ";");
       char line[1024];
-      std::snprintf(
-          line, sizeof line,
-          "%s,%s,%s,%d,%d,%g,%s,%d,%d,%s,%.1f,%.1f,%.1f,%.1f,%.3f,%.3f,%.3f,%.3f,%llu,%llu,%llu,%.3f,%.3f,%.3f,%.0f,"
-          "%llu,%d\n",
-          sc["name"].get<std::string>().c_str(), x_key.c_str(), x.c_str(), sc["nodes"].get<int>(),
-          sc["engine"]["replication"].get<int>(), sc["engine"]["token_rate"].get<double>(),
-          RateText(sc["rate"]).c_str(), sc["groups"].get<int>(),
-          sc["message_size"].get<int>(), faults.c_str(), s["throughput"]["msgs_per_s"]["min"].get<double>(),
-          s["throughput"]["msgs_per_s"]["median"].get<double>(), number(s["cpu_percent"]["senders_mean"]),
-          number(s["cpu_percent"]["receivers_mean"]), s["token_rtt"]["region"]["p50_ms"].get<double>(),
-          s["token_rtt"]["region"]["p99_ms"].get<double>(), s["token_rtt"]["partition"]["p50_ms"].get<double>(),
-          s["token_rtt"]["partition"]["p99_ms"].get<double>(),
-          s["peak_pending_ack"]["bytes"].get<unsigned long long>(),
-          s["peak_pending_ack"]["messages"].get<unsigned long long>(), s["peak_cache_bytes"].get<unsigned long long>(),
-          s["latency"]["p50_ms"].get<double>(), s["latency"]["p99_ms"].get<double>(),
-          s["timer_lateness"]["p99_ms"].get<double>(), number(s["max_rss_bytes"]),
-          s["messages"]["lost"].get<unsigned long long>(), s["check"]["ok"].get<bool>() ? 1 : 0);
+      std::snprintf(line, sizeof line,
+                    "%s,%s,%s,%d,%d,%g,%s,%d,%d,%s,%.1f,%.1f,%.1f,%.1f,%.3f,%.3f,%.3f,%.3f,%llu,%llu,%llu,%."
+                    "3f,%.3f,%.3f,%.0f,"
+                    "%llu,%d\n",
+                    sc["name"].get<std::string>().c_str(), x_key.c_str(), x.c_str(), sc["nodes"].get<int>(),
+                    sc["engine"]["replication"].get<int>(), sc["engine"]["token_rate"].get<double>(),
+                    RateText(sc["rate"]).c_str(), sc["groups"].get<int>(), sc["message_size"].get<int>(),
+                    faults.c_str(), s["throughput"]["msgs_per_s"]["min"].get<double>(),
+                    s["throughput"]["msgs_per_s"]["median"].get<double>(),
+                    number(s["cpu_percent"]["senders_mean"]), number(s["cpu_percent"]["receivers_mean"]),
+                    s["token_rtt"]["region"]["p50_ms"].get<double>(),
+                    s["token_rtt"]["region"]["p99_ms"].get<double>(),
+                    s["token_rtt"]["partition"]["p50_ms"].get<double>(),
+                    s["token_rtt"]["partition"]["p99_ms"].get<double>(),
+                    s["peak_pending_ack"]["bytes"].get<unsigned long long>(),
+                    s["peak_pending_ack"]["messages"].get<unsigned long long>(),
+                    s["peak_cache_bytes"].get<unsigned long long>(), s["latency"]["p50_ms"].get<double>(),
+                    s["latency"]["p99_ms"].get<double>(), s["timer_lateness"]["p99_ms"].get<double>(),
+                    number(s["max_rss_bytes"]), s["messages"]["lost"].get<unsigned long long>(),
+                    s["check"]["ok"].get<bool>() ? 1 : 0);
       csv << line;
     }
     const std::string path = dir + "/sweep-" + name + ".csv";
@@ -457,8 +477,8 @@ Result<RunRecord> ReadRunFolder(const std::string& dir) {
 
 std::string TableHeader() {
   char line[256];
-  std::snprintf(line, sizeof line, "%-28s %6s %12s %17s %17s %17s %12s  %s", "run", "nodes", "min msgs/s", "delivered/expected",
-                "latency p50/p99", "token RTT p50/p99", "peak pending", "check");
+  std::snprintf(line, sizeof line, "%-28s %6s %12s %17s %17s %17s %12s  %s", "run", "nodes", "min msgs/s",
+                "delivered/expected", "latency p50/p99", "token RTT p50/p99", "peak pending", "check");
   return line;
 }
 
@@ -469,8 +489,10 @@ std::string TableRow(const json& s) {
   char delivered[64], latency[64], token[64], pending[32];
   std::snprintf(delivered, sizeof delivered, "%llu/%llu", m["delivered"].get<unsigned long long>(),
                 m["expected"].get<unsigned long long>());
-  std::snprintf(latency, sizeof latency, "%.1f/%.1f ms", lat["p50_ms"].get<double>(), lat["p99_ms"].get<double>());
-  std::snprintf(token, sizeof token, "%.1f/%.1f ms", rtt["p50_ms"].get<double>(), rtt["p99_ms"].get<double>());
+  std::snprintf(latency, sizeof latency, "%.1f/%.1f ms", lat["p50_ms"].get<double>(),
+                lat["p99_ms"].get<double>());
+  std::snprintf(token, sizeof token, "%.1f/%.1f ms", rtt["p50_ms"].get<double>(),
+                rtt["p99_ms"].get<double>());
   std::snprintf(pending, sizeof pending, "%.1f MB", s["peak_pending_ack"]["bytes"].get<double>() / 1e6);
   char line[512];
   std::snprintf(line, sizeof line, "%-28s %6d %12.0f %17s %17s %17s %12s  %s",

@@ -38,7 +38,8 @@ Status WriteRunFolder(const std::string& dir, const RunRecord& record, const Che
 
 // For every sweep among `summaries` (runs with the same "sweep.of"), writes DIR/sweep-NAME.csv:
 // one row per run, the swept value in column `x` (format: harness/RESULTS.md). Returns the files.
-Result<std::vector<std::string>> WriteSweepTables(const std::string& dir, const std::vector<nlohmann::json>& summaries);
+Result<std::vector<std::string>> WriteSweepTables(const std::string& dir,
+                                                  const std::vector<nlohmann::json>& summaries);
 
 // Reads a results folder back (summary.json + node files) for `qsm-harness check`.
 Result<RunRecord> ReadRunFolder(const std::string& dir);

@@ -22,7 +22,8 @@ class SummaryTest : public ::testing::Test {
     dir_ = (fs::temp_directory_path() / ("qsm-summary-test-" + std::to_string(getpid()))).string();
     auto sc = ParseScenario(
         "name: s\nlauncher: sim\nnodes: 4\nsenders: 2\ngroups: 3\nrate: 500\nduration: 2s\nwarmup: 500ms\n"
-        "faults: [{type: loss-burst, nodes: [3], every: 700ms, for: 20ms}, {type: crash, nodes: [4], at: 1s}]\n",
+        "faults: [{type: loss-burst, nodes: [3], every: 700ms, for: 20ms}, {type: crash, nodes: [4], at: "
+        "1s}]\n",
         "test.yaml");
     ASSERT_TRUE(sc.has_value()) << sc.error().message;
     auto record = RunSimulation(*sc, LaunchOptions{.progress = false});
@@ -66,12 +67,12 @@ TEST_F(SummaryTest, ALostNodeFileFailsTheCheckFromTheFolder) {
 
 TEST_F(SummaryTest, FilesHoldTheDocumentedFields) {
   const nlohmann::json s = nlohmann::json::parse(Read(dir_ + "/summary.json"));
-  for (const char* key : {"check", "scenario", "git_revision", "machine", "started_at", "messages", "throughput",
-                          "latency", "token_rtt", "peak_pending_ack", "peak_cache_bytes", "recovery_packets",
-                          "cpu_seconds", "timer_lateness", "fault_windows", "nodes"}) {
+  for (const char* key : {"check", "scenario", "git_revision", "machine", "started_at", "messages",
+                          "throughput", "latency", "token_rtt", "peak_pending_ack", "peak_cache_bytes",
+                          "recovery_packets", "cpu_seconds", "timer_lateness", "fault_windows", "nodes"}) {
     EXPECT_TRUE(s.contains(key)) << key;
   }
-  EXPECT_EQ(s["messages"]["sent"].get<uint64_t>(), 2000u);  // 2 senders x 500/s x 2 s
+  EXPECT_EQ(s["messages"]["sent"].get<uint64_t>(), 2000u);             // 2 senders x 500/s x 2 s
   EXPECT_GT(s["throughput"]["msgs_per_s"]["min"].get<double>(), 900);  // 1000 msgs/s in all
   const std::string timeseries = Read(dir_ + "/timeseries.csv");
   EXPECT_EQ(timeseries.substr(0, timeseries.find('\n')),

@@ -1,5 +1,4 @@
 #include "harness/scenario/scenario.h"
-#include "harness/text.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -10,15 +9,18 @@
 #include <span>
 #include <sstream>
 
+#include "harness/text.h"
+
 namespace qsm::harness {
 namespace {
 
 namespace fs = std::filesystem;
 
-const char* const kTopKeys[] = {"name",   "description", "launcher", "nodes",  "groups", "membership",
-                                "senders", "message_size", "rate",   "duration", "warmup", "drain",
-                                "seed",   "engine",      "faults",   "sweep"};
-const char* const kFaultKeys[] = {"type", "nodes", "at", "every", "for", "random", "from", "until", "rate", "via"};
+const char* const kTopKeys[] = {"name",    "description",  "launcher", "nodes",    "groups", "membership",
+                                "senders", "message_size", "rate",     "duration", "warmup", "drain",
+                                "seed",    "engine",       "faults",   "sweep"};
+const char* const kFaultKeys[] = {"type",   "nodes", "at",    "every", "for",
+                                  "random", "from",  "until", "rate",  "via"};
 
 Result<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -44,7 +46,8 @@ class Reader {
                  source_ + ":" + std::to_string(line) + ": '" + key + "': " + message};
   }
 
-  Status CheckKeys(const YAML::Node& map, const std::string& prefix, std::span<const char* const> known) const {
+  Status CheckKeys(const YAML::Node& map, const std::string& prefix,
+                   std::span<const char* const> known) const {
     for (const auto& kv : map) {
       const std::string key = kv.first.as<std::string>("");
       if (std::find_if(known.begin(), known.end(), [&](const char* k) { return key == k; }) == known.end()) {
@@ -73,8 +76,11 @@ class Reader {
   Status Time(const YAML::Node& map, const char* key, const std::string& path, Duration& out) const {
     const YAML::Node node = map[key];
     if (!node) return {};
-    auto d = node.IsScalar() ? faults::ParseDuration(node.Scalar()) : MakeError(ErrorCode::kInvalidArgument, "");
-    if (!d) return std::unexpected(Fail(node, path, "must be a duration such as 500ms, 5s or 2m, not '" + Text(node) + "'"));
+    auto d =
+        node.IsScalar() ? faults::ParseDuration(node.Scalar()) : MakeError(ErrorCode::kInvalidArgument, "");
+    if (!d)
+      return std::unexpected(
+          Fail(node, path, "must be a duration such as 500ms, 5s or 2m, not '" + Text(node) + "'"));
     out = *d;
     return {};
   }
@@ -85,7 +91,8 @@ class Reader {
     if (!node) return {};
     if (!node.IsScalar()) return std::unexpected(Fail(node, path, "must be a string"));
     const std::string value = node.Scalar();
-    if (allowed.size() > 0 && std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return value == a; })) {
+    if (allowed.size() > 0 &&
+        std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return value == a; })) {
       std::string list;
       for (const char* a : allowed) Append(list, a, " | ");
       return std::unexpected(Fail(node, path, "must be one of " + list + ", not '" + value + "'"));
@@ -146,8 +153,8 @@ Result<std::vector<uint32_t>> NodeList(const Reader& r, const YAML::Node& node, 
   for (const auto& item : node) {
     uint32_t id = 0;
     if (!item.IsScalar() || !YAML::convert<uint32_t>::decode(item, id) || id < 1 || id > nodes) {
-      return std::unexpected(r.Fail(item, path, "node '" + Reader::Text(item) + "' is not an id in 1.." +
-                                                    std::to_string(nodes)));
+      return std::unexpected(r.Fail(
+          item, path, "node '" + Reader::Text(item) + "' is not an id in 1.." + std::to_string(nodes)));
     }
     out.push_back(id);
   }
@@ -156,13 +163,17 @@ Result<std::vector<uint32_t>> NodeList(const Reader& r, const YAML::Node& node, 
 
 Result<FaultSpec> ParseFault(const Reader& r, const YAML::Node& f, size_t index, uint32_t nodes) {
   const std::string at = "faults[" + std::to_string(index) + "]";
-  if (!f.IsMap()) return std::unexpected(r.Fail(f, at, "must be a map such as {type: sleep, nodes: [3], every: 5s, for: 500ms}"));
+  if (!f.IsMap())
+    return std::unexpected(
+        r.Fail(f, at, "must be a map such as {type: sleep, nodes: [3], every: 5s, for: 500ms}"));
   if (auto s = r.CheckKeys(f, at + ".", kFaultKeys); !s) return std::unexpected(s.error());
   FaultSpec spec;
   spec.line = f.Mark().line + 1;
   std::string type;
   if (!f["type"]) return std::unexpected(r.Fail(f, at + ".type", "is missing"));
-  if (auto s = r.String(f, "type", at + ".type", type, {"sleep", "loss-burst", "loss", "pause", "crash", "partition"}); !s) {
+  if (auto s = r.String(f, "type", at + ".type", type,
+                        {"sleep", "loss-burst", "loss", "pause", "crash", "partition"});
+      !s) {
     return std::unexpected(s.error());
   }
   spec.type = type == "sleep"        ? FaultType::kSleep
@@ -178,10 +189,11 @@ Result<FaultSpec> ParseFault(const Reader& r, const YAML::Node& f, size_t index,
   faults::Schedule& s = spec.schedule;
   bool random = false;
   std::string via = "process";
-  for (Status st : {r.Time(f, "at", at + ".at", s.at), r.Time(f, "every", at + ".every", s.every),
-                    r.Time(f, "for", at + ".for", s.length), r.Time(f, "from", at + ".from", s.from),
-                    r.Time(f, "until", at + ".until", s.until), r.Number(f, "rate", at + ".rate", spec.rate, 0.0, 1.0),
-                    r.String(f, "via", at + ".via", via, {"process", "network"})}) {
+  for (Status st :
+       {r.Time(f, "at", at + ".at", s.at), r.Time(f, "every", at + ".every", s.every),
+        r.Time(f, "for", at + ".for", s.length), r.Time(f, "from", at + ".from", s.from),
+        r.Time(f, "until", at + ".until", s.until), r.Number(f, "rate", at + ".rate", spec.rate, 0.0, 1.0),
+        r.String(f, "via", at + ".via", via, {"process", "network"})}) {
     if (!st) return std::unexpected(st.error());
   }
   if (f["random"]) {
@@ -191,12 +203,15 @@ Result<FaultSpec> ParseFault(const Reader& r, const YAML::Node& f, size_t index,
   }
   spec.via_network = via == "network";
   const bool has_at = f["at"].IsDefined(), has_every = f["every"].IsDefined(), has_for = f["for"].IsDefined();
-  if (has_at && has_every) return std::unexpected(r.Fail(f, at, "give either 'at' (once) or 'every' (repeated), not both"));
-  s.kind = has_at ? faults::Schedule::Kind::kAt
+  if (has_at && has_every)
+    return std::unexpected(r.Fail(f, at, "give either 'at' (once) or 'every' (repeated), not both"));
+  s.kind = has_at      ? faults::Schedule::Kind::kAt
            : has_every ? (random ? faults::Schedule::Kind::kPoisson : faults::Schedule::Kind::kPeriodic)
                        : faults::Schedule::Kind::kAlways;
-  if (has_every && s.every <= Duration::zero()) return std::unexpected(r.Fail(f["every"], at + ".every", "must be > 0"));
-  if (random && !has_every) return std::unexpected(r.Fail(f["random"], at + ".random", "needs 'every' (the mean gap)"));
+  if (has_every && s.every <= Duration::zero())
+    return std::unexpected(r.Fail(f["every"], at + ".every", "must be > 0"));
+  if (random && !has_every)
+    return std::unexpected(r.Fail(f["random"], at + ".random", "needs 'every' (the mean gap)"));
   switch (spec.type) {
     case FaultType::kCrash:
       if (!has_at) return std::unexpected(r.Fail(f, at + ".at", "a crash needs 'at'"));
@@ -209,14 +224,17 @@ Result<FaultSpec> ParseFault(const Reader& r, const YAML::Node& f, size_t index,
     case FaultType::kLoss:
       if (spec.rate <= 0) return std::unexpected(r.Fail(f, at + ".rate", "loss needs 'rate' in (0, 1]"));
       if ((has_at || has_every) && !spec.via_network) {
-        return std::unexpected(r.Fail(f, at, "in-process loss lasts the whole run; for windows use loss-burst, or via: network"));
+        return std::unexpected(r.Fail(
+            f, at, "in-process loss lasts the whole run; for windows use loss-burst, or via: network"));
       }
       if ((has_at || has_every) && !has_for) return std::unexpected(r.Fail(f, at + ".for", "is missing"));
       break;
     default:
       if (f["rate"]) return std::unexpected(r.Fail(f["rate"], at + ".rate", "only loss has a rate"));
-      if (!has_at && !has_every) return std::unexpected(r.Fail(f, at, "needs 'at' (once) or 'every' (repeated)"));
-      if (!has_for || s.length <= Duration::zero()) return std::unexpected(r.Fail(f, at + ".for", "needs a length > 0"));
+      if (!has_at && !has_every)
+        return std::unexpected(r.Fail(f, at, "needs 'at' (once) or 'every' (repeated)"));
+      if (!has_for || s.length <= Duration::zero())
+        return std::unexpected(r.Fail(f, at + ".for", "needs a length > 0"));
       break;
   }
   if (spec.via_network && spec.type != FaultType::kLoss && spec.type != FaultType::kLossBurst) {
@@ -226,7 +244,8 @@ Result<FaultSpec> ParseFault(const Reader& r, const YAML::Node& f, size_t index,
     return std::unexpected(r.Fail(f["for"], at + ".for", "must be shorter than 'every'"));
   }
   if (spec.type == FaultType::kPartition && spec.nodes.size() >= nodes) {
-    return std::unexpected(r.Fail(f["nodes"], at + ".nodes", "a partition cuts these nodes from the rest: leave some out"));
+    return std::unexpected(
+        r.Fail(f["nodes"], at + ".nodes", "a partition cuts these nodes from the rest: leave some out"));
   }
   return spec;
 }
@@ -235,29 +254,35 @@ Result<Scenario> Parse(const YAML::Node& root, const Reader& r, Scenario sc) {
   if (!root.IsMap()) return std::unexpected(r.Fail(root, "(top)", "a scenario is a YAML map of keys"));
   if (auto s = r.CheckKeys(root, "", kTopKeys); !s) return std::unexpected(s.error());
   std::string rate = "max";
-  for (Status s : {r.String(root, "name", "name", sc.name), r.String(root, "description", "description", sc.description),
-                   r.String(root, "launcher", "launcher", sc.launcher, {"local", "netns", "sim", "inventory"}),
-                   r.Number<uint32_t>(root, "nodes", "nodes", sc.nodes, 1, 1000),
-                   r.Number<uint32_t>(root, "groups", "groups", sc.groups, 1, 100000),
-                   r.Number<uint32_t>(root, "senders", "senders", sc.senders, 0, 1000),
-                   r.Number<size_t>(root, "message_size", "message_size", sc.message_size, 8, 8192),
-                   r.Time(root, "duration", "duration", sc.duration), r.Time(root, "warmup", "warmup", sc.warmup),
-                   r.Time(root, "drain", "drain", sc.drain),
-                   r.Number<uint64_t>(root, "seed", "seed", sc.seed, 0, UINT64_MAX)}) {
+  for (Status s :
+       {r.String(root, "name", "name", sc.name), r.String(root, "description", "description", sc.description),
+        r.String(root, "launcher", "launcher", sc.launcher, {"local", "netns", "sim", "inventory"}),
+        r.Number<uint32_t>(root, "nodes", "nodes", sc.nodes, 1, 1000),
+        r.Number<uint32_t>(root, "groups", "groups", sc.groups, 1, 100000),
+        r.Number<uint32_t>(root, "senders", "senders", sc.senders, 0, 1000),
+        r.Number<size_t>(root, "message_size", "message_size", sc.message_size, 8, 8192),
+        r.Time(root, "duration", "duration", sc.duration), r.Time(root, "warmup", "warmup", sc.warmup),
+        r.Time(root, "drain", "drain", sc.drain),
+        r.Number<uint64_t>(root, "seed", "seed", sc.seed, 0, UINT64_MAX)}) {
     if (!s) return std::unexpected(s.error());
   }
   if (sc.name.empty()) return std::unexpected(r.Fail(root, "name", "is missing"));
   if (const YAML::Node node = root["rate"]) {
     if (node.IsScalar() && node.Scalar() == "max") {
       sc.rate = 0;
-    } else if (!node.IsScalar() || !YAML::convert<double>::decode(node, sc.rate) || !(sc.rate > 0) || sc.rate > 1e7) {
-      return std::unexpected(r.Fail(node, "rate", "must be 'max' or messages/s per sender in (0, 1e7], not '" +
-                                                      Reader::Text(node) + "'"));
+    } else if (!node.IsScalar() || !YAML::convert<double>::decode(node, sc.rate) || !(sc.rate > 0) ||
+               sc.rate > 1e7) {
+      return std::unexpected(
+          r.Fail(node, "rate",
+                 "must be 'max' or messages/s per sender in (0, 1e7], not '" + Reader::Text(node) + "'"));
     }
   }
-  if (sc.senders > sc.nodes) return std::unexpected(r.Fail(root["senders"], "senders", "more senders than nodes"));
-  if (sc.duration <= Duration::zero()) return std::unexpected(r.Fail(root["duration"], "duration", "must be > 0"));
-  if (sc.warmup >= sc.duration) return std::unexpected(r.Fail(root["warmup"], "warmup", "must be shorter than duration"));
+  if (sc.senders > sc.nodes)
+    return std::unexpected(r.Fail(root["senders"], "senders", "more senders than nodes"));
+  if (sc.duration <= Duration::zero())
+    return std::unexpected(r.Fail(root["duration"], "duration", "must be > 0"));
+  if (sc.warmup >= sc.duration)
+    return std::unexpected(r.Fail(root["warmup"], "warmup", "must be shorter than duration"));
   if (const YAML::Node m = root["membership"]) {
     if (!m.IsMap()) return std::unexpected(r.Fail(m, "membership", "must be a map such as {pattern: all}"));
     const char* const keys[] = {"pattern", "alpha", "fraction"};
@@ -274,8 +299,8 @@ Result<Scenario> Parse(const YAML::Node& root, const Reader& r, Scenario sc) {
     for (Status s : {r.CheckKeys(e, "engine.", keys),
                      r.Number(e, "token_rate", "engine.token_rate", sc.engine.token_rate, 0.1, 1000.0),
                      r.Number<size_t>(e, "replication", "engine.replication", sc.engine.replication, 1, 1000),
-                     r.Number<size_t>(e, "window_messages", "engine.window_messages", sc.engine.window_messages, 1,
-                                      10'000'000)}) {
+                     r.Number<size_t>(e, "window_messages", "engine.window_messages",
+                                      sc.engine.window_messages, 1, 10'000'000)}) {
       if (!s) return std::unexpected(s.error());
     }
   }
@@ -291,7 +316,8 @@ Result<Scenario> Parse(const YAML::Node& root, const Reader& r, Scenario sc) {
     if (!sw.IsMap()) return std::unexpected(r.Fail(sw, "sweep", "must be a map such as {nodes: [2, 4, 8]}"));
     for (const auto& kv : sw) {
       const std::string key = kv.first.as<std::string>("");
-      if (key == "sweep" || key == "name") return std::unexpected(r.Fail(kv.first, "sweep." + key, "cannot be swept"));
+      if (key == "sweep" || key == "name")
+        return std::unexpected(r.Fail(kv.first, "sweep." + key, "cannot be swept"));
       if (!kv.second.IsSequence() || kv.second.size() == 0) {
         return std::unexpected(r.Fail(kv.second, "sweep." + key, "must be a non-empty list of values"));
       }
@@ -305,12 +331,18 @@ Result<Scenario> Parse(const YAML::Node& root, const Reader& r, Scenario sc) {
 
 const char* FaultTypeName(FaultType type) {
   switch (type) {
-    case FaultType::kSleep: return "sleep";
-    case FaultType::kLossBurst: return "loss-burst";
-    case FaultType::kLoss: return "loss";
-    case FaultType::kPause: return "pause";
-    case FaultType::kCrash: return "crash";
-    case FaultType::kPartition: return "partition";
+    case FaultType::kSleep:
+      return "sleep";
+    case FaultType::kLossBurst:
+      return "loss-burst";
+    case FaultType::kLoss:
+      return "loss";
+    case FaultType::kPause:
+      return "pause";
+    case FaultType::kCrash:
+      return "crash";
+    case FaultType::kPartition:
+      return "partition";
   }
   return "?";
 }
@@ -320,14 +352,16 @@ Result<Overrides> ParseOverrides(const std::vector<std::string>& assignments) {
   for (const auto& a : assignments) {
     const auto eq = a.find('=');
     if (eq == std::string::npos || eq == 0) {
-      return MakeError(ErrorCode::kInvalidArgument, "--set '" + a + "' must look like key=value (e.g. nodes=6)");
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "--set '" + a + "' must look like key=value (e.g. nodes=6)");
     }
     out.emplace_back(a.substr(0, eq), a.substr(eq + 1));
   }
   return out;
 }
 
-Result<Scenario> ParseScenario(const std::string& text, const std::string& source, const Overrides& overrides) {
+Result<Scenario> ParseScenario(const std::string& text, const std::string& source,
+                               const Overrides& overrides) {
   YAML::Node root;
   try {
     root = YAML::Load(text);
@@ -390,11 +424,13 @@ Result<Suite> LoadSuite(const std::string& path) {
     suite.name = fs::path(path).filename().string();
     std::vector<std::string> files;
     for (const auto& entry : fs::directory_iterator(path)) {
-      if (entry.is_regular_file() && entry.path().extension() == ".yaml") files.push_back(entry.path().string());
+      if (entry.is_regular_file() && entry.path().extension() == ".yaml")
+        files.push_back(entry.path().string());
     }
     std::sort(files.begin(), files.end());
     for (auto& f : files) suite.runs.push_back({f, {}});
-    if (suite.runs.empty()) return MakeError(ErrorCode::kInvalidArgument, path + ": no *.yaml scenario files");
+    if (suite.runs.empty())
+      return MakeError(ErrorCode::kInvalidArgument, path + ": no *.yaml scenario files");
     return suite;
   }
   auto text = ReadFile(path);
@@ -403,17 +439,20 @@ Result<Suite> LoadSuite(const std::string& path) {
   try {
     root = YAML::Load(*text);
   } catch (const YAML::ParserException& e) {
-    return MakeError(ErrorCode::kInvalidArgument, path + ":" + std::to_string(e.mark.line + 1) + ": not valid YAML: " + e.msg);
+    return MakeError(ErrorCode::kInvalidArgument,
+                     path + ":" + std::to_string(e.mark.line + 1) + ": not valid YAML: " + e.msg);
   }
   const Reader r(path, {});
   if (!root.IsMap() || !root["suite"] || !root["runs"]) {
-    return std::unexpected(r.Fail(root, "suite", "a suite file has 'suite: NAME' and 'runs: [scenario files]'"));
+    return std::unexpected(
+        r.Fail(root, "suite", "a suite file has 'suite: NAME' and 'runs: [scenario files]'"));
   }
   const char* const keys[] = {"suite", "description", "runs"};
   if (auto s = r.CheckKeys(root, "", keys); !s) return std::unexpected(s.error());
   if (auto s = r.String(root, "suite", "suite", suite.name); !s) return std::unexpected(s.error());
   const YAML::Node runs = root["runs"];
-  if (!runs.IsSequence() || runs.size() == 0) return std::unexpected(r.Fail(runs, "runs", "must be a non-empty list"));
+  if (!runs.IsSequence() || runs.size() == 0)
+    return std::unexpected(r.Fail(runs, "runs", "must be a non-empty list"));
   const fs::path dir = fs::path(path).parent_path();
   for (size_t i = 0; i < runs.size(); ++i) {
     const YAML::Node run = runs[i];
@@ -426,10 +465,12 @@ Result<Suite> LoadSuite(const std::string& path) {
       if (auto s = r.CheckKeys(run, at + ".", run_keys); !s) return std::unexpected(s.error());
       if (const YAML::Node set = run["set"]) {
         if (!set.IsMap()) return std::unexpected(r.Fail(set, at + ".set", "must be a map of key: value"));
-        for (const auto& kv : set) entry.overrides.emplace_back(kv.first.as<std::string>(""), Reader::Text(kv.second));
+        for (const auto& kv : set)
+          entry.overrides.emplace_back(kv.first.as<std::string>(""), Reader::Text(kv.second));
       }
     }
-    if (!file || !file.IsScalar()) return std::unexpected(r.Fail(run, at, "must be a scenario file name or {scenario: FILE, set: {...}}"));
+    if (!file || !file.IsScalar())
+      return std::unexpected(r.Fail(run, at, "must be a scenario file name or {scenario: FILE, set: {...}}"));
     const fs::path p = fs::path(file.Scalar()).is_absolute() ? fs::path(file.Scalar()) : dir / file.Scalar();
     if (!fs::exists(p)) return std::unexpected(r.Fail(file, at, "no such scenario file: " + p.string()));
     entry.path = p.string();
@@ -440,7 +481,8 @@ Result<Suite> LoadSuite(const std::string& path) {
 
 std::optional<std::string> ResolveBundled(const std::string& name, const std::string& bundled_dir) {
   if (fs::exists(name)) return name;
-  for (const fs::path& candidate : {fs::path(bundled_dir) / (name + ".yaml"), fs::path(bundled_dir) / "suites" / (name + ".yaml")}) {
+  for (const fs::path& candidate :
+       {fs::path(bundled_dir) / (name + ".yaml"), fs::path(bundled_dir) / "suites" / (name + ".yaml")}) {
     if (fs::exists(candidate)) return candidate.string();
   }
   return std::nullopt;

@@ -27,9 +27,9 @@ struct FaultSpec {
   FaultType type = FaultType::kSleep;
   std::vector<uint32_t> nodes;  // node ids (1-based); the parser expands "all"
   faults::Schedule schedule;
-  double rate = 0;          // loss: probability per incoming datagram
-  bool via_network = false; // loss, loss-burst: nftables in the node's namespace (netns only)
-  int line = 0;             // where it was defined, for messages
+  double rate = 0;           // loss: probability per incoming datagram
+  bool via_network = false;  // loss, loss-burst: nftables in the node's namespace (netns only)
+  int line = 0;              // where it was defined, for messages
 };
 
 struct Membership {
@@ -53,7 +53,7 @@ struct Scenario {
   Membership membership;
   uint32_t senders = 1;  // nodes 1..senders send
   size_t message_size = 1000;
-  double rate = 0;  // msgs/s per sender; 0: max
+  double rate = 0;          // msgs/s per sender; 0: max
   Duration duration = 10s;  // the load runs this long
   Duration warmup = 1s;     // excluded from throughput figures
   Duration drain = 20s;     // at most this long after the load for every message to be delivered
@@ -64,7 +64,7 @@ struct Scenario {
   std::map<std::string, std::vector<std::string>> sweep;
   // Where it came from, for messages and the results.
   std::string source;
-  std::string text;  // the file's text, to re-read with a sweep's values
+  std::string text;     // the file's text, to re-read with a sweep's values
   Overrides overrides;  // applied from --set or a sweep, in order
   // A run of a sweep: the scenario's own name, and this run's values of the swept keys.
   std::string sweep_of;
@@ -76,7 +76,8 @@ Result<Overrides> ParseOverrides(const std::vector<std::string>& assignments);
 // Reads a scenario file and applies `overrides`. Errors: "FILE:LINE: 'key': what is wrong".
 Result<Scenario> LoadScenario(const std::string& path, const Overrides& overrides = {});
 // The same from text (`source` names it in messages).
-Result<Scenario> ParseScenario(const std::string& text, const std::string& source, const Overrides& overrides = {});
+Result<Scenario> ParseScenario(const std::string& text, const std::string& source,
+                               const Overrides& overrides = {});
 
 // One scenario per combination of the sweep's values (the scenario itself if it has no sweep),
 // each named NAME-key=value...

@@ -71,11 +71,16 @@ TEST(ScenarioTest, RateMaxMeansUnpaced) {
 
 TEST(ScenarioTest, ErrorsNameTheFileTheLineAndTheKey) {
   EXPECT_EQ(ErrorOf("name: x\nnodes: 4\nnodez: 5\n").rfind("test.yaml:3: 'nodez': unknown key", 0), 0u);
-  EXPECT_EQ(ErrorOf("name: x\nnodes: four\n"), "test.yaml:2: 'nodes': must be a number in [1, 1000], not 'four'");
+  EXPECT_EQ(ErrorOf("name: x\nnodes: four\n"),
+            "test.yaml:2: 'nodes': must be a number in [1, 1000], not 'four'");
   EXPECT_EQ(ErrorOf("name: x\nduration: 30\n").rfind("test.yaml:2: 'duration': must be a duration", 0), 0u);
   EXPECT_EQ(ErrorOf("name: x\nrate: fast\n").rfind("test.yaml:2: 'rate': must be 'max'", 0), 0u);
-  EXPECT_EQ(ErrorOf("name: x\nlauncher: cloud\n").rfind("test.yaml:2: 'launcher': must be one of local | netns", 0), 0u);
-  EXPECT_EQ(ErrorOf("name: x\nengine: {token_rat: 5}\n").rfind("test.yaml:2: 'engine.token_rat': unknown key", 0), 0u);
+  EXPECT_EQ(
+      ErrorOf("name: x\nlauncher: cloud\n").rfind("test.yaml:2: 'launcher': must be one of local | netns", 0),
+      0u);
+  EXPECT_EQ(
+      ErrorOf("name: x\nengine: {token_rat: 5}\n").rfind("test.yaml:2: 'engine.token_rat': unknown key", 0),
+      0u);
   EXPECT_EQ(ErrorOf("nodes: 3\n"), "test.yaml:1: 'name': is missing");
   EXPECT_EQ(ErrorOf("name: x\nnodes: [1\n").rfind("test.yaml:", 0), 0u);  // YAML syntax error, with a line
 }
@@ -91,7 +96,8 @@ TEST(ScenarioTest, FaultErrorsNameTheFaultAndItsKey) {
             "test.yaml:4: 'faults[0].for': needs a length > 0");
   EXPECT_EQ(ErrorOf(head + "  - {type: sleep, nodes: [1], every: 1s, for: 2s}\n"),
             "test.yaml:4: 'faults[0].for': must be shorter than 'every'");
-  EXPECT_EQ(ErrorOf(head + "  - {type: loss, nodes: [1]}\n"), "test.yaml:4: 'faults[0].rate': loss needs 'rate' in (0, 1]");
+  EXPECT_EQ(ErrorOf(head + "  - {type: loss, nodes: [1]}\n"),
+            "test.yaml:4: 'faults[0].rate': loss needs 'rate' in (0, 1]");
   EXPECT_NE(ErrorOf(head + "  - {type: crash, nodes: [1], at: 1s, for: 2s}\n").find("membership service"),
             std::string::npos);
   EXPECT_EQ(ErrorOf(head + "  - {type: sleep, nodes: [1], every: 1s, for: 1ms, colour: red}\n")

@@ -113,7 +113,12 @@ TEST(NodeResultTest, OverlappingRangesAndUnknownFormatsAreRejected) {
 }
 
 TEST(TickTest, RoundTripsThroughOneJsonLine) {
-  Tick t{.node_id = 4, .t_s = 3.0, .sent = 10, .delivered = 9, .pending_bytes = 4096, .token_rtt_p99_ms = 2.5,
+  Tick t{.node_id = 4,
+         .t_s = 3.0,
+         .sent = 10,
+         .delivered = 9,
+         .pending_bytes = 4096,
+         .token_rtt_p99_ms = 2.5,
          .sending = true};
   const std::string line = TickToJson(t);
   EXPECT_EQ(line.find('\n'), std::string::npos);

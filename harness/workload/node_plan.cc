@@ -67,15 +67,14 @@ Result<NodePlan> PlanFromJson(const std::string& text) {
   NodePlan p;
   int64_t send_for = 0, tick = p.tick.count(), max_run = p.max_run.count();
   std::string interface;
-  for (Status s : {f.Read("node_id", p.node_id), f.Read("joined", p.joined),
-                   f.Read("send_groups", p.send_groups), f.Read("rate", p.rate),
-                   f.Read("message_size", p.message_size), f.Read("send_for_ns", send_for),
-                   f.Read("send_count", p.send_count, false),
-                   f.Read("token_rate", p.token_rate, false), f.Read("replication", p.replication, false),
-                   f.Read("window_messages", p.window_messages, false), f.Read("loss_rate", p.loss_rate, false),
-                   f.Read("seed", p.seed, false), f.Read("tick_ns", tick, false),
-                   f.Read("max_run_ns", max_run, false), f.Read("interface", interface),
-                   ReadWindows(f, "sleeps_ns", p.sleeps), ReadWindows(f, "loss_bursts_ns", p.loss_bursts)}) {
+  for (Status s :
+       {f.Read("node_id", p.node_id), f.Read("joined", p.joined), f.Read("send_groups", p.send_groups),
+        f.Read("rate", p.rate), f.Read("message_size", p.message_size), f.Read("send_for_ns", send_for),
+        f.Read("send_count", p.send_count, false), f.Read("token_rate", p.token_rate, false),
+        f.Read("replication", p.replication, false), f.Read("window_messages", p.window_messages, false),
+        f.Read("loss_rate", p.loss_rate, false), f.Read("seed", p.seed, false),
+        f.Read("tick_ns", tick, false), f.Read("max_run_ns", max_run, false), f.Read("interface", interface),
+        ReadWindows(f, "sleeps_ns", p.sleeps), ReadWindows(f, "loss_bursts_ns", p.loss_bursts)}) {
     if (!s) return std::unexpected(s.error());
   }
   p.send_for = Duration(send_for);
@@ -86,7 +85,8 @@ Result<NodePlan> PlanFromJson(const std::string& text) {
   p.interface_address = iface->address;
   auto multicast = ReadEndpoint(f, "region_multicast");
   if (!multicast) return std::unexpected(multicast.error());
-  if (!multicast->is_multicast()) return std::unexpected(f.Fail("'region_multicast' is not a multicast address"));
+  if (!multicast->is_multicast())
+    return std::unexpected(f.Fail("'region_multicast' is not a multicast address"));
   p.region_multicast = *multicast;
   const json* members = f.Find("members");
   if (members == nullptr || !members->is_array() || members->empty()) {

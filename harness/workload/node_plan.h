@@ -31,7 +31,7 @@ struct NodePlan {
   std::vector<uint32_t> send_groups;
   double rate = 0;  // messages/s; 0: as fast as the window and the socket allow
   size_t message_size = 1000;
-  Duration send_for{};   // sending stops this long after the start...
+  Duration send_for{};      // sending stops this long after the start...
   uint64_t send_count = 0;  // ...or after this many messages (0: no limit)
   // Engine parameters.
   double token_rate = 5;

@@ -24,7 +24,8 @@ Status ReadHistogram(const JsonFields& f, const char* key, Histogram& out) {
   const JsonFields hf(*j, "node result: '" + std::string(key) + "'");
   uint64_t sum = 0, min = 0, max = 0;
   std::vector<std::pair<size_t, uint64_t>> buckets;
-  for (Status s : {hf.Read("sum", sum), hf.Read("min", min), hf.Read("max", max), hf.Read("buckets", buckets)}) {
+  for (Status s :
+       {hf.Read("sum", sum), hf.Read("min", min), hf.Read("max", max), hf.Read("buckets", buckets)}) {
     if (!s) return s;
   }
   if (!out.Restore(buckets, sum, min, max)) return std::unexpected(hf.Fail("bucket index out of range"));
@@ -86,24 +87,25 @@ Result<NodeResult> ResultFromJson(const std::string& text) {
   const JsonFields f(*parsed, "node result");
   NodeResult r;
   std::string format;
-  for (Status s : {f.Read("format", format), f.Read("node_id", r.node_id), f.Read("end", r.end),
-                   f.Read("elapsed_s", r.elapsed_s),
-                   f.Read("first_delivery_s", r.first_delivery_s, false),
-                   f.Read("last_delivery_s", r.last_delivery_s, false), f.Read("peak_pending_messages", r.peak_pending_messages),
-                   f.Read("peak_pending_bytes", r.peak_pending_bytes),
-                   f.Read("peak_cache_bytes", r.peak_cache_bytes), f.Read("cpu_seconds", r.cpu_seconds, false),
-                   f.Read("max_rss_bytes", r.max_rss_bytes, false),
-                   ReadHistogram(f, "timer_lateness_ns", r.timer_lateness_ns),
-                   f.Read("counters", r.counters, false), ReadHistogram(f, "latency_ns", r.latency_ns),
-                   ReadHistogram(f, "partition_token_rtt_ns", r.partition_rtt_ns),
-                   ReadHistogram(f, "region_token_rtt_ns", r.region_rtt_ns)}) {
+  for (Status s :
+       {f.Read("format", format), f.Read("node_id", r.node_id), f.Read("end", r.end),
+        f.Read("elapsed_s", r.elapsed_s), f.Read("first_delivery_s", r.first_delivery_s, false),
+        f.Read("last_delivery_s", r.last_delivery_s, false),
+        f.Read("peak_pending_messages", r.peak_pending_messages),
+        f.Read("peak_pending_bytes", r.peak_pending_bytes), f.Read("peak_cache_bytes", r.peak_cache_bytes),
+        f.Read("cpu_seconds", r.cpu_seconds, false), f.Read("max_rss_bytes", r.max_rss_bytes, false),
+        ReadHistogram(f, "timer_lateness_ns", r.timer_lateness_ns), f.Read("counters", r.counters, false),
+        ReadHistogram(f, "latency_ns", r.latency_ns),
+        ReadHistogram(f, "partition_token_rtt_ns", r.partition_rtt_ns),
+        ReadHistogram(f, "region_token_rtt_ns", r.region_rtt_ns)}) {
     if (!s) return std::unexpected(s.error());
   }
   if (format != "qsm-node-result/1") return std::unexpected(f.Fail("unknown format '" + format + "'"));
   const json* sent = f.Find("sent");
   const json* delivered = f.Find("delivered");
   if (sent == nullptr || !sent->is_array()) return std::unexpected(f.Fail("'sent' must be a list"));
-  if (delivered == nullptr || !delivered->is_array()) return std::unexpected(f.Fail("'delivered' must be a list"));
+  if (delivered == nullptr || !delivered->is_array())
+    return std::unexpected(f.Fail("'delivered' must be a list"));
   for (const json& e : *sent) {
     if (!e.is_object()) return std::unexpected(f.Fail("'sent': entries must be objects"));
     const JsonFields ef(e, "node result: 'sent'");
@@ -157,12 +159,13 @@ Result<Tick> TickFromJson(const std::string& line) {
   if (!parsed) return std::unexpected(parsed.error());
   const JsonFields f(*parsed, "tick");
   Tick t;
-  for (Status s : {f.Read("tick", t.t_s), f.Read("node_id", t.node_id), f.Read("sent", t.sent),
-                   f.Read("delivered", t.delivered), f.Read("pending_messages", t.pending_messages),
-                   f.Read("pending_bytes", t.pending_bytes), f.Read("cache_bytes", t.cache_bytes),
-                   f.Read("token_rtt_p50_ms", t.token_rtt_p50_ms), f.Read("token_rtt_p99_ms", t.token_rtt_p99_ms),
-                   f.Read("latency_p50_ms", t.latency_p50_ms), f.Read("latency_p99_ms", t.latency_p99_ms),
-                   f.Read("sending", t.sending), f.Read("idle", t.idle)}) {
+  for (Status s :
+       {f.Read("tick", t.t_s), f.Read("node_id", t.node_id), f.Read("sent", t.sent),
+        f.Read("delivered", t.delivered), f.Read("pending_messages", t.pending_messages),
+        f.Read("pending_bytes", t.pending_bytes), f.Read("cache_bytes", t.cache_bytes),
+        f.Read("token_rtt_p50_ms", t.token_rtt_p50_ms), f.Read("token_rtt_p99_ms", t.token_rtt_p99_ms),
+        f.Read("latency_p50_ms", t.latency_p50_ms), f.Read("latency_p99_ms", t.latency_p99_ms),
+        f.Read("sending", t.sending), f.Read("idle", t.idle)}) {
     if (!s) return std::unexpected(s.error());
   }
   return t;

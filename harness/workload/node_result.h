@@ -25,11 +25,11 @@ struct StreamDeliveries {
 
 struct NodeResult {
   uint32_t node_id = 0;
-  std::string end;  // how the run ended: "completed", "stopped" (told to), "interrupted" (signal)
-  double elapsed_s = 0;                   // from the start to the end of the run
-  double first_delivery_s = -1;           // seconds from the start; -1: nothing delivered
+  std::string end;       // how the run ended: "completed", "stopped" (told to), "interrupted" (signal)
+  double elapsed_s = 0;  // from the start to the end of the run
+  double first_delivery_s = -1;  // seconds from the start; -1: nothing delivered
   double last_delivery_s = -1;
-  std::map<uint32_t, uint64_t> sent;      // group -> messages sent (group seqs 1..n)
+  std::map<uint32_t, uint64_t> sent;  // group -> messages sent (group seqs 1..n)
   std::map<std::pair<uint32_t, uint32_t>, StreamDeliveries> delivered;  // (sender, group)
   Histogram latency_ns;  // delivery latency from the intended send time
   Histogram partition_rtt_ns;
@@ -38,8 +38,8 @@ struct NodeResult {
   size_t peak_pending_messages = 0;
   size_t peak_pending_bytes = 0;
   size_t peak_cache_bytes = 0;
-  double cpu_seconds = -1;     // -1: not measured (simulation)
-  int64_t max_rss_bytes = -1;  // the process's peak resident memory; -1: not measured
+  double cpu_seconds = -1;                   // -1: not measured (simulation)
+  int64_t max_rss_bytes = -1;                // the process's peak resident memory; -1: not measured
   std::map<std::string, uint64_t> counters;  // every engine counter, by name
   uint64_t delivered_total() const;
   uint64_t sent_total() const;

@@ -69,7 +69,8 @@ wire::RegionView ViewFromPlan(const NodePlan& plan, const std::vector<uint32_t>&
   return view;
 }
 
-NodeWorkload::NodeWorkload(const NodePlan& plan, Node& node, Scheduler& scheduler, TimePoint start, Hooks hooks)
+NodeWorkload::NodeWorkload(const NodePlan& plan, Node& node, Scheduler& scheduler, TimePoint start,
+                           Hooks hooks)
     : plan_(plan), node_(node), scheduler_(scheduler), start_(start), hooks_(std::move(hooks)) {
   result_.node_id = plan.node_id;
   for (const PlanMember& m : plan.members) view_members_.push_back(m.id);
@@ -100,13 +101,14 @@ Status NodeWorkload::Start() {
   }
   for (const faults::Window& w : plan_.sleeps) {
     const TimePoint until = start_ + w.end;
-    sleep_alarms_.push_back(
-        scheduler_.alarms().Schedule(start_ + w.start, [this, until](TimePoint) { hooks_.stop_core(until); }));
+    sleep_alarms_.push_back(scheduler_.alarms().Schedule(
+        start_ + w.start, [this, until](TimePoint) { hooks_.stop_core(until); }));
   }
   last_tick_stats_ = node_.Snapshot();
-  tick_alarm_ = scheduler_.alarms().Schedule(start_ + plan_.tick, [this](TimePoint now) { OnTickAlarm(now); });
-  peak_alarm_ = scheduler_.alarms().Schedule(start_ + kPeakSampleInterval,
-                                             [this](TimePoint now) { OnPeakAlarm(now); });
+  tick_alarm_ =
+      scheduler_.alarms().Schedule(start_ + plan_.tick, [this](TimePoint now) { OnTickAlarm(now); });
+  peak_alarm_ =
+      scheduler_.alarms().Schedule(start_ + kPeakSampleInterval, [this](TimePoint now) { OnPeakAlarm(now); });
   return {};
 }
 
@@ -143,7 +145,8 @@ void NodeWorkload::SamplePeaks() {
 
 void NodeWorkload::OnPeakAlarm(TimePoint now) {
   SamplePeaks();
-  peak_alarm_ = scheduler_.alarms().Schedule(now + kPeakSampleInterval, [this](TimePoint t) { OnPeakAlarm(t); });
+  peak_alarm_ =
+      scheduler_.alarms().Schedule(now + kPeakSampleInterval, [this](TimePoint t) { OnPeakAlarm(t); });
 }
 
 Tick NodeWorkload::MakeTick(TimePoint now) {
