@@ -24,7 +24,11 @@ load dir_plots.'/common.gp'
 set multiplot layout words(shown),1 title fig_title noenhanced font ',13'
 set lmargin 12
 if (x_log) { set logscale x }
-if (exists('x_step')) { set xtics x_step }
+# Whole-number steps when the swept values are few and small (nodes 2..8), automatic otherwise.
+undefine STATS_*
+stats word(files, 1) using (column('x')) nooutput
+if (exists('x_step') && exists('STATS_max') && STATS_max - STATS_min <= 12) { set xtics x_step }
+set offsets graph 0.02, graph 0.02, graph 0.08, 0  # headroom: a flat line does not hide in the frame
 do for [j=1:words(shown)] {
   k = int(word(shown, j))
   col = value(sprintf('c%d', k))

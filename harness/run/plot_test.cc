@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -131,9 +132,18 @@ TEST_F(PlotTest, SweepTablesDrawThePapersFigures) {
     ASSERT_TRUE(record.has_value());
     summaries.push_back(BuildSummary(*record, CheckDeliveries(CheckInputOf(*record))));
   }
+  std::reverse(summaries.begin(), summaries.end());  // as a folder listing may order them
   auto tables = WriteSweepTables(dir.string(), summaries);
   ASSERT_TRUE(tables.has_value()) << tables.error().message;
   ASSERT_EQ(tables->size(), 1u);
+  std::vector<std::string> xs;  // rows come out by swept value
+  std::stringstream rows(Read(tables->front()));
+  std::string row;
+  std::getline(rows, row);
+  while (std::getline(rows, row))
+    xs.push_back(row.substr(row.find(",nodes,") + 7,
+                            row.find(',', row.find(",nodes,") + 7) - row.find(",nodes,") - 7));
+  EXPECT_EQ(xs, (std::vector<std::string>{"3", "5", "8"}));
   auto drawn = PlotSweeps(dir.string(), Options());
   ASSERT_TRUE(drawn.has_value()) << drawn.error().message;
   ASSERT_EQ(drawn->size(), 2u);

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "harness/text.h"
@@ -397,7 +398,17 @@ Result<std::vector<std::string>> WriteSweepTables(const std::string& dir,
   if (!sweeps.empty()) fs::create_directories(dir, ec);
   if (ec) return MakeError(ErrorCode::kIo, "cannot create " + dir + ": " + ec.message());
   std::vector<std::string> files;
-  for (const auto& [name, runs] : sweeps) {
+  for (auto& [name, runs] : sweeps) {
+    // Rows by swept value (numerically where it is a number), so a line through them is a curve.
+    auto x_of = [](const json* s) {
+      const json& point = (*s)["sweep"]["point"];
+      const std::string x = point.empty() ? "" : point.begin().value().get<std::string>();
+      char* end = nullptr;
+      const double v = std::strtod(x.c_str(), &end);
+      return std::pair{end != x.c_str() ? v : std::numeric_limits<double>::infinity(), x};
+    };
+    std::stable_sort(runs.begin(), runs.end(),
+                     [&](const json* a, const json* b) { return x_of(a) < x_of(b); });
     std::ostringstream csv;
     csv << "run,x_key,x,nodes,replication,token_rate,rate,groups,message_size,faults,throughput_min,"
            "throughput_median,sender_cpu_pct,receiver_cpu_pct,token_rtt_region_p50_ms,token_rtt_region_p99_"
@@ -477,7 +488,7 @@ Result<RunRecord> ReadRunFolder(const std::string& dir) {
 
 std::string TableHeader() {
   char line[256];
-  std::snprintf(line, sizeof line, "%-28s %6s %12s %17s %17s %17s %12s  %s", "run", "nodes", "min msgs/s",
+  std::snprintf(line, sizeof line, "%-36s %6s %12s %17s %17s %17s %12s  %s", "run", "nodes", "min msgs/s",
                 "delivered/expected", "latency p50/p99", "token RTT p50/p99", "peak pending", "check");
   return line;
 }
@@ -495,7 +506,7 @@ std::string TableRow(const json& s) {
                 rtt["p99_ms"].get<double>());
   std::snprintf(pending, sizeof pending, "%.1f MB", s["peak_pending_ack"]["bytes"].get<double>() / 1e6);
   char line[512];
-  std::snprintf(line, sizeof line, "%-28s %6d %12.0f %17s %17s %17s %12s  %s",
+  std::snprintf(line, sizeof line, "%-36s %6d %12.0f %17s %17s %17s %12s  %s",
                 s["scenario"]["name"].get<std::string>().c_str(), s["scenario"]["nodes"].get<int>(),
                 s["throughput"]["msgs_per_s"]["min"].get<double>(), delivered, latency, token, pending,
                 s["check"]["ok"].get<bool>() ? "OK" : "FAILED");
