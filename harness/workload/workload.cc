@@ -77,6 +77,7 @@ NodeWorkload::NodeWorkload(const NodePlan& plan, Node& node, Scheduler& schedule
 }
 
 NodeWorkload::~NodeWorkload() {
+  scheduler_.alarms().Cancel(start_alarm_);
   scheduler_.alarms().Cancel(tick_alarm_);
   scheduler_.alarms().Cancel(peak_alarm_);
   for (AlarmId id : sleep_alarms_) scheduler_.alarms().Cancel(id);
@@ -94,7 +95,7 @@ Status NodeWorkload::Start() {
     feed_ = std::make_unique<LoadFeed>(plan_, scheduler_.clock(), start_, result_);
     node_.SetFeed(feed_.get());
     // The node asks the feed when it can send; make it ask at the start.
-    scheduler_.alarms().Schedule(start_, [this](TimePoint) { node_.Wake(); });
+    start_alarm_ = scheduler_.alarms().Schedule(start_, [this](TimePoint) { node_.Wake(); });
   }
   if (!plan_.sleeps.empty() && !hooks_.stop_core) {
     return MakeError(ErrorCode::kInvalidArgument, "the plan has sleep faults but no stop_core hook");
