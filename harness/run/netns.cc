@@ -1,53 +1,26 @@
 #include "harness/run/netns.h"
 
-#include <fcntl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
 
+#include "harness/process.h"
 #include "harness/text.h"
 
 namespace qsm::harness {
 
 Status RunCommand(const std::vector<std::string>& argv, const std::string& stdin_text) {
-  int in[2], err[2];
-  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
-    return MakeError(ErrorCode::kIo, std::string("pipe: ") + std::strerror(errno));
-  }
-  const pid_t pid = fork();
-  if (pid < 0) return MakeError(ErrorCode::kIo, std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    dup2(in[0], 0);
-    dup2(err[1], 2);
-    const int null = open("/dev/null", O_WRONLY);
-    dup2(null, 1);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    std::fprintf(stderr, "cannot run %s: %s\n", args[0], std::strerror(errno));
-    _exit(127);
-  }
-  close(in[0]);
-  close(err[1]);
-  if (!stdin_text.empty()) (void)!write(in[1], stdin_text.data(), stdin_text.size());
-  close(in[1]);
-  std::string errors;
-  char buffer[1024];
-  for (ssize_t n; (n = read(err[0], buffer, sizeof buffer)) > 0;)
-    errors.append(buffer, static_cast<size_t>(n));
-  close(err[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
+  auto finished = RunToEnd(argv, stdin_text);
+  if (!finished) return std::unexpected(finished.error());
+  if (finished->exit_code == 0) return {};
   std::string command;
   for (const auto& a : argv) Append(command, a, " ");
-  while (!errors.empty() && errors.back() == '\n') errors.pop_back();
+  std::string output = finished->output;
+  while (!output.empty() && output.back() == '\n') output.pop_back();
   return MakeError(ErrorCode::kIo,
                    "'" + command + "' failed: " +
-                       (errors.empty() ? "exit status " + std::to_string(WEXITSTATUS(status)) : errors));
+                       (output.empty() ? "exit status " + std::to_string(finished->exit_code) : output));
 }
 
 Result<std::unique_ptr<NetnsCluster>> NetnsCluster::Create(uint32_t nodes, const std::string& tag) {

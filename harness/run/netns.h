@@ -16,7 +16,7 @@
 
 namespace qsm::harness {
 
-// Runs argv (no shell), waits; stdin_text is written to its stdin. Errors carry its stderr.
+// Runs argv (no shell), waits; stdin_text is written to its stdin. Errors carry its output.
 Status RunCommand(const std::vector<std::string>& argv, const std::string& stdin_text = "");
 
 class NetnsCluster {

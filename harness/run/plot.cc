@@ -1,9 +1,5 @@
 #include "harness/run/plot.h"
 
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "harness/process.h"
 #include "harness/text.h"
 
 namespace qsm::harness {
@@ -83,30 +80,13 @@ std::string Quote(const std::string& s) { return "'" + s + "'"; }
 Status Gnuplot(const std::string& script, const std::map<std::string, std::string>& params) {
   std::string e;
   for (const auto& [k, v] : params) e += k + "=" + v + "; ";
-  int out[2];
-  if (pipe2(out, O_CLOEXEC) != 0)
-    return MakeError(ErrorCode::kIo, std::string("pipe: ") + std::strerror(errno));
-  const pid_t pid = fork();
-  if (pid < 0) return MakeError(ErrorCode::kIo, std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    dup2(out[1], 1);
-    dup2(out[1], 2);
-    execlp("gnuplot", "gnuplot", "-e", e.c_str(), script.c_str(), static_cast<char*>(nullptr));
-    std::fprintf(stderr, "cannot run gnuplot: %s\n", std::strerror(errno));
-    _exit(127);
-  }
-  close(out[1]);
-  std::string output;
-  char buffer[4096];
-  for (ssize_t n; (n = read(out[0], buffer, sizeof buffer)) > 0;)
-    output.append(buffer, static_cast<size_t>(n));
-  close(out[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) == 127) {
+  auto finished = RunToEnd({"gnuplot", "-e", e, script});
+  if (!finished) return std::unexpected(finished.error());
+  if (finished->exit_code == 127) {
     return MakeError(ErrorCode::kUnavailable,
                      "gnuplot is not installed (Debian: gnuplot-nox; scripts/setup.sh installs it)");
   }
+  const std::string& output = finished->output;
   std::vector<std::string> errors, empty;
   std::stringstream lines(output);
   for (std::string line; std::getline(lines, line);) {
@@ -123,7 +103,7 @@ Status Gnuplot(const std::string& script, const std::map<std::string, std::strin
     for (const auto& s : empty) Append(list, s, ", ");
     return MakeError(ErrorCode::kInvalidArgument, name + ": no data to plot for " + list);
   }
-  if (WEXITSTATUS(status) != 0 || !errors.empty()) {
+  if (finished->exit_code != 0 || !errors.empty()) {
     return MakeError(ErrorCode::kIo,
                      name + ": gnuplot failed: " + (errors.empty() ? output : errors.front()));
   }

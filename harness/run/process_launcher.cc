@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "exporters/prometheus/harness_metrics.h"
+#include "harness/process.h"
 #include "harness/run/launcher.h"
 #include "harness/run/netns.h"
 #include "harness/run/prometheus.h"
@@ -51,31 +52,19 @@ Result<NodeProcess> Spawn(uint32_t id, const std::vector<std::string>& argv, con
   if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) {
     return MakeError(ErrorCode::kIo, std::string("pipe: ") + std::strerror(errno));
   }
-  const int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (log < 0) return MakeError(ErrorCode::kIo, "cannot create " + log_path + ": " + std::strerror(errno));
-  const pid_t pid = fork();
-  if (pid < 0) return MakeError(ErrorCode::kIo, std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    setpgid(0, 0);  // Ctrl-C reaches the harness only; it stops the nodes in order
-    dup2(in[0], 0);
-    dup2(out[1], 1);
-    dup2(log, 2);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    std::fprintf(stderr, "cannot run %s: %s\n", args[0], std::strerror(errno));
-    _exit(127);
-  }
+  auto log = OpenLog(log_path);
+  if (!log) return std::unexpected(log.error());
+  auto pid = StartProcess(argv, ChildIo{.in = in[0], .out = out[1], .err = *log, .own_process_group = true});
   close(in[0]);
   close(out[1]);
-  close(log);
+  close(*log);
+  if (!pid) {
+    close(in[1]);
+    close(out[0]);
+    return std::unexpected(pid.error());
+  }
   fcntl(out[0], F_SETFL, O_NONBLOCK);
-  signal(SIGPIPE, SIG_IGN);  // a node that died must not kill the harness when it is written to
-  return NodeProcess{.id = id, .pid = pid, .stdin_fd = in[1], .stdout_fd = out[0], .running = true};
+  return NodeProcess{.id = id, .pid = *pid, .stdin_fd = in[1], .stdout_fd = out[0], .running = true};
 }
 
 void Tell(NodeProcess& p, const std::string& command) {
@@ -141,6 +130,7 @@ void ProgressLine::Update(const std::string& phase, double elapsed_s, double tot
 
 Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& o) {
   const bool netns = scenario.launcher == "netns";
+  signal(SIGPIPE, SIG_IGN);  // a node that died must not kill the harness when it is written to
   std::unique_ptr<NetnsCluster> hosts;
   const std::string tag = std::to_string(getpid());
   for (const FaultSpec& f : scenario.faults) {

@@ -1,7 +1,6 @@
 #include "harness/run/prometheus.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -11,6 +10,8 @@
 #include <cstring>
 #include <sstream>
 #include <thread>
+
+#include "harness/process.h"
 
 namespace qsm::harness {
 
@@ -73,21 +74,16 @@ Result<std::unique_ptr<PrometheusServer>> PrometheusServer::Start(const std::str
   if (access("/usr/bin/prometheus", X_OK) != 0) {
     return MakeError(ErrorCode::kUnavailable, "/usr/bin/prometheus is not installed (Debian: prometheus)");
   }
-  const int log = open(log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (log < 0) return MakeError(ErrorCode::kIo, "cannot create " + log_file + ": " + std::strerror(errno));
-  const std::string listen = "--web.listen-address=127.0.0.1:" + std::to_string(port);
-  const std::string config = "--config.file=" + config_file, data = "--storage.tsdb.path=" + data_dir;
-  const pid_t pid = fork();
-  if (pid < 0) return MakeError(ErrorCode::kIo, std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    setpgid(0, 0);
-    dup2(log, 1);
-    dup2(log, 2);
-    execl("/usr/bin/prometheus", "prometheus", config.c_str(), data.c_str(), listen.c_str(),
-          "--web.enable-lifecycle", "--storage.tsdb.retention.time=3650d", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  close(log);
+  auto log = OpenLog(log_file);
+  if (!log) return std::unexpected(log.error());
+  auto started =
+      StartProcess({"/usr/bin/prometheus", "--config.file=" + config_file, "--storage.tsdb.path=" + data_dir,
+                    "--web.listen-address=127.0.0.1:" + std::to_string(port), "--web.enable-lifecycle",
+                    "--storage.tsdb.retention.time=3650d"},
+                   ChildIo{.out = *log, .err = *log, .own_process_group = true});
+  close(*log);
+  if (!started) return std::unexpected(started.error());
+  const pid_t pid = *started;
   std::unique_ptr<PrometheusServer> server(new PrometheusServer(pid, port));
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
