@@ -31,6 +31,7 @@
 #include "engine/transport/asio/asio_transport.h"
 #include "exporters/prometheus/node_metrics.h"
 #include "faults/inbound_loss.h"
+#include "harness/text.h"
 #include "harness/workload/node_plan.h"
 #include "harness/workload/workload.h"
 
@@ -343,13 +344,8 @@ Result<harness::NodeResult> RunPlan(const harness::NodePlan& plan, const RunOpti
   harness::NodeResult result = workload.Finish(clock.Now(), end.load());
   std::tie(result.cpu_seconds, result.max_rss_bytes) = ResourceUsage();
   if (!o.result_path.empty()) {
-    const std::string tmp = o.result_path + ".tmp";
-    std::FILE* f = std::fopen(tmp.c_str(), "w");
-    const std::string text = harness::ResultToJson(result);
-    if (f == nullptr || std::fwrite(text.data(), 1, text.size(), f) != text.size() || std::fclose(f) != 0 ||
-        std::rename(tmp.c_str(), o.result_path.c_str()) != 0) {
-      return MakeError(ErrorCode::kIo, "cannot write " + o.result_path + ": " + std::strerror(errno));
-    }
+    if (auto s = harness::WriteFile(o.result_path, harness::ResultToJson(result)); !s)
+      return std::unexpected(s.error());
   }
   return result;
 }
@@ -397,14 +393,12 @@ void PrintSummary(const harness::NodePlan& plan, const harness::NodeResult& r, b
 int RunNode(const RunOptions& o) {
   Result<harness::NodePlan> plan;
   if (!o.plan_path.empty()) {
-    std::ifstream in(o.plan_path);
-    if (!in) {
-      std::fprintf(stderr, "qsm-node: cannot read %s\n", o.plan_path.c_str());
+    auto text = harness::ReadFile(o.plan_path);
+    if (!text) {
+      std::fprintf(stderr, "qsm-node: %s\n", text.error().message.c_str());
       return 2;
     }
-    std::stringstream text;
-    text << in.rdbuf();
-    plan = harness::PlanFromJson(text.str());
+    plan = harness::PlanFromJson(*text);
   } else {
     plan = PlanFromFlags(o);
   }

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "harness/run/launcher.h"
+#include "harness/text.h"
 
 namespace qsm::harness {
 namespace {
@@ -49,12 +50,7 @@ class PlotTest : public ::testing::Test {
     fs::copy(run, to, fs::copy_options::recursive);
     return to.string();
   }
-  static std::string Read(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
+  static std::string Read(const std::string& path) { return ReadFile(path).value_or(""); }
   // A PNG of at least 800 x 300 with enough content not to be a blank canvas: an empty frame with
   // axes renders to about 7 KB at these sizes, one panel of real series to about 19 KB.
   static void ExpectRealPng(const std::string& path) {

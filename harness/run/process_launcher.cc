@@ -456,13 +456,10 @@ Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& o)
                    [](const Tick& a, const Tick& b) { return a.t_s < b.t_s; });
   for (const NodePlan& plan : run.plans) {
     const std::string path = (nodes_dir / ("node-" + std::to_string(plan.node_id) + ".json")).string();
-    std::ifstream in(path);
-    if (!in) continue;  // the check reports a missing file
-    std::stringstream text;
-    text << in.rdbuf();
-    auto result = ResultFromJson(text.str());
+    if (!fs::exists(path)) continue;  // the check reports a missing file
+    auto result = ReadResultFile(path);
     if (!result) {
-      record.incidents.push_back(path + ": " + result.error().message);
+      record.incidents.push_back(result.error().message);
       continue;
     }
     record.results[plan.node_id] = std::move(*result);

@@ -91,22 +91,6 @@ double SteadyRate(const std::vector<const Tick*>& ticks, double from_s, double t
   return (static_cast<double>(b->delivered) - d0) / (b->t_s - t0);
 }
 
-Result<std::string> ReadText(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return MakeError(ErrorCode::kInvalidArgument, path + ": cannot read");
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-Status WriteText(const std::string& path, const std::string& text) {
-  std::ofstream out(path);
-  out << text;
-  out.close();
-  if (!out) return MakeError(ErrorCode::kIo, "cannot write " + path);
-  return {};
-}
-
 }  // namespace
 
 CheckInput CheckInputOf(const RunRecord& record) {
@@ -263,7 +247,7 @@ Status WriteRunFolder(const std::string& dir, const RunRecord& record, const Che
   std::error_code ec;
   fs::create_directories(fs::path(dir) / "nodes", ec);
   if (ec) return MakeError(ErrorCode::kIo, "cannot create " + dir + ": " + ec.message());
-  if (auto s = WriteText(dir + "/summary.json", BuildSummary(record, check).dump(2) + "\n"); !s) return s;
+  if (auto s = WriteFile(dir + "/summary.json", BuildSummary(record, check).dump(2) + "\n"); !s) return s;
 
   // Per node per tick, then per second over the cluster.
   struct Row {
@@ -301,7 +285,7 @@ Status WriteRunFolder(const std::string& dir, const RunRecord& record, const Che
                   r->faults.c_str());
     csv << line;
   }
-  if (auto s = WriteText(dir + "/timeseries.csv", csv.str()); !s) return s;
+  if (auto s = WriteFile(dir + "/timeseries.csv", csv.str()); !s) return s;
 
   struct Second {
     std::vector<double> rates;
@@ -342,7 +326,7 @@ Status WriteRunFolder(const std::string& dir, const RunRecord& record, const Che
                   faults.c_str());
     cluster << line;
   }
-  if (auto s = WriteText(dir + "/cluster.csv", cluster.str()); !s) return s;
+  if (auto s = WriteFile(dir + "/cluster.csv", cluster.str()); !s) return s;
 
   Histogram latency;
   for (const auto& [id, r] : record.results) latency.Merge(r.latency_ns);
@@ -359,7 +343,7 @@ Status WriteRunFolder(const std::string& dir, const RunRecord& record, const Che
     std::snprintf(line, sizeof line, "%g,%.4f,%.4f\n", p, nines, Ms(latency.Quantile(p / 100)));
     spectrum << line;
   }
-  if (auto s = WriteText(dir + "/latency_percentiles.csv", spectrum.str()); !s) return s;
+  if (auto s = WriteFile(dir + "/latency_percentiles.csv", spectrum.str()); !s) return s;
 
   std::ostringstream faults;
   faults << "type,nodes,start_s,end_s,via\n";
@@ -369,18 +353,18 @@ Status WriteRunFolder(const std::string& dir, const RunRecord& record, const Che
     faults << FaultTypeName(w.type) << "," << nodes << "," << ToSeconds(w.start) << "," << ToSeconds(w.end)
            << "," << ViaOf(w) << "\n";
   }
-  if (auto s = WriteText(dir + "/faults.csv", faults.str()); !s) return s;
+  if (auto s = WriteFile(dir + "/faults.csv", faults.str()); !s) return s;
 
   std::string scenario = record.run.scenario.text;
   if (!record.run.scenario.overrides.empty()) {
     scenario += "\n# overrides applied (--set or sweep):\n";
     for (const auto& [k, v] : record.run.scenario.overrides) scenario += "#   " + k + "=" + v + "\n";
   }
-  if (auto s = WriteText(dir + "/scenario.yaml", scenario); !s) return s;
+  if (auto s = WriteFile(dir + "/scenario.yaml", scenario); !s) return s;
   for (const auto& [id, r] : record.results) {
     const std::string path = dir + "/nodes/node-" + std::to_string(id) + ".json";
     if (!fs::exists(path)) {
-      if (auto s = WriteText(path, ResultToJson(r)); !s) return s;
+      if (auto s = WriteFile(path, ResultToJson(r)); !s) return s;
     }
   }
   return {};
@@ -449,14 +433,14 @@ Result<std::vector<std::string>> WriteSweepTables(const std::string& dir,
       csv << line;
     }
     const std::string path = dir + "/sweep-" + name + ".csv";
-    if (auto st = WriteText(path, csv.str()); !st) return std::unexpected(st.error());
+    if (auto st = WriteFile(path, csv.str()); !st) return std::unexpected(st.error());
     files.push_back(path);
   }
   return files;
 }
 
 Result<RunRecord> ReadRunFolder(const std::string& dir) {
-  auto text = ReadText(dir + "/summary.json");
+  auto text = ReadFile(dir + "/summary.json");
   if (!text) return std::unexpected(text.error());
   auto parsed = ParseJsonObject(*text, dir + "/summary.json");
   if (!parsed) return std::unexpected(parsed.error());
@@ -477,10 +461,8 @@ Result<RunRecord> ReadRunFolder(const std::string& dir) {
   for (uint32_t id = 1; id <= sc.nodes; ++id) {
     const std::string path = dir + "/nodes/node-" + std::to_string(id) + ".json";
     if (!fs::exists(path)) continue;
-    auto node_text = ReadText(path);
-    if (!node_text) return std::unexpected(node_text.error());
-    auto result = ResultFromJson(*node_text);
-    if (!result) return MakeError(ErrorCode::kInvalidArgument, path + ": " + result.error().message);
+    auto result = ReadResultFile(path);
+    if (!result) return std::unexpected(result.error());
     record.results[id] = std::move(*result);
   }
   return record;

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "harness/run/launcher.h"
+#include "harness/text.h"
 
 namespace qsm::harness {
 namespace {
@@ -33,12 +34,7 @@ class SummaryTest : public ::testing::Test {
     ASSERT_TRUE(WriteRunFolder(dir_, record_, check_).has_value());
   }
   void TearDown() override { fs::remove_all(dir_); }
-  static std::string Read(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
+  static std::string Read(const std::string& path) { return ReadFile(path).value_or(""); }
 
   std::string dir_;
   RunRecord record_;

@@ -22,14 +22,6 @@ const char* const kTopKeys[] = {"name",    "description",  "launcher", "nodes", 
 const char* const kFaultKeys[] = {"type",   "nodes", "at",    "every", "for",
                                   "random", "from",  "until", "rate",  "via"};
 
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return MakeError(ErrorCode::kInvalidArgument, path + ": cannot read");
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // Reads typed values out of a YAML tree; every error names where the value came from.
 class Reader {
  public:

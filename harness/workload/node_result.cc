@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "harness/text.h"
 #include "harness/workload/json_fields.h"
 
 namespace qsm::harness {
@@ -135,6 +136,14 @@ Result<NodeResult> ResultFromJson(const std::string& text) {
     r.delivered[{sender, group}] = std::move(d);
   }
   return r;
+}
+
+Result<NodeResult> ReadResultFile(const std::string& path) {
+  auto text = ReadFile(path);
+  if (!text) return std::unexpected(text.error());
+  auto result = ResultFromJson(*text);
+  if (!result) return MakeError(ErrorCode::kInvalidArgument, path + ": " + result.error().message);
+  return result;
 }
 
 std::string TickToJson(const Tick& t) {

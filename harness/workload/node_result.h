@@ -47,6 +47,8 @@ struct NodeResult {
 
 std::string ResultToJson(const NodeResult& result);
 Result<NodeResult> ResultFromJson(const std::string& text);
+// Reads a result file; errors name the file.
+Result<NodeResult> ReadResultFile(const std::string& path);
 
 // One progress record (a JSON line on the node's stdout, a row of timeseries.csv).
 struct Tick {
