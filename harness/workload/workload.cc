@@ -35,13 +35,14 @@ class NodeWorkload::LoadFeed final : public MessageFeed {
   std::optional<TimePoint> NextReady() const override {
     const TimePoint now = clock_.Now();
     if (now < start_) return start_;
-    if (plan_.rate <= 0 || now >= end_ || (plan_.send_count > 0 && sent_ >= plan_.send_count)) {
-      return std::nullopt;
-    }
-    return std::min({Due(sent_ + 31), Due(sent_) + 200us, end_});
+    if (plan_.rate <= 0 || !Active(now)) return std::nullopt;
+    return std::min(Due(sent_ + 31), Due(sent_) + 200us);
   }
+  // True while the load has messages left. A paced load is every message intended before the end,
+  // even one the node takes late (after a stall): dropping those would hide the stall.
   bool Active(TimePoint now) const {
-    return now >= start_ && now < end_ && (plan_.send_count == 0 || sent_ < plan_.send_count);
+    if (now < start_ || (plan_.send_count > 0 && sent_ >= plan_.send_count)) return false;
+    return plan_.rate > 0 ? Due(sent_) < end_ : now < end_;
   }
   uint64_t sent() const { return sent_; }
 
