@@ -358,13 +358,23 @@ NodeStats Node::Snapshot() const {
   s.alarms_pending = scheduler_.alarms().size();
   s.groups_joined = joined_.size();
   s.regions = region_.has_view() ? 1 : 0;
-  if (sender_) {
-    s.pending_messages = sender_->pending_messages();
-    s.pending_bytes = sender_->pending_bytes();
-  }
-  s.cache_bytes = region_.stats().cache_bytes;
-  s.cached_messages = region_.stats().cached_messages;
+  const Memory m = MemoryUse();
+  s.pending_messages = m.pending_messages;
+  s.pending_bytes = m.pending_bytes;
+  s.cache_bytes = m.cache_bytes;
+  s.cached_messages = m.cached_messages;
   return s;
+}
+
+Node::Memory Node::MemoryUse() const {
+  Memory m;
+  if (sender_) {
+    m.pending_messages = sender_->pending_messages();
+    m.pending_bytes = sender_->pending_bytes();
+  }
+  m.cache_bytes = region_.stats().cache_bytes;
+  m.cached_messages = region_.stats().cached_messages;
+  return m;
 }
 
 bool Node::idle() const {

@@ -118,6 +118,15 @@ class Node final : public PacketHandler, public IoHandler, public RegionListener
   void SetDeliveryHandler(std::function<void(const Delivery&)> handler) { on_deliver_ = std::move(handler); }
 
   NodeStats Snapshot() const;
+  // The memory gauges alone: pending-ACK and cache sizes, without copying histograms. Cheap
+  // enough to sample often.
+  struct Memory {
+    size_t pending_messages = 0;
+    size_t pending_bytes = 0;
+    size_t cache_bytes = 0;
+    size_t cached_messages = 0;
+  };
+  Memory MemoryUse() const;
   bool idle() const;  // nothing pending, nothing to recover, nothing cached
   const RegionMember& region() const {
     return region_;

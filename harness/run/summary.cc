@@ -179,7 +179,7 @@ json BuildSummary(const RunRecord& record, const CheckReport& check) {
   json summary = {
       {"format", "qsm-run-summary/1"},
       {"check",
-       {{"ok", check.ok},
+       {{"ok", check.ok && record.incidents.empty() && !record.interrupted},
         {"violations", check.violations},
         {"violations_total", check.violations_total},
         {"receivers", receivers}}},
@@ -243,11 +243,13 @@ json BuildSummary(const RunRecord& record, const CheckReport& check) {
   return summary;
 }
 
-Status WriteRunFolder(const std::string& dir, const RunRecord& record, const CheckReport& check) {
+Result<json> WriteRunFolder(const std::string& dir, const RunRecord& record, const CheckReport& check) {
   std::error_code ec;
   fs::create_directories(fs::path(dir) / "nodes", ec);
   if (ec) return MakeError(ErrorCode::kIo, "cannot create " + dir + ": " + ec.message());
-  if (auto s = WriteFile(dir + "/summary.json", BuildSummary(record, check).dump(2) + "\n"); !s) return s;
+  json summary = BuildSummary(record, check);
+  if (auto s = WriteFile(dir + "/summary.json", summary.dump(2) + "\n"); !s)
+    return std::unexpected(s.error());
 
   // Per node per tick, then per second over the cluster.
   struct Row {
@@ -285,7 +287,7 @@ Status WriteRunFolder(const std::string& dir, const RunRecord& record, const Che
                   r->faults.c_str());
     csv << line;
   }
-  if (auto s = WriteFile(dir + "/timeseries.csv", csv.str()); !s) return s;
+  if (auto s = WriteFile(dir + "/timeseries.csv", csv.str()); !s) return std::unexpected(s.error());
 
   struct Second {
     std::vector<double> rates;
@@ -326,7 +328,7 @@ Status WriteRunFolder(const std::string& dir, const RunRecord& record, const Che
                   faults.c_str());
     cluster << line;
   }
-  if (auto s = WriteFile(dir + "/cluster.csv", cluster.str()); !s) return s;
+  if (auto s = WriteFile(dir + "/cluster.csv", cluster.str()); !s) return std::unexpected(s.error());
 
   Histogram latency;
   for (const auto& [id, r] : record.results) latency.Merge(r.latency_ns);
@@ -343,7 +345,8 @@ Status WriteRunFolder(const std::string& dir, const RunRecord& record, const Che
     std::snprintf(line, sizeof line, "%g,%.4f,%.4f\n", p, nines, Ms(latency.Quantile(p / 100)));
     spectrum << line;
   }
-  if (auto s = WriteFile(dir + "/latency_percentiles.csv", spectrum.str()); !s) return s;
+  if (auto s = WriteFile(dir + "/latency_percentiles.csv", spectrum.str()); !s)
+    return std::unexpected(s.error());
 
   std::ostringstream faults;
   faults << "type,nodes,start_s,end_s,via\n";
@@ -353,21 +356,21 @@ Status WriteRunFolder(const std::string& dir, const RunRecord& record, const Che
     faults << FaultTypeName(w.type) << "," << nodes << "," << ToSeconds(w.start) << "," << ToSeconds(w.end)
            << "," << ViaOf(w) << "\n";
   }
-  if (auto s = WriteFile(dir + "/faults.csv", faults.str()); !s) return s;
+  if (auto s = WriteFile(dir + "/faults.csv", faults.str()); !s) return std::unexpected(s.error());
 
   std::string scenario = record.run.scenario.text;
   if (!record.run.scenario.overrides.empty()) {
     scenario += "\n# overrides applied (--set or sweep):\n";
     for (const auto& [k, v] : record.run.scenario.overrides) scenario += "#   " + k + "=" + v + "\n";
   }
-  if (auto s = WriteFile(dir + "/scenario.yaml", scenario); !s) return s;
+  if (auto s = WriteFile(dir + "/scenario.yaml", scenario); !s) return std::unexpected(s.error());
   for (const auto& [id, r] : record.results) {
     const std::string path = dir + "/nodes/node-" + std::to_string(id) + ".json";
     if (!fs::exists(path)) {
-      if (auto s = WriteFile(path, ResultToJson(r)); !s) return s;
+      if (auto s = WriteFile(path, ResultToJson(r)); !s) return std::unexpected(s.error());
     }
   }
-  return {};
+  return summary;
 }
 
 Result<std::vector<std::string>> WriteSweepTables(const std::string& dir,

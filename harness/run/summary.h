@@ -29,12 +29,15 @@ struct RunRecord {
 
 CheckInput CheckInputOf(const RunRecord& record);
 
-// summary.json's content.
+// summary.json's content. Its check.ok is true iff the delivery check passed, nothing went wrong
+// outside the protocol (no incident) and the run was not interrupted.
 nlohmann::json BuildSummary(const RunRecord& record, const CheckReport& check);
 
-// Writes summary.json, timeseries.csv, faults.csv, scenario.yaml and nodes/node-ID.json (those a
-// node has not written itself) into `dir`.
-Status WriteRunFolder(const std::string& dir, const RunRecord& record, const CheckReport& check);
+// Writes summary.json, timeseries.csv, cluster.csv, latency_percentiles.csv, faults.csv,
+// scenario.yaml and nodes/node-ID.json (those a node has not written itself) into `dir`; returns
+// the summary it wrote.
+Result<nlohmann::json> WriteRunFolder(const std::string& dir, const RunRecord& record,
+                                      const CheckReport& check);
 
 // For every sweep among `summaries` (runs with the same "sweep.of"), writes DIR/sweep-NAME.csv:
 // one row per run, the swept value in column `x` (format: harness/RESULTS.md). Returns the files.

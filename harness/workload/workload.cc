@@ -139,7 +139,7 @@ void NodeWorkload::OnDelivery(const Delivery& d) {
 }
 
 void NodeWorkload::SamplePeaks() {
-  const NodeStats st = node_.Snapshot();
+  const Node::Memory st = node_.MemoryUse();
   result_.peak_pending_messages = std::max(result_.peak_pending_messages, st.pending_messages);
   result_.peak_pending_bytes = std::max(result_.peak_pending_bytes, st.pending_bytes);
   result_.peak_cache_bytes = std::max(result_.peak_cache_bytes, st.cache_bytes);
