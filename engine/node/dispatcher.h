@@ -7,19 +7,10 @@
 
 #include "engine/core/scheduler.h"
 #include "engine/transport/transport.h"
+#include "engine/wire/packet_handler.h"
 #include "engine/wire/packets.h"
 
 namespace qsm {
-
-// What a protocol implements to receive packets.
-class PacketHandler {
- public:
-  virtual ~PacketHandler() = default;
-  // `packet` (and any payload span in it) is valid only during the call.
-  virtual void OnPacket(const wire::Packet& packet, const Endpoint& from, TimePoint at) = 0;
-  // The transport can take data again after a send found it full (and RequestWritable()).
-  virtual void OnWritable() {}
-};
 
 class Dispatcher final : public TransportHandler, public IoHandler {
  public:

@@ -19,7 +19,8 @@ constexpr size_t kRangeSize = 16;
 constexpr size_t kMemberSize = 10;
 constexpr size_t kRegionViewFixed = 16;
 constexpr size_t kGroupViewFixed = 10;
-constexpr size_t kViewUpdateFixed = 12;
+constexpr size_t kViewUpdateFixed = 45;
+constexpr size_t kRegisterFixed = 28;
 
 // Which body each type carries.
 template <typename Body>
@@ -43,8 +44,8 @@ bool TypeCarries(PacketType t) {
       return std::is_same_v<Body, RegisterPacket>;
     case PacketType::kHeartbeat:
       return std::is_same_v<Body, HeartbeatPacket>;
-    case PacketType::kGroupChange:
-      return std::is_same_v<Body, GroupChangePacket>;
+    case PacketType::kDeregister:
+      return std::is_same_v<Body, DeregisterPacket>;
     case PacketType::kViewUpdate:
       return std::is_same_v<Body, ViewUpdatePacket>;
   }
@@ -67,9 +68,9 @@ size_t BodySize(const TokenPacket& p) {
 size_t BodySize(const AckPacket&) { return kAckSize; }
 size_t BodySize(const RecoveryRequest& p) { return kRecoveryFixed + p.ranges.size() * kRangeSize; }
 size_t BodySize(const TokenAckPacket&) { return 25; }
-size_t BodySize(const RegisterPacket&) { return 18; }
-size_t BodySize(const HeartbeatPacket&) { return 20; }
-size_t BodySize(const GroupChangePacket&) { return 17; }
+size_t BodySize(const RegisterPacket& p) { return kRegisterFixed + p.groups.size() * 4; }
+size_t BodySize(const HeartbeatPacket&) { return 28; }
+size_t BodySize(const DeregisterPacket&) { return 12; }
 size_t BodySize(const ViewUpdatePacket& p) {
   size_t n = kViewUpdateFixed;
   for (const auto& r : p.regions) n += kRegionViewFixed + r.members.size() * kMemberSize;
@@ -90,10 +91,11 @@ bool WithinBounds(const TokenPacket& p) {
 bool WithinBounds(const AckPacket&) { return true; }
 bool WithinBounds(const RecoveryRequest& p) { return !p.ranges.empty() && p.ranges.size() <= kMaxNakRanges; }
 bool WithinBounds(const TokenAckPacket& p) { return p.level <= 1; }
-bool WithinBounds(const RegisterPacket&) { return true; }
+bool WithinBounds(const RegisterPacket& p) { return p.groups.size() <= kMaxRegisterGroups; }
 bool WithinBounds(const HeartbeatPacket&) { return true; }
-bool WithinBounds(const GroupChangePacket& p) { return p.op == GroupOp::kJoin || p.op == GroupOp::kLeave; }
+bool WithinBounds(const DeregisterPacket&) { return true; }
 bool WithinBounds(const ViewUpdatePacket& p) {
+  if (p.parts == 0 || p.part >= p.parts) return false;
   if (p.regions.size() > kMaxViewsPerUpdate || p.groups.size() > kMaxViewsPerUpdate) return false;
   for (const auto& r : p.regions) {
     if (r.members.size() > kMaxViewMembers) return false;
@@ -177,20 +179,29 @@ void Put(Writer& w, const RegisterPacket& p) {
   w.U32(p.node);
   w.U64(p.incarnation);
   Put(w, p.unicast);
+  w.U64(p.groups_version);
+  w.U16(static_cast<uint16_t>(p.groups.size()));
+  for (GroupId g : p.groups) w.U32(g);
 }
 void Put(Writer& w, const HeartbeatPacket& p) {
   w.U32(p.node);
   w.U64(p.incarnation);
   w.U64(p.seq);
+  w.U64(p.applied_epoch);
 }
-void Put(Writer& w, const GroupChangePacket& p) {
+void Put(Writer& w, const DeregisterPacket& p) {
   w.U32(p.node);
   w.U64(p.incarnation);
-  w.U8(static_cast<uint8_t>(p.op));
-  w.U32(p.group);
 }
 void Put(Writer& w, const ViewUpdatePacket& p) {
   w.U64(p.epoch);
+  w.U64(p.prev_epoch);
+  w.U32(p.node);
+  w.U64(p.incarnation);
+  w.U64(p.groups_version);
+  w.U8(p.snapshot ? 1 : 0);
+  w.U16(p.part);
+  w.U16(p.parts);
   w.U16(static_cast<uint16_t>(p.regions.size()));
   w.U16(static_cast<uint16_t>(p.groups.size()));
   for (const auto& r : p.regions) {
@@ -309,23 +320,37 @@ bool Get(Reader& r, RegisterPacket& p) {
   p.node = r.U32();
   p.incarnation = r.U64();
   p.unicast = GetEndpoint(r);
+  p.groups_version = r.U64();
+  const size_t count = r.U16();
+  if (!r.ok() || count > kMaxRegisterGroups || count * 4 > r.remaining()) return false;
+  p.groups.resize(count);
+  for (GroupId& g : p.groups) g = r.U32();
   return r.ok();
 }
 bool Get(Reader& r, HeartbeatPacket& p) {
   p.node = r.U32();
   p.incarnation = r.U64();
   p.seq = r.U64();
+  p.applied_epoch = r.U64();
   return r.ok();
 }
-bool Get(Reader& r, GroupChangePacket& p) {
+bool Get(Reader& r, DeregisterPacket& p) {
   p.node = r.U32();
   p.incarnation = r.U64();
-  p.op = static_cast<GroupOp>(r.U8());
-  p.group = r.U32();
-  return r.ok() && WithinBounds(p);
+  return r.ok();
 }
 bool Get(Reader& r, ViewUpdatePacket& p) {
   p.epoch = r.U64();
+  p.prev_epoch = r.U64();
+  p.node = r.U32();
+  p.incarnation = r.U64();
+  p.groups_version = r.U64();
+  const uint8_t flags = r.U8();
+  if (flags > 1) return false;
+  p.snapshot = flags == 1;
+  p.part = r.U16();
+  p.parts = r.U16();
+  if (!r.ok() || p.parts == 0 || p.part >= p.parts) return false;
   const size_t regions = r.U16();
   const size_t groups = r.U16();
   if (!r.ok() || regions * kRegionViewFixed + groups * kGroupViewFixed > r.remaining()) return false;
@@ -442,8 +467,8 @@ std::string_view PacketTypeName(PacketType t) {
       return "register";
     case PacketType::kHeartbeat:
       return "heartbeat";
-    case PacketType::kGroupChange:
-      return "group_change";
+    case PacketType::kDeregister:
+      return "deregister";
     case PacketType::kViewUpdate:
       return "view_update";
   }
@@ -556,8 +581,8 @@ std::expected<Packet, DecodeError> Decode(std::span<const std::byte> datagram) {
       return DecodeBody<RegisterPacket>(*header, r);
     case PacketType::kHeartbeat:
       return DecodeBody<HeartbeatPacket>(*header, r);
-    case PacketType::kGroupChange:
-      return DecodeBody<GroupChangePacket>(*header, r);
+    case PacketType::kDeregister:
+      return DecodeBody<DeregisterPacket>(*header, r);
     case PacketType::kViewUpdate:
       return DecodeBody<ViewUpdatePacket>(*header, r);
   }

@@ -42,6 +42,7 @@ inline constexpr size_t kMaxSenderRecords = 1024;  // per token
 inline constexpr size_t kMaxPartitions = 4096;     // per region token record
 inline constexpr size_t kMaxViewMembers = 65535;
 inline constexpr size_t kMaxViewsPerUpdate = 65535;
+inline constexpr size_t kMaxRegisterGroups = 16000;  // groups one node may join (fits one datagram)
 
 using NodeId = uint32_t;
 using GroupId = uint32_t;
@@ -56,10 +57,10 @@ enum class PacketType : uint8_t {
   kNak = 7,             // partition leader -> sender: ranges no caching member has
   kPullRequest = 8,     // member -> member: send me these cached messages
   kTokenAck = 9,        // next member -> previous: the token hop arrived (else it is re-sent)
-  kRegister = 16,       // node -> GMS
-  kHeartbeat = 17,      // node -> GMS
-  kGroupChange = 18,    // node -> GMS: join or leave a group
-  kViewUpdate = 19,     // GMS -> node: a batch of region views and group views
+  kRegister = 16,       // node -> GMS: here I am, and these are all my groups
+  kHeartbeat = 17,      // node -> GMS: alive, and the last view update applied
+  kDeregister = 18,     // node -> GMS: leaving the cluster
+  kViewUpdate = 19,     // GMS -> node: region views and group views that changed for it
 };
 std::string_view PacketTypeName(PacketType t);
 // The scheduler class an inbound packet of this type is queued in (PROTOCOL.md §6).
@@ -162,31 +163,33 @@ struct TokenAckPacket {
   friend bool operator==(const TokenAckPacket&, const TokenAckPacket&) = default;
 };
 
-// kRegister. Body: 0 u32 node 4 u64 incarnation 12 u32 address 16 u16 port
+// kRegister. Sent at start, whenever the node's groups change, and again with every heartbeat
+// until a view update acknowledges `groups_version` (so a lost one is repaired). Body:
+//   0 u32 node  4 u64 incarnation  12 u32 address  16 u16 port  18 u64 groups_version
+//   26 u16 group_count  28 group_count x u32 group
 struct RegisterPacket {
   NodeId node = 0;
   uint64_t incarnation = 0;  // changes on every restart of the node
   Endpoint unicast;
+  uint64_t groups_version = 0;  // grows with every change of `groups`
+  std::vector<GroupId> groups;  // every group the node is in now (<= kMaxRegisterGroups)
   friend bool operator==(const RegisterPacket&, const RegisterPacket&) = default;
 };
 
-// kHeartbeat. Body: 0 u32 node 4 u64 incarnation 12 u64 seq
+// kHeartbeat. Body: 0 u32 node 4 u64 incarnation 12 u64 seq 20 u64 applied_epoch
 struct HeartbeatPacket {
   NodeId node = 0;
   uint64_t incarnation = 0;
   uint64_t seq = 0;
+  uint64_t applied_epoch = 0;  // the last view update this node applied with nothing missing before it
   friend bool operator==(const HeartbeatPacket&, const HeartbeatPacket&) = default;
 };
 
-enum class GroupOp : uint8_t { kJoin = 1, kLeave = 2 };
-
-// kGroupChange. Body: 0 u32 node 4 u64 incarnation 12 u8 op 13 u32 group
-struct GroupChangePacket {
+// kDeregister: the node leaves the cluster now (no failure timeout). Body: 0 u32 node 4 u64 incarnation
+struct DeregisterPacket {
   NodeId node = 0;
   uint64_t incarnation = 0;
-  GroupOp op = GroupOp::kJoin;
-  GroupId group = 0;
-  friend bool operator==(const GroupChangePacket&, const GroupChangePacket&) = default;
+  friend bool operator==(const DeregisterPacket&, const DeregisterPacket&) = default;
 };
 
 struct Member {
@@ -199,7 +202,7 @@ struct Member {
 struct RegionView {
   RegionViewId id;
   Endpoint multicast;
-  std::vector<Member> members;  // in view order
+  std::vector<Member> members;  // in view order; empty: the region is gone
   friend bool operator==(const RegionView&, const RegionView&) = default;
 };
 // In a view update: u32 group u32 view u16 region_count  region_count x (u32 region, u32 view)
@@ -209,17 +212,29 @@ struct GroupView {
   std::vector<RegionViewId> regions;
   friend bool operator==(const GroupView&, const GroupView&) = default;
 };
-// kViewUpdate. Body: 0 u64 epoch 8 u16 region_count 10 u16 group_count, then the region views,
-// then the group views.
+// kViewUpdate: one part of what changed for one node in one GMS commit (epoch). Views are
+// monotonic (a region's or group's view number only grows), so each part can be applied on its
+// own; `prev_epoch` lets the node see that it missed an update, and a snapshot (flag bit 0) lists
+// every view the node needs, so whatever it does not list is gone for it. Body:
+//   0 u64 epoch  8 u64 prev_epoch  16 u32 node  20 u64 incarnation  28 u64 groups_version
+//   36 u8 flags  37 u16 part  39 u16 parts  41 u16 region_count  43 u16 group_count,
+//   then the region views, then the group views.
 struct ViewUpdatePacket {
-  uint64_t epoch = 0;  // the GMS's update number
+  uint64_t epoch = 0;           // the GMS commit this update belongs to
+  uint64_t prev_epoch = 0;      // the epoch of the previous update sent to this node (0: none)
+  NodeId node = 0;              // the addressee...
+  uint64_t incarnation = 0;     // ...and its incarnation
+  uint64_t groups_version = 0;  // the addressee's group set the GMS has applied
+  bool snapshot = false;
+  uint16_t part = 0;  // 0 <= part < parts
+  uint16_t parts = 1;
   std::vector<RegionView> regions;
   std::vector<GroupView> groups;
   friend bool operator==(const ViewUpdatePacket&, const ViewUpdatePacket&) = default;
 };
 
 using PacketBody = std::variant<DataPacket, TokenPacket, AckPacket, RecoveryRequest, TokenAckPacket,
-                                RegisterPacket, HeartbeatPacket, GroupChangePacket, ViewUpdatePacket>;
+                                RegisterPacket, HeartbeatPacket, DeregisterPacket, ViewUpdatePacket>;
 
 struct Packet {
   PacketType type = PacketType::kData;

@@ -44,6 +44,13 @@ std::vector<Packet> OneOfEach(const std::vector<std::byte>& payload) {
                     .records = {rec, SenderRecord{.sender = 8}}};
   RecoveryRequest request{.rvid = {3, 9}, .sender = 17, .ranges = {{1, 5}, {9, 9}}};
   ViewUpdatePacket views{.epoch = 11,
+                         .prev_epoch = 9,
+                         .node = 2,
+                         .incarnation = 99,
+                         .groups_version = 3,
+                         .snapshot = true,
+                         .part = 1,
+                         .parts = 2,
                          .regions = {RegionView{.id = {3, 9},
                                                 .multicast = Endpoint::FromOctets(239, 1, 0, 3, 7000),
                                                 .members = {{1, Endpoint::FromOctets(127, 0, 0, 1, 7001)},
@@ -59,9 +66,9 @@ std::vector<Packet> OneOfEach(const std::vector<std::byte>& payload) {
       {PacketType::kNak, 1, request},
       {PacketType::kPullRequest, 2, request},
       {PacketType::kTokenAck, 2, TokenAckPacket{{3, 9}, 42, 2, 6, 1}},
-      {PacketType::kRegister, 2, RegisterPacket{2, 99, Endpoint::FromOctets(127, 0, 0, 1, 7002)}},
-      {PacketType::kHeartbeat, 2, HeartbeatPacket{2, 99, 1234}},
-      {PacketType::kGroupChange, 2, GroupChangePacket{2, 99, GroupOp::kLeave, 5}},
+      {PacketType::kRegister, 2, RegisterPacket{2, 99, Endpoint::FromOctets(127, 0, 0, 1, 7002), 3, {5, 6, 70000}}},
+      {PacketType::kHeartbeat, 2, HeartbeatPacket{2, 99, 1234, 11}},
+      {PacketType::kDeregister, 2, DeregisterPacket{2, 99}},
       {PacketType::kViewUpdate, 0, views},
   };
 }
@@ -181,8 +188,24 @@ TEST_F(PacketsTest, CountBeyondItsBoundIsRejectedEvenWithAValidChecksum) {
 
 TEST_F(PacketsTest, HugeCountInAShortDatagramIsRejectedWithoutAllocating) {
   auto bytes = EncodeOk({PacketType::kViewUpdate, 1, ViewUpdatePacket{}});
-  bytes[kHeaderSize + 8] = std::byte{0xff};  // region_count = 0xffff, no bytes behind it
-  bytes[kHeaderSize + 9] = std::byte{0xff};
+  bytes[kHeaderSize + 41] = std::byte{0xff};  // region_count = 0xffff, no bytes behind it
+  bytes[kHeaderSize + 42] = std::byte{0xff};
+  Reseal(bytes);
+  EXPECT_EQ(Decode(bytes).error(), DecodeError::kBadBody);
+}
+
+TEST_F(PacketsTest, ViewUpdatePartOutsideItsPartsIsRejected) {
+  auto bytes = EncodeOk({PacketType::kViewUpdate, 1, ViewUpdatePacket{.part = 1, .parts = 2}});
+  bytes[kHeaderSize + 37] = std::byte{2};  // part = 2 of 2
+  Reseal(bytes);
+  EXPECT_EQ(Decode(bytes).error(), DecodeError::kBadBody);
+  EXPECT_FALSE(Encode({PacketType::kViewUpdate, 1, ViewUpdatePacket{.parts = 0}}, bytes).has_value());
+}
+
+TEST_F(PacketsTest, RegisterWithMoreGroupsThanItsBoundIsRejected) {
+  auto bytes = EncodeOk({PacketType::kRegister, 1, RegisterPacket{.groups = {1}}});
+  bytes[kHeaderSize + 26] = std::byte{0xff};  // group_count = 0xffff, 4 bytes behind it
+  bytes[kHeaderSize + 27] = std::byte{0xff};
   Reseal(bytes);
   EXPECT_EQ(Decode(bytes).error(), DecodeError::kBadBody);
 }
