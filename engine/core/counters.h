@@ -56,6 +56,9 @@ enum class Counter : uint16_t {
   kWrongView,           // packets dropped for a region view this node is not in
   kTailProbes,          // sender retransmissions of its highest message after an ACK timeout
   kViewChanges,         // region views installed
+  kHeldFutureView,      // packets held for a region view not installed yet (a join or change under way)
+  kDroppedFutureView,   // held packets dropped: too many held, or the view never came
+  kSendSuspended,       // times data to a region paused after a view that added members
   kCount,
 };
 

@@ -39,6 +39,7 @@ void GmsClient::Deregister() {
 
 void GmsClient::SendRegister() {
   ++stats_.registers_sent;
+  unacked_heartbeats_ = 0;
   Send({wire::PacketType::kRegister, config_.node,
         wire::RegisterPacket{.node = config_.node,
                              .incarnation = config_.incarnation,
@@ -52,7 +53,8 @@ void GmsClient::OnHeartbeatTimer(TimePoint now) {
       scheduler_.alarms().Schedule(now + config_.heartbeat_interval, [this](TimePoint t) { OnHeartbeatTimer(t); });
   Send({wire::PacketType::kHeartbeat, config_.node,
         wire::HeartbeatPacket{config_.node, config_.incarnation, ++heartbeat_seq_, applied_epoch_}});
-  if (acked_version_ != groups_version_) SendRegister();
+  // Unacknowledged for two heartbeats (the GMS batches before it answers): send it again.
+  if (acked_version_ != groups_version_ && ++unacked_heartbeats_ >= 2) SendRegister();
 }
 
 void GmsClient::OnViewUpdate(const wire::ViewUpdatePacket& u, const Endpoint& from) {

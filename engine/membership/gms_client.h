@@ -10,7 +10,7 @@
 //
 // Repair: the client reports in every heartbeat the last epoch it applied with nothing missing
 // before it (an update's prev_epoch must equal it, and every part must arrive). Until the GMS
-// acknowledges the node's current group set, each heartbeat is followed by the Register again.
+// acknowledges the node's current group set, the Register is sent again every second heartbeat.
 // A snapshot lists everything the node needs: what it does not list is reported gone.
 // Threading: core thread only.
 #pragma once
@@ -86,6 +86,7 @@ class GmsClient {
   uint64_t groups_version_ = 0;
   uint64_t acked_version_ = 0;
   uint64_t heartbeat_seq_ = 0;
+  int unacked_heartbeats_ = 0;  // heartbeats since the last Register
   uint64_t applied_epoch_ = 0;
   // The update being received: its epoch, whether its chain is intact, parts still missing, and
   // for a snapshot, the regions and groups it listed.

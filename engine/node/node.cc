@@ -7,11 +7,34 @@
 namespace qsm {
 namespace {
 
-// Packets sent per pump event; inbound I/O is handled between two events.
-
 constexpr size_t kRecovery = 0, kData = 1;
 
 uint64_t DeliveryKey(wire::NodeId sender, wire::GroupId group) { return (uint64_t{sender} << 32) | group; }
+
+// The region view a region-scoped packet belongs to; nullopt for other packets.
+std::optional<wire::RegionViewId> ScopeOf(const wire::Packet& packet) {
+  switch (packet.type) {
+    case wire::PacketType::kData:
+    case wire::PacketType::kRetransmit:
+    case wire::PacketType::kForward:
+      return std::get<wire::DataPacket>(packet.body).rvid;
+    case wire::PacketType::kPartitionToken:
+    case wire::PacketType::kRegionToken:
+      return std::get<wire::TokenPacket>(packet.body).rvid;
+    case wire::PacketType::kTokenAck:
+      return std::get<wire::TokenAckPacket>(packet.body).rvid;
+    case wire::PacketType::kPullRequest:
+      return std::get<wire::RecoveryRequest>(packet.body).rvid;
+    default:
+      return std::nullopt;
+  }
+}
+
+std::vector<wire::NodeId> MemberIds(const wire::RegionView& view) {
+  std::vector<wire::NodeId> ids;
+  for (const auto& m : view.members) ids.push_back(m.node);
+  return ids;
+}
 
 }  // namespace
 
@@ -29,6 +52,23 @@ Node::~Node() {
   scheduler_.alarms().Cancel(ack_timer_);
 }
 
+// ---------------------------------------------------------------- views
+
+std::optional<uint32_t> Node::own_region() const {
+  if (!region_.has_view()) return std::nullopt;
+  return region_.layout().view().id.region;
+}
+
+Node::Target* Node::TargetOf(uint32_t region) {
+  auto it = targets_.find(region);
+  return it == targets_.end() ? nullptr : &it->second;
+}
+
+const Node::Target* Node::TargetOf(uint32_t region) const {
+  auto it = targets_.find(region);
+  return it == targets_.end() ? nullptr : &it->second;
+}
+
 Status Node::InstallView(const wire::RegionView& view) {
   bool member = false;
   for (const auto& m : view.members) member |= m.node == config_.id;
@@ -41,6 +81,10 @@ Status Node::InstallView(const wire::RegionView& view) {
     return MakeError(ErrorCode::kInvalidArgument, view.multicast.ToString() + " is not a multicast address");
   }
   if (region_.has_view() && region_.layout().view().id == view.id) return {};
+  if (region_.has_view() && region_.layout().view().id.region == view.id.region &&
+      region_.layout().view().id.view > view.id.view) {
+    return {};  // older than the view installed: views are applied in order
+  }
   const bool new_address = !region_.has_view() || region_.layout().view().multicast != view.multicast;
   if (new_address) {
     if (region_.has_view()) (void)transport_.LeaveGroup(region_.layout().view().multicast);
@@ -48,25 +92,208 @@ Status Node::InstallView(const wire::RegionView& view) {
   }
   region_.InstallView(view);
   counters_.Add(Counter::kViewChanges);
-  std::vector<PendingMessage> carried;
-  if (sender_) carried = sender_->TakeUnacknowledged();
-  sender_.emplace(view.id, config_.window);
-  for (auto& m : carried) sender_->Add(std::move(m));  // fits: the old window held them
+  UpdateTarget(view, /*create=*/true);
   if (!scheduler_.alarms().IsPending(ack_timer_)) {
     ack_timer_ = scheduler_.alarms().Schedule(scheduler_.clock().Now() + config_.ack_timeout / 2,
                                               [this](TimePoint now) { OnAckTimer(now); });
   }
-  last_ack_progress_ = scheduler_.clock().Now();
+  ReplayHeld();
   PostPump(IoClass::kOutboundData);
   return {};
 }
 
-Status Node::Join(wire::GroupId group, bool unordered) {
-  joined_[group] = unordered;
+void Node::UpdateTarget(const wire::RegionView& view, bool create) {
+  auto it = targets_.find(view.id.region);
+  if (view.members.empty()) {
+    // The region is gone: nobody is left to deliver its pending messages to.
+    if (it != targets_.end()) targets_.erase(it);
+    return;
+  }
+  const TimePoint now = scheduler_.clock().Now();
+  if (it == targets_.end()) {
+    if (!create) return;
+    targets_.emplace(view.id.region, Target{.sender = RegionSender(view.id, config_.window),
+                                            .multicast = view.multicast,
+                                            .members = MemberIds(view),
+                                            .suspended_until = {},
+                                            .last_ack_progress = now});
+    PostPump(IoClass::kOutboundData);
+    return;
+  }
+  Target& t = it->second;
+  if (t.sender.rvid().view >= view.id.view) return;  // not newer
+  std::vector<PendingMessage> carried = t.sender.TakeUnacknowledged();
+  t.sender = RegionSender(view.id, config_.window);
+  for (auto& m : carried) t.sender.Add(std::move(m));  // fits: the old window held them
+  std::vector<wire::NodeId> members = MemberIds(view);
+  const bool added = std::any_of(members.begin(), members.end(), [&](wire::NodeId n) {
+    return std::find(t.members.begin(), t.members.end(), n) == t.members.end();
+  });
+  if (added) {
+    // New members: let the new view's rings form before new data arrives (PROTOCOL.md §3).
+    t.suspended_until = now + config_.view_change_suspend;
+    counters_.Add(Counter::kSendSuspended);
+  }
+  t.members = std::move(members);
+  t.multicast = view.multicast;
+  t.last_ack_progress = now;
+  PostPump(IoClass::kOutboundData);
+}
+
+void Node::ForgetUnusedTargets() {
+  const auto own = own_region();
+  std::erase_if(targets_, [&](const auto& entry) {
+    if (entry.first == own || entry.second.sender.pending_messages() > 0) return false;
+    for (const auto& [group, regions] : group_regions_) {
+      if (std::find(regions.begin(), regions.end(), entry.first) != regions.end()) return false;
+    }
+    return true;
+  });
+}
+
+Status Node::StartMembership(membership::GmsClientConfig config) {
+  if (config.node != config_.id) {
+    return MakeError(ErrorCode::kInvalidArgument, "the GMS client's node id is not this node's");
+  }
+  if (gms_) return MakeError(ErrorCode::kInvalidArgument, "membership already started");
+  gms_ = std::make_unique<membership::GmsClient>(config, scheduler_, transport_, *this);
+  RegisterGroups();
+  gms_->Start();
   return {};
 }
 
-void Node::Leave(wire::GroupId group) { joined_.erase(group); }
+void Node::LeaveCluster() {
+  if (gms_) gms_->Deregister();
+}
+
+void Node::RegisterGroups() {
+  if (!gms_) return;
+  std::vector<wire::GroupId> groups;
+  for (const auto& [g, unordered] : joined_) groups.push_back(g);
+  gms_->SetGroups(std::move(groups));
+}
+
+void Node::OnRegionView(const wire::RegionView& view) {
+  const bool member = std::any_of(view.members.begin(), view.members.end(),
+                                  [&](const wire::Member& m) { return m.node == config_.id; });
+  if (member) {
+    (void)InstallView(view);  // refused only for a non-multicast address (a broken GMS)
+    return;
+  }
+  if (own_region() == view.id.region) {
+    // This node left the region (its groups changed) or the region is gone.
+    (void)transport_.LeaveGroup(region_.layout().view().multicast);
+    region_.InstallView(view);  // without this node: leaves
+    counters_.Add(Counter::kViewChanges);
+  }
+  UpdateTarget(view, /*create=*/false);
+  ForgetUnusedTargets();
+}
+
+void Node::OnGroupView(const wire::GroupView& view) {
+  if (view.regions.empty()) {
+    group_regions_.erase(view.group);
+  } else {
+    auto& regions = group_regions_[view.group];
+    regions.clear();
+    for (const auto& rvid : view.regions) {
+      regions.push_back(rvid.region);
+      if (TargetOf(rvid.region) != nullptr || !gms_) continue;
+      auto known = gms_->regions().find(rvid.region);
+      if (known != gms_->regions().end()) UpdateTarget(known->second, /*create=*/true);
+    }
+  }
+  ForgetUnusedTargets();
+  PostPump(IoClass::kOutboundData);
+}
+
+std::vector<uint32_t> Node::RegionsOf(wire::GroupId group) const {
+  if (gms_) {
+    auto it = group_regions_.find(group);
+    return it == group_regions_.end() ? std::vector<uint32_t>{} : it->second;
+  }
+  if (auto own = own_region()) return {*own};
+  return {};
+}
+
+// ---------------------------------------------------------------- held packets
+
+bool Node::HoldIfFuture(const wire::Packet& packet, const wire::RegionViewId& rvid, const Endpoint& from,
+                        TimePoint at) {
+  const auto own = own_region();
+  bool future;
+  if (own == rvid.region) {
+    future = rvid.view > region_.layout().view().id.view;
+  } else if (gms_) {
+    // Another region: for this node only if it is joining it, i.e. the GMS has not told it of
+    // that region at this view.
+    auto known = gms_->regions().find(rvid.region);
+    future = known == gms_->regions().end() || known->second.id.view < rvid.view;
+  } else {
+    future = !own.has_value();  // static: a view is about to be installed
+  }
+  if (!future) return false;
+  ExpireHeld(at);
+  std::vector<std::byte> bytes(wire::EncodedSize(packet));
+  auto n = wire::Encode(packet, bytes);
+  if (!n) return false;
+  while (!held_.empty() &&
+         (held_.size() >= config_.max_held_packets || held_bytes_ + bytes.size() > config_.max_held_bytes)) {
+    held_bytes_ -= held_.front().bytes.size();
+    held_.pop_front();
+    counters_.Add(Counter::kDroppedFutureView);
+  }
+  held_bytes_ += bytes.size();
+  held_.push_back(Held{at, from, std::move(bytes)});
+  counters_.Add(Counter::kHeldFutureView);
+  return true;
+}
+
+void Node::ExpireHeld(TimePoint now) {
+  while (!held_.empty() && now - held_.front().at > config_.hold_for) {
+    held_bytes_ -= held_.front().bytes.size();
+    held_.pop_front();
+    counters_.Add(Counter::kDroppedFutureView);
+  }
+}
+
+void Node::ReplayHeld() {
+  if (held_.empty()) return;
+  ExpireHeld(scheduler_.clock().Now());
+  std::deque<Held> held;
+  held.swap(held_);
+  held_bytes_ = 0;
+  for (Held& h : held) {
+    auto packet = wire::Decode(h.bytes);
+    QSM_CHECK(packet.has_value(), "a held packet no longer decodes");
+    OnPacket(*packet, h.from, h.at);  // current: handled; still future: held again; stale: dropped
+  }
+}
+
+// ---------------------------------------------------------------- groups and sending
+
+Status Node::Join(wire::GroupId group, bool unordered) {
+  joined_[group] = unordered;
+  RegisterGroups();
+  return {};
+}
+
+void Node::Leave(wire::GroupId group) {
+  joined_.erase(group);
+  // A later Join starts the group's streams afresh (as a joiner), so forget what was delivered.
+  std::erase_if(delivered_, [&](const auto& entry) { return static_cast<wire::GroupId>(entry.first) == group; });
+  RegisterGroups();
+}
+
+uint64_t Node::AcknowledgedThrough(wire::GroupId group) const {
+  auto sent = group_seqs_.find(group);
+  if (sent == group_seqs_.end()) return 0;
+  uint64_t through = sent->second;
+  for (const auto& [region, t] : targets_) {
+    if (auto pending = t.sender.LowestPendingGroupSeq(group)) through = std::min(through, *pending - 1);
+  }
+  return through;
+}
 
 bool Node::DeliversOnArrival(wire::GroupId group) const {
   auto it = joined_.find(group);
@@ -78,33 +305,71 @@ void Node::SetFeed(MessageFeed* feed) {
   PostPump(IoClass::kOutboundData);
 }
 
-bool Node::Send(wire::GroupId group, std::span<const std::byte> payload) {
-  if (!sender_ || payload.size() > config_.max_payload_bytes || !sender_->HasRoom(payload.size()))
-    return false;
-  sender_->Add(PendingMessage{group, ++group_seqs_[group], ToNanos(scheduler_.clock().Now()),
-                              std::vector<std::byte>(payload.begin(), payload.end())});
+bool Node::CanSend(wire::GroupId group, size_t bytes, std::vector<Target*>& out) {
+  out.clear();
+  if (gms_) {
+    auto it = group_regions_.find(group);
+    if (it == group_regions_.end()) return false;
+    for (uint32_t region : it->second) {
+      Target* t = TargetOf(region);
+      if (t == nullptr || !t->sender.HasRoom(bytes)) return false;
+      out.push_back(t);
+    }
+  } else {
+    Target* t = own_region() ? TargetOf(*own_region()) : nullptr;
+    if (t == nullptr || !t->sender.HasRoom(bytes)) return false;
+    out.push_back(t);
+  }
+  return !out.empty();
+}
+
+void Node::Assign(std::vector<Target*>& targets, PendingMessage m) {
+  for (size_t i = 0; i + 1 < targets.size(); ++i) {
+    PendingMessage copy{m.group, m.group_seq, m.send_time_ns, targets[i]->sender.TakeSpareBuffer()};
+    copy.payload.assign(m.payload.begin(), m.payload.end());
+    targets[i]->sender.Add(std::move(copy));
+  }
+  targets.back()->sender.Add(std::move(m));
   counters_.Add(Counter::kMessagesSent);
+}
+
+bool Node::Send(wire::GroupId group, std::span<const std::byte> payload) {
+  if (payload.size() > config_.max_payload_bytes || !CanSend(group, payload.size(), send_targets_)) return false;
+  Assign(send_targets_, PendingMessage{group, ++group_seqs_[group], ToNanos(scheduler_.clock().Now()),
+                                       std::vector<std::byte>(payload.begin(), payload.end())});
   PostPump(IoClass::kOutboundData);
   return true;
 }
 
+bool Node::WindowsHaveRoom() const {
+  return std::all_of(targets_.begin(), targets_.end(),
+                     [&](const auto& t) { return t.second.sender.HasRoom(config_.max_payload_bytes); });
+}
+
 bool Node::PullFromFeed() {
-  if (feed_ == nullptr || !sender_) return false;
-  // Only ask the feed when the message it gives can be taken (window with room for a full one).
-  if (!sender_->HasRoom(config_.max_payload_bytes)) return false;
-  if (feed_message_.payload.capacity() == 0) feed_message_.payload = sender_->TakeSpareBuffer();
-  feed_message_.payload.clear();
-  feed_message_.intended = TimePoint{};
-  if (!feed_->Next(feed_message_)) return false;
-  if (feed_message_.payload.size() > config_.max_payload_bytes) {
-    counters_.Add(Counter::kSendErrors);
-    return true;  // refused; the pump goes on with the next
+  if (feed_ == nullptr || targets_.empty()) return false;
+  if (!feed_message_held_) {
+    // Only ask the feed when the message it gives can be taken: every window has room for a
+    // full one (which regions it goes to is known only once it is taken).
+    if (!WindowsHaveRoom()) return false;
+    if (feed_message_.payload.capacity() == 0) feed_message_.payload = targets_.begin()->second.sender.TakeSpareBuffer();
+    feed_message_.payload.clear();
+    feed_message_.intended = TimePoint{};
+    if (!feed_->Next(feed_message_)) return false;
+    if (feed_message_.payload.size() > config_.max_payload_bytes) {
+      counters_.Add(Counter::kSendErrors);
+      return true;  // refused; the pump goes on with the next
+    }
+    if (feed_message_.intended == TimePoint{}) feed_message_.intended = scheduler_.clock().Now();
   }
-  const TimePoint intended =
-      feed_message_.intended == TimePoint{} ? scheduler_.clock().Now() : feed_message_.intended;
-  sender_->Add(PendingMessage{feed_message_.group, ++group_seqs_[feed_message_.group], ToNanos(intended),
-                              std::move(feed_message_.payload)});
-  counters_.Add(Counter::kMessagesSent);
+  if (!CanSend(feed_message_.group, feed_message_.payload.size(), send_targets_)) {
+    feed_message_held_ = true;  // its group's regions are not known yet, or a window filled
+    return false;
+  }
+  feed_message_held_ = false;
+  Assign(send_targets_, PendingMessage{feed_message_.group, ++group_seqs_[feed_message_.group],
+                                       ToNanos(feed_message_.intended), std::move(feed_message_.payload)});
+  feed_message_.payload = {};
   return true;
 }
 
@@ -143,7 +408,9 @@ void Node::PumpRecovery() {
   for (size_t i = 0; i < kPumpBatch; ++i) {
     if (blocked_) return;
     const TimePoint now = scheduler_.clock().Now();
-    if (!region_.has_recovery() && !(sender_ && sender_->has_retransmits())) return;
+    const bool retransmits = std::any_of(targets_.begin(), targets_.end(),
+                                         [](const auto& t) { return t.second.sender.has_retransmits(); });
+    if (!region_.has_recovery() && !retransmits) return;
     if (!recovery_rate_.Take(now)) {
       ArmPumpAlarm(recovery_rate_.NextAvailable(now, kPumpBatch), IoClass::kOutboundRecovery);
       return;
@@ -158,58 +425,78 @@ void Node::PumpRecovery() {
       case RegionMember::RecoveryResult::kNothingQueued:
         break;
     }
-    auto seq = sender_ ? sender_->PopRetransmit() : std::nullopt;
-    if (!seq) continue;
-    if (Transmit(*seq, wire::PacketType::kRetransmit) == SendStatus::kWouldBlock) return;
-    counters_.Add(Counter::kRecoveryRetransmit);
+    for (auto& [region, t] : targets_) {
+      auto seq = t.sender.PopRetransmit();
+      if (!seq) continue;
+      if (Transmit(t, *seq, wire::PacketType::kRetransmit) == SendStatus::kWouldBlock) return;
+      counters_.Add(Counter::kRecoveryRetransmit);
+      break;
+    }
   }
   PostPump(IoClass::kOutboundRecovery);
 }
 
 void Node::PumpData() {
-  if (!sender_ || blocked_) return;
-  // Build up to a batch of data packets, then hand them to the transport in one call (sendmmsg).
+  if (blocked_ || targets_.empty()) return;
+  // Build up to a batch of data packets, one region after the other for each message, then hand
+  // them to the transport in one call (sendmmsg).
+  const TimePoint start = scheduler_.clock().Now();
+  std::optional<TimePoint> resume;  // the earliest end of a suspension that held data back
   size_t count = 0;
-  uint64_t first_seq = 0;
-  for (; count < kPumpBatch; ++count) {
-    auto seq = sender_->NextUntransmitted();
-    if (seq && *seq != first_seq + count && count > 0) break;  // Invariant: a batch is consecutive
-    if (!seq) {
-      if (!PullFromFeed()) {  // nothing to send, or the window is full (an ACK reopens it)
-        if (feed_ != nullptr && sender_->HasRoom(config_.max_payload_bytes)) {
+  while (count < kPumpBatch) {
+    Target* next = nullptr;
+    for (auto& [region, t] : targets_) {
+      if (!t.sender.NextUntransmitted()) continue;
+      if (t.suspended_until > start) {
+        resume = resume ? std::min(*resume, t.suspended_until) : t.suspended_until;
+        continue;
+      }
+      next = &t;
+      break;
+    }
+    if (next == nullptr) {
+      if (resume || !PullFromFeed()) {  // nothing to send, a window is full, or regions unknown
+        // A full window reopens with an ACK, a held message with a view: no alarm for those.
+        if (!resume && feed_ != nullptr && !feed_message_held_ && WindowsHaveRoom()) {
           if (auto at = feed_->NextReady()) ArmPumpAlarm(*at, IoClass::kOutboundData);
         }
         break;
       }
-      seq = sender_->NextUntransmitted();
-      if (!seq) break;
+      continue;
     }
     const TimePoint now = scheduler_.clock().Now();
     if (!data_rate_.Take(now)) {
       ArmPumpAlarm(data_rate_.NextAvailable(now, kPumpBatch), IoClass::kOutboundData);
       break;
     }
-    if (count == 0) first_seq = *seq;
-    const PendingMessage* m = sender_->Find(*seq);
-    const wire::DataPacket data = PacketOf(*seq, *m);
+    const uint64_t seq = *next->sender.NextUntransmitted();
+    const PendingMessage* m = next->sender.Find(seq);
+    const wire::DataPacket data = PacketOf(*next, seq, *m);
     auto& buffer = batch_buffers_[count];
     buffer.resize(wire::kHeaderSize + wire::kDataBodyFixed + m->payload.size());
     auto n = wire::EncodeData(wire::PacketType::kData, config_.id, data, buffer);
     QSM_CHECK(n.has_value(), "a data packet does not encode");
-    batch_[count] = OutgoingDatagram{region_.layout().view().multicast, std::span(buffer).first(*n)};
-    sender_->MarkTransmitted(*seq);  // provisional: undone below for what the transport refuses
+    batch_[count] = OutgoingDatagram{next->multicast, std::span(buffer).first(*n)};
+    batch_seqs_[count] = {next, seq};
+    next->sender.MarkTransmitted(seq);  // provisional: undone below for what the transport refuses
+    ++count;
   }
+  if (resume) ArmPumpAlarm(*resume, IoClass::kOutboundData);
   if (count == 0) return;
   const size_t sent = transport_.SendBatch(std::span(batch_).first(count));
   const TimePoint now = scheduler_.clock().Now();
+  const auto own = own_region();
   for (size_t i = 0; i < sent; ++i) {
-    // The sender has its own message from the first transmission on.
-    const PendingMessage* m = sender_->Find(first_seq + i);
+    // The sender has its own messages, in its own region, from the first transmission on.
+    auto [target, seq] = batch_seqs_[i];
+    if (target->sender.rvid().region != own) continue;
+    const PendingMessage* m = target->sender.Find(seq);
     if (m == nullptr) continue;
-    region_.OnOwnMessage(PacketOf(first_seq + i, *m), now);
+    region_.OnOwnMessage(PacketOf(*target, seq, *m), now);
   }
   if (sent < count) {
-    sender_->UnmarkTransmitted(first_seq + sent);
+    // Each region's refused datagrams are consecutive and its first refused one is the lowest.
+    for (size_t i = count; i-- > sent;) batch_seqs_[i].first->sender.UnmarkTransmitted(batch_seqs_[i].second);
     blocked_ = true;
     transport_.RequestWritable();
     return;
@@ -217,18 +504,17 @@ void Node::PumpData() {
   if (count == kPumpBatch) PostPump(IoClass::kOutboundData);
 }
 
-SendStatus Node::Transmit(uint64_t seq, wire::PacketType type) {
-  const PendingMessage* m = sender_->Find(seq);
+SendStatus Node::Transmit(Target& target, uint64_t seq, wire::PacketType type) {
+  const PendingMessage* m = target.sender.Find(seq);
   if (m == nullptr) return SendStatus::kSent;  // acknowledged meanwhile: nothing to do
-  const wire::DataPacket data = PacketOf(seq, *m);
+  const wire::DataPacket data = PacketOf(target, seq, *m);
   scratch_.resize(wire::kHeaderSize + wire::kDataBodyFixed + m->payload.size());
   auto n = wire::EncodeData(type, config_.id, data, scratch_);
   QSM_CHECK(n.has_value(), "a data packet does not encode");
-  const SendStatus status = transport_.Send(region_.layout().view().multicast, std::span(scratch_).first(*n));
+  const SendStatus status = transport_.Send(target.multicast, std::span(scratch_).first(*n));
   if (status == SendStatus::kWouldBlock) {
     blocked_ = true;
     transport_.RequestWritable();
-    return status;
   }
   return status;
 }
@@ -236,22 +522,50 @@ SendStatus Node::Transmit(uint64_t seq, wire::PacketType type) {
 void Node::OnAckTimer(TimePoint now) {
   ack_timer_ =
       scheduler_.alarms().Schedule(now + config_.ack_timeout / 2, [this](TimePoint t) { OnAckTimer(t); });
-  if (!sender_ || sender_->pending_messages() == 0 || sender_->highest_transmitted() <= sender_->stable()) {
-    last_ack_progress_ = now;
-    return;
+  for (auto& [region, t] : targets_) {
+    if (t.sender.pending_messages() == 0 || t.sender.highest_transmitted() <= t.sender.stable()) {
+      t.last_ack_progress = now;
+      continue;
+    }
+    if (now - t.last_ack_progress < config_.ack_timeout) continue;
+    // Nothing acknowledged for a while: the region may not know of the last messages (tail
+    // loss), or its token went quiet. Re-multicast the highest one; receivers learn what they miss.
+    t.last_ack_progress = now;
+    counters_.Add(Counter::kTailProbes);
+    Transmit(t, t.sender.highest_transmitted(), wire::PacketType::kRetransmit);
   }
-  if (now - last_ack_progress_ < config_.ack_timeout) return;
-  // Nothing acknowledged for a while: the region may not know of the last messages (tail loss),
-  // or the token went quiet. Re-multicast the highest one; receivers learn what they miss.
-  last_ack_progress_ = now;
-  counters_.Add(Counter::kTailProbes);
-  Transmit(sender_->highest_transmitted(), wire::PacketType::kRetransmit);
 }
 
 // ---------------------------------------------------------------- inbound
 
 void Node::OnPacket(const wire::Packet& packet, const Endpoint& from, TimePoint at) {
-  if (!region_.has_view()) return;
+  switch (packet.type) {
+    case wire::PacketType::kViewUpdate:
+      if (gms_) gms_->OnViewUpdate(std::get<wire::ViewUpdatePacket>(packet.body), from);
+      return;
+    case wire::PacketType::kAck:
+      OnAckReceived(std::get<wire::AckPacket>(packet.body));
+      return;
+    case wire::PacketType::kNak:
+      OnNakReceived(std::get<wire::RecoveryRequest>(packet.body));
+      return;
+    case wire::PacketType::kRegister:
+    case wire::PacketType::kHeartbeat:
+    case wire::PacketType::kDeregister:
+      counters_.Add(Counter::kWrongView);  // for the GMS, not for nodes
+      return;
+    default:
+      break;
+  }
+  const auto rvid = ScopeOf(packet);
+  QSM_CHECK(rvid.has_value(), "every other packet type is region-scoped");
+  if (!region_.has_view() || region_.layout().view().id != *rvid) {
+    if (HoldIfFuture(packet, *rvid, from, at)) return;
+    if (!region_.has_view()) {
+      counters_.Add(Counter::kWrongView);
+      return;
+    }
+  }
   switch (packet.type) {
     case wire::PacketType::kData:
     case wire::PacketType::kRetransmit:
@@ -265,26 +579,24 @@ void Node::OnPacket(const wire::Packet& packet, const Endpoint& from, TimePoint 
     case wire::PacketType::kTokenAck:
       region_.OnTokenAck(std::get<wire::TokenAckPacket>(packet.body));
       break;
-    case wire::PacketType::kAck:
-      region_.OnAckPacket(std::get<wire::AckPacket>(packet.body));
-      break;
-    case wire::PacketType::kNak:
-      region_.OnNakPacket(std::get<wire::RecoveryRequest>(packet.body));
-      break;
     case wire::PacketType::kPullRequest:
       region_.OnPullRequest(std::get<wire::RecoveryRequest>(packet.body), from);
       PostPump(IoClass::kOutboundRecovery);
       break;
     default:
-      break;  // membership traffic is the GMS client's
+      break;
   }
   if (region_.has_recovery()) PostPump(IoClass::kOutboundRecovery);
 }
 
-void Node::OnAck(const wire::AckPacket& ack) {
-  if (ack.sender != config_.id || !sender_) return;
-  if (sender_->OnAck(ack.stable) > 0) {
-    last_ack_progress_ = scheduler_.clock().Now();
+void Node::OnAckReceived(const wire::AckPacket& ack) {
+  Target* t = TargetOf(ack.rvid.region);
+  if (ack.sender != config_.id || t == nullptr || t->sender.rvid() != ack.rvid) {
+    counters_.Add(Counter::kWrongView);
+    return;
+  }
+  if (t->sender.OnAck(ack.stable) > 0) {
+    t->last_ack_progress = scheduler_.clock().Now();
     PostPump(IoClass::kOutboundData);
   }
   if (config_.adaptive_rate && ack.rate_min > 0) {
@@ -292,23 +604,31 @@ void Node::OnAck(const wire::AckPacket& ack) {
   }
 }
 
-void Node::OnNak(const wire::RecoveryRequest& nak) {
-  if (nak.sender != config_.id || !sender_) return;
-  sender_->OnNak(nak.ranges);
+void Node::OnNakReceived(const wire::RecoveryRequest& nak) {
+  Target* t = TargetOf(nak.rvid.region);
+  if (nak.sender != config_.id || t == nullptr || t->sender.rvid() != nak.rvid) {
+    counters_.Add(Counter::kWrongView);
+    return;
+  }
+  t->sender.OnNak(nak.ranges);
   PostPump(IoClass::kOutboundRecovery);
 }
 
-uint64_t Node::FirstOwnHeld() const { return sender_ ? sender_->stable() + 1 : UINT64_MAX; }
+uint64_t Node::FirstOwnHeld() const {
+  const Target* t = own_region() ? TargetOf(*own_region()) : nullptr;
+  return t ? t->sender.stable() + 1 : UINT64_MAX;
+}
 
 bool Node::OwnMessage(uint64_t seq, wire::DataPacket& out) const {
-  const PendingMessage* m = sender_ ? sender_->Find(seq) : nullptr;
-  if (m == nullptr || seq > sender_->highest_transmitted()) return false;
-  out = PacketOf(seq, *m);
+  const Target* t = own_region() ? TargetOf(*own_region()) : nullptr;
+  const PendingMessage* m = t ? t->sender.Find(seq) : nullptr;
+  if (m == nullptr || seq > t->sender.highest_transmitted()) return false;
+  out = PacketOf(*t, seq, *m);
   return true;
 }
 
-wire::DataPacket Node::PacketOf(uint64_t seq, const PendingMessage& m) const {
-  return wire::DataPacket{.rvid = sender_->rvid(),
+wire::DataPacket Node::PacketOf(const Target& target, uint64_t seq, const PendingMessage& m) const {
+  return wire::DataPacket{.rvid = target.sender.rvid(),
                           .sender = config_.id,
                           .group = m.group,
                           .region_seq = seq,
@@ -334,7 +654,8 @@ void Node::OnRegionMessage(wire::NodeId sender, const wire::DataPacket& m, TimeP
       counters_.Add(Counter::kDuplicatesDropped);  // delivered already, in an earlier view
       return;
     }
-    if (m.group_seq != d.last + 1) counters_.Add(Counter::kDeliveryGaps);
+    // A stream's first delivery may start past 1: a joiner gets the stream from its first view on.
+    if (d.last > 0 && m.group_seq != d.last + 1) counters_.Add(Counter::kDeliveryGaps);
     d.last = m.group_seq;
   }
   counters_.Add(Counter::kMessagesDelivered);
@@ -358,6 +679,7 @@ NodeStats Node::Snapshot() const {
   s.alarms_pending = scheduler_.alarms().size();
   s.groups_joined = joined_.size();
   s.regions = region_.has_view() ? 1 : 0;
+  s.target_regions = targets_.size();
   const Memory m = MemoryUse();
   s.pending_messages = m.pending_messages;
   s.pending_bytes = m.pending_bytes;
@@ -368,9 +690,9 @@ NodeStats Node::Snapshot() const {
 
 Node::Memory Node::MemoryUse() const {
   Memory m;
-  if (sender_) {
-    m.pending_messages = sender_->pending_messages();
-    m.pending_bytes = sender_->pending_bytes();
+  for (const auto& [region, t] : targets_) {
+    m.pending_messages += t.sender.pending_messages();
+    m.pending_bytes += t.sender.pending_bytes();
   }
   m.cache_bytes = region_.stats().cache_bytes;
   m.cached_messages = region_.stats().cached_messages;
@@ -378,8 +700,9 @@ Node::Memory Node::MemoryUse() const {
 }
 
 bool Node::idle() const {
-  return (!sender_ || sender_->pending_messages() == 0) && !region_.has_recovery() &&
-         region_.stats().cached_messages == 0;
+  const bool pending = std::any_of(targets_.begin(), targets_.end(),
+                                   [](const auto& t) { return t.second.sender.pending_messages() > 0; });
+  return !pending && !region_.has_recovery() && region_.stats().cached_messages == 0;
 }
 
 }  // namespace qsm

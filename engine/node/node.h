@@ -1,7 +1,24 @@
 // qsm::Node, the engine's public API: join and leave groups, send (or register a feed the node
 // pulls from), receive deliveries, and take a stats snapshot. A node wires the parts together:
-// the RegionMember (receiving, rings, recovery) and the RegionSender (sequence numbers, pending-ACK
-// window, retransmission) of its region, and the pull stack that feeds the transport.
+// the RegionMember of its region (receiving, rings, recovery), one RegionSender per region it
+// sends to (sequence numbers, pending-ACK window, retransmission), the pull stack that feeds the
+// transport, and, in a cluster with a GMS, the GmsClient that tells it its views.
+//
+// Membership: either static (InstallView with the node's region view; every group is sent to
+// that region), or from a GMS (StartMembership): Join/Leave register the node's groups, the GMS
+// computes its region and each group's regions, and the node follows every view change.
+//
+// Sending to a group: the message gets one sequence number per (sender, group) and, for each region
+// the group spans, the next sequence number of that region; it is transmitted once per region, to
+// the region's multicast address, and stays pending in each region's window until that region's
+// leader acknowledges it. A region that lost it whole NAKs it and gets a retransmission (the
+// inter-region level of PROTOCOL.md §5). The application is back-pressured when any window the
+// next message needs is full.
+//
+// View changes: a new view of a region the node sends to re-sends, in the new view and in order,
+// what the old view did not acknowledge; if the view adds members, new data to that region waits
+// `view_change_suspend` so its rings can form. Packets for a region view this node has not
+// installed yet are held (bounded in count, bytes and time) and replayed when the view arrives.
 //
 // The pull stack (PROTOCOL.md §6): nothing is queued between layers. When the transport can take
 // data, the node's pump (an outbound I/O event, so inbound work always goes first) pulls, in
@@ -16,7 +33,9 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -28,6 +47,7 @@
 #include "engine/core/random.h"
 #include "engine/core/scheduler.h"
 #include "engine/core/token_bucket.h"
+#include "engine/membership/gms_client.h"
 #include "engine/node/dispatcher.h"
 #include "engine/region/receive_window.h"
 #include "engine/region/region_member.h"
@@ -46,6 +66,11 @@ struct NodeConfig {
   double recovery_rate = 50000;  // recovery packets/s this node may send
   Duration ack_timeout = 1s;     // no ACK progress for this long: resend the highest message
   size_t max_payload_bytes = 8192;
+  Duration view_change_suspend = 200ms;  // after a view that adds members (orig: 0.2 s)
+  // Packets for a region view not installed yet (orig: 30,000 packets, 3 s).
+  size_t max_held_packets = 30000;
+  size_t max_held_bytes = 32 << 20;
+  Duration hold_for = 3s;
 };
 
 // A message offered to the node by a feed.
@@ -89,11 +114,15 @@ struct NodeStats {
   std::array<size_t, kIoClassCount> io_queue_depths{};  // the scheduler's queues, by I/O class
   size_t alarms_pending = 0;
   size_t groups_joined = 0;
-  size_t regions = 0;  // regions this node is a member of
+  size_t regions = 0;         // regions this node is a member of
+  size_t target_regions = 0;  // regions this node sends to
   uint64_t counter(Counter c) const { return counters[static_cast<size_t>(c)]; }
 };
 
-class Node final : public PacketHandler, public IoHandler, public RegionListener {
+class Node final : public PacketHandler,
+                   public IoHandler,
+                   public RegionListener,
+                   public membership::ViewListener {
  public:
   // All references must outlive the node.
   Node(NodeConfig config, Scheduler& scheduler, Transport& transport, Random& random);
@@ -105,7 +134,15 @@ class Node final : public PacketHandler, public IoHandler, public RegionListener
   // view of the region re-sends, in the new view, every message the old one did not acknowledge.
   Status InstallView(const wire::RegionView& view);
 
-  // Delivery interest. Messages of groups not joined are received and repaired, not delivered.
+  // Membership from a GMS from now on: registers with the groups joined so far, heartbeats, and
+  // follows the views the GMS sends. `config.node` must be this node's id.
+  Status StartMembership(membership::GmsClientConfig config);
+  // Tells the GMS this node leaves the cluster (at shutdown).
+  void LeaveCluster();
+  const membership::GmsClient* gms() const { return gms_.get(); }
+
+  // Group membership: delivery interest, and with a GMS, the node's groups there. Messages of
+  // groups not joined are received and repaired for the region, not delivered.
   Status Join(wire::GroupId group, bool unordered = false);
   void Leave(wire::GroupId group);
 
@@ -128,63 +165,112 @@ class Node final : public PacketHandler, public IoHandler, public RegionListener
   };
   Memory MemoryUse() const;
   bool idle() const;  // nothing pending, nothing to recover, nothing cached
-  const RegionMember& region() const {
-    return region_;
-  }  // nothing pending, nothing to recover, nothing to send
+  const RegionMember& region() const { return region_; }
+  // The highest group seq g such that this node's messages 1..g to `group` were acknowledged by
+  // every region they were sent to (so every member of those region views delivers them).
+  uint64_t AcknowledgedThrough(wire::GroupId group) const;
+  // The regions messages to `group` go to now (empty: not known yet).
+  std::vector<uint32_t> RegionsOf(wire::GroupId group) const;
 
-  // PacketHandler, IoHandler, RegionListener: engine internals.
+  // PacketHandler, IoHandler, RegionListener, ViewListener: engine internals.
   void OnPacket(const wire::Packet& packet, const Endpoint& from, TimePoint at) override;
   void OnWritable() override;
   void HandleIo(IoClass io_class, IoEvent& event) override;
   void OnRegionMessage(wire::NodeId sender, const wire::DataPacket& message, TimePoint at) override;
   bool DeliversOnArrival(wire::GroupId group) const override;
-  void OnAck(const wire::AckPacket& ack) override;
-  void OnNak(const wire::RecoveryRequest& nak) override;
   uint64_t FirstOwnHeld() const override;
   bool OwnMessage(uint64_t seq, wire::DataPacket& out) const override;
+  void OnRegionView(const wire::RegionView& view) override;
+  void OnGroupView(const wire::GroupView& view) override;
 
  private:
   struct GroupDelivery {
-    uint64_t last = 0;                    // ordered: highest group seq delivered
+    uint64_t last = 0;                    // ordered: highest group seq delivered (0: none yet)
     std::unique_ptr<ReceiveWindow> seen;  // unordered groups: every group seq delivered
   };
+  // A region this node sends to: the sending side of its current view.
+  struct Target {
+    RegionSender sender;
+    Endpoint multicast;
+    std::vector<wire::NodeId> members;
+    TimePoint suspended_until{};    // no new data before this (a view that added members)
+    TimePoint last_ack_progress{};  // for the tail probe
+  };
+  // A packet for a region view not installed yet.
+  struct Held {
+    TimePoint at;
+    Endpoint from;
+    std::vector<std::byte> bytes;
+  };
 
+  // The own region's id, if the node is in one.
+  std::optional<uint32_t> own_region() const;
+  Target* TargetOf(uint32_t region);
+  const Target* TargetOf(uint32_t region) const;
+  // Follows a new view of a region this node sends to (creates the target if `create`).
+  void UpdateTarget(const wire::RegionView& view, bool create);
+  // Drops targets no group needs any more and with nothing pending.
+  void ForgetUnusedTargets();
+  // Whether every region of `group` is known and has room for `bytes` more; the regions in `out`.
+  bool CanSend(wire::GroupId group, size_t bytes, std::vector<Target*>& out);
+  // Assigns `m` to every region in `targets` (copies for all but the last).
+  void Assign(std::vector<Target*>& targets, PendingMessage m);
+
+  // A region-scoped packet whose view this node does not have: hold it (true), or not (stale).
+  bool HoldIfFuture(const wire::Packet& packet, const wire::RegionViewId& rvid, const Endpoint& from,
+                    TimePoint at);
+  void ExpireHeld(TimePoint now);
+  void ReplayHeld();
+
+  void OnAckReceived(const wire::AckPacket& ack);
+  void OnNakReceived(const wire::RecoveryRequest& nak);
   void PostPump(IoClass io_class);
   void PumpRecovery();
   void PumpData();
-  // The data packet for pending message `seq` (payload borrowed from `m`).
-  wire::DataPacket PacketOf(uint64_t seq, const PendingMessage& m) const;
-  // Retransmits message `seq` (after a NAK, or as a tail probe).
-  SendStatus Transmit(uint64_t seq, wire::PacketType type);
+  // The data packet for pending message `seq` of `target` (payload borrowed from `m`).
+  wire::DataPacket PacketOf(const Target& target, uint64_t seq, const PendingMessage& m) const;
+  // Retransmits message `seq` to `target` (after a NAK, or as a tail probe).
+  SendStatus Transmit(Target& target, uint64_t seq, wire::PacketType type);
   bool PullFromFeed();
+  // Every target's window has room for a message of max_payload_bytes.
+  bool WindowsHaveRoom() const;
   void ArmPumpAlarm(TimePoint at, IoClass io_class);
   void OnAckTimer(TimePoint now);
+  void RegisterGroups();
 
   NodeConfig config_;
   Scheduler& scheduler_;
   Transport& transport_;
   Counters& counters_;
   RegionMember region_;
-  std::optional<RegionSender> sender_;
+  std::map<uint32_t, Target> targets_;  // by region id
+  // With a GMS: the regions of each joined group, from its group view. Static: none (every group
+  // goes to the node's own region).
+  std::unordered_map<wire::GroupId, std::vector<uint32_t>> group_regions_;
+  std::unique_ptr<membership::GmsClient> gms_;
+  std::deque<Held> held_;
+  size_t held_bytes_ = 0;
+  std::vector<Target*> send_targets_;                       // scratch for CanSend
   std::unordered_map<wire::GroupId, uint64_t> group_seqs_;  // next group seq per group sent to
   std::unordered_map<wire::GroupId, bool> joined_;          // group -> unordered
   std::unordered_map<uint64_t, GroupDelivery> delivered_;   // (sender << 32 | group)
   std::function<void(const Delivery&)> on_deliver_;
   MessageFeed* feed_ = nullptr;
   OutgoingMessage feed_message_;
+  bool feed_message_held_ = false;  // taken from the feed, waiting for its group's regions
   TokenBucket data_rate_;
   TokenBucket recovery_rate_;
   bool pump_posted_[2] = {false, false};  // recovery, data
   bool blocked_ = false;                  // the transport said kWouldBlock; wait for OnWritable
   AlarmId pump_alarm_[2];
   AlarmId ack_timer_;
-  TimePoint last_ack_progress_{};
   Histogram delivery_latency_ns_;
   std::vector<std::byte> scratch_;
   // Packets sent per pump event; inbound I/O is handled between two events.
   static constexpr size_t kPumpBatch = 32;
   std::array<std::vector<std::byte>, kPumpBatch> batch_buffers_;
   std::array<OutgoingDatagram, kPumpBatch> batch_;
+  std::array<std::pair<Target*, uint64_t>, kPumpBatch> batch_seqs_;  // each datagram's region and seq
 };
 
 }  // namespace qsm

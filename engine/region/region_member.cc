@@ -552,14 +552,6 @@ void RegionMember::OnPullRequest(const wire::RecoveryRequest& request, const End
   }
 }
 
-void RegionMember::OnAckPacket(const wire::AckPacket& ack) {
-  if (IsCurrent(ack.rvid)) listener_.OnAck(ack);
-}
-
-void RegionMember::OnNakPacket(const wire::RecoveryRequest& nak) {
-  if (IsCurrent(nak.rvid)) listener_.OnNak(nak);
-}
-
 // ---------------------------------------------------------------- output
 
 void RegionMember::SendControl(const Endpoint& to, const wire::Packet& packet) {

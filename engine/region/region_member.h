@@ -68,10 +68,6 @@ class RegionListener {
   virtual void OnRegionMessage(wire::NodeId sender, const wire::DataPacket& message, TimePoint at) = 0;
   // Whether messages of `group` go up on first receipt instead of in order.
   virtual bool DeliversOnArrival(wire::GroupId group) const = 0;
-  // The region leader acknowledges `ack` for messages this node sent.
-  virtual void OnAck(const wire::AckPacket& ack) = 0;
-  // A partition leader asks this node to retransmit.
-  virtual void OnNak(const wire::RecoveryRequest& nak) = 0;
   // This node's own messages, which its sender holds until they are acknowledged: the region
   // member forwards them from there instead of keeping a second copy. The first seq still held
   // (every seq from it to the highest sent is held), and one message (false if not held).
@@ -98,8 +94,9 @@ class RegionMember {
   RegionMember(Env env, RegionConfig config, wire::NodeId self, RegionListener& listener);
   ~RegionMember();
 
-  // Installs a region view this node is a member of. A different view resets every per-view
-  // structure (windows, caches, rings); senders re-send what the old view did not acknowledge.
+  // Installs a region view. A different view resets every per-view structure (windows, caches,
+  // rings); senders re-send what the old view did not acknowledge. A view without this node
+  // leaves the region (has_view() is then false).
   void InstallView(const wire::RegionView& view);
   bool has_view() const { return layout_.has_value(); }
   const RegionLayout& layout() const { return *layout_; }
@@ -109,8 +106,6 @@ class RegionMember {
   void OnToken(const wire::Packet& packet, const Endpoint& from, TimePoint at);
   void OnTokenAck(const wire::TokenAckPacket& ack);
   void OnPullRequest(const wire::RecoveryRequest& request, const Endpoint& from);
-  void OnAckPacket(const wire::AckPacket& ack);
-  void OnNakPacket(const wire::RecoveryRequest& nak);
 
   // This node's own multicast, recorded as received and delivered at once (the sender always has
   // its own messages; they stay in the sender's pending window, not in this member's store).

@@ -76,6 +76,13 @@ std::optional<uint64_t> RegionSender::PopRetransmit() {
   return std::nullopt;
 }
 
+std::optional<uint64_t> RegionSender::LowestPendingGroupSeq(wire::GroupId group) const {
+  for (const PendingMessage& m : pending_) {
+    if (m.group == group) return m.group_seq;  // group seqs grow along the window
+  }
+  return std::nullopt;
+}
+
 std::vector<PendingMessage> RegionSender::TakeUnacknowledged() {
   std::vector<PendingMessage> out(std::make_move_iterator(pending_.begin()),
                                   std::make_move_iterator(pending_.end()));

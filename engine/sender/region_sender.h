@@ -58,6 +58,8 @@ class RegionSender {
   // fills new messages into these, so a steady stream allocates nothing per message.
   std::vector<std::byte> TakeSpareBuffer();
 
+  // The lowest group seq of `group` still pending here, if any (walks the window).
+  std::optional<uint64_t> LowestPendingGroupSeq(wire::GroupId group) const;
   // Everything not yet acknowledged, in order (for re-sending in a new view).
   std::vector<PendingMessage> TakeUnacknowledged();
 

@@ -1,0 +1,131 @@
+// The GMS and nodes together in deterministic simulation: a cluster forms, members join and leave
+// under load, members crash (a receiver, a partition leader, the region leader, a sender), the
+// GMS restarts under load, and a group spans three regions while one whole region loses data.
+// Every run checks the delivery rules of gms_scenario.h and that views agree at the end.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+#include "engine/sim/gms_scenario.h"
+
+namespace qsm::sim {
+namespace {
+
+using Kind = GmsEvent::Kind;
+
+GmsResult Expect(const GmsScenario& sc, const std::string& what) {
+  GmsResult r = RunGmsScenario(sc);
+  EXPECT_TRUE(r.ok) << what << " (seed " << sc.seed << "): " << r.Summary();
+  std::printf("[ %s ] %s\n", what.c_str(), r.Summary().c_str());
+  return r;
+}
+
+TEST(GmsSimTest, AClusterFormsInOneBatchAndDelivers) {
+  GmsScenario sc{.nodes = 6, .loads = {{.node = 1, .group = 1, .messages = 2000, .rate = 2000}}, .seed = 1};
+  GmsResult r = Expect(sc, "6 nodes form a region");
+  // All six registrations arrive together: one commit makes the region, one view each.
+  EXPECT_EQ(r.gms.commits, 1u);
+  EXPECT_EQ(r.view_changes, 6u);
+  EXPECT_EQ(r.delivered, 6u * 2000u);  // the sender delivers its own too
+  EXPECT_EQ(r.gms.snapshots_sent, 0u);  // nothing was lost: no repair
+  std::set<uint32_t> regions;
+  for (const auto& [node, region] : r.region_of) regions.insert(region);
+  EXPECT_EQ(regions.size(), 1u);
+}
+
+TEST(GmsSimTest, MembersJoinAndLeaveUnderLoad) {
+  GmsScenario sc{.nodes = 8,
+                 .groups = {{1}, {1}, {1}, {1}, {1}, {1}, {}, {}},
+                 .loads = {{.node = 1, .group = 1, .messages = 6000, .rate = 1000},
+                           {.node = 2, .group = 1, .messages = 3000, .rate = 500}},
+                 .events = {{.kind = Kind::kLeave, .at = 2s, .node = 5, .group = 1},
+                            {.kind = Kind::kJoin, .at = 2500ms, .node = 7, .group = 1},
+                            {.kind = Kind::kJoin, .at = 3s, .node = 5, .group = 1},
+                            {.kind = Kind::kLeave, .at = 4s, .node = 6, .group = 1},
+                            {.kind = Kind::kJoin, .at = 4s, .node = 8, .group = 1},
+                            {.kind = Kind::kJoin, .at = 4200ms, .node = 6, .group = 1}},
+                 .seed = 2,
+                 .link = LinkModel{.loss = 0.005}};
+  GmsResult r = Expect(sc, "join and leave churn under load");
+  EXPECT_GE(r.view_changes, 6u * 5u);
+  EXPECT_GT(r.suspensions, 0u);  // views that add members pause the senders
+}
+
+struct CrashCase {
+  const char* name;
+  wire::NodeId crashed;
+};
+class GmsCrashTest : public ::testing::TestWithParam<CrashCase> {};
+
+// 11 nodes with replication 5: two partitions; node 1 (first to join) leads the region and
+// partition 0, node 2 leads partition 1. Node 3 and node 4 send.
+TEST_P(GmsCrashTest, SurvivorsKeepDeliveringAndExcludeTheCrashedMember) {
+  const CrashCase c = GetParam();
+  GmsScenario sc{.nodes = 11,
+                 .loads = {{.node = 3, .group = 1, .messages = 5000, .rate = 1000},
+                           {.node = 4, .group = 1, .messages = 5000, .rate = 1000}},
+                 .events = {{.kind = Kind::kCrash, .at = 3s, .node = c.crashed}},
+                 .seed = 10 + c.crashed,
+                 .link = LinkModel{.loss = 0.005}};
+  GmsResult r = Expect(sc, std::string("crash of ") + c.name);
+  EXPECT_EQ(r.gms.failures, 1u);
+  EXPECT_FALSE(r.region_of.contains(c.crashed));
+}
+INSTANTIATE_TEST_SUITE_P(Roles, GmsCrashTest,
+                         ::testing::Values(CrashCase{"receiver", 7}, CrashCase{"partition_leader", 2},
+                                           CrashCase{"region_leader", 1}, CrashCase{"sender", 3}),
+                         [](const auto& p) { return std::string(p.param.name); });
+
+TEST(GmsSimTest, AGmsRestartUnderLoadChangesNoViewAndMissesNoFailure) {
+  GmsScenario sc{.nodes = 6,
+                 .loads = {{.node = 1, .group = 1, .messages = 5000, .rate = 1000}},
+                 .events = {{.kind = Kind::kRestartGms, .at = 2s, .duration = 1500ms},
+                            // a crash while the GMS is down is found once it is back
+                            {.kind = Kind::kCrash, .at = 2500ms, .node = 6}},
+                 .seed = 3};
+  GmsResult r = Expect(sc, "GMS restart under load");
+  EXPECT_EQ(r.gms_restarts, 1u);
+  EXPECT_EQ(r.gms.registrations, 0u);  // nobody had to register again: the state was kept
+  EXPECT_EQ(r.gms.failures, 1u);
+  EXPECT_EQ(r.view_changes, 6u + 5u);  // the first view, then one without node 6
+}
+
+TEST(GmsSimTest, AGroupOverThreeRegionsRecoversWhatAWholeRegionLost) {
+  // Group 1 spans three regions: nodes 1-3 also in group 2, 4-6 in group 3, 7-9 in group 4.
+  GmsScenario sc{.nodes = 9,
+                 .groups = {{1, 2}, {1, 2}, {1, 2}, {1, 3}, {1, 3}, {1, 3}, {1, 4}, {1, 4}, {1, 4}},
+                 .loads = {{.node = 1, .group = 1, .messages = 4000, .rate = 2000},
+                           {.node = 5, .group = 3, .messages = 1000, .rate = 500}},
+                 .events = {{.kind = Kind::kRegionLoss, .at = 1500ms, .duration = 100ms, .nodes = {4, 5, 6}}},
+                 .seed = 4};
+  GmsResult r = Expect(sc, "a group over 3 regions, one region loses 100 ms");
+  EXPECT_EQ(r.regions_of_group[1].size(), 3u);
+  EXPECT_GT(r.retransmits, 0u);  // the inter-region level: the sender repaired the region's loss
+}
+
+TEST(GmsSimTest, LostMembershipTrafficIsRepaired) {
+  GmsScenario sc{.nodes = 8,
+                 .groups = {{1}, {1}, {1}, {1}, {1, 2}, {1, 2}, {1, 2}, {}},
+                 .loads = {{.node = 1, .group = 1, .messages = 3000, .rate = 1000}},
+                 .events = {{.kind = Kind::kJoin, .at = 2s, .node = 8, .group = 2},
+                            {.kind = Kind::kLeave, .at = 2500ms, .node = 5, .group = 2}},
+                 .seed = 5,
+                 .link = LinkModel{.loss = 0.15}};
+  GmsResult r = Expect(sc, "15% loss on every link, membership traffic included");
+  EXPECT_GT(r.gms.snapshots_sent, 0u);
+}
+
+TEST(GmsSimTest, ARunReplaysFromItsSeed) {
+  GmsScenario sc{.nodes = 5,
+                 .loads = {{.node = 2, .group = 1, .messages = 1000, .rate = 1000}},
+                 .events = {{.kind = Kind::kCrash, .at = 1500ms, .node = 4}},
+                 .seed = 6,
+                 .link = LinkModel{.loss = 0.02}};
+  EXPECT_EQ(RunGmsScenario(sc).trace_hash, RunGmsScenario(sc).trace_hash);
+  GmsScenario other = sc;
+  other.seed = 7;
+  EXPECT_NE(RunGmsScenario(sc).trace_hash, RunGmsScenario(other).trace_hash);
+}
+
+}  // namespace
+}  // namespace qsm::sim
