@@ -157,6 +157,7 @@ nlohmann::json RunOne(const Scenario& sc, const std::string& dir, const Options&
     std::printf("%s: FAILED\n", sc.name.c_str());
     for (const auto& i : record->incidents) std::printf("  incident: %s\n", i.c_str());
     for (const auto& v : check.violations) std::printf("  violation: %s\n", v.c_str());
+    for (const auto& n : check.notes) std::printf("  note: %s\n", n.c_str());
     if (check.violations_total > check.violations.size()) {
       std::printf("  ... %zu violations in all (summary.json)\n", check.violations_total);
     }
@@ -264,6 +265,7 @@ int Check(const std::string& dir) {
     }
     const CheckReport report = CheckDeliveries(CheckInputOf(*record));
     for (const auto& v : report.violations) std::printf("%s: violation: %s\n", run.c_str(), v.c_str());
+    for (const auto& n : report.notes) std::printf("%s: note: %s\n", run.c_str(), n.c_str());
     std::printf("%s: %s: %llu of %llu expected deliveries, %llu lost, %llu duplicate, %llu out of order\n",
                 run.c_str(), report.ok ? "OK" : "FAILED", static_cast<unsigned long long>(report.delivered),
                 static_cast<unsigned long long>(report.expected),

@@ -14,6 +14,20 @@ size_t EncodedSize(const wire::GroupView& v) { return 10 + 8 * v.regions.size();
 
 }  // namespace
 
+std::string DescribeCommit(const Membership& m, uint64_t epoch, const Membership::Changes& changes) {
+  std::ostringstream out;
+  out << "epoch " << epoch << ": " << m.nodes().size() << " nodes, " << changes.regions.size()
+      << " region views changed, " << changes.groups.size() << " group views changed\n";
+  for (NodeId id : changes.removed) out << "  node " << id << " removed\n";
+  for (RegionId id : changes.regions) {
+    const Region& r = *m.region(id);
+    out << "  region " << r.id << " view " << r.view << " at " << r.multicast.ToString() << ": members [";
+    for (size_t i = 0; i < r.members.size(); ++i) out << (i > 0 ? " " : "") << r.members[i];
+    out << "]\n";
+  }
+  return out.str();
+}
+
 Gms::Gms(GmsConfig config, Scheduler& scheduler, Transport& transport, GmsStore& store)
     : config_(config),
       scheduler_(scheduler),
@@ -177,6 +191,7 @@ void Gms::Commit(TimePoint now) {
     auto it = peers_.find(id);
     if (it != peers_.end()) SendUpdate(id, it->second, it->second.needs_snapshot, now);
   }
+  if (observer_) observer_(epoch_, changes);
 }
 
 void Gms::SendUpdate(NodeId node, Peer& peer, bool snapshot, TimePoint now) {

@@ -34,6 +34,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -92,6 +93,10 @@ struct GmsStats {
   uint64_t ignored = 0;  // packets from unknown or stale incarnations, or of the wrong type
 };
 
+// The log lines of one commit, as qsm-gms prints them: a summary, each removed node, each changed
+// region view ("  region 3 view 4 at 239.255.1.3:7400: members [1 2 5]").
+std::string DescribeCommit(const Membership& membership, uint64_t epoch, const Membership::Changes& changes);
+
 class Gms final : public PacketHandler {
  public:
   // All references must outlive the GMS.
@@ -102,6 +107,10 @@ class Gms final : public PacketHandler {
   Status Start();
 
   void OnPacket(const wire::Packet& packet, const Endpoint& from, TimePoint at) override;
+
+  // Called after every commit, once its updates are sent (the daemon logs them).
+  using CommitObserver = std::function<void(uint64_t epoch, const Membership::Changes& changes)>;
+  void SetCommitObserver(CommitObserver observer) { observer_ = std::move(observer); }
 
   const Membership& membership() const { return membership_; }
   uint64_t epoch() const { return epoch_; }
@@ -146,6 +155,7 @@ class Gms final : public PacketHandler {
   std::map<NodeId, Peer> peers_;
   uint64_t epoch_ = 0;
   GmsStats stats_;
+  CommitObserver observer_;
   AlarmId commit_alarm_;
   AlarmId sweep_alarm_;
   std::vector<std::byte> scratch_;

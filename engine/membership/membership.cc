@@ -170,6 +170,7 @@ Membership::Changes Membership::Commit() {
       }
     }
     if (!staged) {
+      if (old != nodes_.end()) changes.removed.push_back(id);
       nodes_.erase(id);
       node_regions_.erase(id);
       continue;

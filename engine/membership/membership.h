@@ -102,6 +102,7 @@ class Membership {
     std::vector<RegionId> regions;  // regions with a new view (including regions now gone)
     std::vector<GroupId> groups;    // groups with a new view
     std::set<NodeId> nodes;         // live nodes whose needed views changed
+    std::vector<NodeId> removed;    // nodes no longer in the cluster
   };
   // Applies every staged change and returns what changed.
   Changes Commit();

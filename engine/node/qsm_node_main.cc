@@ -1,9 +1,9 @@
 // qsm-node: one engine node as a process. Subcommands:
-//   run     a QSM node in a static region view: either a plan file from qsm-harness (--plan;
-//           writes a result file, prints progress records, takes commands on stdin), or the
-//           view and load from flags (prints what it sent and delivered).
+//   run     a QSM node: either a plan file from qsm-harness (--plan; writes a result file, prints
+//           progress records, takes commands on stdin), or the membership and load from flags
+//           (prints what it sent and delivered). Membership is a static region view (--member
+//           for every member) or comes from qsm-gms (--gms, with this node's --bind endpoint).
 //   probe   the unreliable multicast probe (engine/node/probe.h): what the network delivers.
-// Membership from qsm-gms arrives with the membership service.
 #include <poll.h>
 #include <prometheus/exposer.h>
 #include <prometheus/registry.h>
@@ -129,9 +129,13 @@ struct RunOptions {
   // ...or a static view and load from flags.
   uint32_t node_id = 0;
   std::vector<std::string> members;  // id=address:port, in view order
+  std::string gms;                   // or: membership from qsm-gms at address:port...
+  std::string bind;                  // ...with this node at address:port
+  double heartbeat_s = 1;
   std::string interface = "127.0.0.1";
   std::string region_group = "239.255.1.1:7400";
   uint32_t groups = 1;
+  std::vector<uint32_t> join;  // or: exactly these groups
   uint64_t count = 0;       // messages to send (0: receive only)
   double send_seconds = 0;  // or: send for this long
   size_t size = 1000;
@@ -148,6 +152,17 @@ struct RunOptions {
 Result<harness::NodePlan> PlanFromFlags(const RunOptions& o) {
   harness::NodePlan plan;
   plan.node_id = o.node_id;
+  if (!o.gms.empty()) {
+    auto gms = Endpoint::Parse(o.gms);
+    auto bind = Endpoint::Parse(o.bind);
+    if (!gms || gms->port == 0) return MakeError(ErrorCode::kInvalidArgument, "--gms " + o.gms + ": give ADDRESS:PORT");
+    if (!bind || bind->port == 0) {
+      return MakeError(ErrorCode::kInvalidArgument, "--bind " + o.bind + ": give this node's ADDRESS:PORT");
+    }
+    plan.gms = *gms;
+    plan.heartbeat = Duration(static_cast<int64_t>(o.heartbeat_s * 1e9));
+    plan.members.push_back({o.node_id, *bind});
+  }
   auto group = Endpoint::Parse(o.region_group);
   if (!group || !group->is_multicast()) {
     return MakeError(ErrorCode::kInvalidArgument,
@@ -157,7 +172,7 @@ Result<harness::NodePlan> PlanFromFlags(const RunOptions& o) {
   auto iface = Endpoint::Parse(o.interface, 1);
   if (!iface) return std::unexpected(iface.error());
   plan.interface_address = iface->address;
-  bool self = false;
+  bool self = plan.gms.has_value();
   for (const auto& m : o.members) {
     const auto eq = m.find('=');
     uint32_t id = 0;
@@ -172,7 +187,11 @@ Result<harness::NodePlan> PlanFromFlags(const RunOptions& o) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "--node-id " + std::to_string(o.node_id) + " is not among the --member entries");
   }
-  for (uint32_t g = 1; g <= o.groups; ++g) plan.joined.push_back(g);
+  if (!o.join.empty()) {
+    plan.joined = o.join;
+  } else {
+    for (uint32_t g = 1; g <= o.groups; ++g) plan.joined.push_back(g);
+  }
   if (o.count > 0 || o.send_seconds > 0) plan.send_groups = plan.joined;
   plan.rate = o.rate;
   plan.message_size = o.size;
@@ -341,6 +360,7 @@ Result<harness::NodeResult> RunPlan(const harness::NodePlan& plan, const RunOpti
   if (commands) commands->join();
 
   scheduler.alarms().Cancel(metrics_alarm);
+  node.LeaveCluster();  // with a GMS: removed at once rather than after its failure timeout
   harness::NodeResult result = workload.Finish(clock.Now(), end.load());
   std::tie(result.cpu_seconds, result.max_rss_bytes) = ResourceUsage();
   if (!o.result_path.empty()) {
@@ -458,15 +478,27 @@ int main(int argc, char** argv) {
   r->add_option("--metrics", run.metrics,
                 "serve Prometheus metrics at http://ADDRESS:PORT/metrics (PORT alone: on 127.0.0.1)");
   r->add_option("--node-id", run.node_id, "this node's id (one of the --member ids)")->excludes(plan);
-  r->add_option("--member", run.members, "every member, in view order: ID=ADDRESS:PORT (repeat)")
-      ->excludes(plan);
+  CLI::Option* members =
+      r->add_option("--member", run.members, "static view: every member, in view order: ID=ADDRESS:PORT (repeat)")
+          ->excludes(plan);
+  CLI::Option* gms = r->add_option("--gms", run.gms, "membership from qsm-gms at ADDRESS:PORT")
+                         ->excludes(plan)
+                         ->excludes(members);
+  r->add_option("--bind", run.bind, "this node's unicast ADDRESS:PORT (with --gms)")->needs(gms);
+  r->add_option("--heartbeat", run.heartbeat_s, "seconds between heartbeats to qsm-gms (with --gms)")
+      ->needs(gms)
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 60.0));
   r->add_option("--interface", run.interface, "IPv4 address of the multicast interface")
       ->capture_default_str();
   r->add_option("--region-group", run.region_group, "the region's multicast address:port")
       ->capture_default_str();
-  r->add_option("--groups", run.groups, "groups 1..N, all mapped to this region")
+  r->add_option("--groups", run.groups, "join groups 1..N (and send to them)")
       ->capture_default_str()
       ->check(CLI::Range(1u, 1000000u));
+  r->add_option("--join", run.join, "join exactly these groups (and send to them), e.g. 1,3")
+      ->delimiter(',')
+      ->check(CLI::Range(1u, 0xffffffffu));
   r->add_option("--count", run.count, "messages to send (0 with --send-seconds 0: receive only)")
       ->capture_default_str();
   r->add_option("--send-seconds", run.send_seconds, "send for this long instead of a count")
@@ -493,8 +525,14 @@ int main(int argc, char** argv) {
               "allow addresses outside 127.0.0.0/8 and 198.18.0.0/15");
   CLI11_PARSE(app, argc, argv);
   if (r->parsed()) {
-    if (run.plan_path.empty() && (run.node_id == 0 || run.members.empty())) {
-      std::fprintf(stderr, "qsm-node run: give --plan FILE, or --node-id and every --member\n");
+    if (run.plan_path.empty() && (run.node_id == 0 || (run.members.empty() && run.gms.empty()))) {
+      std::fprintf(stderr,
+                   "qsm-node run: give --plan FILE, or --node-id with every --member, or --node-id with --gms "
+                   "and --bind\n");
+      return 2;
+    }
+    if (!run.gms.empty() && run.bind.empty()) {
+      std::fprintf(stderr, "qsm-node run: --gms needs --bind ADDRESS:PORT (where peers reach this node)\n");
       return 2;
     }
     return qsm::RunNode(run);

@@ -3,8 +3,10 @@
 //   netns  qsm-node processes, each on its own host (network namespace) on a bridge; root.
 //   sim    the engine in this process, in virtual time (engine/sim), for hundreds of nodes.
 // Process launchers apply process faults (pause: SIGSTOP/SIGCONT; crash: SIGKILL, then the
-// survivors are told to install a view without the node) and, in netns, network faults with
-// nftables; in-process faults are in each node's plan. A node that exits on its own is reported
+// survivors are told to install a view without the node, or with gms, qsm-gms finds out itself)
+// and, in netns, network faults with nftables; in-process faults are in each node's plan. A
+// scenario with gms runs qsm-gms for the run (log and state in the run folder; local: on
+// 127.0.0.1, netns: in this namespace on the bridge, 198.18.0.254). A node that exits on its own is reported
 // and ends the run; Ctrl-C (the `interrupted` flag) stops every node cleanly so that they still
 // write their results.
 #pragma once
@@ -18,6 +20,7 @@ namespace qsm::harness {
 
 struct LaunchOptions {
   std::string node_binary;  // qsm-node
+  std::string gms_binary;   // qsm-gms, for scenarios with gms ("": the one beside node_binary)
   std::string run_dir;      // the run's results folder (created by the caller)
   bool progress = true;     // a progress line on stderr
   const std::atomic<bool>* interrupted = nullptr;

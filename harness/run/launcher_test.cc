@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <nlohmann/json.hpp>
 
 namespace qsm::harness {
@@ -187,6 +188,51 @@ TEST_F(LauncherTest, NetnsRunWithNetworkFaultsPassesAndLeavesNothingBehind) {
   for (const auto& e : fs::directory_iterator("/run/netns", ec)) {
     EXPECT_NE(e.path().filename().string().rfind("qsm" + std::to_string(getpid()) + "-", 0), 0u) << e.path();
   }
+}
+
+// qsm-gms and qsm-node processes over real UDP: a receiver and then a sender are killed; the GMS's
+// failure detector removes each, and the rest keep delivering.
+TEST_F(LauncherTest, WithTheGmsSurvivorsKeepDeliveringAfterAReceiverAndASenderAreKilled) {
+  auto sc = ParseScenario(
+      "name: t\nlauncher: local\nnodes: 5\nsenders: 2\nrate: 1000\nduration: 5s\nwarmup: 1s\ndrain: 15s\n"
+      "gms: {failure_timeout: 1s, heartbeat: 200ms}\n"
+      "faults: [{type: crash, nodes: [4], at: 1500ms}, {type: crash, nodes: [2], at: 3s}]\n",
+      "test.yaml");
+  ASSERT_TRUE(sc.has_value()) << sc.error().message;
+  auto record = Run(*sc);
+  ASSERT_TRUE(record.has_value()) << record.error().message;
+  const CheckReport check = CheckDeliveries(CheckInputOf(*record));
+  EXPECT_TRUE(check.ok && record->incidents.empty()) << Describe(*record, check);
+  EXPECT_EQ(record->crashed, (std::set<uint32_t>{2, 4}));
+  EXPECT_EQ(check.sent, 5000u);  // node 1, the surviving sender: 1000 msgs/s for 5 s
+  EXPECT_EQ(check.receivers.size(), 3u);
+  EXPECT_EQ(check.delivered, check.expected);
+  std::ifstream log(dir_ / "gms.log");
+  const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("node 4 removed"), std::string::npos) << text;
+  EXPECT_NE(text.find("node 2 removed"), std::string::npos) << text;
+  EXPECT_NE(text.find("members [1 3 5]"), std::string::npos) << text;
+  EXPECT_TRUE(fs::exists(dir_ / "gms.state"));
+}
+
+// Groups over several regions across network namespaces: Zipf membership, views from a qsm-gms in
+// the root namespace on the bridge, loss bursts on one host.
+TEST_F(LauncherTest, NetnsRunWithTheGmsAndGroupsOverSeveralRegionsPasses) {
+  if (geteuid() != 0) GTEST_SKIP() << "the netns launcher needs root";
+  auto sc = ParseScenario(
+      "name: t\nlauncher: netns\nnodes: 5\ngroups: 6\nmembership: {pattern: zipf, fraction: 0.5}\n"
+      "senders: 2\nrate: 500\nduration: 4s\nwarmup: 1s\ndrain: 15s\nseed: 3\ngms: true\n"
+      "faults: [{type: loss-burst, nodes: [3], every: 1s, for: 20ms, via: network}]\n",
+      "test.yaml");
+  ASSERT_TRUE(sc.has_value()) << sc.error().message;
+  auto record = Run(*sc);
+  ASSERT_TRUE(record.has_value()) << record.error().message;
+  const CheckReport check = CheckDeliveries(CheckInputOf(*record));
+  EXPECT_TRUE(check.ok && record->incidents.empty()) << Describe(*record, check);
+  EXPECT_GT(check.expected, 0u);
+  std::set<std::vector<uint32_t>> group_sets;
+  for (const NodePlan& plan : record->run.plans) group_sets.insert(plan.joined);
+  EXPECT_GT(group_sets.size(), 1u);  // nodes differ in groups: several regions
 }
 
 TEST_F(LauncherTest, NetworkFaultsNeedTheNetnsLauncher) {

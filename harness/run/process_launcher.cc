@@ -40,6 +40,19 @@ struct NodeProcess {
   std::optional<Tick> last_tick;
 };
 
+// A helper process (qsm-gms) that is stopped (SIGTERM, then waited for) when this goes out of
+// scope, on every path out of the launcher.
+struct StoppedOnExit {
+  std::optional<pid_t> pid;
+  ~StoppedOnExit() { Stop(); }
+  void Stop() {
+    if (!pid) return;
+    kill(*pid, SIGTERM);
+    waitpid(*pid, nullptr, 0);
+    pid.reset();
+  }
+};
+
 // An action the harness takes at an offset from the start.
 struct Action {
   Duration at{};
@@ -140,8 +153,8 @@ Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& o)
                            "' acts on the network (nftables): it needs launcher: netns");
     }
   }
-  // Local port plan, per harness process: base+ID unicast, base+50+ID metrics, base+97..99 the
-  // harness's metrics, Prometheus and the region's multicast.
+  // Local port plan, per harness process: base+ID unicast, base+50+ID metrics, base+96..99 qsm-gms,
+  // the harness's metrics, Prometheus and the region's multicast.
   if (!netns && scenario.nodes > 45) {
     return MakeError(
         ErrorCode::kInvalidArgument,
@@ -170,6 +183,8 @@ Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& o)
           },
       .region_multicast =
           Endpoint::FromOctets(239, 255, 77, group_octet, static_cast<uint16_t>(base_port + 99)),
+      .gms = netns ? Endpoint::FromOctets(198, 18, 0, 254, 7300)
+                   : Endpoint::FromOctets(127, 0, 0, 1, static_cast<uint16_t>(base_port + 96)),
   };
   auto resolved = Resolve(scenario, addressing);
   if (!resolved) return std::unexpected(resolved.error());
@@ -190,10 +205,42 @@ Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& o)
     return netns ? Endpoint{NetnsCluster::Address(id), 9100}.ToString()
                  : Endpoint::FromOctets(127, 0, 0, 1, static_cast<uint16_t>(base_port + 50 + id)).ToString();
   };
-  if (o.prometheus) {
-    if (netns) {
-      if (auto s = hosts->AddUplink(); !s) return std::unexpected(s.error());
+  if (netns && (o.prometheus || scenario.gms)) {
+    if (auto s = hosts->AddUplink(); !s) return std::unexpected(s.error());
+  }
+  // qsm-gms for the run: up before any node registers; stopped after the last node.
+  StoppedOnExit gms;
+  if (scenario.gms) {
+    const std::string binary = !o.gms_binary.empty() ? o.gms_binary
+                               : fs::path(o.node_binary).has_parent_path()
+                                   ? (fs::path(o.node_binary).parent_path() / "qsm-gms").string()
+                                   : std::string("qsm-gms");
+    const fs::path dir(o.run_dir);
+    // Regions' addresses: a pool per harness process, so concurrent local runs do not collide.
+    const Endpoint pool = Endpoint::FromOctets(239, 255, 78, group_octet, static_cast<uint16_t>(base_port + 99));
+    auto log = OpenLog((dir / "gms.log").string());
+    if (!log) return std::unexpected(log.error());
+    auto pid = StartProcess({binary, "--listen", addressing.gms.ToString(), "--state", (dir / "gms.state").string(),
+                             "--pool", pool.ToString(), "--pool-size", "64", "--failure-timeout",
+                             std::to_string(ToSeconds(scenario.gms->failure_timeout))},
+                            ChildIo{.out = *log, .err = *log, .own_process_group = true});
+    close(*log);
+    if (!pid) return std::unexpected(pid.error());
+    gms.pid = *pid;
+    // Nodes retry their registration, but a GMS listening first makes the start deterministic.
+    for (int i = 0; i < 100; ++i) {
+      auto text = ReadFile((dir / "gms.log").string());
+      if (text && text->find("listening on") != std::string::npos) break;
+      int status = 0;
+      if (waitpid(*pid, &status, WNOHANG) == *pid) {
+        gms.pid.reset();
+        return MakeError(ErrorCode::kIo, "qsm-gms " + DescribeExit(status) + " at start (log: " +
+                                             (dir / "gms.log").string() + ")");
+      }
+      usleep(20'000);
     }
+  }
+  if (o.prometheus) {
     const std::string harness_address =
         Endpoint::FromOctets(127, 0, 0, 1, static_cast<uint16_t>(base_port + 97)).ToString();
     try {
@@ -363,6 +410,7 @@ Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& o)
           p.crashed_by_harness = true;
           kill(p.pid, SIGKILL);
           record.crashed.insert(a.node);
+          if (scenario.gms) break;  // its failure detector removes the node
           for (auto& [id, q] : procs) {
             if (id != a.node) Tell(q, "exclude " + std::to_string(a.node) + "\n");
           }
@@ -426,9 +474,14 @@ Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& o)
         if (!p.last_tick || p.last_tick->sending || p.last_tick->t_s < load_s) all_reported = false;
         if (p.last_tick && run.is_sender(id)) sent += p.last_tick->sent;
       }
+      // Idle everywhere means every sender's messages were acknowledged by every region, so
+      // delivered; with every group joined by all, the count must also reach what was sent.
+      const bool all_groups = scenario.membership.pattern == "all";
       bool complete = all_reported;
       for (auto& [id, p] : procs) {
-        if (p.running && complete) complete = p.last_tick->idle && p.last_tick->delivered >= sent;
+        if (p.running && complete) {
+          complete = p.last_tick->idle && (!all_groups || p.last_tick->delivered >= sent);
+        }
       }
       if (complete || elapsed >= total_s) {
         if (!complete)
@@ -450,6 +503,7 @@ Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& o)
   for (auto& [id, p] : procs) {
     if (p.stdout_fd >= 0) close(p.stdout_fd);
   }
+  gms.Stop();
   record.wall_seconds = std::chrono::duration<double>(SteadyClock::now() - wall_begin).count();
   TrimWindows(record.run.windows, std::chrono::duration_cast<Duration>(SteadyClock::now() - t0));
   std::stable_sort(record.ticks.begin(), record.ticks.end(),

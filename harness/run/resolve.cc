@@ -3,17 +3,36 @@
 #include <algorithm>
 #include <set>
 
+#include "engine/membership/group_sets.h"
 #include "harness/text.h"
 
 namespace qsm::harness {
 
-Result<ResolvedRun> Resolve(const Scenario& sc, const Addressing& addressing) {
-  if (sc.membership.pattern != "all") {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     sc.source + ": 'membership': pattern '" + sc.membership.pattern +
-                         "' maps groups onto several regions, which needs views from the membership service "
-                         "(qsm-gms), not built yet; use pattern: all");
+std::vector<std::vector<uint32_t>> GroupsOfNodes(const Scenario& sc) {
+  std::vector<std::vector<uint32_t>> out(sc.nodes);
+  if (sc.membership.pattern == "zipf") {
+    const auto members = membership::MakeZipfMembership({.nodes = sc.nodes,
+                                                         .groups = sc.groups,
+                                                         .alpha = sc.membership.alpha,
+                                                         .fraction = sc.membership.fraction,
+                                                         .seed = sc.seed});
+    for (const auto& [group, nodes] : members) {
+      for (uint32_t n : nodes) out[n - 1].push_back(group);
+    }
+    return out;
   }
+  for (auto& groups : out) {
+    for (uint32_t g = 1; g <= sc.groups; ++g) groups.push_back(g);
+  }
+  return out;
+}
+
+Result<ResolvedRun> Resolve(const Scenario& sc, const Addressing& addressing) {
+  if (sc.membership.pattern != "all" && !sc.gms) {
+    return MakeError(ErrorCode::kInvalidArgument, sc.source + ": 'membership': pattern '" + sc.membership.pattern +
+                                                      "' needs the GMS (gms: true)");
+  }
+  const std::vector<std::vector<uint32_t>> groups = GroupsOfNodes(sc);
   ResolvedRun run;
   run.scenario = sc;
   const Duration run_length = sc.duration + sc.drain;
@@ -31,8 +50,12 @@ Result<ResolvedRun> Resolve(const Scenario& sc, const Addressing& addressing) {
     p.node_id = id;
     for (uint32_t m = 1; m <= sc.nodes; ++m) p.members.push_back({m, addressing.endpoint(m)});
     p.region_multicast = addressing.region_multicast;
+    if (sc.gms) {
+      p.gms = addressing.gms;
+      p.heartbeat = sc.gms->heartbeat;
+    }
     p.interface_address = addressing.interface(id);
-    for (uint32_t g = 1; g <= sc.groups; ++g) p.joined.push_back(g);
+    p.joined = groups[id - 1];
     if (run.is_sender(id)) p.send_groups = p.joined;
     p.rate = sc.rate;
     p.message_size = sc.message_size;

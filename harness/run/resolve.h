@@ -29,7 +29,8 @@ struct FaultWindow {
 struct Addressing {
   std::function<Endpoint(uint32_t id)> endpoint;   // a node's unicast address:port
   std::function<uint32_t(uint32_t id)> interface;  // a node's multicast interface address
-  Endpoint region_multicast;
+  Endpoint region_multicast;                       // static views
+  Endpoint gms;                                    // where qsm-gms listens (scenarios with gms)
 };
 
 struct ResolvedRun {
@@ -39,6 +40,10 @@ struct ResolvedRun {
   uint32_t senders() const { return scenario.senders; }
   bool is_sender(uint32_t id) const { return id >= 1 && id <= scenario.senders; }
 };
+
+// The groups each node joins (index id - 1): all of 1..groups, or with membership: zipf, the
+// paper's Zipf workload (engine/membership/group_sets.h) drawn from the scenario's seed.
+std::vector<std::vector<uint32_t>> GroupsOfNodes(const Scenario& scenario);
 
 // Errors name the scenario key that cannot be honoured.
 Result<ResolvedRun> Resolve(const Scenario& scenario, const Addressing& addressing);

@@ -1,14 +1,20 @@
 // The sim launcher: every node a qsm::Node with its NodeWorkload on one simulated network
 // (engine/sim), in virtual time. Faults map onto the simulator: sleep and pause stop a node's core
 // thread; loss-burst and loss drop at the host's inbound side; crash takes the host down and the
-// survivors install a view without it; partition splits the network until its window ends.
+// survivors install a view without it (or with gms, the GMS's failure detector removes it);
+// partition splits the network until its window ends. With gms, one more host (after the nodes)
+// runs the GMS, with its state in memory.
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <set>
 
+#include "engine/core/check.h"
+#include "engine/membership/gms.h"
 #include "engine/sim/sim_cluster.h"
 #include "harness/run/launcher.h"
+#include "harness/text.h"
 #include "harness/workload/workload.h"
 
 namespace qsm::harness {
@@ -23,6 +29,7 @@ Result<RunRecord> RunSimulation(const Scenario& scenario, const LaunchOptions& o
           },
       .interface = [&](uint32_t id) { return first.address + id; },
       .region_multicast = Endpoint::FromOctets(239, 18, 0, 1, 7400),
+      .gms = Endpoint{first.address + scenario.nodes + 1, first.port},
   };
   auto resolved = Resolve(scenario, addressing);
   if (!resolved) return std::unexpected(resolved.error());
@@ -33,8 +40,22 @@ Result<RunRecord> RunSimulation(const Scenario& scenario, const LaunchOptions& o
   const ResolvedRun& run = record.run;
 
   std::vector<Node*> nodes(scenario.nodes, nullptr);
-  sim::Cluster cluster(sim::ClusterConfig{.nodes = scenario.nodes, .seed = scenario.seed, .port = first.port},
-                       [&](sim::NodeContext& ctx) {
+  membership::MemoryStore gms_state;
+  std::string gms_log;  // written to RUN/gms.log, as qsm-gms prints it
+  const uint32_t hosts = scenario.nodes + (scenario.gms ? 1 : 0);
+  sim::Cluster cluster(sim::ClusterConfig{.nodes = hosts, .seed = scenario.seed, .port = first.port},
+                       [&](sim::NodeContext& ctx) -> std::unique_ptr<PacketHandler> {
+                         if (ctx.index == scenario.nodes) {
+                           auto gms = std::make_unique<membership::Gms>(
+                               membership::GmsConfig{.failure_timeout = scenario.gms->failure_timeout},
+                               ctx.scheduler, ctx.transport, gms_state);
+                           auto started = gms->Start();
+                           QSM_CHECK(started.has_value(), "a GMS with no saved state does not start");
+                           gms->SetCommitObserver([&, g = gms.get()](uint64_t epoch, const auto& changes) {
+                             gms_log += membership::DescribeCommit(g->membership(), epoch, changes);
+                           });
+                           return gms;
+                         }
                          const NodePlan& plan = run.plans[ctx.index];
                          NodeConfig config{.id = plan.node_id,
                                            .region = RegionConfig{.replication = plan.replication,
@@ -93,6 +114,7 @@ Result<RunRecord> RunSimulation(const Scenario& scenario, const LaunchOptions& o
                                record.crashed.insert(n);
                                cluster.network().SetHostDown(cluster.endpoint(n - 1), true);
                                cluster.Sleep(n - 1, TimePoint::max());  // its core thread is gone too
+                               if (scenario.gms) return;  // its failure detector removes the node
                                for (uint32_t i = 0; i < scenario.nodes; ++i) {
                                  if (alive[i]) (void)workloads[i]->ExcludeMembers({n});
                                }
@@ -130,9 +152,12 @@ Result<RunRecord> RunSimulation(const Scenario& scenario, const LaunchOptions& o
     for (uint32_t i = 0; i < scenario.nodes; ++i) {
       if (alive[i] && run.is_sender(i + 1)) sent += workloads[i]->sent();
     }
+    // Idle everywhere means every region acknowledged every message (see process_launcher.cc).
+    const bool all_groups = scenario.membership.pattern == "all";
     complete = true;
     for (uint32_t i = 0; i < scenario.nodes && complete; ++i) {
-      complete = !alive[i] || (nodes[i]->idle() && workloads[i]->delivered() >= sent);
+      complete = !alive[i] || (nodes[i]->idle() && !workloads[i]->sending() &&
+                               (!all_groups || workloads[i]->delivered() >= sent));
     }
     if (complete) break;
   }
@@ -149,6 +174,11 @@ Result<RunRecord> RunSimulation(const Scenario& scenario, const LaunchOptions& o
     return a.t_s < b.t_s || (a.t_s == b.t_s && a.node_id < b.node_id);
   });
   workloads.clear();  // they hold the nodes' feeds and handlers; the cluster goes after them
+  if (scenario.gms && !o.run_dir.empty()) {
+    if (auto s = WriteFile((std::filesystem::path(o.run_dir) / "gms.log").string(), gms_log); !s) {
+      record.incidents.push_back(s.error().message);
+    }
+  }
   record.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_begin).count();
   return record;
 }

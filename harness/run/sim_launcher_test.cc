@@ -1,8 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "harness/run/launcher.h"
+#include "harness/text.h"
 
 namespace qsm::harness {
 namespace {
@@ -42,6 +45,34 @@ TEST(SimLauncherTest, TwoHundredNodesWithFaultsPassTheCheck) {
   EXPECT_EQ(check.receivers.size(), 199u);  // node 120 crashed
   EXPECT_EQ(check.delivered, 199u * 800u);
   EXPECT_EQ(record->crashed, (std::set<uint32_t>{120}));
+}
+
+TEST(SimLauncherTest, WithTheGmsZipfGroupsSpanRegionsAndACrashIsFound) {
+  auto sc = ParseScenario(
+      "name: sim\nlauncher: sim\nnodes: 30\ngroups: 20\nmembership: {pattern: zipf, fraction: 0.3}\n"
+      "senders: 3\nrate: 200\nduration: 3s\nwarmup: 500ms\nseed: 4\ngms: {failure_timeout: 500ms}\n"
+      "faults: [{type: crash, nodes: [20], at: 1500ms}, {type: loss-burst, nodes: [7], every: 500ms, for: 10ms}]\n",
+      "test.yaml");
+  ASSERT_TRUE(sc.has_value()) << sc.error().message;
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("qsm-sim-gms-test-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  auto record = RunSimulation(*sc, LaunchOptions{.run_dir = dir.string(), .progress = false});
+  ASSERT_TRUE(record.has_value()) << record.error().message;
+  const CheckReport check = CheckDeliveries(CheckInputOf(*record));
+  std::string why;
+  for (const auto& v : check.violations) why += v + "\n";
+  for (const auto& i : record->incidents) why += i + "\n";
+  EXPECT_TRUE(check.ok && record->incidents.empty()) << why;
+  EXPECT_EQ(record->crashed, (std::set<uint32_t>{20}));
+  EXPECT_GT(check.expected, 0u);
+  EXPECT_EQ(check.delivered, check.expected);
+  auto log = ReadFile((dir / "gms.log").string());
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(log.has_value());
+  EXPECT_NE(log->find("node 20 removed"), std::string::npos) << *log;
+  // More than one region: some group's members differ in their other groups.
+  EXPECT_NE(log->find("region 2 view 1"), std::string::npos) << *log;
 }
 
 TEST(SimLauncherTest, SameSeedSameSummaryOtherSeedOtherRun) {

@@ -100,7 +100,7 @@ CheckInput CheckInputOf(const RunRecord& record) {
   for (uint32_t s = 1; s <= sc.senders; ++s) in.senders.insert(s);
   in.crashed = record.crashed;
   in.results = record.results;
-  for (uint32_t g = 1; g <= sc.groups; ++g) in.joined.push_back(g);
+  for (const NodePlan& plan : record.run.plans) in.joined[plan.node_id] = plan.joined;
   return in;
 }
 
@@ -181,6 +181,7 @@ json BuildSummary(const RunRecord& record, const CheckReport& check) {
       {"check",
        {{"ok", check.ok && record.incidents.empty() && !record.interrupted},
         {"violations", check.violations},
+        {"notes", check.notes},
         {"violations_total", check.violations_total},
         {"receivers", receivers}}},
       {"scenario",
@@ -462,6 +463,19 @@ Result<RunRecord> ReadRunFolder(const std::string& dir) {
   }
   record.crashed.insert(crashed.begin(), crashed.end());
   for (uint32_t id = 1; id <= sc.nodes; ++id) {
+    // The groups each node joined: from its plan, or (a run without plan files) all of them.
+    const std::string plan_path = dir + "/nodes/node-" + std::to_string(id) + ".plan.json";
+    NodePlan plan{.node_id = id};
+    if (fs::exists(plan_path)) {
+      auto plan_text = ReadFile(plan_path);
+      if (!plan_text) return std::unexpected(plan_text.error());
+      auto parsed_plan = PlanFromJson(*plan_text);
+      if (!parsed_plan) return MakeError(ErrorCode::kInvalidArgument, plan_path + ": " + parsed_plan.error().message);
+      plan = std::move(*parsed_plan);
+    } else {
+      for (uint32_t g = 1; g <= sc.groups; ++g) plan.joined.push_back(g);
+    }
+    record.run.plans.push_back(std::move(plan));
     const std::string path = dir + "/nodes/node-" + std::to_string(id) + ".json";
     if (!fs::exists(path)) continue;
     auto result = ReadResultFile(path);

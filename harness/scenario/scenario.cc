@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 
 const char* const kTopKeys[] = {"name",    "description",  "launcher", "nodes",    "groups", "membership",
                                 "senders", "message_size", "rate",     "duration", "warmup", "drain",
-                                "seed",    "engine",       "faults",   "sweep"};
+                                "seed",    "engine",       "gms",      "faults",   "sweep"};
 const char* const kFaultKeys[] = {"type",   "nodes", "at",    "every", "for",
                                   "random", "from",  "until", "rate",  "via"};
 
@@ -209,8 +209,8 @@ Result<FaultSpec> ParseFault(const Reader& r, const YAML::Node& f, size_t index,
       if (!has_at) return std::unexpected(r.Fail(f, at + ".at", "a crash needs 'at'"));
       if (has_for) {
         return std::unexpected(r.Fail(f["for"], at + ".for",
-                                      "a crashed node does not come back: restarting it needs views that add "
-                                      "members, which come with the membership service (qsm-gms)"));
+                                      "a crashed node does not come back: a restarted sender would number its "
+                                      "messages from 1 again, which receivers take for duplicates"));
       }
       break;
     case FaultType::kLoss:
@@ -295,6 +295,29 @@ Result<Scenario> Parse(const YAML::Node& root, const Reader& r, Scenario sc) {
                                       sc.engine.window_messages, 1, 10'000'000)}) {
       if (!s) return std::unexpected(s.error());
     }
+  }
+  if (const YAML::Node g = root["gms"]) {
+    if (!(g.IsMap() || (g.IsScalar() && g.Scalar() == "true"))) {
+      return std::unexpected(r.Fail(g, "gms", "must be true or a map such as {failure_timeout: 2s}"));
+    }
+    GmsParams params;
+    if (g.IsMap()) {
+      const char* const keys[] = {"failure_timeout", "heartbeat"};
+      for (Status s : {r.CheckKeys(g, "gms.", keys), r.Time(g, "failure_timeout", "gms.failure_timeout", params.failure_timeout),
+                       r.Time(g, "heartbeat", "gms.heartbeat", params.heartbeat)}) {
+        if (!s) return std::unexpected(s.error());
+      }
+      if (params.heartbeat <= Duration::zero() || params.failure_timeout < 2 * params.heartbeat) {
+        return std::unexpected(
+            r.Fail(g, "gms.failure_timeout", "must be at least two heartbeats (and heartbeat > 0)"));
+      }
+    }
+    sc.gms = params;
+  }
+  if (sc.membership.pattern != "all" && !sc.gms) {
+    return std::unexpected(r.Fail(root["membership"], "membership.pattern",
+                                  "'" + sc.membership.pattern +
+                                      "' maps groups onto several regions, whose views come from the GMS: add gms: true"));
   }
   if (const YAML::Node f = root["faults"]) {
     if (!f.IsSequence()) return std::unexpected(r.Fail(f, "faults", "must be a list"));

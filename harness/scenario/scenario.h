@@ -38,6 +38,13 @@ struct Membership {
   double fraction = 0.1;
 };
 
+// With a GMS: the harness starts qsm-gms for the run; nodes register their groups there, the GMS
+// computes regions (several, with membership: zipf) and detects crashes itself.
+struct GmsParams {
+  Duration failure_timeout = 2s;  // no heartbeat for this long: a node is removed
+  Duration heartbeat = 200ms;
+};
+
 struct EngineParams {
   double token_rate = 5;
   size_t replication = 5;
@@ -59,6 +66,7 @@ struct Scenario {
   Duration drain = 20s;     // at most this long after the load for every message to be delivered
   uint64_t seed = 1;
   EngineParams engine;
+  std::optional<GmsParams> gms;  // none: static views, crashes announced by the harness
   std::vector<FaultSpec> faults;
   // sweep: key -> values (YAML scalars, as text); one run per combination.
   std::map<std::string, std::vector<std::string>> sweep;

@@ -57,7 +57,12 @@ std::string PlanToJson(const NodePlan& p) {
       {"tick_ns", p.tick.count()},
       {"max_run_ns", p.max_run.count()},
   };
-  return j.dump(2);
+  json out = j;
+  if (p.gms) {
+    out["gms"] = p.gms->ToString();
+    out["heartbeat_ns"] = p.heartbeat.count();
+  }
+  return out.dump(2);
 }
 
 Result<NodePlan> PlanFromJson(const std::string& text) {
@@ -65,7 +70,7 @@ Result<NodePlan> PlanFromJson(const std::string& text) {
   if (!parsed) return std::unexpected(parsed.error());
   const JsonFields f(*parsed, "plan");
   NodePlan p;
-  int64_t send_for = 0, tick = p.tick.count(), max_run = p.max_run.count();
+  int64_t send_for = 0, tick = p.tick.count(), max_run = p.max_run.count(), heartbeat = p.heartbeat.count();
   std::string interface;
   for (Status s :
        {f.Read("node_id", p.node_id), f.Read("joined", p.joined), f.Read("send_groups", p.send_groups),
@@ -74,6 +79,7 @@ Result<NodePlan> PlanFromJson(const std::string& text) {
         f.Read("replication", p.replication, false), f.Read("window_messages", p.window_messages, false),
         f.Read("loss_rate", p.loss_rate, false), f.Read("seed", p.seed, false),
         f.Read("tick_ns", tick, false), f.Read("max_run_ns", max_run, false), f.Read("interface", interface),
+        f.Read("heartbeat_ns", heartbeat, false),
         ReadWindows(f, "sleeps_ns", p.sleeps), ReadWindows(f, "loss_bursts_ns", p.loss_bursts)}) {
     if (!s) return std::unexpected(s.error());
   }
@@ -83,11 +89,20 @@ Result<NodePlan> PlanFromJson(const std::string& text) {
   auto iface = Endpoint::Parse(interface, 1);
   if (!iface) return std::unexpected(f.Fail("'interface': " + iface.error().message));
   p.interface_address = iface->address;
-  auto multicast = ReadEndpoint(f, "region_multicast");
-  if (!multicast) return std::unexpected(multicast.error());
-  if (!multicast->is_multicast())
-    return std::unexpected(f.Fail("'region_multicast' is not a multicast address"));
-  p.region_multicast = *multicast;
+  p.heartbeat = Duration(heartbeat);
+  if (f.Find("gms") != nullptr) {
+    auto gms = ReadEndpoint(f, "gms");
+    if (!gms) return std::unexpected(gms.error());
+    if (gms->port == 0) return std::unexpected(f.Fail("'gms' needs a port"));
+    p.gms = *gms;
+    if (p.heartbeat <= Duration::zero()) return std::unexpected(f.Fail("'heartbeat_ns' must be > 0"));
+  } else {
+    auto multicast = ReadEndpoint(f, "region_multicast");
+    if (!multicast) return std::unexpected(multicast.error());
+    if (!multicast->is_multicast())
+      return std::unexpected(f.Fail("'region_multicast' is not a multicast address"));
+    p.region_multicast = *multicast;
+  }
   const json* members = f.Find("members");
   if (members == nullptr || !members->is_array() || members->empty()) {
     return std::unexpected(f.Fail("'members' must be a non-empty list"));

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,11 @@ struct PlanMember {
 struct NodePlan {
   uint32_t node_id = 0;
   std::vector<PlanMember> members;  // the region view, in view order; includes this node
-  Endpoint region_multicast;        // the region's multicast address:port
+  Endpoint region_multicast;        // the region's multicast address:port (static views only)
+  // With a GMS: views come from it (members then only gives this node's endpoint), the node
+  // registers its groups there and heartbeats every `heartbeat`.
+  std::optional<Endpoint> gms;
+  Duration heartbeat = 1s;
   uint32_t interface_address = 0;   // IPv4 of the multicast interface, host order
   std::vector<uint32_t> joined;     // groups this node delivers
   // Load: this node sends iff send_groups is non-empty, round robin over send_groups.

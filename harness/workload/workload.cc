@@ -1,6 +1,7 @@
 #include "harness/workload/workload.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 namespace qsm::harness {
@@ -87,9 +88,24 @@ NodeWorkload::~NodeWorkload() {
 }
 
 Status NodeWorkload::Start() {
-  if (auto s = node_.InstallView(ViewFromPlan(plan_, view_members_, view_number_)); !s) return s;
+  if (!plan_.gms) {
+    if (auto s = node_.InstallView(ViewFromPlan(plan_, view_members_, view_number_)); !s) return s;
+  }
   for (uint32_t g : plan_.joined) {
     if (auto s = node_.Join(g); !s) return s;
+  }
+  if (plan_.gms) {
+    // A new incarnation on every start: the wall clock in ns (a restarted node is a new member).
+    const auto incarnation = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
+    if (auto s = node_.StartMembership({.node = plan_.node_id,
+                                        .incarnation = incarnation,
+                                        .gms = *plan_.gms,
+                                        .heartbeat_interval = plan_.heartbeat});
+        !s) {
+      return s;
+    }
   }
   node_.SetDeliveryHandler([this](const Delivery& d) { OnDelivery(d); });
   if (!plan_.send_groups.empty()) {
@@ -115,6 +131,9 @@ Status NodeWorkload::Start() {
 }
 
 Status NodeWorkload::ExcludeMembers(const std::vector<uint32_t>& ids) {
+  if (plan_.gms) {
+    return MakeError(ErrorCode::kInvalidArgument, "this node's views come from the GMS, which excludes members itself");
+  }
   std::erase_if(view_members_,
                 [&](uint32_t id) { return std::find(ids.begin(), ids.end(), id) != ids.end(); });
   return node_.InstallView(ViewFromPlan(plan_, view_members_, ++view_number_));
