@@ -27,12 +27,13 @@ test: build fuzz
 unit: build
 	@ctest --preset dev -L unit
 
-# Each libFuzzer target runs FUZZ_SECONDS from a fresh corpus: the wire decoder, then a node
-# (region member + sender) fed arbitrary datagrams. A crash prints the tail of the log and fails.
+# Each libFuzzer target runs FUZZ_SECONDS from a fresh corpus: the wire decoder, a node (region
+# member, senders, GMS client) and the GMS, each fed arbitrary datagrams. A crash prints the tail
+# of the log and fails.
 fuzz: setup
 	@cmake --preset fuzz >/dev/null
 	@cmake --build --preset fuzz
-	@for target in wire/wire_fuzz node/node_fuzz; do \
+	@for target in wire/wire_fuzz node/node_fuzz node/gms_fuzz; do \
 	  name=$$(basename $$target); mkdir -p build/fuzz/corpus-$$name; \
 	  echo "fuzz: $$name for $(FUZZ_SECONDS) s"; \
 	  ./build/fuzz/engine/$$target -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "harness/run/groupsets.h"
 #include "harness/run/launcher.h"
 #include "harness/run/plot.h"
 #include "harness/scenario/scenario.h"
@@ -47,6 +48,7 @@ struct Options {
   bool quiet = false;
   bool no_plot = false;
   bool prometheus = false;
+  GroupSetExperiment groupsets;
 };
 
 constexpr int kOk = 0, kFailed = 1, kBadInput = 2, kInterrupted = 130;
@@ -317,6 +319,21 @@ int Plot(const Options& o) {
   return kOk;
 }
 
+// `groupsets`: the paper's group-set experiment (Fig 5-6) on the GMS's partitioner.
+int GroupSets(const Options& o) {
+  const std::string dir = o.out.empty() ? "results/" + Timestamp() + "-groupsets" : o.out;
+  auto rows = RunGroupSetExperiment(o.groupsets, dir, o.quiet ? nullptr : stderr);
+  if (!rows) return Fail(rows.error().message);
+  std::printf("\n%s", GroupSetTable(*rows).c_str());
+  if (!o.no_plot) {
+    auto drawn = PlotGroupSets(dir, PlotOptionsOf(o));
+    if (!drawn) return Fail(drawn.error().message);
+  }
+  std::printf("\nresults: %s (groupsets.csv, traffic-concentration.csv%s)\n", dir.c_str(),
+              o.no_plot ? "" : ", plots/fig05_06.png");
+  return kOk;
+}
+
 int List(const Options& o) {
   auto describe = [](const fs::path& p) {
     try {
@@ -388,6 +405,25 @@ int main(int argc, char** argv) {
   plot->add_option("--overlay", o.overlay, "run folders to overlay, the reference first")
       ->check(CLI::ExistingDirectory);
   plot->add_option("--out", o.out, "with --overlay: output path prefix (default: overlay)");
+  CLI::App* groupsets = app.add_subcommand(
+      "groupsets", "the group-set experiment (Fig 5-6): partition the paper's Zipf workload, report regions");
+  groupsets->add_option("--nodes", o.groupsets.nodes, "node counts")->delimiter(',')->capture_default_str()
+      ->check(CLI::Range(2u, 100000u));
+  groupsets->add_option("--groups", o.groupsets.groups, "group counts")->delimiter(',')->capture_default_str()
+      ->check(CLI::Range(1u, 1000000u));
+  groupsets->add_option("--alpha", o.groupsets.alpha, "Zipf popularity exponent")->capture_default_str()
+      ->check(CLI::Range(0.0, 10.0));
+  groupsets->add_option("--fraction", o.groupsets.fraction, "share of the groups a node joins, on average")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0001, 1.0));
+  groupsets->add_option("--min-region", o.groupsets.min_region_size,
+                        "smallest region a group may create when added to a set")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  groupsets->add_option("--seed", o.groupsets.seed, "workload seed")->capture_default_str();
+  groupsets->add_option("--out", o.out, "results folder (default: results/TIMESTAMP-groupsets)");
+  groupsets->add_flag("--no-plot", o.no_plot, "do not draw Fig 5-6");
+  groupsets->add_flag("--quiet", o.quiet, "no progress lines");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -399,6 +435,7 @@ int main(int argc, char** argv) {
   if (check->parsed()) return Check(o.target);
   if (app.got_subcommand("list")) return List(o);
   if (plot->parsed()) return Plot(o);
+  if (groupsets->parsed()) return GroupSets(o);
   if (sim->parsed()) o.launcher = "sim";
   if (suite->parsed()) {
     auto path = ResolveBundled(o.target, o.scenarios);

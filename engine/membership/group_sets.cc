@@ -140,18 +140,43 @@ RegionStatistics ComputeRegionStatistics(const Membership& m) {
   s.sets = sets.size();
   s.regions = sizes.size();
   std::vector<double> shares;
-  size_t region_memberships = 0;
-  for (const auto& [id, n] : m.nodes()) {
-    std::vector<size_t> load;
-    for (RegionId r : m.RegionsOf(id)) load.push_back(m.region(r)->signature.size());
-    region_memberships += load.size();
-    s.regions_per_node_max = std::max(s.regions_per_node_max, load.size());
+  double share_by_size_sum = 0;
+  s.concentration_equal.assign(RegionStatistics::kConcentrationRanks, 0);
+  s.concentration_by_size.assign(RegionStatistics::kConcentrationRanks, 0);
+  size_t region_memberships = 0, counted = 0;
+  // The cumulative share of `load` (sorted, busiest first) in its top k, added into `out`.
+  auto accumulate_concentration = [](std::vector<double> load, std::vector<double>& out) {
     std::sort(load.rbegin(), load.rend());
-    const size_t total = std::accumulate(load.begin(), load.end(), size_t{0});
-    const size_t top2 = (load.size() > 0 ? load[0] : 0) + (load.size() > 1 ? load[1] : 0);
-    if (total > 0) shares.push_back(static_cast<double>(top2) / static_cast<double>(total));
+    const double total = std::accumulate(load.begin(), load.end(), 0.0);
+    double running = 0;
+    for (size_t k = 0; k < out.size(); ++k) {
+      if (k < load.size()) running += load[k];
+      out[k] += total > 0 ? running / total : 0;
+    }
+    return total > 0 ? ((load.size() > 0 ? load[0] : 0) + (load.size() > 1 ? load[1] : 0)) / total : 0.0;
+  };
+  for (const auto& [id, n] : m.nodes()) {
+    std::vector<double> equal, by_size;
+    for (RegionId r : m.RegionsOf(id)) {
+      const Region& region = *m.region(r);
+      equal.push_back(static_cast<double>(region.signature.size()));
+      double size_weighted = 0;
+      for (GroupId g : region.signature) size_weighted += static_cast<double>(m.group(g)->members.size());
+      by_size.push_back(size_weighted);
+    }
+    region_memberships += equal.size();
+    s.regions_per_node_max = std::max(s.regions_per_node_max, equal.size());
+    if (equal.empty()) continue;
+    ++counted;
+    shares.push_back(accumulate_concentration(equal, s.concentration_equal));
+    share_by_size_sum += accumulate_concentration(by_size, s.concentration_by_size);
   }
   if (s.nodes > 0) s.regions_per_node_mean = static_cast<double>(region_memberships) / static_cast<double>(s.nodes);
+  if (counted > 0) {
+    for (double& c : s.concentration_equal) c /= static_cast<double>(counted);
+    for (double& c : s.concentration_by_size) c /= static_cast<double>(counted);
+    s.top2_traffic_share_by_size_mean = share_by_size_sum / static_cast<double>(counted);
+  }
   if (!shares.empty()) {
     s.top2_traffic_share_mean = std::accumulate(shares.begin(), shares.end(), 0.0) / static_cast<double>(shares.size());
     std::sort(shares.begin(), shares.end());

@@ -48,18 +48,24 @@ struct ZipfWorkload {
 };
 std::map<GroupId, std::vector<NodeId>> MakeZipfMembership(const ZipfWorkload& w);
 
-// What Fig 5-6 report, over the regions of a committed Membership. Traffic: every group carries
-// the same message rate, so a node's traffic in one of its regions is proportional to how many of
-// its groups that region's signature holds.
+// What Fig 5-6 report, over the regions of a committed Membership. A node's traffic in one of its
+// regions is the traffic of the groups in that region's signature, under two models: every group
+// carries the same rate ("equal"), or every member of a group sends at the same rate, so a group's
+// traffic grows with its size ("by size").
 struct RegionStatistics {
+  static constexpr size_t kConcentrationRanks = 16;
   size_t nodes = 0;
   size_t groups = 0;
   size_t sets = 0;
   size_t regions = 0;
   double regions_per_node_mean = 0;
   size_t regions_per_node_max = 0;
-  double top2_traffic_share_mean = 0;  // share of a node's traffic in its 2 busiest regions
+  double top2_traffic_share_mean = 0;  // share of a node's traffic in its 2 busiest regions (equal)
   double top2_traffic_share_p5 = 0;    // ...the 5th percentile over nodes
+  double top2_traffic_share_by_size_mean = 0;
+  // concentration[k-1]: mean share of a node's traffic in its k busiest regions, k = 1..16.
+  std::vector<double> concentration_equal;
+  std::vector<double> concentration_by_size;
   double regions_per_group_mean = 0;
   size_t regions_per_group_max = 0;
   double region_size_mean = 0;

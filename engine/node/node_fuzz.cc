@@ -1,6 +1,8 @@
-// libFuzzer target for everything behind the decoder: a qsm::Node (region member and sender) fed
-// arbitrary datagrams, interleaved with its own sends and with time passing. Whatever arrives, the
-// node must not crash, trip a sanitizer, or break an invariant (QSM_CHECK aborts).
+// libFuzzer target for everything behind the decoder: a qsm::Node (region member, senders, GMS
+// client) fed arbitrary datagrams, interleaved with its own sends and with time passing. Peer 3 is
+// also the node's GMS, so view updates from it reach the GMS client and change the node's views.
+// Whatever arrives, the node must not crash, trip a sanitizer, or break an invariant (QSM_CHECK
+// aborts).
 //
 // Input: records of [u8 op][u8 len_lo][u8 len_hi][len bytes]. op % 4:
 //   0  deliver the bytes as a datagram from peer 2 or 3 (chosen by op bit 2)
@@ -43,6 +45,7 @@ struct World {
         {1, transport.local_endpoint()}, {2, peer2.local_endpoint()}, {3, peer3.local_endpoint()}};
     (void)node.InstallView(view);
     for (wire::GroupId g = 1; g <= 3; ++g) (void)node.Join(g, g == 3);
+    (void)node.StartMembership({.node = 1, .incarnation = 1, .gms = peer3.local_endpoint()});
   }
   void RunFor(Duration d) {
     const TimePoint end = clock.Now() + d;

@@ -1,5 +1,5 @@
 // A live qsm-node's /metrics, scraped over HTTP while it runs, passes `promtool check metrics`
-// and carries the DESIGN.md metric names.
+// and carries the DESIGN.md metric names; so does a live qsm-gms's, with two nodes registered.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -34,17 +34,24 @@ std::string Scrape(uint16_t port) {
   return body == std::string::npos ? "" : response.substr(body + 4);
 }
 
-pid_t Start(const std::vector<std::string>& args) {
+pid_t Start(const std::vector<std::string>& args, const char* binary = QSM_NODE_BINARY) {
   const pid_t pid = fork();
   if (pid == 0) {
-    std::vector<char*> argv{const_cast<char*>(QSM_NODE_BINARY)};
+    std::vector<char*> argv{const_cast<char*>(binary)};
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     freopen("/dev/null", "w", stdout);
-    execv(QSM_NODE_BINARY, argv.data());
+    execv(binary, argv.data());
     _exit(127);
   }
   return pid;
+}
+
+void ExpectPromtoolAccepts(const std::string& body) {
+  std::FILE* promtool = popen("promtool check metrics > /tmp/qsm-promtool-out 2>&1", "w");
+  ASSERT_NE(promtool, nullptr);
+  std::fwrite(body.data(), 1, body.size(), promtool);
+  EXPECT_EQ(pclose(promtool), 0) << "promtool check metrics complained; see /tmp/qsm-promtool-out";
 }
 
 TEST(LiveMetricsTest, ARunningNodesMetricsPassPromtool) {
@@ -75,17 +82,45 @@ TEST(LiveMetricsTest, ARunningNodesMetricsPassPromtool) {
     EXPECT_NE(text.find(name), std::string::npos) << name;
   }
   EXPECT_NE(sender_text.find("role=\"sender\""), std::string::npos);
-  for (const std::string* body : {static_cast<const std::string*>(&text), &sender_text}) {
-    std::FILE* promtool = popen("promtool check metrics > /tmp/qsm-promtool-out 2>&1", "w");
-    ASSERT_NE(promtool, nullptr);
-    std::fwrite(body->data(), 1, body->size(), promtool);
-    EXPECT_EQ(pclose(promtool), 0) << "promtool check metrics complained; see /tmp/qsm-promtool-out";
-  }
+  ExpectPromtoolAccepts(text);
+  ExpectPromtoolAccepts(sender_text);
   int status = 0;
   waitpid(receiver, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   waitpid(sender, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+TEST(LiveMetricsTest, ARunningGmsMetricsPassPromtoolAndCountItsNodes) {
+  const std::string state = "/tmp/qsm-live-gms-" + std::to_string(getpid()) + ".state";
+  const pid_t gms = Start({"--listen", "127.0.0.1:7480", "--state", state, "--metrics", "127.0.0.1:9480"},
+                          QSM_GMS_BINARY);
+  std::vector<pid_t> nodes;
+  for (const char* id : {"1", "2"}) {
+    nodes.push_back(Start({"run", "--node-id", id, "--gms", "127.0.0.1:7480", "--bind",
+                           std::string("127.0.0.1:748") + id, "--heartbeat", "0.2", "--duration", "5"}));
+  }
+  std::string text;
+  for (int i = 0; i < 50 && text.find("qsm_gms_nodes 2") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    text = Scrape(9480);
+  }
+  EXPECT_NE(text.find("qsm_gms_nodes 2"), std::string::npos) << text;
+  EXPECT_NE(text.find("qsm_gms_regions 1"), std::string::npos) << text;
+  for (const char* name : {"qsm_gms_epoch", "qsm_gms_commits_total", "qsm_gms_registrations_total",
+                           "qsm_gms_failures_total", "qsm_gms_view_updates_sent_total"}) {
+    EXPECT_NE(text.find(name), std::string::npos) << name;
+  }
+  ExpectPromtoolAccepts(text);
+  int status = 0;
+  for (pid_t node : nodes) {
+    waitpid(node, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  kill(gms, SIGTERM);
+  waitpid(gms, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  std::remove(state.c_str());
 }
 
 }  // namespace

@@ -223,6 +223,18 @@ Result<std::vector<std::string>> PlotSweeps(const std::string& dir, const PlotOp
   return drawn;
 }
 
+Result<std::vector<std::string>> PlotTables(const std::string& script, const std::vector<std::string>& tables,
+                                            const std::string& out_prefix, const PlotOptions& o) {
+  if (auto s = CheckColumns(script, tables); !s) return std::unexpected(s.error());
+  std::map<std::string, std::string> params;
+  for (size_t i = 0; i < tables.size(); ++i) params["table" + std::to_string(i + 1)] = Quote(tables[i]);
+  std::error_code ec;
+  fs::create_directories(fs::path(out_prefix).parent_path(), ec);
+  std::vector<std::string> drawn;
+  if (auto s = Draw(script, params, out_prefix, o, drawn); !s) return std::unexpected(s.error());
+  return drawn;
+}
+
 Result<std::vector<std::string>> PlotOverlay(const std::vector<std::string>& run_dirs,
                                              const std::string& out_prefix, const PlotOptions& o) {
   if (run_dirs.size() < 2)

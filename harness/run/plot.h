@@ -27,6 +27,11 @@ Result<std::vector<std::string>> PlotSweeps(const std::string& dir, const PlotOp
 Result<std::vector<std::string>> PlotOverlay(const std::vector<std::string>& run_dirs,
                                              const std::string& out_prefix, const PlotOptions& options);
 
+// Draws `script` over `tables` (given to it as table1, table2, ...) into OUT_PREFIX.{png,svg},
+// after checking the columns it declares.
+Result<std::vector<std::string>> PlotTables(const std::string& script, const std::vector<std::string>& tables,
+                                            const std::string& out_prefix, const PlotOptions& options);
+
 // The figure script for a sweep table: by its swept key and whether its runs had faults.
 std::string FigureFor(const std::string& x_key, bool with_faults);
 

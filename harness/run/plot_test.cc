@@ -1,4 +1,5 @@
 // Figures drawn from real (simulated) runs by the real gnuplot scripts.
+#include "harness/run/groupsets.h"
 #include "harness/run/plot.h"
 
 #include <gtest/gtest.h>
@@ -148,6 +149,31 @@ TEST_F(PlotTest, SweepTablesDrawThePapersFigures) {
   EXPECT_EQ(FigureFor("nodes", true), "fig21_23.gp");
   EXPECT_EQ(FigureFor("rate", false), "fig24_26.gp");
   EXPECT_EQ(FigureFor("groups", false), "fig27_29.gp");
+}
+
+TEST_F(PlotTest, TheGroupSetExperimentWritesItsTablesAndDrawsFig5And6) {
+  const fs::path dir = root_ / "groupsets";
+  auto rows = RunGroupSetExperiment({.nodes = {60, 120}, .groups = {100, 200}, .seed = 2}, dir.string(), nullptr);
+  ASSERT_TRUE(rows.has_value()) << rows.error().message;
+  ASSERT_EQ(rows->size(), 4u);
+  for (const GroupSetRow& r : *rows) {
+    EXPECT_GT(r.stats.sets, 0u);
+    EXPECT_GE(r.stats.regions_per_node_mean, 1.0);
+    EXPECT_GE(r.stats.regions_per_node_max, r.stats.regions_per_node_mean);
+    EXPECT_GT(r.stats.top2_traffic_share_mean, 0.0);
+    EXPECT_LE(r.stats.top2_traffic_share_mean, 1.0);
+  }
+  // Rows are groups-major (one line per group count in the figure), with the columns it needs.
+  const std::string csv = Read((dir / "groupsets.csv").string());
+  EXPECT_EQ(csv.substr(0, csv.find('\n')).rfind("nodes,groups,sets,regions,regions_per_node_mean", 0), 0u);
+  EXPECT_NE(csv.find("\n60,100,"), std::string::npos);
+  EXPECT_LT(csv.find("\n120,100,"), csv.find("\n60,200,"));
+  EXPECT_NE(Read((dir / "traffic-concentration.csv").string()).find("\n16,"), std::string::npos);
+  EXPECT_NE(GroupSetTable(*rows).find("paper (Fig 5-6)"), std::string::npos);
+  auto drawn = PlotGroupSets(dir.string(), Options());
+  ASSERT_TRUE(drawn.has_value()) << drawn.error().message;
+  ExpectRealPng((dir / "plots" / "fig05_06.png").string());
+  ExpectRealSvg((dir / "plots" / "fig05_06.svg").string());
 }
 
 TEST_F(PlotTest, AMissingColumnIsNamed) {

@@ -66,6 +66,14 @@ Result<RunRecord> RunSimulation(const Scenario& scenario, const LaunchOptions& o
                          nodes[ctx.index] = node.get();
                          return node;
                        });
+  if (!o.run_dir.empty()) {  // as the process launchers do: `check` reads each node's groups there
+    const std::filesystem::path nodes_dir = std::filesystem::path(o.run_dir) / "nodes";
+    std::filesystem::create_directories(nodes_dir);
+    for (const NodePlan& plan : run.plans) {
+      const auto path = nodes_dir / ("node-" + std::to_string(plan.node_id) + ".plan.json");
+      if (auto s = WriteFile(path.string(), PlanToJson(plan) + "\n"); !s) return std::unexpected(s.error());
+    }
+  }
   const TimePoint start = cluster.now() + 100ms;
   std::vector<std::unique_ptr<NodeWorkload>> workloads;
   for (uint32_t i = 0; i < scenario.nodes; ++i) {
