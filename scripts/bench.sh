@@ -3,7 +3,8 @@
 # Figures are printed, never asserted (a shared machine's timings are not test verdicts).
 set -euo pipefail
 build=${1:-build/release}
-for b in engine/core/scheduler_bench engine/wire/wire_bench engine/transport/asio/transport_bench; do
+for b in engine/core/scheduler_bench engine/wire/wire_bench engine/transport/asio/transport_bench \
+         engine/membership/membership_bench; do
   echo "== $b"
   "$build/$b" --benchmark_min_time=0.2
 done
