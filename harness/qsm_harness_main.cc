@@ -407,17 +407,23 @@ int main(int argc, char** argv) {
   plot->add_option("--out", o.out, "with --overlay: output path prefix (default: overlay)");
   CLI::App* groupsets = app.add_subcommand(
       "groupsets", "the group-set experiment (Fig 5-6): partition the paper's Zipf workload, report regions");
-  groupsets->add_option("--nodes", o.groupsets.nodes, "node counts")->delimiter(',')->capture_default_str()
+  groupsets->add_option("--nodes", o.groupsets.nodes, "node counts")
+      ->delimiter(',')
+      ->capture_default_str()
       ->check(CLI::Range(2u, 100000u));
-  groupsets->add_option("--groups", o.groupsets.groups, "group counts")->delimiter(',')->capture_default_str()
+  groupsets->add_option("--groups", o.groupsets.groups, "group counts")
+      ->delimiter(',')
+      ->capture_default_str()
       ->check(CLI::Range(1u, 1000000u));
-  groupsets->add_option("--alpha", o.groupsets.alpha, "Zipf popularity exponent")->capture_default_str()
+  groupsets->add_option("--alpha", o.groupsets.alpha, "Zipf popularity exponent")
+      ->capture_default_str()
       ->check(CLI::Range(0.0, 10.0));
   groupsets->add_option("--fraction", o.groupsets.fraction, "share of the groups a node joins, on average")
       ->capture_default_str()
       ->check(CLI::Range(0.0001, 1.0));
-  groupsets->add_option("--min-region", o.groupsets.min_region_size,
-                        "smallest region a group may create when added to a set")
+  groupsets
+      ->add_option("--min-region", o.groupsets.min_region_size,
+                   "smallest region a group may create when added to a set")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
   groupsets->add_option("--seed", o.groupsets.seed, "workload seed")->capture_default_str();

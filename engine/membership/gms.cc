@@ -139,7 +139,8 @@ void Gms::OnHeartbeat(const wire::HeartbeatPacket& p, const Endpoint& from, Time
     return;
   }
   peer.last_heard = now;
-  const bool behind = p.applied_epoch < peer.last_sent_epoch && now - peer.last_sent_at >= config_.resend_after;
+  const bool behind =
+      p.applied_epoch < peer.last_sent_epoch && now - peer.last_sent_at >= config_.resend_after;
   if (peer.needs_snapshot || behind) SendUpdate(p.node, peer, /*snapshot=*/true, now);
 }
 
@@ -237,7 +238,8 @@ void Gms::SendUpdate(NodeId node, Peer& peer, bool snapshot, TimePoint now) {
   std::vector<wire::ViewUpdatePacket> parts(1);
   size_t size = kUpdateFixed;
   auto room = [&](size_t bytes) {
-    if (size + bytes > config_.max_update_bytes && !(parts.back().regions.empty() && parts.back().groups.empty())) {
+    if (size + bytes > config_.max_update_bytes &&
+        !(parts.back().regions.empty() && parts.back().groups.empty())) {
       parts.emplace_back();
       size = kUpdateFixed;
     }

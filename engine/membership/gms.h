@@ -124,7 +124,7 @@ class Gms final : public PacketHandler {
     TimePoint last_heard{};
     uint64_t groups_version = 0;     // the latest version received (staged or committed)
     uint64_t committed_version = 0;  // the version in the committed membership
-    uint64_t last_sent_epoch = 0;  // epoch of the last update sent to it
+    uint64_t last_sent_epoch = 0;    // epoch of the last update sent to it
     TimePoint last_sent_at{};
     bool needs_snapshot = false;
     std::map<RegionId, uint32_t> known_regions;  // region views it was sent

@@ -6,7 +6,8 @@
 
 namespace qsm::membership {
 
-GmsClient::GmsClient(GmsClientConfig config, Scheduler& scheduler, Transport& transport, ViewListener& listener)
+GmsClient::GmsClient(GmsClientConfig config, Scheduler& scheduler, Transport& transport,
+                     ViewListener& listener)
     : config_(config), scheduler_(scheduler), transport_(transport), listener_(listener) {
   QSM_CHECK(config_.node != 0, "a GMS client needs a node id");
 }
@@ -34,7 +35,8 @@ void GmsClient::SetGroups(std::vector<wire::GroupId> groups) {
 void GmsClient::Deregister() {
   stopped_ = true;
   scheduler_.alarms().Cancel(heartbeat_alarm_);
-  Send({wire::PacketType::kDeregister, config_.node, wire::DeregisterPacket{config_.node, config_.incarnation}});
+  Send({wire::PacketType::kDeregister, config_.node,
+        wire::DeregisterPacket{config_.node, config_.incarnation}});
 }
 
 void GmsClient::SendRegister() {
@@ -49,8 +51,8 @@ void GmsClient::SendRegister() {
 }
 
 void GmsClient::OnHeartbeatTimer(TimePoint now) {
-  heartbeat_alarm_ =
-      scheduler_.alarms().Schedule(now + config_.heartbeat_interval, [this](TimePoint t) { OnHeartbeatTimer(t); });
+  heartbeat_alarm_ = scheduler_.alarms().Schedule(now + config_.heartbeat_interval,
+                                                  [this](TimePoint t) { OnHeartbeatTimer(t); });
   Send({wire::PacketType::kHeartbeat, config_.node,
         wire::HeartbeatPacket{config_.node, config_.incarnation, ++heartbeat_seq_, applied_epoch_}});
   // Unacknowledged for two heartbeats (the GMS batches before it answers): send it again.
@@ -58,7 +60,8 @@ void GmsClient::OnHeartbeatTimer(TimePoint now) {
 }
 
 void GmsClient::OnViewUpdate(const wire::ViewUpdatePacket& u, const Endpoint& from) {
-  if (stopped_ || from != config_.gms || u.node != config_.node || u.incarnation != config_.incarnation) return;
+  if (stopped_ || from != config_.gms || u.node != config_.node || u.incarnation != config_.incarnation)
+    return;
   if (u.groups_version < groups_version_) {
     // The GMS has not applied our current groups (or does not know us): register again.
     acked_version_ = std::min(acked_version_, u.groups_version);

@@ -67,8 +67,8 @@ struct World {
   }
   void Start() {
     dispatcher.reset();
-    gms = std::make_unique<membership::Gms>(membership::GmsConfig{.failure_timeout = 1s, .multicast_count = 4},
-                                            scheduler, transport, store);
+    gms = std::make_unique<membership::Gms>(
+        membership::GmsConfig{.failure_timeout = 1s, .multicast_count = 4}, scheduler, transport, store);
     QSM_CHECK(gms->Start().has_value(), "the GMS does not load the state it saved");
     gms->SetCommitObserver([this](uint64_t, const auto&) { CheckModel(gms->membership()); });
     dispatcher = std::make_unique<Dispatcher>(scheduler, transport, *gms);

@@ -104,7 +104,8 @@ std::map<GroupId, std::vector<NodeId>> MakeZipfMembership(const ZipfWorkload& w)
   // grows with c).
   auto expected = [&](double c) {
     double sum = 0;
-    for (size_t r = 1; r <= w.groups; ++r) sum += std::min(1.0, c * std::pow(static_cast<double>(r), -w.alpha));
+    for (size_t r = 1; r <= w.groups; ++r)
+      sum += std::min(1.0, c * std::pow(static_cast<double>(r), -w.alpha));
     return sum;
   };
   const double target = w.fraction * static_cast<double>(w.groups);
@@ -171,14 +172,16 @@ RegionStatistics ComputeRegionStatistics(const Membership& m) {
     shares.push_back(accumulate_concentration(equal, s.concentration_equal));
     share_by_size_sum += accumulate_concentration(by_size, s.concentration_by_size);
   }
-  if (s.nodes > 0) s.regions_per_node_mean = static_cast<double>(region_memberships) / static_cast<double>(s.nodes);
+  if (s.nodes > 0)
+    s.regions_per_node_mean = static_cast<double>(region_memberships) / static_cast<double>(s.nodes);
   if (counted > 0) {
     for (double& c : s.concentration_equal) c /= static_cast<double>(counted);
     for (double& c : s.concentration_by_size) c /= static_cast<double>(counted);
     s.top2_traffic_share_by_size_mean = share_by_size_sum / static_cast<double>(counted);
   }
   if (!shares.empty()) {
-    s.top2_traffic_share_mean = std::accumulate(shares.begin(), shares.end(), 0.0) / static_cast<double>(shares.size());
+    s.top2_traffic_share_mean =
+        std::accumulate(shares.begin(), shares.end(), 0.0) / static_cast<double>(shares.size());
     std::sort(shares.begin(), shares.end());
     s.top2_traffic_share_p5 = shares[shares.size() / 20];
   }
@@ -191,7 +194,8 @@ RegionStatistics ComputeRegionStatistics(const Membership& m) {
     group_regions += spans;
     s.regions_per_group_max = std::max(s.regions_per_group_max, spans);
   }
-  if (s.groups > 0) s.regions_per_group_mean = static_cast<double>(group_regions) / static_cast<double>(s.groups);
+  if (s.groups > 0)
+    s.regions_per_group_mean = static_cast<double>(group_regions) / static_cast<double>(s.groups);
   if (!sizes.empty()) {
     std::sort(sizes.begin(), sizes.end());
     s.region_size_mean = static_cast<double>(std::accumulate(sizes.begin(), sizes.end(), size_t{0})) /

@@ -315,7 +315,8 @@ Status Membership::Restore(const std::string& text) {
         r.signature.push_back(g);
       }
       for (NodeId m; words >> m;) r.members.push_back(m);
-      if (r.members.empty() || !words.eof()) return bad("region " + std::to_string(r.id) + ": bad member list");
+      if (r.members.empty() || !words.eof())
+        return bad("region " + std::to_string(r.id) + ": bad member list");
       pool_.Reserve(r.multicast);
       region_by_signature_[{r.set, r.signature}] = r.id;
       for (GroupId g : r.signature) regions_of_group_[g].insert(r.id);
@@ -332,7 +333,8 @@ Status Membership::Restore(const std::string& text) {
   }
   for (const auto& [id, r] : regions_) {
     for (NodeId m : r.members) {
-      if (!nodes_.contains(m)) return bad("region " + std::to_string(id) + " names unknown node " + std::to_string(m));
+      if (!nodes_.contains(m))
+        return bad("region " + std::to_string(id) + " names unknown node " + std::to_string(m));
     }
   }
   for (const auto& [g, view] : group_views) groups_[g].view = view;

@@ -28,7 +28,9 @@ std::map<NodeId, std::vector<GroupId>> ByNode(const std::map<GroupId, std::vecto
 
 void Populate(Membership& m, const std::map<NodeId, std::vector<GroupId>>& by_node) {
   for (const auto& [n, g] : by_node) {
-    m.Upsert(NodeInfo{n, 1, Endpoint::FromOctets(198, 18, static_cast<uint8_t>(n >> 8), static_cast<uint8_t>(n), 7000), g, 1});
+    m.Upsert(NodeInfo{
+        n, 1, Endpoint::FromOctets(198, 18, static_cast<uint8_t>(n >> 8), static_cast<uint8_t>(n), 7000), g,
+        1});
   }
 }
 

@@ -94,7 +94,7 @@ TEST_F(MembershipTest, AGoneRegionIsAnnouncedOnceAndReturnsItsAddress) {
   m_.Commit();
   EXPECT_EQ(m_.region(gone.id), nullptr);
   EXPECT_EQ(RegionOfNode(3).multicast, gone.multicast);  // the lowest free address again
-  EXPECT_GT(RegionOfNode(3).id, gone.id);                 // region ids are never reused
+  EXPECT_GT(RegionOfNode(3).id, gone.id);                // region ids are never reused
 }
 
 TEST_F(MembershipTest, AnExhaustedPoolSharesAddresses) {
@@ -168,7 +168,8 @@ TEST_F(MembershipTest, StateFileRoundTripsAndViewsContinue) {
 
 TEST_F(MembershipTest, ABadStateFileIsRefusedWithItsLine) {
   Membership back{AddressPool(kPool, 4)};
-  auto s = back.Restore("qsm-membership 1\nnext_region 3\nregion 1 1 0 239.255.1.1:7400 groups 1 members 9\n");
+  auto s =
+      back.Restore("qsm-membership 1\nnext_region 3\nregion 1 1 0 239.255.1.1:7400 groups 1 members 9\n");
   ASSERT_FALSE(s.has_value());
   EXPECT_NE(s.error().message.find("unknown node 9"), std::string::npos) << s.error().message;
   Membership other{AddressPool(kPool, 4)};

@@ -281,7 +281,8 @@ Status Node::Join(wire::GroupId group, bool unordered) {
 void Node::Leave(wire::GroupId group) {
   joined_.erase(group);
   // A later Join starts the group's streams afresh (as a joiner), so forget what was delivered.
-  std::erase_if(delivered_, [&](const auto& entry) { return static_cast<wire::GroupId>(entry.first) == group; });
+  std::erase_if(delivered_,
+                [&](const auto& entry) { return static_cast<wire::GroupId>(entry.first) == group; });
   RegisterGroups();
 }
 
@@ -334,7 +335,8 @@ void Node::Assign(std::vector<Target*>& targets, PendingMessage m) {
 }
 
 bool Node::Send(wire::GroupId group, std::span<const std::byte> payload) {
-  if (payload.size() > config_.max_payload_bytes || !CanSend(group, payload.size(), send_targets_)) return false;
+  if (payload.size() > config_.max_payload_bytes || !CanSend(group, payload.size(), send_targets_))
+    return false;
   Assign(send_targets_, PendingMessage{group, ++group_seqs_[group], ToNanos(scheduler_.clock().Now()),
                                        std::vector<std::byte>(payload.begin(), payload.end())});
   PostPump(IoClass::kOutboundData);
@@ -352,7 +354,8 @@ bool Node::PullFromFeed() {
     // Only ask the feed when the message it gives can be taken: every window has room for a
     // full one (which regions it goes to is known only once it is taken).
     if (!WindowsHaveRoom()) return false;
-    if (feed_message_.payload.capacity() == 0) feed_message_.payload = targets_.begin()->second.sender.TakeSpareBuffer();
+    if (feed_message_.payload.capacity() == 0)
+      feed_message_.payload = targets_.begin()->second.sender.TakeSpareBuffer();
     feed_message_.payload.clear();
     feed_message_.intended = TimePoint{};
     if (!feed_->Next(feed_message_)) return false;

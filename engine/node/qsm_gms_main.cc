@@ -97,7 +97,8 @@ int Run(const Options& o) {
     return 2;
   }
   if (!pool || !pool->is_multicast() || pool->port == 0) {
-    std::fprintf(stderr, "qsm-gms: --pool %s: give the first multicast ADDRESS:PORT of the pool\n", o.pool.c_str());
+    std::fprintf(stderr, "qsm-gms: --pool %s: give the first multicast ADDRESS:PORT of the pool\n",
+                 o.pool.c_str());
     return 2;
   }
   if ((pool->address & 0x0fffffffu) + o.pool_size > 0x10000000u) {
@@ -205,7 +206,8 @@ int main(int argc, char** argv) {
   app.add_option("--pool-size", o.pool_size, "addresses in the pool")
       ->capture_default_str()
       ->check(CLI::Range(1u, 1u << 24));
-  app.add_option("--failure-timeout", o.failure_timeout_s, "seconds without a heartbeat before a node is removed")
+  app.add_option("--failure-timeout", o.failure_timeout_s,
+                 "seconds without a heartbeat before a node is removed")
       ->capture_default_str()
       ->check(CLI::Range(0.05, 3600.0));
   app.add_option("--batch-ms", o.batch_ms, "changes are committed together this long after the first")

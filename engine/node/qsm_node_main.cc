@@ -136,8 +136,8 @@ struct RunOptions {
   std::string region_group = "239.255.1.1:7400";
   uint32_t groups = 1;
   std::vector<uint32_t> join;  // or: exactly these groups
-  uint64_t count = 0;       // messages to send (0: receive only)
-  double send_seconds = 0;  // or: send for this long
+  uint64_t count = 0;          // messages to send (0: receive only)
+  double send_seconds = 0;     // or: send for this long
   size_t size = 1000;
   double rate = 0;       // messages/s, 0: max
   double duration = 10;  // seconds the node runs in all
@@ -155,7 +155,8 @@ Result<harness::NodePlan> PlanFromFlags(const RunOptions& o) {
   if (!o.gms.empty()) {
     auto gms = Endpoint::Parse(o.gms);
     auto bind = Endpoint::Parse(o.bind);
-    if (!gms || gms->port == 0) return MakeError(ErrorCode::kInvalidArgument, "--gms " + o.gms + ": give ADDRESS:PORT");
+    if (!gms || gms->port == 0)
+      return MakeError(ErrorCode::kInvalidArgument, "--gms " + o.gms + ": give ADDRESS:PORT");
     if (!bind || bind->port == 0) {
       return MakeError(ErrorCode::kInvalidArgument, "--bind " + o.bind + ": give this node's ADDRESS:PORT");
     }
@@ -478,9 +479,9 @@ int main(int argc, char** argv) {
   r->add_option("--metrics", run.metrics,
                 "serve Prometheus metrics at http://ADDRESS:PORT/metrics (PORT alone: on 127.0.0.1)");
   r->add_option("--node-id", run.node_id, "this node's id (one of the --member ids)")->excludes(plan);
-  CLI::Option* members =
-      r->add_option("--member", run.members, "static view: every member, in view order: ID=ADDRESS:PORT (repeat)")
-          ->excludes(plan);
+  CLI::Option* members = r->add_option("--member", run.members,
+                                       "static view: every member, in view order: ID=ADDRESS:PORT (repeat)")
+                             ->excludes(plan);
   CLI::Option* gms = r->add_option("--gms", run.gms, "membership from qsm-gms at ADDRESS:PORT")
                          ->excludes(plan)
                          ->excludes(members);
@@ -526,9 +527,10 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (r->parsed()) {
     if (run.plan_path.empty() && (run.node_id == 0 || (run.members.empty() && run.gms.empty()))) {
-      std::fprintf(stderr,
-                   "qsm-node run: give --plan FILE, or --node-id with every --member, or --node-id with --gms "
-                   "and --bind\n");
+      std::fprintf(
+          stderr,
+          "qsm-node run: give --plan FILE, or --node-id with every --member, or --node-id with --gms "
+          "and --bind\n");
       return 2;
     }
     if (!run.gms.empty() && run.bind.empty()) {

@@ -73,7 +73,8 @@ class LoadFeed final : public MessageFeed {
     return n;
   }
   bool done() const {
-    return std::all_of(loads_.begin(), loads_.end(), [](const Entry& e) { return e.sent >= e.load.messages; });
+    return std::all_of(loads_.begin(), loads_.end(),
+                       [](const Entry& e) { return e.sent >= e.load.messages; });
   }
 
  private:
@@ -100,8 +101,8 @@ class Checker {
   void OnDelivery(wire::NodeId receiver, const Delivery& d, uint64_t stretch) {
     Stream& s = streams_[{receiver, d.sender, d.group}];
     if (s.stretch != stretch || s.count == 0) {
-      s = Stream{.stretch = stretch, .first = d.group_seq, .last = d.group_seq, .count = 1,
-                 .starts = s.starts + 1};
+      s = Stream{
+          .stretch = stretch, .first = d.group_seq, .last = d.group_seq, .count = 1, .starts = s.starts + 1};
     } else if (d.group_seq != s.last + 1) {
       Violation("node " + std::to_string(receiver) + " delivered seq " + std::to_string(d.group_seq) +
                 " of group " + std::to_string(d.group) + " from node " + std::to_string(d.sender) +
@@ -133,8 +134,8 @@ std::string GmsResult::Summary() const {
   std::ostringstream out;
   out << (ok ? "OK" : "FAILED") << ": delivered " << delivered << ", view changes " << view_changes
       << ", GMS commits " << gms.commits << " failures " << gms.failures << " departures " << gms.departures
-      << " snapshots " << gms.snapshots_sent << " restarts " << gms_restarts << ", retransmits " << retransmits
-      << ", suspensions " << suspensions << ", held packets " << held_packets;
+      << " snapshots " << gms.snapshots_sent << " restarts " << gms_restarts << ", retransmits "
+      << retransmits << ", suspensions " << suspensions << ", held packets " << held_packets;
   for (const auto& v : violations) out << "\n  violation: " << v;
   return out.str();
 }
@@ -158,35 +159,39 @@ GmsResult RunGmsScenario(const GmsScenario& sc) {
   auto groups_of = [&](size_t id) {
     return sc.groups.size() >= id ? sc.groups[id - 1] : std::vector<wire::GroupId>{1};
   };
-  Cluster cluster(
-      ClusterConfig{.nodes = n + 1, .seed = sc.seed, .link = sc.link, .host = sc.host},
-      [&](NodeContext& ctx) -> std::unique_ptr<PacketHandler> {
-        if (ctx.index == 0) {
-          auto gms = std::make_unique<GmsHost>(sc.gms, ctx);
-          host = gms.get();
-          return gms;
-        }
-        const auto id = static_cast<wire::NodeId>(ctx.index);
-        NodeConfig config = sc.node;
-        config.id = id;
-        auto node = std::make_unique<Node>(config, ctx.scheduler, ctx.transport, ctx.random);
-        nodes[id] = node.get();
-        feeds[id] = std::make_unique<LoadFeed>(ctx.scheduler.clock(), zero);
-        for (const GmsLoad& load : sc.loads) {
-          if (load.node == id) feeds[id]->Add(load);
-        }
-        node->SetFeed(feeds[id].get());
-        node->SetDeliveryHandler([&, id](const Delivery& d) { checker.OnDelivery(id, d, stretch[{id, d.group}]); });
-        for (wire::GroupId g : groups_of(id)) {
-          (void)node->Join(g);
-          stretch[{id, g}] = next_stretch++;
-          since_start.insert({id, g});
-        }
-        return node;
-      });
+  Cluster cluster(ClusterConfig{.nodes = n + 1, .seed = sc.seed, .link = sc.link, .host = sc.host},
+                  [&](NodeContext& ctx) -> std::unique_ptr<PacketHandler> {
+                    if (ctx.index == 0) {
+                      auto gms = std::make_unique<GmsHost>(sc.gms, ctx);
+                      host = gms.get();
+                      return gms;
+                    }
+                    const auto id = static_cast<wire::NodeId>(ctx.index);
+                    NodeConfig config = sc.node;
+                    config.id = id;
+                    auto node = std::make_unique<Node>(config, ctx.scheduler, ctx.transport, ctx.random);
+                    nodes[id] = node.get();
+                    feeds[id] = std::make_unique<LoadFeed>(ctx.scheduler.clock(), zero);
+                    for (const GmsLoad& load : sc.loads) {
+                      if (load.node == id) feeds[id]->Add(load);
+                    }
+                    node->SetFeed(feeds[id].get());
+                    node->SetDeliveryHandler([&, id](const Delivery& d) {
+                      checker.OnDelivery(id, d, stretch[{id, d.group}]);
+                    });
+                    for (wire::GroupId g : groups_of(id)) {
+                      (void)node->Join(g);
+                      stretch[{id, g}] = next_stretch++;
+                      since_start.insert({id, g});
+                    }
+                    return node;
+                  });
   for (wire::NodeId id = 1; id <= n; ++id) {
-    auto started = nodes[id]->StartMembership(membership::GmsClientConfig{
-        .node = id, .incarnation = 1, .gms = cluster.endpoint(0), .heartbeat_interval = sc.heartbeat_interval});
+    auto started =
+        nodes[id]->StartMembership(membership::GmsClientConfig{.node = id,
+                                                               .incarnation = 1,
+                                                               .gms = cluster.endpoint(0),
+                                                               .heartbeat_interval = sc.heartbeat_interval});
     QSM_CHECK(started.has_value(), "membership does not start");
   }
 
@@ -195,8 +200,9 @@ GmsResult RunGmsScenario(const GmsScenario& sc) {
   std::stable_sort(events.begin(), events.end(), [](const auto& a, const auto& b) { return a.at < b.at; });
   Duration last_activity{};
   for (const GmsLoad& load : sc.loads) {
-    last_activity = std::max(last_activity, load.start + Duration(static_cast<int64_t>(
-                                                              static_cast<double>(load.messages) * 1e9 / load.rate)));
+    last_activity = std::max(
+        last_activity,
+        load.start + Duration(static_cast<int64_t>(static_cast<double>(load.messages) * 1e9 / load.rate)));
   }
   for (const GmsEvent& e : events) {
     cluster.RunUntil(zero + e.at);
@@ -213,7 +219,8 @@ GmsResult RunGmsScenario(const GmsScenario& sc) {
         break;
       case GmsEvent::Kind::kCrash:
         for (const auto& [key, value] : stretch) {
-          if (key.first == e.node && value != 0) acked_at_crash[key] = nodes[e.node]->AcknowledgedThrough(key.second);
+          if (key.first == e.node && value != 0)
+            acked_at_crash[key] = nodes[e.node]->AcknowledgedThrough(key.second);
         }
         crashed.insert(e.node);
         cluster.network().SetHostDown(cluster.endpoint(e.node), true);
@@ -247,7 +254,8 @@ GmsResult RunGmsScenario(const GmsScenario& sc) {
     cluster.RunFor(100ms);
   }
   cluster.RunFor(sc.settle);
-  if (cluster.now() >= give_up) checker.Violation("did not finish within " + std::to_string(ToSeconds(sc.max_time)) + " s");
+  if (cluster.now() >= give_up)
+    checker.Violation("did not finish within " + std::to_string(ToSeconds(sc.max_time)) + " s");
 
   // Rules 2-4, per live receiver and load.
   for (wire::NodeId r = 1; r <= n; ++r) {
@@ -274,7 +282,8 @@ GmsResult RunGmsScenario(const GmsScenario& sc) {
         const uint64_t floor = acked_at_crash[{s, load.group}];
         if ((st ? st->last : 0) < floor) {
           checker.Violation(who + "delivered up to " + std::to_string(st ? st->last : 0) +
-                            " of the crashed sender's, below the " + std::to_string(floor) + " it had acknowledged");
+                            " of the crashed sender's, below the " + std::to_string(floor) +
+                            " it had acknowledged");
         }
       }
     }
@@ -285,13 +294,15 @@ GmsResult RunGmsScenario(const GmsScenario& sc) {
   for (wire::NodeId id = 1; id <= n; ++id) {
     const bool live = !crashed.contains(id);
     const membership::NodeInfo* info = m.node(id);
-    if (!live && info != nullptr) checker.Violation("crashed node " + std::to_string(id) + " is still a member");
+    if (!live && info != nullptr)
+      checker.Violation("crashed node " + std::to_string(id) + " is still a member");
     if (!live) continue;
     const auto regions = m.RegionsOf(id);
     const bool has_groups = std::any_of(stretch.begin(), stretch.end(),
                                         [&](const auto& e) { return e.first.first == id && e.second != 0; });
     if (has_groups && (info == nullptr || regions.size() != 1)) {
-      checker.Violation("node " + std::to_string(id) + " is in " + std::to_string(regions.size()) + " regions");
+      checker.Violation("node " + std::to_string(id) + " is in " + std::to_string(regions.size()) +
+                        " regions");
       continue;
     }
     result.region_of[id] = regions.empty() ? 0 : regions[0];
@@ -301,11 +312,12 @@ GmsResult RunGmsScenario(const GmsScenario& sc) {
     }
     const membership::Region& region = *m.region(regions[0]);
     if (!nodes[id]->region().has_view() || nodes[id]->region().layout().view() != m.ViewOf(region)) {
-      checker.Violation("node " + std::to_string(id) + " has not installed region " + std::to_string(region.id) +
-                        " view " + std::to_string(region.view));
+      checker.Violation("node " + std::to_string(id) + " has not installed region " +
+                        std::to_string(region.id) + " view " + std::to_string(region.view));
     }
     for (wire::NodeId member : region.members) {
-      if (crashed.contains(member)) checker.Violation("a region view still holds crashed node " + std::to_string(member));
+      if (crashed.contains(member))
+        checker.Violation("a region view still holds crashed node " + std::to_string(member));
     }
     if (nodes[id]->MemoryUse().pending_messages > 0) {
       checker.Violation("node " + std::to_string(id) + " still has messages pending ACK");
@@ -320,7 +332,8 @@ GmsResult RunGmsScenario(const GmsScenario& sc) {
     result.retransmits += st.counter(Counter::kRecoveryRetransmit);
     result.suspensions += st.counter(Counter::kSendSuspended);
     result.held_packets += st.counter(Counter::kHeldFutureView);
-    if (st.counter(Counter::kDeliveryGaps) > 0) checker.Violation("node " + std::to_string(id) + " counted delivery gaps");
+    if (st.counter(Counter::kDeliveryGaps) > 0)
+      checker.Violation("node " + std::to_string(id) + " counted delivery gaps");
   }
   result.gms = host->gms()->stats();
   result.trace_hash = cluster.trace_hash();

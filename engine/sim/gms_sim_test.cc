@@ -26,7 +26,7 @@ TEST(GmsSimTest, AClusterFormsInOneBatchAndDelivers) {
   // All six registrations arrive together: one commit makes the region, one view each.
   EXPECT_EQ(r.gms.commits, 1u);
   EXPECT_EQ(r.view_changes, 6u);
-  EXPECT_EQ(r.delivered, 6u * 2000u);  // the sender delivers its own too
+  EXPECT_EQ(r.delivered, 6u * 2000u);   // the sender delivers its own too
   EXPECT_EQ(r.gms.snapshots_sent, 0u);  // nothing was lost: no repair
   std::set<uint32_t> regions;
   for (const auto& [node, region] : r.region_of) regions.insert(region);
@@ -113,6 +113,50 @@ TEST(GmsSimTest, LostMembershipTrafficIsRepaired) {
                  .link = LinkModel{.loss = 0.15}};
   GmsResult r = Expect(sc, "15% loss on every link, membership traffic included");
   EXPECT_GT(r.gms.snapshots_sent, 0u);
+}
+
+// Nodes 1-3 in group 1, nodes 4-6 in group 2: two regions with nothing in common. When node 6
+// moves to group 3, only nodes 4-6 need new views; nodes 1-3 must not hear a thing.
+TEST(GmsSimTest, UpdatesGoExactlyToTheNodesThatNeedThem) {
+  std::vector<Node*> nodes(7, nullptr);
+  std::unique_ptr<membership::MemoryStore> store = std::make_unique<membership::MemoryStore>();
+  membership::Gms* gms = nullptr;
+  Cluster cluster(ClusterConfig{.nodes = 7, .seed = 9},
+                  [&](NodeContext& ctx) -> std::unique_ptr<PacketHandler> {
+                    if (ctx.index == 0) {
+                      auto g = std::make_unique<membership::Gms>(membership::GmsConfig{}, ctx.scheduler,
+                                                                 ctx.transport, *store);
+                      EXPECT_TRUE(g->Start().has_value());
+                      gms = g.get();
+                      return g;
+                    }
+                    auto node = std::make_unique<Node>(NodeConfig{.id = static_cast<wire::NodeId>(ctx.index)},
+                                                       ctx.scheduler, ctx.transport, ctx.random);
+                    nodes[ctx.index] = node.get();
+                    return node;
+                  });
+  for (wire::NodeId id = 1; id <= 6; ++id) {
+    (void)nodes[id]->Join(id <= 3 ? 1 : 2);
+    ASSERT_TRUE(nodes[id]->StartMembership({.node = id, .gms = cluster.endpoint(0)}).has_value());
+  }
+  cluster.RunFor(2s);
+  std::vector<uint64_t> before(7);
+  for (wire::NodeId id = 1; id <= 6; ++id) before[id] = nodes[id]->gms()->stats().updates_applied;
+  const uint64_t sent_before = gms->stats().updates_sent;
+  nodes[6]->Leave(2);
+  (void)nodes[6]->Join(3);
+  cluster.RunFor(2s);
+  for (wire::NodeId id = 1; id <= 3; ++id) {
+    EXPECT_EQ(nodes[id]->gms()->stats().updates_applied, before[id]) << "node " << id;
+  }
+  for (wire::NodeId id = 4; id <= 6; ++id) {
+    EXPECT_EQ(nodes[id]->gms()->stats().updates_applied, before[id] + 1) << "node " << id;
+  }
+  EXPECT_EQ(gms->stats().updates_sent - sent_before, 3u);  // one datagram to each of nodes 4-6
+  EXPECT_EQ(gms->stats().commits, 2u);                     // the leave and the join were batched
+  EXPECT_EQ(nodes[5]->region().layout().view().members.size(), 2u);
+  EXPECT_EQ(nodes[6]->region().layout().view().members.size(), 1u);
+  EXPECT_EQ(nodes[6]->RegionsOf(3), std::vector<uint32_t>{nodes[6]->region().layout().view().id.region});
 }
 
 TEST(GmsSimTest, ARunReplaysFromItsSeed) {

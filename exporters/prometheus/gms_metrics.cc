@@ -13,11 +13,13 @@ GmsMetrics::GmsMetrics(prometheus::Registry& registry) {
   groups_ = gauge("qsm_gms_groups", "Groups with at least one member.");
   epoch_ = gauge("qsm_gms_epoch", "Commits of membership changes since the cluster began.");
   auto counter = [&](const char* name, const char* help, uint64_t membership::GmsStats::*field) {
-    counters_.push_back({&prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({}), field});
+    counters_.push_back(
+        {&prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({}), field});
   };
   using S = membership::GmsStats;
   counter("qsm_gms_commits_total", "Batches of membership changes committed.", &S::commits);
-  counter("qsm_gms_registrations_total", "Nodes that registered (new, or a new incarnation).", &S::registrations);
+  counter("qsm_gms_registrations_total", "Nodes that registered (new, or a new incarnation).",
+          &S::registrations);
   counter("qsm_gms_group_changes_total", "Group-set changes of registered nodes.", &S::group_changes);
   counter("qsm_gms_failures_total", "Nodes removed by the failure detector.", &S::failures);
   counter("qsm_gms_departures_total", "Nodes that left the cluster.", &S::departures);

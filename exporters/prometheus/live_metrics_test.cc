@@ -93,8 +93,8 @@ TEST(LiveMetricsTest, ARunningNodesMetricsPassPromtool) {
 
 TEST(LiveMetricsTest, ARunningGmsMetricsPassPromtoolAndCountItsNodes) {
   const std::string state = "/tmp/qsm-live-gms-" + std::to_string(getpid()) + ".state";
-  const pid_t gms = Start({"--listen", "127.0.0.1:7480", "--state", state, "--metrics", "127.0.0.1:9480"},
-                          QSM_GMS_BINARY);
+  const pid_t gms =
+      Start({"--listen", "127.0.0.1:7480", "--state", state, "--metrics", "127.0.0.1:9480"}, QSM_GMS_BINARY);
   std::vector<pid_t> nodes;
   for (const char* id : {"1", "2"}) {
     nodes.push_back(Start({"run", "--node-id", id, "--gms", "127.0.0.1:7480", "--bind",

@@ -23,8 +23,8 @@ namespace qsm::harness {
 struct CheckInput {
   uint32_t nodes = 0;
   std::set<uint32_t> senders;
-  std::set<uint32_t> crashed;              // killed by the harness on purpose
-  std::map<uint32_t, NodeResult> results;  // node id -> its result (missing: no file)
+  std::set<uint32_t> crashed;                        // killed by the harness on purpose
+  std::map<uint32_t, NodeResult> results;            // node id -> its result (missing: no file)
   std::map<uint32_t, std::vector<uint32_t>> joined;  // node id -> the groups it joined
 };
 

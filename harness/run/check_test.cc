@@ -94,8 +94,9 @@ TEST_F(CheckTest, SurvivorsOfACrashedSenderEachDeliverAGapFreePrefix) {
   const CheckReport r = Check();
   EXPECT_TRUE(r.ok);
   ASSERT_EQ(r.notes.size(), 1u);
-  EXPECT_EQ(r.notes[0], "survivors delivered 70 to 72 of crashed node 1's messages in group 1 (those beyond what it "
-                        "had had acknowledged)");
+  EXPECT_EQ(r.notes[0],
+            "survivors delivered 70 to 72 of crashed node 1's messages in group 1 (those beyond what it "
+            "had had acknowledged)");
   input_.results.erase(3);
   input_.crashed = {1, 3};
   Delivered(2, 1, 80, 80);

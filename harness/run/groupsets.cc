@@ -19,7 +19,7 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 }  // namespace
 
 Result<std::vector<GroupSetRow>> RunGroupSetExperiment(const GroupSetExperiment& e, const std::string& dir,
-                                                        FILE* progress) {
+                                                       FILE* progress) {
   std::vector<GroupSetRow> rows;
   std::ostringstream csv;
   csv << "nodes,groups,sets,regions,regions_per_node_mean,regions_per_node_max,top2_share_equal,"
@@ -42,22 +42,25 @@ Result<std::vector<GroupSetRow>> RunGroupSetExperiment(const GroupSetExperiment&
       membership::Membership m{membership::AddressPool(Endpoint::FromOctets(239, 0, 0, 1, 7400), 1u << 20)};
       if (auto s = m.SetGroupSets(sets); !s) return std::unexpected(s.error());
       for (const auto& [n, g] : by_node) {
-        m.Upsert({.id = n, .incarnation = 1, .endpoint = Endpoint::FromOctets(198, 18, 0, 1, 7000), .groups = g});
+        m.Upsert(
+            {.id = n, .incarnation = 1, .endpoint = Endpoint::FromOctets(198, 18, 0, 1, 7000), .groups = g});
       }
       m.Commit();
       row.views_seconds = SecondsSince(start);
       row.stats = membership::ComputeRegionStatistics(m);
       const auto& s = row.stats;
       if (progress != nullptr) {
-        std::fprintf(progress, "groupsets: %u nodes, %u groups: %zu sets, %.1f regions per node (%.1f s)\n", nodes,
-                     groups, s.sets, s.regions_per_node_mean, row.partition_seconds + row.views_seconds);
+        std::fprintf(progress, "groupsets: %u nodes, %u groups: %zu sets, %.1f regions per node (%.1f s)\n",
+                     nodes, groups, s.sets, s.regions_per_node_mean,
+                     row.partition_seconds + row.views_seconds);
       }
       char line[512];
-      std::snprintf(line, sizeof line, "%u,%u,%zu,%zu,%.3f,%zu,%.4f,%.4f,%.4f,%.3f,%zu,%.2f,%zu,%zu,%zu,%.3f,%.3f\n",
-                    nodes, groups, s.sets, s.regions, s.regions_per_node_mean, s.regions_per_node_max,
-                    s.top2_traffic_share_mean, s.top2_traffic_share_p5, s.top2_traffic_share_by_size_mean,
-                    s.regions_per_group_mean, s.regions_per_group_max, s.region_size_mean, s.region_size_median,
-                    s.region_size_p10, s.region_size_p90, row.partition_seconds, row.views_seconds);
+      std::snprintf(
+          line, sizeof line, "%u,%u,%zu,%zu,%.3f,%zu,%.4f,%.4f,%.4f,%.3f,%zu,%.2f,%zu,%zu,%zu,%.3f,%.3f\n",
+          nodes, groups, s.sets, s.regions, s.regions_per_node_mean, s.regions_per_node_max,
+          s.top2_traffic_share_mean, s.top2_traffic_share_p5, s.top2_traffic_share_by_size_mean,
+          s.regions_per_group_mean, s.regions_per_group_max, s.region_size_mean, s.region_size_median,
+          s.region_size_p10, s.region_size_p90, row.partition_seconds, row.views_seconds);
       csv << line;
       rows.push_back(std::move(row));
     }
@@ -66,7 +69,8 @@ Result<std::vector<GroupSetRow>> RunGroupSetExperiment(const GroupSetExperiment&
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return MakeError(ErrorCode::kIo, dir + ": " + ec.message());
-  if (auto s = WriteFile((fs::path(dir) / "groupsets.csv").string(), csv.str()); !s) return std::unexpected(s.error());
+  if (auto s = WriteFile((fs::path(dir) / "groupsets.csv").string(), csv.str()); !s)
+    return std::unexpected(s.error());
   // The concentration curve of the largest size (the paper's Fig 6: 2000 nodes, 10,000 groups).
   const GroupSetRow* largest = &rows.front();
   for (const GroupSetRow& r : rows) {
@@ -99,9 +103,10 @@ std::string GroupSetTable(const std::vector<GroupSetRow>& rows) {
     const auto& s = r.stats;
     char per_node[32], sizes[32];
     std::snprintf(per_node, sizeof per_node, "%.1f (%zu)", s.regions_per_node_mean, s.regions_per_node_max);
-    std::snprintf(sizes, sizeof sizes, "%zu/%zu/%zu", s.region_size_p10, s.region_size_median, s.region_size_p90);
-    std::snprintf(line, sizeof line, "%6u %6u %6zu %8zu %16s %12.0f%% %12.0f%% %12zu %18s\n", r.nodes, r.groups,
-                  s.sets, s.regions, per_node, 100 * s.top2_traffic_share_mean,
+    std::snprintf(sizes, sizeof sizes, "%zu/%zu/%zu", s.region_size_p10, s.region_size_median,
+                  s.region_size_p90);
+    std::snprintf(line, sizeof line, "%6u %6u %6zu %8zu %16s %12.0f%% %12.0f%% %12zu %18s\n", r.nodes,
+                  r.groups, s.sets, s.regions, per_node, 100 * s.top2_traffic_share_mean,
                   100 * s.top2_traffic_share_by_size_mean, s.regions_per_group_max, sizes);
     out << line;
   }
@@ -111,9 +116,10 @@ std::string GroupSetTable(const std::vector<GroupSetRow>& rows) {
 }
 
 Result<std::vector<std::string>> PlotGroupSets(const std::string& dir, const PlotOptions& options) {
-  return PlotTables((fs::path(options.scripts_dir) / "fig05_06.gp").string(),
-                    {(fs::path(dir) / "groupsets.csv").string(), (fs::path(dir) / "traffic-concentration.csv").string()},
-                    (fs::path(dir) / "plots" / "fig05_06").string(), options);
+  return PlotTables(
+      (fs::path(options.scripts_dir) / "fig05_06.gp").string(),
+      {(fs::path(dir) / "groupsets.csv").string(), (fs::path(dir) / "traffic-concentration.csv").string()},
+      (fs::path(dir) / "plots" / "fig05_06").string(), options);
 }
 
 }  // namespace qsm::harness

@@ -36,7 +36,7 @@ struct GroupSetRow {
 
 // Runs every size (printing a line per size to `progress`, if given) and writes the CSV files.
 Result<std::vector<GroupSetRow>> RunGroupSetExperiment(const GroupSetExperiment& e, const std::string& dir,
-                                                        FILE* progress);
+                                                       FILE* progress);
 
 // The table printed at the end, with the paper's figures beside ours.
 std::string GroupSetTable(const std::vector<GroupSetRow>& rows);

@@ -9,8 +9,8 @@
 
 #include <filesystem>
 #include <fstream>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 
 namespace qsm::harness {
 namespace {

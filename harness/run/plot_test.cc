@@ -1,5 +1,4 @@
 // Figures drawn from real (simulated) runs by the real gnuplot scripts.
-#include "harness/run/groupsets.h"
 #include "harness/run/plot.h"
 
 #include <gtest/gtest.h>
@@ -10,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "harness/run/groupsets.h"
 #include "harness/run/launcher.h"
 #include "harness/text.h"
 
@@ -153,7 +153,8 @@ TEST_F(PlotTest, SweepTablesDrawThePapersFigures) {
 
 TEST_F(PlotTest, TheGroupSetExperimentWritesItsTablesAndDrawsFig5And6) {
   const fs::path dir = root_ / "groupsets";
-  auto rows = RunGroupSetExperiment({.nodes = {60, 120}, .groups = {100, 200}, .seed = 2}, dir.string(), nullptr);
+  auto rows =
+      RunGroupSetExperiment({.nodes = {60, 120}, .groups = {100, 200}, .seed = 2}, dir.string(), nullptr);
   ASSERT_TRUE(rows.has_value()) << rows.error().message;
   ASSERT_EQ(rows->size(), 4u);
   for (const GroupSetRow& r : *rows) {

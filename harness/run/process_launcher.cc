@@ -217,12 +217,13 @@ Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& o)
                                    : std::string("qsm-gms");
     const fs::path dir(o.run_dir);
     // Regions' addresses: a pool per harness process, so concurrent local runs do not collide.
-    const Endpoint pool = Endpoint::FromOctets(239, 255, 78, group_octet, static_cast<uint16_t>(base_port + 99));
+    const Endpoint pool =
+        Endpoint::FromOctets(239, 255, 78, group_octet, static_cast<uint16_t>(base_port + 99));
     auto log = OpenLog((dir / "gms.log").string());
     if (!log) return std::unexpected(log.error());
-    auto pid = StartProcess({binary, "--listen", addressing.gms.ToString(), "--state", (dir / "gms.state").string(),
-                             "--pool", pool.ToString(), "--pool-size", "64", "--failure-timeout",
-                             std::to_string(ToSeconds(scenario.gms->failure_timeout))},
+    auto pid = StartProcess({binary, "--listen", addressing.gms.ToString(), "--state",
+                             (dir / "gms.state").string(), "--pool", pool.ToString(), "--pool-size", "64",
+                             "--failure-timeout", std::to_string(ToSeconds(scenario.gms->failure_timeout))},
                             ChildIo{.out = *log, .err = *log, .own_process_group = true});
     close(*log);
     if (!pid) return std::unexpected(pid.error());
@@ -234,8 +235,8 @@ Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& o)
       int status = 0;
       if (waitpid(*pid, &status, WNOHANG) == *pid) {
         gms.pid.reset();
-        return MakeError(ErrorCode::kIo, "qsm-gms " + DescribeExit(status) + " at start (log: " +
-                                             (dir / "gms.log").string() + ")");
+        return MakeError(ErrorCode::kIo, "qsm-gms " + DescribeExit(status) +
+                                             " at start (log: " + (dir / "gms.log").string() + ")");
       }
       usleep(20'000);
     }

@@ -29,8 +29,8 @@ std::vector<std::vector<uint32_t>> GroupsOfNodes(const Scenario& sc) {
 
 Result<ResolvedRun> Resolve(const Scenario& sc, const Addressing& addressing) {
   if (sc.membership.pattern != "all" && !sc.gms) {
-    return MakeError(ErrorCode::kInvalidArgument, sc.source + ": 'membership': pattern '" + sc.membership.pattern +
-                                                      "' needs the GMS (gms: true)");
+    return MakeError(ErrorCode::kInvalidArgument, sc.source + ": 'membership': pattern '" +
+                                                      sc.membership.pattern + "' needs the GMS (gms: true)");
   }
   const std::vector<std::vector<uint32_t>> groups = GroupsOfNodes(sc);
   ResolvedRun run;

@@ -1,5 +1,4 @@
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <filesystem>
@@ -51,7 +50,8 @@ TEST(SimLauncherTest, WithTheGmsZipfGroupsSpanRegionsAndACrashIsFound) {
   auto sc = ParseScenario(
       "name: sim\nlauncher: sim\nnodes: 30\ngroups: 20\nmembership: {pattern: zipf, fraction: 0.3}\n"
       "senders: 3\nrate: 200\nduration: 3s\nwarmup: 500ms\nseed: 4\ngms: {failure_timeout: 500ms}\n"
-      "faults: [{type: crash, nodes: [20], at: 1500ms}, {type: loss-burst, nodes: [7], every: 500ms, for: 10ms}]\n",
+      "faults: [{type: crash, nodes: [20], at: 1500ms}, {type: loss-burst, nodes: [7], every: 500ms, for: "
+      "10ms}]\n",
       "test.yaml");
   ASSERT_TRUE(sc.has_value()) << sc.error().message;
   const std::filesystem::path dir =

@@ -470,7 +470,8 @@ Result<RunRecord> ReadRunFolder(const std::string& dir) {
       auto plan_text = ReadFile(plan_path);
       if (!plan_text) return std::unexpected(plan_text.error());
       auto parsed_plan = PlanFromJson(*plan_text);
-      if (!parsed_plan) return MakeError(ErrorCode::kInvalidArgument, plan_path + ": " + parsed_plan.error().message);
+      if (!parsed_plan)
+        return MakeError(ErrorCode::kInvalidArgument, plan_path + ": " + parsed_plan.error().message);
       plan = std::move(*parsed_plan);
     } else {
       for (uint32_t g = 1; g <= sc.groups; ++g) plan.joined.push_back(g);

@@ -208,9 +208,10 @@ Result<FaultSpec> ParseFault(const Reader& r, const YAML::Node& f, size_t index,
     case FaultType::kCrash:
       if (!has_at) return std::unexpected(r.Fail(f, at + ".at", "a crash needs 'at'"));
       if (has_for) {
-        return std::unexpected(r.Fail(f["for"], at + ".for",
-                                      "a crashed node does not come back: a restarted sender would number its "
-                                      "messages from 1 again, which receivers take for duplicates"));
+        return std::unexpected(
+            r.Fail(f["for"], at + ".for",
+                   "a crashed node does not come back: a restarted sender would number its "
+                   "messages from 1 again, which receivers take for duplicates"));
       }
       break;
     case FaultType::kLoss:
@@ -303,7 +304,8 @@ Result<Scenario> Parse(const YAML::Node& root, const Reader& r, Scenario sc) {
     GmsParams params;
     if (g.IsMap()) {
       const char* const keys[] = {"failure_timeout", "heartbeat"};
-      for (Status s : {r.CheckKeys(g, "gms.", keys), r.Time(g, "failure_timeout", "gms.failure_timeout", params.failure_timeout),
+      for (Status s : {r.CheckKeys(g, "gms.", keys),
+                       r.Time(g, "failure_timeout", "gms.failure_timeout", params.failure_timeout),
                        r.Time(g, "heartbeat", "gms.heartbeat", params.heartbeat)}) {
         if (!s) return std::unexpected(s.error());
       }
@@ -315,9 +317,10 @@ Result<Scenario> Parse(const YAML::Node& root, const Reader& r, Scenario sc) {
     sc.gms = params;
   }
   if (sc.membership.pattern != "all" && !sc.gms) {
-    return std::unexpected(r.Fail(root["membership"], "membership.pattern",
-                                  "'" + sc.membership.pattern +
-                                      "' maps groups onto several regions, whose views come from the GMS: add gms: true"));
+    return std::unexpected(
+        r.Fail(root["membership"], "membership.pattern",
+               "'" + sc.membership.pattern +
+                   "' maps groups onto several regions, whose views come from the GMS: add gms: true"));
   }
   if (const YAML::Node f = root["faults"]) {
     if (!f.IsSequence()) return std::unexpected(r.Fail(f, "faults", "must be a list"));

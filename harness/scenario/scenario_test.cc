@@ -98,7 +98,8 @@ TEST(ScenarioTest, FaultErrorsNameTheFaultAndItsKey) {
             "test.yaml:4: 'faults[0].for': must be shorter than 'every'");
   EXPECT_EQ(ErrorOf(head + "  - {type: loss, nodes: [1]}\n"),
             "test.yaml:4: 'faults[0].rate': loss needs 'rate' in (0, 1]");
-  EXPECT_NE(ErrorOf(head + "  - {type: crash, nodes: [1], at: 1s, for: 2s}\n").find("number its messages from 1 again"),
+  EXPECT_NE(ErrorOf(head + "  - {type: crash, nodes: [1], at: 1s, for: 2s}\n")
+                .find("number its messages from 1 again"),
             std::string::npos);
   EXPECT_EQ(ErrorOf(head + "  - {type: sleep, nodes: [1], every: 1s, for: 1ms, colour: red}\n")
                 .rfind("test.yaml:4: 'faults[0].colour': unknown key", 0),
@@ -121,7 +122,8 @@ TEST(ScenarioTest, TheGmsKeyTakesDefaultsOrTimesAndZipfNeedsIt) {
   EXPECT_EQ(ErrorOf(head + "gms: {failure_timeout: 100ms, heartbeat: 100ms}\n"),
             "test.yaml:3: 'gms.failure_timeout': must be at least two heartbeats (and heartbeat > 0)");
   EXPECT_EQ(ErrorOf(head + "gms: {timeout: 1s}\n").rfind("test.yaml:3: 'gms.timeout': unknown key", 0), 0u);
-  EXPECT_EQ(ErrorOf(head + "gms: maybe\n"), "test.yaml:3: 'gms': must be true or a map such as {failure_timeout: 2s}");
+  EXPECT_EQ(ErrorOf(head + "gms: maybe\n"),
+            "test.yaml:3: 'gms': must be true or a map such as {failure_timeout: 2s}");
   EXPECT_NE(ErrorOf(head + "membership: {pattern: zipf}\n").find("add gms: true"), std::string::npos);
   EXPECT_TRUE(ParseScenario(head + "membership: {pattern: zipf}\ngms: true\n", "test.yaml").has_value());
 }

@@ -79,8 +79,8 @@ Result<NodePlan> PlanFromJson(const std::string& text) {
         f.Read("replication", p.replication, false), f.Read("window_messages", p.window_messages, false),
         f.Read("loss_rate", p.loss_rate, false), f.Read("seed", p.seed, false),
         f.Read("tick_ns", tick, false), f.Read("max_run_ns", max_run, false), f.Read("interface", interface),
-        f.Read("heartbeat_ns", heartbeat, false),
-        ReadWindows(f, "sleeps_ns", p.sleeps), ReadWindows(f, "loss_bursts_ns", p.loss_bursts)}) {
+        f.Read("heartbeat_ns", heartbeat, false), ReadWindows(f, "sleeps_ns", p.sleeps),
+        ReadWindows(f, "loss_bursts_ns", p.loss_bursts)}) {
     if (!s) return std::unexpected(s.error());
   }
   p.send_for = Duration(send_for);

@@ -30,8 +30,8 @@ struct NodePlan {
   // registers its groups there and heartbeats every `heartbeat`.
   std::optional<Endpoint> gms;
   Duration heartbeat = 1s;
-  uint32_t interface_address = 0;   // IPv4 of the multicast interface, host order
-  std::vector<uint32_t> joined;     // groups this node delivers
+  uint32_t interface_address = 0;  // IPv4 of the multicast interface, host order
+  std::vector<uint32_t> joined;    // groups this node delivers
   // Load: this node sends iff send_groups is non-empty, round robin over send_groups.
   std::vector<uint32_t> send_groups;
   double rate = 0;  // messages/s; 0: as fast as the window and the socket allow

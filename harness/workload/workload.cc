@@ -96,9 +96,9 @@ Status NodeWorkload::Start() {
   }
   if (plan_.gms) {
     // A new incarnation on every start: the wall clock in ns (a restarted node is a new member).
-    const auto incarnation = static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count());
+    const auto incarnation = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                       std::chrono::system_clock::now().time_since_epoch())
+                                                       .count());
     if (auto s = node_.StartMembership({.node = plan_.node_id,
                                         .incarnation = incarnation,
                                         .gms = *plan_.gms,
@@ -132,7 +132,8 @@ Status NodeWorkload::Start() {
 
 Status NodeWorkload::ExcludeMembers(const std::vector<uint32_t>& ids) {
   if (plan_.gms) {
-    return MakeError(ErrorCode::kInvalidArgument, "this node's views come from the GMS, which excludes members itself");
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "this node's views come from the GMS, which excludes members itself");
   }
   std::erase_if(view_members_,
                 [&](uint32_t id) { return std::find(ids.begin(), ids.end(), id) != ids.end(); });
