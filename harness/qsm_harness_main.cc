@@ -41,6 +41,8 @@ struct Options {
   std::string out;
   std::string launcher;
   std::string node_binary;
+  std::string inventory;
+  std::string playbooks = QSM_SOURCE_DIR "/playbooks";
   std::string scenarios = QSM_SOURCE_DIR "/harness/scenarios";
   std::string plots = QSM_SOURCE_DIR "/plots";
   std::vector<std::string> formats{"png", "svg"};
@@ -126,7 +128,9 @@ nlohmann::json RunOne(const Scenario& sc, const std::string& dir, const Options&
                        .progress = !o.quiet,
                        .interrupted = &g_interrupted,
                        .prometheus = o.prometheus,
-                       .rules_file = QSM_SOURCE_DIR "/exporters/prometheus/rules.yml"};
+                       .rules_file = QSM_SOURCE_DIR "/exporters/prometheus/rules.yml",
+                       .inventory = o.inventory,
+                       .playbooks_dir = o.playbooks};
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) {
@@ -134,17 +138,16 @@ nlohmann::json RunOne(const Scenario& sc, const std::string& dir, const Options&
     return nullptr;
   }
   Result<RunRecord> record;
-  if (sc.launcher == "sim" && o.prometheus) {
-    record = MakeError(ErrorCode::kInvalidArgument, "--prometheus needs real nodes: launcher local or netns");
+  if ((sc.launcher == "sim" || sc.launcher == "inventory") && o.prometheus) {
+    record = MakeError(ErrorCode::kInvalidArgument,
+                       "--prometheus runs a Prometheus beside local or netns nodes (an inventory's comes from "
+                       "playbooks/site.yml)");
   } else if (sc.launcher == "sim") {
     record = RunSimulation(sc, launch);
   } else if (sc.launcher == "local" || sc.launcher == "netns") {
     record = RunProcesses(sc, launch);
   } else {
-    record = MakeError(ErrorCode::kInvalidArgument,
-                       sc.source +
-                           ": 'launcher': inventory runs on hosts from an Ansible inventory, which comes "
-                           "with the playbooks; not available yet (use local, netns or sim)");
+    record = RunInventory(sc, launch);
   }
   if (!record) {
     status = std::max(status, Fail(record.error().message));
@@ -379,6 +382,9 @@ int main(int argc, char** argv) {
     c->add_option("--launcher", o.launcher, "override the scenario's launcher")
         ->check(CLI::IsMember({"local", "netns", "sim", "inventory"}));
     c->add_option("--node-binary", o.node_binary, "the qsm-node to run (default: the one built beside)");
+    c->add_option("--inventory", o.inventory, "launcher inventory: the Ansible inventory of the hosts")
+        ->check(CLI::ExistingFile);
+    c->add_option("--playbooks", o.playbooks, "launcher inventory: the playbooks folder")->capture_default_str();
     c->add_flag("--quiet", o.quiet, "no progress line");
     c->add_flag("--no-plot", o.no_plot, "do not draw figures at the end");
     c->add_flag(

@@ -16,6 +16,8 @@ packages=(
   gnuplot-nox                      # figures (plots/)
   prometheus-cpp-dev               # /metrics on every node (exporters/)
   prometheus                       # promtool and the server, for tests and --prometheus
+  ansible-core ansible-lint        # playbooks/ and the inventory launcher, and their tests
+  openssh-server python3-apt       # the playbooks' test hosts run sshd; Ansible's apt module
 )
 
 # Node.js and npm type-check the Grafana dashboards (scripts/check-dashboards.sh). Machines of this
@@ -42,5 +44,15 @@ if dpkg-query -W -f='${Status}' libboost-dev 2>/dev/null | grep -q "install ok i
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Packages must not start daemons here (openssh-server would listen on port 22): a policy-rc.d
+# that says no, unless the machine has one already (container images do).
+policy=/usr/sbin/policy-rc.d
+added_policy=""
+if [[ ! -e $policy ]]; then
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+  $sudo chmod 755 "$policy"
+  added_policy=1
+fi
+trap '[[ -z $added_policy ]] || $sudo rm -f "$policy"' EXIT
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

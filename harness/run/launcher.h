@@ -2,6 +2,7 @@
 //   local  qsm-node processes on 127.0.0.1; no root needed.
 //   netns  qsm-node processes, each on its own host (network namespace) on a bridge; root.
 //   sim    the engine in this process, in virtual time (engine/sim), for hundreds of nodes.
+//   inventory  one node per host of an Ansible inventory, run by the playbooks (inventory_launcher.cc).
 // Process launchers apply process faults (pause: SIGSTOP/SIGCONT; crash: SIGKILL, then the
 // survivors are told to install a view without the node, or with gms, qsm-gms finds out itself)
 // and, in netns, network faults with nftables; in-process faults are in each node's plan. A
@@ -28,10 +29,14 @@ struct LaunchOptions {
   // server scrapes them every second for the run (data in RUN/prometheus/, see prometheus.h).
   bool prometheus = false;
   std::string rules_file;  // Prometheus rules to load (exporters/prometheus/rules.yml)
+  // The inventory launcher: the Ansible inventory, and the folder of the playbooks (run.yml).
+  std::string inventory;
+  std::string playbooks_dir;
 };
 
 Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& options);  // local, netns
 Result<RunRecord> RunSimulation(const Scenario& scenario, const LaunchOptions& options);
+Result<RunRecord> RunInventory(const Scenario& scenario, const LaunchOptions& options);
 
 // Prints "[name] phase elapsed/total, left, msgs/s" on stderr: in place on a terminal, else
 // every 5 s.

@@ -235,6 +235,36 @@ TEST_F(LauncherTest, NetnsRunWithTheGmsAndGroupsOverSeveralRegionsPasses) {
   EXPECT_GT(group_sets.size(), 1u);  // nodes differ in groups: several regions
 }
 
+// The inventory launcher's refusals, before anything runs: only ansible-inventory reads the file,
+// nothing connects to its (unused) addresses. The real runs: playbooks/tests/netns-cluster-test.sh.
+TEST_F(LauncherTest, TheInventoryLauncherSaysWhatItCannotDo) {
+  const fs::path inventory = dir_ / "inventory.ini";
+  std::ofstream(inventory) << "[qsm_nodes]\nh1 ansible_host=198.19.9.1\nh2 qsm_address=198.19.9.2 qsm_node_port=7100\n";
+  auto run = [&](const std::string& extra) {
+    auto sc = ParseScenario("name: t\nlauncher: inventory\nnodes: 2\n" + extra, "test.yaml");
+    EXPECT_TRUE(sc.has_value()) << sc.error().message;
+    return RunInventory(*sc, LaunchOptions{.run_dir = dir_.string(), .progress = false,
+                                           .inventory = inventory.string(), .playbooks_dir = "playbooks"});
+  };
+  auto crash = run("faults: [{type: crash, nodes: [2], at: 1s}]\n");
+  ASSERT_FALSE(crash.has_value());
+  EXPECT_NE(crash.error().message.find("runs the in-process faults only (sleep, loss-burst, loss)"), std::string::npos)
+      << crash.error().message;
+  auto three = ParseScenario("name: t\nlauncher: inventory\nnodes: 3\n", "test.yaml");
+  auto refused = RunInventory(*three, LaunchOptions{.run_dir = dir_.string(), .progress = false,
+                                                    .inventory = inventory.string(), .playbooks_dir = "playbooks"});
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message.find("3 nodes, but " + inventory.string() + " has 2 hosts in qsm_nodes"),
+            std::string::npos)
+      << refused.error().message;
+  auto no_gms = run("gms: true\n");
+  ASSERT_FALSE(no_gms.has_value());
+  EXPECT_NE(no_gms.error().message.find("has no host in qsm_gms"), std::string::npos) << no_gms.error().message;
+  auto no_inventory = RunInventory(*three, LaunchOptions{.run_dir = dir_.string(), .progress = false});
+  ASSERT_FALSE(no_inventory.has_value());
+  EXPECT_NE(no_inventory.error().message.find("give --inventory FILE"), std::string::npos);
+}
+
 TEST_F(LauncherTest, NetworkFaultsNeedTheNetnsLauncher) {
   auto record = Run(Make("[{type: partition, nodes: [1], at: 1s, for: 1s}]"));
   ASSERT_FALSE(record.has_value());
