@@ -73,10 +73,15 @@ void GmsClient::OnViewUpdate(const wire::ViewUpdatePacket& u, const Endpoint& fr
     acked_version_ = groups_version_;
   }
   if (u.epoch == 0) return;
-  if (u.epoch < incoming_.epoch || (u.epoch == incoming_.epoch && !incoming_.missing.contains(u.part))) {
+  // A new update: a later epoch, or a snapshot repairing the epoch being received (it may share
+  // that epoch: the GMS answers a heartbeat with the state of its last commit).
+  const bool fresh =
+      u.epoch > incoming_.epoch || (u.epoch == incoming_.epoch && u.snapshot && !incoming_.snapshot);
+  if (!fresh && (u.epoch < incoming_.epoch || u.snapshot != incoming_.snapshot ||
+                 !incoming_.missing.contains(u.part))) {
     return;  // an older update, or a part already applied
   }
-  if (u.epoch > incoming_.epoch || u.snapshot != incoming_.snapshot) {
+  if (fresh) {
     incoming_ = Incoming{.epoch = u.epoch,
                          .intact = u.snapshot || u.prev_epoch == applied_epoch_,
                          .snapshot = u.snapshot,

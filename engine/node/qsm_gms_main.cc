@@ -4,7 +4,6 @@
 // temporary file, synced, renamed), so a restarted qsm-gms continues with the same views.
 // Every commit is logged on stdout, one line per changed region view.
 #include <fcntl.h>
-#include <prometheus/exposer.h>
 #include <prometheus/registry.h>
 #include <signal.h>
 #include <unistd.h>
@@ -20,6 +19,7 @@
 #include "engine/node/dispatcher.h"
 #include "engine/node/run_loop.h"
 #include "engine/transport/asio/asio_transport.h"
+#include "exporters/prometheus/exposer.h"
 #include "exporters/prometheus/gms_metrics.h"
 
 namespace qsm {
@@ -149,19 +149,12 @@ int Run(const Options& o) {
   std::function<void(TimePoint)> update_metrics;
   AlarmId metrics_alarm;
   if (!o.metrics.empty()) {
-    const std::string at = o.metrics.find(':') == std::string::npos ? "127.0.0.1:" + o.metrics : o.metrics;
-    auto address = Endpoint::Parse(at);
-    if (!address || !(address->is_loopback() || address->is_benchmark_net() || o.allow_external)) {
-      std::fprintf(stderr, "qsm-gms: --metrics %s: give ADDRESS:PORT on 127.0.0.0/8 or 198.18.0.0/15\n",
-                   o.metrics.c_str());
-      return 2;
+    auto started = exporters::StartExposer(o.metrics, o.allow_external);
+    if (!started) {
+      std::fprintf(stderr, "qsm-gms: %s\n", started.error().message.c_str());
+      return started.error().code == ErrorCode::kInvalidArgument ? 2 : 1;
     }
-    try {
-      exposer = std::make_unique<prometheus::Exposer>(at);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "qsm-gms: --metrics %s: %s\n", o.metrics.c_str(), e.what());
-      return 1;
-    }
+    exposer = std::move(*started);
     metrics.emplace(*registry);
     exposer->RegisterCollectable(registry);
     update_metrics = [&](TimePoint now) {

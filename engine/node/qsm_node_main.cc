@@ -5,7 +5,6 @@
 //           for every member) or comes from qsm-gms (--gms, with this node's --bind endpoint).
 //   probe   the unreliable multicast probe (engine/node/probe.h): what the network delivers.
 #include <poll.h>
-#include <prometheus/exposer.h>
 #include <prometheus/registry.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -29,6 +28,7 @@
 #include "engine/node/probe.h"
 #include "engine/node/run_loop.h"
 #include "engine/transport/asio/asio_transport.h"
+#include "exporters/prometheus/exposer.h"
 #include "exporters/prometheus/node_metrics.h"
 #include "faults/inbound_loss.h"
 #include "harness/text.h"
@@ -327,18 +327,9 @@ Result<harness::NodeResult> RunPlan(const harness::NodePlan& plan, const RunOpti
   std::function<void(TimePoint)> update_metrics;
   AlarmId metrics_alarm;
   if (!o.metrics.empty()) {
-    const std::string listen =
-        o.metrics.find(':') == std::string::npos ? "127.0.0.1:" + o.metrics : o.metrics;
-    auto address = Endpoint::Parse(listen);
-    if (!address || !(address->is_loopback() || address->is_benchmark_net() || o.allow_external)) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "--metrics " + o.metrics + ": give ADDRESS:PORT on 127.0.0.0/8 or 198.18.0.0/15");
-    }
-    try {
-      exposer = std::make_unique<prometheus::Exposer>(listen);
-    } catch (const std::exception& e) {
-      return MakeError(ErrorCode::kIo, "--metrics " + o.metrics + ": " + e.what());
-    }
+    auto started = exporters::StartExposer(o.metrics, o.allow_external);
+    if (!started) return std::unexpected(started.error());
+    exposer = std::move(*started);
     metrics.emplace(*registry, std::map<std::string, std::string>{
                                    {"node", std::to_string(plan.node_id)},
                                    {"role", plan.send_groups.empty() ? "receiver" : "sender"}});

@@ -31,8 +31,8 @@ using nlohmann::json;
 
 struct InventoryHost {
   std::string name;
-  Endpoint node;      // address and qsm_node_port
-  uint32_t address;   // the multicast interface
+  Endpoint node;     // address and qsm_node_port
+  uint32_t address;  // the multicast interface
 };
 
 // A host variable as text ("" if unset).
@@ -53,19 +53,23 @@ Result<Inventory> ReadInventory(const std::string& path) {
   auto listed = RunToEnd({"ansible-inventory", "-i", path, "--list"});
   if (!listed) return std::unexpected(listed.error());
   if (listed->exit_code == 127) {
-    return MakeError(ErrorCode::kUnavailable,
-                     "ansible-inventory is not installed (Debian: ansible-core; scripts/setup.sh installs it)");
+    return MakeError(
+        ErrorCode::kUnavailable,
+        "ansible-inventory is not installed (Debian: ansible-core; scripts/setup.sh installs it)");
   }
   // Warnings may precede the JSON on the same stream.
   const size_t start = listed->output.find('{');
-  const json j = start == std::string::npos ? json() : json::parse(listed->output.substr(start), nullptr, false);
+  const json j =
+      start == std::string::npos ? json() : json::parse(listed->output.substr(start), nullptr, false);
   if (listed->exit_code != 0 || j.is_discarded() || !j.is_object()) {
-    return MakeError(ErrorCode::kInvalidArgument, path + ": ansible-inventory could not read it: " + listed->output);
+    return MakeError(ErrorCode::kInvalidArgument,
+                     path + ": ansible-inventory could not read it: " + listed->output);
   }
   const json hostvars = j.contains("_meta") ? j["_meta"].value("hostvars", json::object()) : json::object();
   auto hosts_of = [&](const char* group) {
     std::vector<std::string> out;
-    if (j.contains(group) && j[group].contains("hosts")) out = j[group]["hosts"].get<std::vector<std::string>>();
+    if (j.contains(group) && j[group].contains("hosts"))
+      out = j[group]["hosts"].get<std::vector<std::string>>();
     return out;
   };
   auto address_of = [&](const std::string& host) -> Result<uint32_t> {
@@ -74,8 +78,9 @@ Result<Inventory> ReadInventory(const std::string& path) {
     if (text.empty()) text = host;
     auto ep = Endpoint::Parse(text, 1);
     if (!ep) {
-      return MakeError(ErrorCode::kInvalidArgument, path + ": host '" + host + "': qsm_address / ansible_host '" + text +
-                                                        "' is not an IPv4 address");
+      return MakeError(
+          ErrorCode::kInvalidArgument,
+          path + ": host '" + host + "': qsm_address / ansible_host '" + text + "' is not an IPv4 address");
     }
     return ep->address;
   };
@@ -84,7 +89,8 @@ Result<Inventory> ReadInventory(const std::string& path) {
     if (text.empty()) return fallback;
     unsigned port = 0;
     if (std::sscanf(text.c_str(), "%u", &port) != 1 || port == 0 || port > 65535) {
-      return MakeError(ErrorCode::kInvalidArgument, path + ": host '" + host + "': " + key + " '" + text + "' is not a port");
+      return MakeError(ErrorCode::kInvalidArgument,
+                       path + ": host '" + host + "': " + key + " '" + text + "' is not a port");
     }
     return static_cast<uint16_t>(port);
   };
@@ -96,7 +102,8 @@ Result<Inventory> ReadInventory(const std::string& path) {
     if (!port) return std::unexpected(port.error());
     inventory.nodes.push_back({host, Endpoint{*address, *port}, *address});
   }
-  if (inventory.nodes.empty()) return MakeError(ErrorCode::kInvalidArgument, path + ": no hosts in group qsm_nodes");
+  if (inventory.nodes.empty())
+    return MakeError(ErrorCode::kInvalidArgument, path + ": no hosts in group qsm_nodes");
   const auto gms_hosts = hosts_of("qsm_gms");
   if (!gms_hosts.empty()) {
     auto address = address_of(gms_hosts[0]);
@@ -113,28 +120,33 @@ Result<Inventory> ReadInventory(const std::string& path) {
 Result<RunRecord> RunInventory(const Scenario& scenario, const LaunchOptions& o) {
   const auto wall_begin = std::chrono::steady_clock::now();
   if (o.inventory.empty()) {
-    return MakeError(ErrorCode::kInvalidArgument, "launcher inventory: give --inventory FILE (an Ansible inventory)");
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "launcher inventory: give --inventory FILE (an Ansible inventory)");
   }
   for (const FaultSpec& f : scenario.faults) {
-    const bool in_process = (f.type == FaultType::kSleep || f.type == FaultType::kLossBurst || f.type == FaultType::kLoss) &&
-                            !f.via_network;
+    const bool in_process =
+        (f.type == FaultType::kSleep || f.type == FaultType::kLossBurst || f.type == FaultType::kLoss) &&
+        !f.via_network;
     if (!in_process) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       scenario.source + ":" + std::to_string(f.line) + ": fault '" + FaultTypeName(f.type) +
-                           "' is applied by the harness next to the nodes; the inventory launcher runs the in-process "
-                           "faults only (sleep, loss-burst, loss)");
+      return MakeError(
+          ErrorCode::kInvalidArgument,
+          scenario.source + ":" + std::to_string(f.line) + ": fault '" + FaultTypeName(f.type) +
+              "' is applied by the harness next to the nodes; the inventory launcher runs the in-process "
+              "faults only (sleep, loss-burst, loss)");
     }
   }
   auto inventory = ReadInventory(o.inventory);
   if (!inventory) return std::unexpected(inventory.error());
   if (inventory->nodes.size() < scenario.nodes) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     scenario.source + ": 'nodes': " + std::to_string(scenario.nodes) + " nodes, but " + o.inventory +
-                         " has " + std::to_string(inventory->nodes.size()) + " hosts in qsm_nodes");
+                     scenario.source + ": 'nodes': " + std::to_string(scenario.nodes) + " nodes, but " +
+                         o.inventory + " has " + std::to_string(inventory->nodes.size()) +
+                         " hosts in qsm_nodes");
   }
   if (scenario.gms && !inventory->gms) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     scenario.source + ": 'gms': " + o.inventory + " has no host in qsm_gms (site.yml runs qsm-gms there)");
+                     scenario.source + ": 'gms': " + o.inventory +
+                         " has no host in qsm_gms (site.yml runs qsm-gms there)");
   }
   const auto& hosts = inventory->nodes;
   Addressing addressing{.endpoint = [&](uint32_t id) { return hosts[id - 1].node; },
@@ -153,7 +165,8 @@ Result<RunRecord> RunInventory(const Scenario& scenario, const LaunchOptions& o)
   std::string host_list;
   for (NodePlan& plan : record.run.plans) {
     plan.max_run = run_length;  // nobody tells the nodes to stop: they stop by themselves
-    std::ofstream(dir / "nodes" / ("node-" + std::to_string(plan.node_id) + ".plan.json")) << PlanToJson(plan) << "\n";
+    std::ofstream(dir / "nodes" / ("node-" + std::to_string(plan.node_id) + ".plan.json"))
+        << PlanToJson(plan) << "\n";
     ids[hosts[plan.node_id - 1].name] = plan.node_id;
     Append(host_list, hosts[plan.node_id - 1].name, ",");
   }
@@ -162,18 +175,20 @@ Result<RunRecord> RunInventory(const Scenario& scenario, const LaunchOptions& o)
                      {"qsm_run_hosts", host_list},
                      {"qsm_run_ids", ids},
                      {"qsm_run_seconds", static_cast<int64_t>(ToSeconds(run_length)) + 1}};
-  if (auto s = WriteFile((dir / "ansible-vars.json").string(), vars.dump(2) + "\n"); !s) return std::unexpected(s.error());
+  if (auto s = WriteFile((dir / "ansible-vars.json").string(), vars.dump(2) + "\n"); !s)
+    return std::unexpected(s.error());
 
   const std::string playbook = (fs::path(o.playbooks_dir) / "run.yml").string();
   auto log = OpenLog((dir / "ansible.log").string());
   if (!log) return std::unexpected(log.error());
-  auto pid = StartProcess({"ansible-playbook", "-i", o.inventory, playbook, "-e", "@" + (dir / "ansible-vars.json").string()},
-                          ChildIo{.out = *log, .err = *log, .own_process_group = true});
+  auto pid = StartProcess(
+      {"ansible-playbook", "-i", o.inventory, playbook, "-e", "@" + (dir / "ansible-vars.json").string()},
+      ChildIo{.out = *log, .err = *log, .own_process_group = true});
   close(*log);
   if (!pid) return std::unexpected(pid.error());
   if (o.progress) {
-    std::fprintf(stderr, "[%s] ansible-playbook %s on %u hosts (log: %s)\n", scenario.name.c_str(), playbook.c_str(),
-                 scenario.nodes, (dir / "ansible.log").string().c_str());
+    std::fprintf(stderr, "[%s] ansible-playbook %s on %u hosts (log: %s)\n", scenario.name.c_str(),
+                 playbook.c_str(), scenario.nodes, (dir / "ansible.log").string().c_str());
   }
   ProgressLine progress(scenario.name, o.progress);
   const double total_s = ToSeconds(run_length);
@@ -184,7 +199,8 @@ Result<RunRecord> RunInventory(const Scenario& scenario, const LaunchOptions& o)
       record.interrupted = true;
       kill(-*pid, SIGTERM);  // the playbook's group; the nodes stop by themselves at max_run
     }
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_begin).count();
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_begin).count();
     progress.Update(elapsed < ToSeconds(scenario.duration) ? "load" : "drain", elapsed, total_s, 0);
     usleep(200'000);
   }

@@ -18,6 +18,7 @@
 #include "engine/core/check.h"
 #include "engine/membership/gms.h"
 #include "engine/node/dispatcher.h"
+#include "engine/node/fuzz_driver.h"
 #include "engine/transport/sim/sim_transport.h"
 
 namespace {
@@ -73,28 +74,9 @@ struct World {
     gms->SetCommitObserver([this](uint64_t, const auto&) { CheckModel(gms->membership()); });
     dispatcher = std::make_unique<Dispatcher>(scheduler, transport, *gms);
   }
-  void RunFor(Duration d) {
-    const TimePoint end = clock.Now() + d;
-    for (;;) {
-      network.RunDue();
-      while (scheduler.RunOnce()) {
-      }
-      auto next = network.NextEventTime();
-      auto wake = scheduler.WakeupTime();
-      if (wake && (!next || *wake < *next)) next = wake;
-      if (!next || *next > end) break;
-      clock.AdvanceTo(std::max(*next, clock.Now()));
-    }
-    clock.AdvanceTo(end);
-  }
+  void RunFor(Duration d) { fuzz::RunUntil(clock, network, scheduler, clock.Now() + d); }
   void Deliver(const Endpoint& from, std::span<const std::byte> bytes) {
-    PooledBuffer buffer = pool.Acquire();
-    if (!buffer || bytes.size() > buffer.space().size()) return;
-    std::memcpy(buffer.space().data(), bytes.data(), bytes.size());
-    buffer.set_size(bytes.size());
-    dispatcher->OnReceive(from, std::move(buffer), clock.Now());
-    while (scheduler.RunOnce()) {
-    }
+    fuzz::Deliver(pool, *dispatcher, scheduler, from, bytes);
   }
 };
 
@@ -102,38 +84,20 @@ struct World {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   World world;
-  size_t pos = 0;
-  while (pos + 3 <= size) {
-    const uint8_t op = data[pos];
-    const size_t len = data[pos + 1] | (size_t{data[pos + 2]} << 8);
-    pos += 3;
-    const size_t take = std::min(len, size - pos);
-    auto bytes = std::as_bytes(std::span(data + pos, take));
+  fuzz::ForEachRecord(data, size, [&](uint8_t op, size_t len, std::span<const std::byte> bytes) {
     const Endpoint from = world.peers[(op >> 2) % 4]->local_endpoint();
     switch (op % 3) {
-      case 0: {
-        if (take >= wire::kHeaderSize) {
-          std::vector<std::byte> fixed(bytes.begin(), bytes.end());
-          fixed[0] = std::byte{wire::kMagic & 0xff};
-          fixed[1] = std::byte{wire::kMagic >> 8};
-          fixed[2] = std::byte{wire::kVersion};
-          fixed[4] = static_cast<std::byte>(take & 0xff);
-          fixed[5] = static_cast<std::byte>(take >> 8);
-          wire::SealChecksum(fixed);
-          world.Deliver(from, fixed);
-        }
-        pos += take;
-        break;
-      }
+      case 0:
+        if (auto fixed = fuzz::MakeDecodable(bytes)) world.Deliver(from, *fixed);
+        return true;
       case 1:
         world.Deliver(from, bytes);
-        pos += take;
-        break;
+        return true;
       default:
         world.RunFor(Duration(std::chrono::milliseconds(((len & 0xff) + 1) * 20)));
-        break;
+        return false;
     }
-  }
+  });
   world.RunFor(2s);  // commits, failures
   world.Start();     // a restart from the saved state
   CheckModel(world.gms->membership());
