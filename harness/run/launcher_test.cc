@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 namespace qsm::harness {
@@ -38,6 +39,23 @@ class LauncherTest : public ::testing::Test {
   Result<RunRecord> Run(const Scenario& sc, const std::string& binary = QSM_NODE_BINARY) {
     return RunProcesses(sc,
                         LaunchOptions{.node_binary = binary, .run_dir = dir_.string(), .progress = false});
+  }
+  // Runs the complete scenario `text`; its delivery check must pass with no incident. nullopt
+  // (after a test failure saying why) if it could not run.
+  std::optional<std::pair<RunRecord, CheckReport>> RunPassing(const std::string& text) {
+    auto sc = ParseScenario(text, "test.yaml");
+    if (!sc) {
+      ADD_FAILURE() << sc.error().message;
+      return std::nullopt;
+    }
+    auto record = Run(*sc);
+    if (!record) {
+      ADD_FAILURE() << record.error().message;
+      return std::nullopt;
+    }
+    CheckReport check = CheckDeliveries(CheckInputOf(*record));
+    EXPECT_TRUE(check.ok && record->incidents.empty()) << Describe(*record, check);
+    return std::make_pair(std::move(*record), std::move(check));
   }
   static std::string Describe(const RunRecord& r, const CheckReport& c) {
     std::string out;
@@ -193,17 +211,13 @@ TEST_F(LauncherTest, NetnsRunWithNetworkFaultsPassesAndLeavesNothingBehind) {
 // qsm-gms and qsm-node processes over real UDP: a receiver and then a sender are killed; the GMS's
 // failure detector removes each, and the rest keep delivering.
 TEST_F(LauncherTest, WithTheGmsSurvivorsKeepDeliveringAfterAReceiverAndASenderAreKilled) {
-  auto sc = ParseScenario(
+  auto run = RunPassing(
       "name: t\nlauncher: local\nnodes: 5\nsenders: 2\nrate: 1000\nduration: 5s\nwarmup: 1s\ndrain: 15s\n"
       "gms: {failure_timeout: 1s, heartbeat: 200ms}\n"
-      "faults: [{type: crash, nodes: [4], at: 1500ms}, {type: crash, nodes: [2], at: 3s}]\n",
-      "test.yaml");
-  ASSERT_TRUE(sc.has_value()) << sc.error().message;
-  auto record = Run(*sc);
-  ASSERT_TRUE(record.has_value()) << record.error().message;
-  const CheckReport check = CheckDeliveries(CheckInputOf(*record));
-  EXPECT_TRUE(check.ok && record->incidents.empty()) << Describe(*record, check);
-  EXPECT_EQ(record->crashed, (std::set<uint32_t>{2, 4}));
+      "faults: [{type: crash, nodes: [4], at: 1500ms}, {type: crash, nodes: [2], at: 3s}]\n");
+  ASSERT_TRUE(run.has_value());
+  const auto& [record, check] = *run;
+  EXPECT_EQ(record.crashed, (std::set<uint32_t>{2, 4}));
   EXPECT_EQ(check.sent, 5000u);  // node 1, the surviving sender: 1000 msgs/s for 5 s
   EXPECT_EQ(check.receivers.size(), 3u);
   EXPECT_EQ(check.delivered, check.expected);
@@ -219,19 +233,15 @@ TEST_F(LauncherTest, WithTheGmsSurvivorsKeepDeliveringAfterAReceiverAndASenderAr
 // the root namespace on the bridge, loss bursts on one host.
 TEST_F(LauncherTest, NetnsRunWithTheGmsAndGroupsOverSeveralRegionsPasses) {
   if (geteuid() != 0) GTEST_SKIP() << "the netns launcher needs root";
-  auto sc = ParseScenario(
+  auto run = RunPassing(
       "name: t\nlauncher: netns\nnodes: 5\ngroups: 6\nmembership: {pattern: zipf, fraction: 0.5}\n"
       "senders: 2\nrate: 500\nduration: 4s\nwarmup: 1s\ndrain: 15s\nseed: 3\ngms: true\n"
-      "faults: [{type: loss-burst, nodes: [3], every: 1s, for: 20ms, via: network}]\n",
-      "test.yaml");
-  ASSERT_TRUE(sc.has_value()) << sc.error().message;
-  auto record = Run(*sc);
-  ASSERT_TRUE(record.has_value()) << record.error().message;
-  const CheckReport check = CheckDeliveries(CheckInputOf(*record));
-  EXPECT_TRUE(check.ok && record->incidents.empty()) << Describe(*record, check);
+      "faults: [{type: loss-burst, nodes: [3], every: 1s, for: 20ms, via: network}]\n");
+  ASSERT_TRUE(run.has_value());
+  const auto& [record, check] = *run;
   EXPECT_GT(check.expected, 0u);
   std::set<std::vector<uint32_t>> group_sets;
-  for (const NodePlan& plan : record->run.plans) group_sets.insert(plan.joined);
+  for (const NodePlan& plan : record.run.plans) group_sets.insert(plan.joined);
   EXPECT_GT(group_sets.size(), 1u);  // nodes differ in groups: several regions
 }
 
@@ -239,27 +249,34 @@ TEST_F(LauncherTest, NetnsRunWithTheGmsAndGroupsOverSeveralRegionsPasses) {
 // nothing connects to its (unused) addresses. The real runs: playbooks/tests/netns-cluster-test.sh.
 TEST_F(LauncherTest, TheInventoryLauncherSaysWhatItCannotDo) {
   const fs::path inventory = dir_ / "inventory.ini";
-  std::ofstream(inventory) << "[qsm_nodes]\nh1 ansible_host=198.19.9.1\nh2 qsm_address=198.19.9.2 qsm_node_port=7100\n";
+  std::ofstream(inventory)
+      << "[qsm_nodes]\nh1 ansible_host=198.19.9.1\nh2 qsm_address=198.19.9.2 qsm_node_port=7100\n";
   auto run = [&](const std::string& extra) {
     auto sc = ParseScenario("name: t\nlauncher: inventory\nnodes: 2\n" + extra, "test.yaml");
     EXPECT_TRUE(sc.has_value()) << sc.error().message;
-    return RunInventory(*sc, LaunchOptions{.run_dir = dir_.string(), .progress = false,
-                                           .inventory = inventory.string(), .playbooks_dir = "playbooks"});
+    return RunInventory(*sc, LaunchOptions{.run_dir = dir_.string(),
+                                           .progress = false,
+                                           .inventory = inventory.string(),
+                                           .playbooks_dir = "playbooks"});
   };
   auto crash = run("faults: [{type: crash, nodes: [2], at: 1s}]\n");
   ASSERT_FALSE(crash.has_value());
-  EXPECT_NE(crash.error().message.find("runs the in-process faults only (sleep, loss-burst, loss)"), std::string::npos)
+  EXPECT_NE(crash.error().message.find("runs the in-process faults only (sleep, loss-burst, loss)"),
+            std::string::npos)
       << crash.error().message;
   auto three = ParseScenario("name: t\nlauncher: inventory\nnodes: 3\n", "test.yaml");
-  auto refused = RunInventory(*three, LaunchOptions{.run_dir = dir_.string(), .progress = false,
-                                                    .inventory = inventory.string(), .playbooks_dir = "playbooks"});
+  auto refused = RunInventory(*three, LaunchOptions{.run_dir = dir_.string(),
+                                                    .progress = false,
+                                                    .inventory = inventory.string(),
+                                                    .playbooks_dir = "playbooks"});
   ASSERT_FALSE(refused.has_value());
   EXPECT_NE(refused.error().message.find("3 nodes, but " + inventory.string() + " has 2 hosts in qsm_nodes"),
             std::string::npos)
       << refused.error().message;
   auto no_gms = run("gms: true\n");
   ASSERT_FALSE(no_gms.has_value());
-  EXPECT_NE(no_gms.error().message.find("has no host in qsm_gms"), std::string::npos) << no_gms.error().message;
+  EXPECT_NE(no_gms.error().message.find("has no host in qsm_gms"), std::string::npos)
+      << no_gms.error().message;
   auto no_inventory = RunInventory(*three, LaunchOptions{.run_dir = dir_.string(), .progress = false});
   ASSERT_FALSE(no_inventory.has_value());
   EXPECT_NE(no_inventory.error().message.find("give --inventory FILE"), std::string::npos);

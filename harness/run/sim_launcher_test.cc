@@ -18,6 +18,14 @@ Scenario Make(uint32_t nodes, const std::string& faults, uint64_t seed = 7) {
   return *sc;
 }
 
+// Every violation and incident of a run, one a line (what a failed expectation prints).
+std::string Why(const RunRecord& record, const CheckReport& check) {
+  std::string why;
+  for (const auto& v : check.violations) why += v + "\n";
+  for (const auto& i : record.incidents) why += i + "\n";
+  return why;
+}
+
 nlohmann::json SummaryOf(const Scenario& sc) {
   auto record = RunSimulation(sc, LaunchOptions{.progress = false});
   EXPECT_TRUE(record.has_value()) << record.error().message;
@@ -36,10 +44,7 @@ TEST(SimLauncherTest, TwoHundredNodesWithFaultsPassTheCheck) {
   auto record = RunSimulation(sc, LaunchOptions{.progress = false});
   ASSERT_TRUE(record.has_value()) << record.error().message;
   const CheckReport check = CheckDeliveries(CheckInputOf(*record));
-  std::string why;
-  for (const auto& v : check.violations) why += v + "\n";
-  for (const auto& i : record->incidents) why += i + "\n";
-  EXPECT_TRUE(check.ok && record->incidents.empty()) << why;
+  EXPECT_TRUE(check.ok && record->incidents.empty()) << Why(*record, check);
   EXPECT_EQ(check.sent, 800u);
   EXPECT_EQ(check.receivers.size(), 199u);  // node 120 crashed
   EXPECT_EQ(check.delivered, 199u * 800u);
@@ -60,10 +65,7 @@ TEST(SimLauncherTest, WithTheGmsZipfGroupsSpanRegionsAndACrashIsFound) {
   auto record = RunSimulation(*sc, LaunchOptions{.run_dir = dir.string(), .progress = false});
   ASSERT_TRUE(record.has_value()) << record.error().message;
   const CheckReport check = CheckDeliveries(CheckInputOf(*record));
-  std::string why;
-  for (const auto& v : check.violations) why += v + "\n";
-  for (const auto& i : record->incidents) why += i + "\n";
-  EXPECT_TRUE(check.ok && record->incidents.empty()) << why;
+  EXPECT_TRUE(check.ok && record->incidents.empty()) << Why(*record, check);
   EXPECT_EQ(record->crashed, (std::set<uint32_t>{20}));
   EXPECT_GT(check.expected, 0u);
   EXPECT_EQ(check.delivered, check.expected);
