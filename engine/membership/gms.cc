@@ -64,7 +64,7 @@ Status Gms::Start() {
       p.last_heard = now;  // a fresh failure timeout: the GMS was away, not the node
       p.needs_snapshot = true;
       p.last_sent_epoch = epoch_;
-      p.committed_version = p.groups_version = n.groups_version;
+      p.groups_version = n.groups_version;
     }
   }
   const Duration every = std::max<Duration>(config_.failure_timeout / 10, 10ms);
@@ -107,7 +107,8 @@ void Gms::OnRegister(const wire::RegisterPacket& p, TimePoint now) {
     if (p.groups_version == peer.groups_version) {
       // A repeat: the node has not seen our acknowledgement. Once committed, acknowledge again
       // (before that, the commit will).
-      if (peer.committed_version == p.groups_version) SendUpdate(p.node, peer, /*snapshot=*/true, now);
+      if (CommittedVersion(p.node, peer) == p.groups_version)
+        SendUpdate(p.node, peer, /*snapshot=*/true, now);
       return;
     }
     ++stats_.group_changes;
@@ -187,12 +188,16 @@ void Gms::Commit(TimePoint now) {
   if (auto saved = store_.Save(membership_.Serialize() + "epoch " + std::to_string(epoch_) + "\n"); !saved) {
     ++stats_.save_errors;
   }
-  for (auto& [id, peer] : peers_) peer.committed_version = peer.groups_version;
   for (NodeId id : changes.nodes) {
     auto it = peers_.find(id);
     if (it != peers_.end()) SendUpdate(id, it->second, it->second.needs_snapshot, now);
   }
   if (observer_) observer_(epoch_, changes);
+}
+
+uint64_t Gms::CommittedVersion(NodeId node, const Peer& peer) const {
+  const NodeInfo* info = membership_.node(node);
+  return info == nullptr || info->incarnation != peer.incarnation ? 0 : info->groups_version;
 }
 
 void Gms::SendUpdate(NodeId node, Peer& peer, bool snapshot, TimePoint now) {
@@ -259,7 +264,7 @@ void Gms::SendUpdate(NodeId node, Peer& peer, bool snapshot, TimePoint now) {
     u.prev_epoch = peer.last_sent_epoch;
     u.node = node;
     u.incarnation = peer.incarnation;
-    u.groups_version = peer.committed_version;
+    u.groups_version = CommittedVersion(node, peer);
     u.snapshot = snapshot;
     u.part = static_cast<uint16_t>(i);
     u.parts = static_cast<uint16_t>(parts.size());

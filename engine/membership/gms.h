@@ -122,9 +122,9 @@ class Gms final : public PacketHandler {
     uint64_t incarnation = 0;
     Endpoint endpoint;
     TimePoint last_heard{};
-    uint64_t groups_version = 0;     // the latest version received (staged or committed)
-    uint64_t committed_version = 0;  // the version in the committed membership
-    uint64_t last_sent_epoch = 0;    // epoch of the last update sent to it
+    uint64_t groups_version = 0;   // the latest version received, staged or committed (the
+                                   // committed one is the membership's NodeInfo::groups_version)
+    uint64_t last_sent_epoch = 0;  // epoch of the last update sent to it
     TimePoint last_sent_at{};
     bool needs_snapshot = false;
     std::map<RegionId, uint32_t> known_regions;  // region views it was sent
@@ -143,6 +143,9 @@ class Gms final : public PacketHandler {
   void ScheduleCommit();
   // Applies the staged changes, persists them, and sends each affected node its update.
   void Commit(TimePoint now);
+  // The version of `peer`'s group set in the committed membership (0: none committed for this
+  // incarnation yet; a restarted node's previous life does not count).
+  uint64_t CommittedVersion(NodeId node, const Peer& peer) const;
   // Sends `node` the views that changed for it (all of them, if `snapshot`).
   void SendUpdate(NodeId node, Peer& peer, bool snapshot, TimePoint now);
   void Send(const Endpoint& to, const wire::Packet& packet);

@@ -64,7 +64,7 @@ void GmsClient::OnViewUpdate(const wire::ViewUpdatePacket& u, const Endpoint& fr
     return;
   if (u.groups_version < groups_version_) {
     // The GMS has not applied our current groups (or does not know us): register again.
-    acked_version_ = std::min(acked_version_, u.groups_version);
+    acked_version_ = u.groups_version;
     if (u.epoch == 0) {
       SendRegister();
       return;

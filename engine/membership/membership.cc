@@ -129,10 +129,6 @@ Region& Membership::RegionFor(const Signature& signature, std::set<RegionId>& di
   return r;
 }
 
-void Membership::AddMember(Region& r, NodeId n) { r.members.push_back(n); }
-
-void Membership::RemoveMember(Region& r, NodeId n) { std::erase(r.members, n); }
-
 Membership::Changes Membership::Commit() {
   Changes changes;
   // Regions that went away in the previous commit have been announced; forget them now.
@@ -159,7 +155,7 @@ Membership::Changes Membership::Commit() {
         ++it;
         continue;
       }
-      RemoveMember(r, id);
+      std::erase(r.members, id);
       dirty.insert(r.id);
       it = placed.erase(it);
     }
@@ -182,7 +178,7 @@ Membership::Changes Membership::Commit() {
     nodes_[id] = std::move(*staged);
     for (auto& [set, signature] : wanted) {
       Region& r = RegionFor({set, signature}, dirty);
-      AddMember(r, id);
+      r.members.push_back(id);  // the newest member: last in view order
       dirty.insert(r.id);
       placed[set] = r.id;
     }

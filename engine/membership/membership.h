@@ -129,8 +129,6 @@ class Membership {
   using Signature = std::pair<SetId, std::vector<GroupId>>;
   // The region with this signature, created (no members yet) if there is none.
   Region& RegionFor(const Signature& signature, std::set<RegionId>& dirty);
-  void AddMember(Region& r, NodeId n);
-  void RemoveMember(Region& r, NodeId n);
 
   AddressPool pool_;
   std::unordered_map<GroupId, SetId> set_of_group_;

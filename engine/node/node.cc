@@ -186,8 +186,13 @@ void Node::OnRegionView(const wire::RegionView& view) {
     region_.InstallView(view);  // without this node: leaves
     counters_.Add(Counter::kViewChanges);
   }
-  UpdateTarget(view, /*create=*/false);
+  // A group view may have named this region before its view arrived: the target starts now.
+  const bool named = std::any_of(group_regions_.begin(), group_regions_.end(), [&](const auto& entry) {
+    return std::find(entry.second.begin(), entry.second.end(), view.id.region) != entry.second.end();
+  });
+  UpdateTarget(view, /*create=*/named);
   ForgetUnusedTargets();
+  if (named) PostPump(IoClass::kOutboundData);  // a message held for this group can go now
 }
 
 void Node::OnGroupView(const wire::GroupView& view) {

@@ -159,6 +159,77 @@ TEST(GmsSimTest, UpdatesGoExactlyToTheNodesThatNeedThem) {
   EXPECT_EQ(nodes[6]->RegionsOf(3), std::vector<uint32_t>{nodes[6]->region().layout().view().id.region});
 }
 
+// A feed that always has a 1000-byte message for group 1 (a sender at full speed).
+class FullSpeedFeed final : public MessageFeed {
+ public:
+  bool Next(OutgoingMessage& out) override {
+    out.group = 1;
+    out.payload.assign(1000, std::byte{7});
+    return true;
+  }
+};
+
+// Group 1 spans region A (nodes 1, 2) and region B (node 3); node 1 sends to it at full speed on a
+// 100 Mbit/s link. Both regions must get their share of the link from the start: B must not wait
+// until A's window is full.
+TEST(GmsSimTest, ASenderAtFullSpeedServesEveryRegionOfTheGroup) {
+  std::vector<Node*> nodes(4, nullptr);
+  membership::MemoryStore store;
+  FullSpeedFeed feed;
+  Cluster cluster(
+      ClusterConfig{.nodes = 4, .seed = 12, .host = HostModel{.egress_bits_per_second = 100'000'000}},
+      [&](NodeContext& ctx) -> std::unique_ptr<PacketHandler> {
+        if (ctx.index == 0) {
+          auto g =
+              std::make_unique<membership::Gms>(membership::GmsConfig{}, ctx.scheduler, ctx.transport, store);
+          EXPECT_TRUE(g->Start().has_value());
+          return g;
+        }
+        auto node = std::make_unique<Node>(NodeConfig{.id = static_cast<wire::NodeId>(ctx.index),
+                                                      .window = SenderWindow{.max_messages = 5000}},
+                                           ctx.scheduler, ctx.transport, ctx.random);
+        nodes[ctx.index] = node.get();
+        return node;
+      });
+  const std::vector<std::vector<wire::GroupId>> groups = {{}, {1, 2}, {1, 2}, {1, 3}};
+  for (wire::NodeId id = 1; id <= 3; ++id) {
+    for (wire::GroupId g : groups[id]) (void)nodes[id]->Join(g);
+    ASSERT_TRUE(nodes[id]->StartMembership({.node = id, .gms = cluster.endpoint(0)}).has_value());
+  }
+  cluster.RunFor(1s);
+  ASSERT_EQ(nodes[1]->RegionsOf(1).size(), 2u);
+  nodes[1]->SetFeed(&feed);
+  cluster.RunFor(200ms);
+  const uint64_t in_a = nodes[2]->Snapshot().counter(Counter::kMessagesDelivered);
+  const uint64_t in_b = nodes[3]->Snapshot().counter(Counter::kMessagesDelivered);
+  EXPECT_GT(in_a, 500u);
+  EXPECT_GT(in_b, in_a / 2) << "region B got " << in_b << " messages while region A got " << in_a;
+  nodes[1]->SetFeed(nullptr);
+}
+
+// A group view may name a region whose view comes later (a lost or reordered part): once the
+// region's view arrives, the group can be sent to.
+TEST(GmsSimTest, AGroupsRegionKnownOnlyLaterBecomesASendTarget) {
+  Node* node = nullptr;
+  Cluster cluster(
+      ClusterConfig{.nodes = 2, .seed = 13}, [&](NodeContext& ctx) -> std::unique_ptr<PacketHandler> {
+        auto n = std::make_unique<Node>(NodeConfig{.id = static_cast<wire::NodeId>(ctx.index + 1)},
+                                        ctx.scheduler, ctx.transport, ctx.random);
+        if (ctx.index == 0) node = n.get();
+        return n;
+      });
+  (void)node->Join(1);
+  ASSERT_TRUE(node->StartMembership({.node = 1, .gms = cluster.endpoint(1)}).has_value());
+  const std::vector<std::byte> payload(100, std::byte{1});
+  node->OnGroupView({.group = 1, .view = 1, .regions = {{7, 1}}});
+  EXPECT_FALSE(node->Send(1, payload));  // region 7 is not known yet
+  node->OnRegionView({.id = {7, 1},
+                      .multicast = Endpoint::FromOctets(239, 18, 0, 7, 7400),
+                      .members = {{2, cluster.endpoint(1)}}});
+  EXPECT_EQ(node->RegionsOf(1), std::vector<uint32_t>{7});
+  EXPECT_TRUE(node->Send(1, payload));
+}
+
 TEST(GmsSimTest, ARunReplaysFromItsSeed) {
   GmsScenario sc{.nodes = 5,
                  .loads = {{.node = 2, .group = 1, .messages = 1000, .rate = 1000}},

@@ -31,8 +31,7 @@ using nlohmann::json;
 
 struct InventoryHost {
   std::string name;
-  Endpoint node;     // address and qsm_node_port
-  uint32_t address;  // the multicast interface
+  Endpoint node;  // qsm_address (also the multicast interface) and qsm_node_port
 };
 
 // A host variable as text ("" if unset).
@@ -100,7 +99,7 @@ Result<Inventory> ReadInventory(const std::string& path) {
     if (!address) return std::unexpected(address.error());
     auto port = port_of(host, "qsm_node_port", 7000);
     if (!port) return std::unexpected(port.error());
-    inventory.nodes.push_back({host, Endpoint{*address, *port}, *address});
+    inventory.nodes.push_back({host, Endpoint{*address, *port}});
   }
   if (inventory.nodes.empty())
     return MakeError(ErrorCode::kInvalidArgument, path + ": no hosts in group qsm_nodes");
@@ -150,7 +149,7 @@ Result<RunRecord> RunInventory(const Scenario& scenario, const LaunchOptions& o)
   }
   const auto& hosts = inventory->nodes;
   Addressing addressing{.endpoint = [&](uint32_t id) { return hosts[id - 1].node; },
-                        .interface = [&](uint32_t id) { return hosts[id - 1].address; },
+                        .interface = [&](uint32_t id) { return hosts[id - 1].node.address; },
                         .region_multicast = Endpoint::FromOctets(239, 255, 77, 1, 7499),
                         .gms = inventory->gms.value_or(Endpoint{})};
   auto resolved = Resolve(scenario, addressing);
