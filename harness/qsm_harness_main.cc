@@ -59,7 +59,7 @@ std::string DefaultNodeBinary() {
   std::error_code ec;
   const fs::path self = fs::read_symlink("/proc/self/exe", ec);
   if (!ec) {
-    const fs::path sibling = self.parent_path().parent_path() / "engine" / "node" / "qsm-node";
+    const fs::path sibling = self.parent_path().parent_path() / "daemons" / "qsm-node";
     if (fs::exists(sibling)) return sibling.string();
   }
   return "qsm-node";

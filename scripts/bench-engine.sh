@@ -7,7 +7,7 @@
 #  3. throughput with 1 vs 10,000 groups in the region
 set -euo pipefail
 build=${1:-build/release}
-node=$build/engine/node/qsm-node
+node=$build/daemons/qsm-node
 blaster=$build/harness/blaster/qsm-blaster
 seconds=${BENCH_SECONDS:-3}
 engine_args=(--token-rate 20 --window 50000 --size 1000)

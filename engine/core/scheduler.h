@@ -25,6 +25,7 @@
 #include "engine/core/request_queue.h"
 #include "engine/core/ring_queue.h"
 #include "engine/core/time.h"
+#include "engine/core/traffic.h"
 
 namespace qsm {
 
@@ -39,6 +40,18 @@ enum class IoClass : uint8_t {
 };
 inline constexpr size_t kIoClassCount = 6;
 std::string_view IoClassName(IoClass c);
+// The class an inbound packet of `traffic` is queued in.
+constexpr IoClass InboundClass(Traffic traffic) {
+  switch (traffic) {
+    case Traffic::kControl:
+      return IoClass::kInboundControl;
+    case Traffic::kRecovery:
+      return IoClass::kInboundRecovery;
+    case Traffic::kData:
+      return IoClass::kInboundData;
+  }
+  return IoClass::kInboundControl;
+}
 
 class IoHandler;
 

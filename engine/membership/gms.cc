@@ -72,7 +72,7 @@ Status Gms::Start() {
   return {};
 }
 
-void Gms::OnPacket(const wire::Packet& packet, const Endpoint& from, TimePoint at) {
+void Gms::OnPacket(const wire::Packet& packet, std::span<const std::byte>, const Endpoint& from, TimePoint at) {
   switch (packet.type) {
     case wire::PacketType::kRegister:
       OnRegister(std::get<wire::RegisterPacket>(packet.body), at);

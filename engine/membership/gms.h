@@ -106,7 +106,8 @@ class Gms final : public PacketHandler {
   // Loads the saved state (if any) and starts the failure detector.
   Status Start();
 
-  void OnPacket(const wire::Packet& packet, const Endpoint& from, TimePoint at) override;
+  void OnPacket(const wire::Packet& packet, std::span<const std::byte> datagram, const Endpoint& from,
+                TimePoint at) override;
 
   // Called after every commit, once its updates are sent (the daemon logs them).
   using CommitObserver = std::function<void(uint64_t epoch, const Membership::Changes& changes)>;

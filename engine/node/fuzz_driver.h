@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "engine/core/buffer_pool.h"
-#include "engine/node/dispatcher.h"
+#include "engine/runtime/dispatcher.h"
 #include "engine/transport/sim/sim_network.h"
 #include "engine/wire/packets.h"
 

@@ -17,7 +17,7 @@
 
 #include "engine/core/check.h"
 #include "engine/membership/gms.h"
-#include "engine/node/dispatcher.h"
+#include "engine/runtime/dispatcher.h"
 #include "engine/node/fuzz_driver.h"
 #include "engine/transport/sim/sim_transport.h"
 

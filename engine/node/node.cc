@@ -9,33 +9,6 @@ namespace {
 
 constexpr size_t kRecovery = 0, kData = 1;
 
-uint64_t DeliveryKey(wire::NodeId sender, wire::GroupId group) { return (uint64_t{sender} << 32) | group; }
-
-// The region view a region-scoped packet belongs to; nullopt for other packets.
-std::optional<wire::RegionViewId> ScopeOf(const wire::Packet& packet) {
-  switch (packet.type) {
-    case wire::PacketType::kData:
-    case wire::PacketType::kRetransmit:
-    case wire::PacketType::kForward:
-      return std::get<wire::DataPacket>(packet.body).rvid;
-    case wire::PacketType::kPartitionToken:
-    case wire::PacketType::kRegionToken:
-      return std::get<wire::TokenPacket>(packet.body).rvid;
-    case wire::PacketType::kTokenAck:
-      return std::get<wire::TokenAckPacket>(packet.body).rvid;
-    case wire::PacketType::kPullRequest:
-      return std::get<wire::RecoveryRequest>(packet.body).rvid;
-    default:
-      return std::nullopt;
-  }
-}
-
-std::vector<wire::NodeId> MemberIds(const wire::RegionView& view) {
-  std::vector<wire::NodeId> ids;
-  for (const auto& m : view.members) ids.push_back(m.node);
-  return ids;
-}
-
 }  // namespace
 
 Node::Node(NodeConfig config, Scheduler& scheduler, Transport& transport, Random& random)
@@ -44,6 +17,15 @@ Node::Node(NodeConfig config, Scheduler& scheduler, Transport& transport, Random
       transport_(transport),
       counters_(scheduler.counters()),
       region_({scheduler, transport, random, scheduler.counters()}, config.region, config.id, *this),
+      targets_(config.window, config.view_change_suspend, scheduler.counters()),
+      router_([this](uint32_t region) -> std::optional<uint32_t> {
+        if (!gms_) return std::nullopt;
+        auto known = gms_->regions().find(region);
+        if (known == gms_->regions().end()) return std::nullopt;
+        return known->second.id.view;
+      }),
+      held_(config.hold, scheduler.counters()),
+      delivery_(scheduler.counters()),
       data_rate_(config.send_rate, std::max(1.0, config.send_rate / 100)),
       recovery_rate_(config.recovery_rate, std::max(1.0, config.recovery_rate / 100)) {}
 
@@ -54,19 +36,14 @@ Node::~Node() {
 
 // ---------------------------------------------------------------- views
 
+std::optional<wire::RegionViewId> Node::own_view() const {
+  if (!region_.has_view()) return std::nullopt;
+  return region_.layout().view().id;
+}
+
 std::optional<uint32_t> Node::own_region() const {
   if (!region_.has_view()) return std::nullopt;
   return region_.layout().view().id.region;
-}
-
-Node::Target* Node::TargetOf(uint32_t region) {
-  auto it = targets_.find(region);
-  return it == targets_.end() ? nullptr : &it->second;
-}
-
-const Node::Target* Node::TargetOf(uint32_t region) const {
-  auto it = targets_.find(region);
-  return it == targets_.end() ? nullptr : &it->second;
 }
 
 Status Node::InstallView(const wire::RegionView& view) {
@@ -92,7 +69,8 @@ Status Node::InstallView(const wire::RegionView& view) {
   }
   region_.InstallView(view);
   counters_.Add(Counter::kViewChanges);
-  UpdateTarget(view, /*create=*/true);
+  if (!gms_) targets_.SendEveryGroupTo(view.id.region);
+  FollowTarget(view, /*create=*/true);
   if (!scheduler_.alarms().IsPending(ack_timer_)) {
     ack_timer_ = scheduler_.alarms().Schedule(scheduler_.clock().Now() + config_.ack_timeout / 2,
                                               [this](TimePoint now) { OnAckTimer(now); });
@@ -102,53 +80,8 @@ Status Node::InstallView(const wire::RegionView& view) {
   return {};
 }
 
-void Node::UpdateTarget(const wire::RegionView& view, bool create) {
-  auto it = targets_.find(view.id.region);
-  if (view.members.empty()) {
-    // The region is gone: nobody is left to deliver its pending messages to.
-    if (it != targets_.end()) targets_.erase(it);
-    return;
-  }
-  const TimePoint now = scheduler_.clock().Now();
-  if (it == targets_.end()) {
-    if (!create) return;
-    targets_.emplace(view.id.region, Target{.sender = RegionSender(view.id, config_.window),
-                                            .multicast = view.multicast,
-                                            .members = MemberIds(view),
-                                            .suspended_until = {},
-                                            .last_ack_progress = now});
-    PostPump(IoClass::kOutboundData);
-    return;
-  }
-  Target& t = it->second;
-  if (t.sender.rvid().view >= view.id.view) return;  // not newer
-  std::vector<PendingMessage> carried = t.sender.TakeUnacknowledged();
-  t.sender = RegionSender(view.id, config_.window);
-  for (auto& m : carried) t.sender.Add(std::move(m));  // fits: the old window held them
-  std::vector<wire::NodeId> members = MemberIds(view);
-  const bool added = std::any_of(members.begin(), members.end(), [&](wire::NodeId n) {
-    return std::find(t.members.begin(), t.members.end(), n) == t.members.end();
-  });
-  if (added) {
-    // New members: let the new view's rings form before new data arrives (PROTOCOL.md §3).
-    t.suspended_until = now + config_.view_change_suspend;
-    counters_.Add(Counter::kSendSuspended);
-  }
-  t.members = std::move(members);
-  t.multicast = view.multicast;
-  t.last_ack_progress = now;
-  PostPump(IoClass::kOutboundData);
-}
-
-void Node::ForgetUnusedTargets() {
-  const auto own = own_region();
-  std::erase_if(targets_, [&](const auto& entry) {
-    if (entry.first == own || entry.second.sender.pending_messages() > 0) return false;
-    for (const auto& [group, regions] : group_regions_) {
-      if (std::find(regions.begin(), regions.end(), entry.first) != regions.end()) return false;
-    }
-    return true;
-  });
+void Node::FollowTarget(const wire::RegionView& view, bool create) {
+  if (targets_.Follow(view, create, scheduler_.clock().Now())) PostPump(IoClass::kOutboundData);
 }
 
 Status Node::StartMembership(membership::GmsClientConfig config) {
@@ -157,6 +90,7 @@ Status Node::StartMembership(membership::GmsClientConfig config) {
   }
   if (gms_) return MakeError(ErrorCode::kInvalidArgument, "membership already started");
   gms_ = std::make_unique<membership::GmsClient>(config, scheduler_, transport_, *this);
+  targets_.SendEveryGroupTo(std::nullopt);
   RegisterGroups();
   gms_->Start();
   return {};
@@ -168,9 +102,7 @@ void Node::LeaveCluster() {
 
 void Node::RegisterGroups() {
   if (!gms_) return;
-  std::vector<wire::GroupId> groups;
-  for (const auto& [g, unordered] : joined_) groups.push_back(g);
-  gms_->SetGroups(std::move(groups));
+  gms_->SetGroups(delivery_.groups());
 }
 
 void Node::OnRegionView(const wire::RegionView& view) {
@@ -187,170 +119,68 @@ void Node::OnRegionView(const wire::RegionView& view) {
     counters_.Add(Counter::kViewChanges);
   }
   // A group view may have named this region before its view arrived: the target starts now.
-  const bool named = std::any_of(group_regions_.begin(), group_regions_.end(), [&](const auto& entry) {
-    return std::find(entry.second.begin(), entry.second.end(), view.id.region) != entry.second.end();
-  });
-  UpdateTarget(view, /*create=*/named);
-  ForgetUnusedTargets();
+  const bool named = targets_.Named(view.id.region);
+  FollowTarget(view, /*create=*/named);
+  targets_.ForgetUnused(own_region());
   if (named) PostPump(IoClass::kOutboundData);  // a message held for this group can go now
 }
 
 void Node::OnGroupView(const wire::GroupView& view) {
-  if (view.regions.empty()) {
-    group_regions_.erase(view.group);
-  } else {
-    auto& regions = group_regions_[view.group];
-    regions.clear();
-    for (const auto& rvid : view.regions) {
-      regions.push_back(rvid.region);
-      if (TargetOf(rvid.region) != nullptr || !gms_) continue;
-      auto known = gms_->regions().find(rvid.region);
-      if (known != gms_->regions().end()) UpdateTarget(known->second, /*create=*/true);
-    }
+  std::vector<uint32_t> regions;
+  for (const auto& rvid : view.regions) {
+    regions.push_back(rvid.region);
+    if (targets_.Find(rvid.region) != nullptr || !gms_) continue;
+    auto known = gms_->regions().find(rvid.region);
+    if (known != gms_->regions().end()) FollowTarget(known->second, /*create=*/true);
   }
-  ForgetUnusedTargets();
+  targets_.SetGroupRegions(view.group, std::move(regions));
+  targets_.ForgetUnused(own_region());
   PostPump(IoClass::kOutboundData);
 }
 
-std::vector<uint32_t> Node::RegionsOf(wire::GroupId group) const {
-  if (gms_) {
-    auto it = group_regions_.find(group);
-    return it == group_regions_.end() ? std::vector<uint32_t>{} : it->second;
-  }
-  if (auto own = own_region()) return {*own};
-  return {};
-}
+std::vector<uint32_t> Node::RegionsOf(wire::GroupId group) const { return targets_.RegionsOf(group); }
 
 // ---------------------------------------------------------------- held packets
 
-bool Node::HoldIfFuture(const wire::Packet& packet, const wire::RegionViewId& rvid, const Endpoint& from,
-                        TimePoint at) {
-  const auto own = own_region();
-  bool future;
-  if (own == rvid.region) {
-    future = rvid.view > region_.layout().view().id.view;
-  } else if (gms_) {
-    // Another region: for this node only if it is joining it, i.e. the GMS has not told it of
-    // that region at this view.
-    auto known = gms_->regions().find(rvid.region);
-    future = known == gms_->regions().end() || known->second.id.view < rvid.view;
-  } else {
-    future = !own.has_value();  // static: a view is about to be installed
-  }
-  if (!future) return false;
-  ExpireHeld(at);
-  std::vector<std::byte> bytes(wire::EncodedSize(packet));
-  auto n = wire::Encode(packet, bytes);
-  if (!n) return false;
-  while (!held_.empty() &&
-         (held_.size() >= config_.max_held_packets || held_bytes_ + bytes.size() > config_.max_held_bytes)) {
-    held_bytes_ -= held_.front().bytes.size();
-    held_.pop_front();
-    counters_.Add(Counter::kDroppedFutureView);
-  }
-  held_bytes_ += bytes.size();
-  held_.push_back(Held{at, from, std::move(bytes)});
-  counters_.Add(Counter::kHeldFutureView);
-  return true;
-}
-
-void Node::ExpireHeld(TimePoint now) {
-  while (!held_.empty() && now - held_.front().at > config_.hold_for) {
-    held_bytes_ -= held_.front().bytes.size();
-    held_.pop_front();
-    counters_.Add(Counter::kDroppedFutureView);
-  }
-}
-
 void Node::ReplayHeld() {
-  if (held_.empty()) return;
-  ExpireHeld(scheduler_.clock().Now());
-  std::deque<Held> held;
-  held.swap(held_);
-  held_bytes_ = 0;
-  for (Held& h : held) {
-    auto packet = wire::Decode(h.bytes);
-    QSM_CHECK(packet.has_value(), "a held packet no longer decodes");
-    OnPacket(*packet, h.from, h.at);  // current: handled; still future: held again; stale: dropped
+  if (held_.size() == 0) return;
+  for (const HeldPackets::Held& h : held_.TakeAll(scheduler_.clock().Now())) {
+    auto packet = wire::Decode(h.datagram);
+    QSM_CHECK(packet.has_value(), "a held datagram no longer decodes");
+    OnPacket(*packet, h.datagram, h.from, h.at);  // current: handled; still future: held again; stale: dropped
   }
 }
 
 // ---------------------------------------------------------------- groups and sending
 
 Status Node::Join(wire::GroupId group, bool unordered) {
-  joined_[group] = unordered;
+  delivery_.Join(group, unordered);
   RegisterGroups();
   return {};
 }
 
 void Node::Leave(wire::GroupId group) {
-  joined_.erase(group);
-  // A later Join starts the group's streams afresh (as a joiner), so forget what was delivered.
-  std::erase_if(delivered_,
-                [&](const auto& entry) { return static_cast<wire::GroupId>(entry.first) == group; });
+  delivery_.Leave(group);
   RegisterGroups();
 }
 
-uint64_t Node::AcknowledgedThrough(wire::GroupId group) const {
-  auto sent = group_seqs_.find(group);
-  if (sent == group_seqs_.end()) return 0;
-  uint64_t through = sent->second;
-  for (const auto& [region, t] : targets_) {
-    if (auto pending = t.sender.LowestPendingGroupSeq(group)) through = std::min(through, *pending - 1);
-  }
-  return through;
-}
+uint64_t Node::AcknowledgedThrough(wire::GroupId group) const { return targets_.AcknowledgedThrough(group); }
 
-bool Node::DeliversOnArrival(wire::GroupId group) const {
-  auto it = joined_.find(group);
-  return it != joined_.end() && it->second;
-}
+bool Node::DeliversOnArrival(wire::GroupId group) const { return delivery_.unordered(group); }
 
 void Node::SetFeed(MessageFeed* feed) {
   feed_ = feed;
   PostPump(IoClass::kOutboundData);
 }
 
-bool Node::CanSend(wire::GroupId group, size_t bytes, std::vector<Target*>& out) {
-  out.clear();
-  if (gms_) {
-    auto it = group_regions_.find(group);
-    if (it == group_regions_.end()) return false;
-    for (uint32_t region : it->second) {
-      Target* t = TargetOf(region);
-      if (t == nullptr || !t->sender.HasRoom(bytes)) return false;
-      out.push_back(t);
-    }
-  } else {
-    Target* t = own_region() ? TargetOf(*own_region()) : nullptr;
-    if (t == nullptr || !t->sender.HasRoom(bytes)) return false;
-    out.push_back(t);
-  }
-  return !out.empty();
-}
-
-void Node::Assign(std::vector<Target*>& targets, PendingMessage m) {
-  for (size_t i = 0; i + 1 < targets.size(); ++i) {
-    PendingMessage copy{m.group, m.group_seq, m.send_time_ns, targets[i]->sender.TakeSpareBuffer()};
-    copy.payload.assign(m.payload.begin(), m.payload.end());
-    targets[i]->sender.Add(std::move(copy));
-  }
-  targets.back()->sender.Add(std::move(m));
-  counters_.Add(Counter::kMessagesSent);
-}
-
 bool Node::Send(wire::GroupId group, std::span<const std::byte> payload) {
-  if (payload.size() > config_.max_payload_bytes || !CanSend(group, payload.size(), send_targets_))
+  if (payload.size() > config_.max_payload_bytes || !targets_.Reserve(group, payload.size(), send_targets_))
     return false;
-  Assign(send_targets_, PendingMessage{group, ++group_seqs_[group], ToNanos(scheduler_.clock().Now()),
-                                       std::vector<std::byte>(payload.begin(), payload.end())});
+  targets_.Assign(send_targets_, PendingMessage{group, 0, ToNanos(scheduler_.clock().Now()),
+                                                std::vector<std::byte>(payload.begin(), payload.end())});
+  counters_.Add(Counter::kMessagesSent);
   PostPump(IoClass::kOutboundData);
   return true;
-}
-
-bool Node::WindowsHaveRoom() const {
-  return std::all_of(targets_.begin(), targets_.end(),
-                     [&](const auto& t) { return t.second.sender.HasRoom(config_.max_payload_bytes); });
 }
 
 bool Node::PullFromFeed() {
@@ -358,9 +188,8 @@ bool Node::PullFromFeed() {
   if (!feed_message_held_) {
     // Only ask the feed when the message it gives can be taken: every window has room for a
     // full one (which regions it goes to is known only once it is taken).
-    if (!WindowsHaveRoom()) return false;
-    if (feed_message_.payload.capacity() == 0)
-      feed_message_.payload = targets_.begin()->second.sender.TakeSpareBuffer();
+    if (!targets_.AllHaveRoom(config_.max_payload_bytes)) return false;
+    if (feed_message_.payload.capacity() == 0) feed_message_.payload = targets_.TakeSpareBuffer();
     feed_message_.payload.clear();
     feed_message_.intended = TimePoint{};
     if (!feed_->Next(feed_message_)) return false;
@@ -370,13 +199,14 @@ bool Node::PullFromFeed() {
     }
     if (feed_message_.intended == TimePoint{}) feed_message_.intended = scheduler_.clock().Now();
   }
-  if (!CanSend(feed_message_.group, feed_message_.payload.size(), send_targets_)) {
+  if (!targets_.Reserve(feed_message_.group, feed_message_.payload.size(), send_targets_)) {
     feed_message_held_ = true;  // its group's regions are not known yet, or a window filled
     return false;
   }
   feed_message_held_ = false;
-  Assign(send_targets_, PendingMessage{feed_message_.group, ++group_seqs_[feed_message_.group],
-                                       ToNanos(feed_message_.intended), std::move(feed_message_.payload)});
+  targets_.Assign(send_targets_, PendingMessage{feed_message_.group, 0, ToNanos(feed_message_.intended),
+                                                std::move(feed_message_.payload)});
+  counters_.Add(Counter::kMessagesSent);
   feed_message_.payload = {};
   return true;
 }
@@ -416,9 +246,7 @@ void Node::PumpRecovery() {
   for (size_t i = 0; i < kPumpBatch; ++i) {
     if (blocked_) return;
     const TimePoint now = scheduler_.clock().Now();
-    const bool retransmits = std::any_of(targets_.begin(), targets_.end(),
-                                         [](const auto& t) { return t.second.sender.has_retransmits(); });
-    if (!region_.has_recovery() && !retransmits) return;
+    if (!region_.has_recovery() && !targets_.HasRetransmits()) return;
     if (!recovery_rate_.Take(now)) {
       ArmPumpAlarm(recovery_rate_.NextAvailable(now, kPumpBatch), IoClass::kOutboundRecovery);
       return;
@@ -444,6 +272,24 @@ void Node::PumpRecovery() {
   PostPump(IoClass::kOutboundRecovery);
 }
 
+SendTarget* Node::NextToTransmit(TimePoint now, std::optional<TimePoint>& resume) {
+  for (auto& [region, t] : targets_) {
+    if (!t.sender.NextUntransmitted()) continue;
+    if (t.suspended_until > now) {
+      resume = resume ? std::min(*resume, t.suspended_until) : t.suspended_until;
+      continue;
+    }
+    return &t;
+  }
+  return nullptr;
+}
+
+void Node::ArmFeedAlarm() {
+  // A full window reopens with an ACK, a held message with a view: no alarm for those.
+  if (feed_ == nullptr || feed_message_held_ || !targets_.AllHaveRoom(config_.max_payload_bytes)) return;
+  if (auto at = feed_->NextReady()) ArmPumpAlarm(*at, IoClass::kOutboundData);
+}
+
 void Node::PumpData() {
   if (blocked_ || targets_.empty()) return;
   // Build up to a batch of data packets, one region after the other for each message, then hand
@@ -452,22 +298,10 @@ void Node::PumpData() {
   std::optional<TimePoint> resume;  // the earliest end of a suspension that held data back
   size_t count = 0;
   while (count < kPumpBatch) {
-    Target* next = nullptr;
-    for (auto& [region, t] : targets_) {
-      if (!t.sender.NextUntransmitted()) continue;
-      if (t.suspended_until > start) {
-        resume = resume ? std::min(*resume, t.suspended_until) : t.suspended_until;
-        continue;
-      }
-      next = &t;
-      break;
-    }
+    SendTarget* next = NextToTransmit(start, resume);
     if (next == nullptr) {
       if (resume || !PullFromFeed()) {  // nothing to send, a window is full, or regions unknown
-        // A full window reopens with an ACK, a held message with a view: no alarm for those.
-        if (!resume && feed_ != nullptr && !feed_message_held_ && WindowsHaveRoom()) {
-          if (auto at = feed_->NextReady()) ArmPumpAlarm(*at, IoClass::kOutboundData);
-        }
+        if (!resume) ArmFeedAlarm();
         break;
       }
       continue;
@@ -479,10 +313,9 @@ void Node::PumpData() {
     }
     const uint64_t seq = *next->sender.NextUntransmitted();
     const PendingMessage* m = next->sender.Find(seq);
-    const wire::DataPacket data = PacketOf(*next, seq, *m);
     auto& buffer = batch_buffers_[count];
     buffer.resize(wire::kHeaderSize + wire::kDataBodyFixed + m->payload.size());
-    auto n = wire::EncodeData(wire::PacketType::kData, config_.id, data, buffer);
+    auto n = wire::EncodeData(wire::PacketType::kData, config_.id, PacketOf(*next, seq, *m), buffer);
     QSM_CHECK(n.has_value(), "a data packet does not encode");
     batch_[count] = OutgoingDatagram{next->multicast, std::span(buffer).first(*n)};
     batch_seqs_[count] = {next, seq};
@@ -492,16 +325,7 @@ void Node::PumpData() {
   if (resume) ArmPumpAlarm(*resume, IoClass::kOutboundData);
   if (count == 0) return;
   const size_t sent = transport_.SendBatch(std::span(batch_).first(count));
-  const TimePoint now = scheduler_.clock().Now();
-  const auto own = own_region();
-  for (size_t i = 0; i < sent; ++i) {
-    // The sender has its own messages, in its own region, from the first transmission on.
-    auto [target, seq] = batch_seqs_[i];
-    if (target->sender.rvid().region != own) continue;
-    const PendingMessage* m = target->sender.Find(seq);
-    if (m == nullptr) continue;
-    region_.OnOwnMessage(PacketOf(*target, seq, *m), now);
-  }
+  RecordOwnTransmitted(sent);
   if (sent < count) {
     // Each region's refused datagrams are consecutive and its first refused one is the lowest.
     for (size_t i = count; i-- > sent;) batch_seqs_[i].first->sender.UnmarkTransmitted(batch_seqs_[i].second);
@@ -512,7 +336,19 @@ void Node::PumpData() {
   if (count == kPumpBatch) PostPump(IoClass::kOutboundData);
 }
 
-SendStatus Node::Transmit(Target& target, uint64_t seq, wire::PacketType type) {
+void Node::RecordOwnTransmitted(size_t sent) {
+  const TimePoint now = scheduler_.clock().Now();
+  const auto own = own_region();
+  for (size_t i = 0; i < sent; ++i) {
+    auto [target, seq] = batch_seqs_[i];
+    if (target->sender.rvid().region != own) continue;
+    const PendingMessage* m = target->sender.Find(seq);
+    if (m == nullptr) continue;
+    region_.OnOwnMessage(PacketOf(*target, seq, *m), now);
+  }
+}
+
+SendStatus Node::Transmit(SendTarget& target, uint64_t seq, wire::PacketType type) {
   const PendingMessage* m = target.sender.Find(seq);
   if (m == nullptr) return SendStatus::kSent;  // acknowledged meanwhile: nothing to do
   const wire::DataPacket data = PacketOf(target, seq, *m);
@@ -546,59 +382,35 @@ void Node::OnAckTimer(TimePoint now) {
 
 // ---------------------------------------------------------------- inbound
 
-void Node::OnPacket(const wire::Packet& packet, const Endpoint& from, TimePoint at) {
-  switch (packet.type) {
-    case wire::PacketType::kViewUpdate:
+void Node::OnPacket(const wire::Packet& packet, std::span<const std::byte> datagram, const Endpoint& from,
+                    TimePoint at) {
+  switch (router_.RouteOf(packet, own_view())) {
+    case Route::kGmsClient:
       if (gms_) gms_->OnViewUpdate(std::get<wire::ViewUpdatePacket>(packet.body), from);
       return;
-    case wire::PacketType::kAck:
-      OnAckReceived(std::get<wire::AckPacket>(packet.body));
+    case Route::kSender:
+      if (packet.type == wire::PacketType::kAck) {
+        OnAckReceived(std::get<wire::AckPacket>(packet.body));
+      } else {
+        OnNakReceived(std::get<wire::RecoveryRequest>(packet.body));
+      }
       return;
-    case wire::PacketType::kNak:
-      OnNakReceived(std::get<wire::RecoveryRequest>(packet.body));
+    case Route::kHold:
+      held_.Hold(datagram, from, at);
       return;
-    case wire::PacketType::kRegister:
-    case wire::PacketType::kHeartbeat:
-    case wire::PacketType::kDeregister:
-      counters_.Add(Counter::kWrongView);  // for the GMS, not for nodes
-      return;
-    default:
-      break;
-  }
-  const auto rvid = ScopeOf(packet);
-  QSM_CHECK(rvid.has_value(), "every other packet type is region-scoped");
-  if (!region_.has_view() || region_.layout().view().id != *rvid) {
-    if (HoldIfFuture(packet, *rvid, from, at)) return;
-    if (!region_.has_view()) {
+    case Route::kNoRegion:
+    case Route::kNotForNodes:
       counters_.Add(Counter::kWrongView);
       return;
-    }
-  }
-  switch (packet.type) {
-    case wire::PacketType::kData:
-    case wire::PacketType::kRetransmit:
-    case wire::PacketType::kForward:
-      region_.OnData(packet, from, at);
-      break;
-    case wire::PacketType::kPartitionToken:
-    case wire::PacketType::kRegionToken:
-      region_.OnToken(packet, from, at);
-      break;
-    case wire::PacketType::kTokenAck:
-      region_.OnTokenAck(std::get<wire::TokenAckPacket>(packet.body));
-      break;
-    case wire::PacketType::kPullRequest:
-      region_.OnPullRequest(std::get<wire::RecoveryRequest>(packet.body), from);
-      PostPump(IoClass::kOutboundRecovery);
-      break;
-    default:
+    case Route::kRegion:
       break;
   }
+  region_.OnPacket(packet, from, at);
   if (region_.has_recovery()) PostPump(IoClass::kOutboundRecovery);
 }
 
 void Node::OnAckReceived(const wire::AckPacket& ack) {
-  Target* t = TargetOf(ack.rvid.region);
+  SendTarget* t = targets_.Find(ack.rvid.region);
   if (ack.sender != config_.id || t == nullptr || t->sender.rvid() != ack.rvid) {
     counters_.Add(Counter::kWrongView);
     return;
@@ -613,7 +425,7 @@ void Node::OnAckReceived(const wire::AckPacket& ack) {
 }
 
 void Node::OnNakReceived(const wire::RecoveryRequest& nak) {
-  Target* t = TargetOf(nak.rvid.region);
+  SendTarget* t = targets_.Find(nak.rvid.region);
   if (nak.sender != config_.id || t == nullptr || t->sender.rvid() != nak.rvid) {
     counters_.Add(Counter::kWrongView);
     return;
@@ -623,19 +435,19 @@ void Node::OnNakReceived(const wire::RecoveryRequest& nak) {
 }
 
 uint64_t Node::FirstOwnHeld() const {
-  const Target* t = own_region() ? TargetOf(*own_region()) : nullptr;
+  const SendTarget* t = own_region() ? targets_.Find(*own_region()) : nullptr;
   return t ? t->sender.stable() + 1 : UINT64_MAX;
 }
 
 bool Node::OwnMessage(uint64_t seq, wire::DataPacket& out) const {
-  const Target* t = own_region() ? TargetOf(*own_region()) : nullptr;
+  const SendTarget* t = own_region() ? targets_.Find(*own_region()) : nullptr;
   const PendingMessage* m = t ? t->sender.Find(seq) : nullptr;
   if (m == nullptr || seq > t->sender.highest_transmitted()) return false;
   out = PacketOf(*t, seq, *m);
   return true;
 }
 
-wire::DataPacket Node::PacketOf(const Target& target, uint64_t seq, const PendingMessage& m) const {
+wire::DataPacket Node::PacketOf(const SendTarget& target, uint64_t seq, const PendingMessage& m) const {
   return wire::DataPacket{.rvid = target.sender.rvid(),
                           .sender = config_.id,
                           .group = m.group,
@@ -646,26 +458,7 @@ wire::DataPacket Node::PacketOf(const Target& target, uint64_t seq, const Pendin
 }
 
 void Node::OnRegionMessage(wire::NodeId sender, const wire::DataPacket& m, TimePoint at) {
-  auto joined = joined_.find(m.group);
-  if (joined == joined_.end()) return;  // received and repaired for the region, not delivered here
-  // Per (sender, joined group) state only: what arrives for other groups creates nothing.
-  GroupDelivery& d = delivered_[DeliveryKey(sender, m.group)];
-  const bool unordered = joined->second;
-  if (unordered) {
-    if (!d.seen) d.seen = std::make_unique<ReceiveWindow>();
-    if (d.seen->Insert(m.group_seq) != ReceiveWindow::InsertResult::kNew) {
-      counters_.Add(Counter::kDuplicatesDropped);
-      return;
-    }
-  } else {
-    if (m.group_seq <= d.last) {
-      counters_.Add(Counter::kDuplicatesDropped);  // delivered already, in an earlier view
-      return;
-    }
-    // A stream's first delivery may start past 1: a joiner gets the stream from its first view on.
-    if (d.last > 0 && m.group_seq != d.last + 1) counters_.Add(Counter::kDeliveryGaps);
-    d.last = m.group_seq;
-  }
+  if (!delivery_.Admit(sender, m.group, m.group_seq)) return;
   counters_.Add(Counter::kMessagesDelivered);
   counters_.Add(Counter::kBytesDelivered, m.payload.size());
   const int64_t latency = ToNanos(at) - m.send_time_ns;
@@ -685,7 +478,7 @@ NodeStats Node::Snapshot() const {
   for (size_t c = 0; c < kIoClassCount; ++c)
     s.io_queue_depths[c] = scheduler_.io_queue_depth(static_cast<IoClass>(c));
   s.alarms_pending = scheduler_.alarms().size();
-  s.groups_joined = joined_.size();
+  s.groups_joined = delivery_.group_count();
   s.regions = region_.has_view() ? 1 : 0;
   s.target_regions = targets_.size();
   const Memory m = MemoryUse();
@@ -698,19 +491,15 @@ NodeStats Node::Snapshot() const {
 
 Node::Memory Node::MemoryUse() const {
   Memory m;
-  for (const auto& [region, t] : targets_) {
-    m.pending_messages += t.sender.pending_messages();
-    m.pending_bytes += t.sender.pending_bytes();
-  }
+  m.pending_messages = targets_.pending_messages();
+  m.pending_bytes = targets_.pending_bytes();
   m.cache_bytes = region_.stats().cache_bytes;
   m.cached_messages = region_.stats().cached_messages;
   return m;
 }
 
 bool Node::idle() const {
-  const bool pending = std::any_of(targets_.begin(), targets_.end(),
-                                   [](const auto& t) { return t.second.sender.pending_messages() > 0; });
-  return !pending && !region_.has_recovery() && region_.stats().cached_messages == 0;
+  return targets_.pending_messages() == 0 && !region_.has_recovery() && region_.stats().cached_messages == 0;
 }
 
 }  // namespace qsm

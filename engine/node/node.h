@@ -48,11 +48,13 @@
 #include "engine/core/scheduler.h"
 #include "engine/core/token_bucket.h"
 #include "engine/membership/gms_client.h"
-#include "engine/node/dispatcher.h"
-#include "engine/region/receive_window.h"
+#include "engine/node/delivery_filter.h"
+#include "engine/node/held_packets.h"
+#include "engine/node/inbound_router.h"
 #include "engine/region/region_member.h"
-#include "engine/sender/region_sender.h"
+#include "engine/sender/send_targets.h"
 #include "engine/transport/transport.h"
+#include "engine/wire/packet_handler.h"
 
 namespace qsm {
 
@@ -67,10 +69,7 @@ struct NodeConfig {
   Duration ack_timeout = 1s;     // no ACK progress for this long: resend the highest message
   size_t max_payload_bytes = 8192;
   Duration view_change_suspend = 200ms;  // after a view that adds members (orig: 0.2 s)
-  // Packets for a region view not installed yet (orig: 30,000 packets, 3 s).
-  size_t max_held_packets = 30000;
-  size_t max_held_bytes = 32 << 20;
-  Duration hold_for = 3s;
+  HoldLimits hold;                       // packets for a region view not installed yet
 };
 
 // A message offered to the node by a feed.
@@ -173,7 +172,8 @@ class Node final : public PacketHandler,
   std::vector<uint32_t> RegionsOf(wire::GroupId group) const;
 
   // PacketHandler, IoHandler, RegionListener, ViewListener: engine internals.
-  void OnPacket(const wire::Packet& packet, const Endpoint& from, TimePoint at) override;
+  void OnPacket(const wire::Packet& packet, std::span<const std::byte> datagram, const Endpoint& from,
+                TimePoint at) override;
   void OnWritable() override;
   void HandleIo(IoClass io_class, IoEvent& event) override;
   void OnRegionMessage(wire::NodeId sender, const wire::DataPacket& message, TimePoint at) override;
@@ -184,42 +184,11 @@ class Node final : public PacketHandler,
   void OnGroupView(const wire::GroupView& view) override;
 
  private:
-  struct GroupDelivery {
-    uint64_t last = 0;                    // ordered: highest group seq delivered (0: none yet)
-    std::unique_ptr<ReceiveWindow> seen;  // unordered groups: every group seq delivered
-  };
-  // A region this node sends to: the sending side of its current view.
-  struct Target {
-    RegionSender sender;
-    Endpoint multicast;
-    std::vector<wire::NodeId> members;
-    TimePoint suspended_until{};    // no new data before this (a view that added members)
-    TimePoint last_ack_progress{};  // for the tail probe
-  };
-  // A packet for a region view not installed yet.
-  struct Held {
-    TimePoint at;
-    Endpoint from;
-    std::vector<std::byte> bytes;
-  };
-
-  // The own region's id, if the node is in one.
+  // The own region's view, if the node is in one.
+  std::optional<wire::RegionViewId> own_view() const;
   std::optional<uint32_t> own_region() const;
-  Target* TargetOf(uint32_t region);
-  const Target* TargetOf(uint32_t region) const;
-  // Follows a new view of a region this node sends to (creates the target if `create`).
-  void UpdateTarget(const wire::RegionView& view, bool create);
-  // Drops targets no group needs any more and with nothing pending.
-  void ForgetUnusedTargets();
-  // Whether every region of `group` is known and has room for `bytes` more; the regions in `out`.
-  bool CanSend(wire::GroupId group, size_t bytes, std::vector<Target*>& out);
-  // Assigns `m` to every region in `targets` (copies for all but the last).
-  void Assign(std::vector<Target*>& targets, PendingMessage m);
-
-  // A region-scoped packet whose view this node does not have: hold it (true), or not (stale).
-  bool HoldIfFuture(const wire::Packet& packet, const wire::RegionViewId& rvid, const Endpoint& from,
-                    TimePoint at);
-  void ExpireHeld(TimePoint now);
+  // Follows a view of a region this node sends to (creates the target if `create`).
+  void FollowTarget(const wire::RegionView& view, bool create);
   void ReplayHeld();
 
   void OnAckReceived(const wire::AckPacket& ack);
@@ -228,12 +197,18 @@ class Node final : public PacketHandler,
   void PumpRecovery();
   void PumpData();
   // The data packet for pending message `seq` of `target` (payload borrowed from `m`).
-  wire::DataPacket PacketOf(const Target& target, uint64_t seq, const PendingMessage& m) const;
+  wire::DataPacket PacketOf(const SendTarget& target, uint64_t seq, const PendingMessage& m) const;
   // Retransmits message `seq` to `target` (after a NAK, or as a tail probe).
-  SendStatus Transmit(Target& target, uint64_t seq, wire::PacketType type);
+  SendStatus Transmit(SendTarget& target, uint64_t seq, wire::PacketType type);
+  // Takes the next message from the feed into the windows; false if none could be taken.
   bool PullFromFeed();
-  // Every target's window has room for a message of max_payload_bytes.
-  bool WindowsHaveRoom() const;
+  // The next target with a message to transmit that is not suspended; the earliest end of a
+  // suspension that held one back goes into `resume`.
+  SendTarget* NextToTransmit(TimePoint now, std::optional<TimePoint>& resume);
+  // After the pump found nothing to send: when to look at the feed again.
+  void ArmFeedAlarm();
+  // Own messages the transport took: the sender has them in its region from the first send on.
+  void RecordOwnTransmitted(size_t sent);
   void ArmPumpAlarm(TimePoint at, IoClass io_class);
   void OnAckTimer(TimePoint now);
   void RegisterGroups();
@@ -243,17 +218,12 @@ class Node final : public PacketHandler,
   Transport& transport_;
   Counters& counters_;
   RegionMember region_;
-  std::map<uint32_t, Target> targets_;  // by region id
-  // With a GMS: the regions of each joined group, from its group view. Static: none (every group
-  // goes to the node's own region).
-  std::unordered_map<wire::GroupId, std::vector<uint32_t>> group_regions_;
+  SendTargets targets_;
   std::unique_ptr<membership::GmsClient> gms_;
-  std::deque<Held> held_;
-  size_t held_bytes_ = 0;
-  std::vector<Target*> send_targets_;                       // scratch for CanSend
-  std::unordered_map<wire::GroupId, uint64_t> group_seqs_;  // next group seq per group sent to
-  std::unordered_map<wire::GroupId, bool> joined_;          // group -> unordered
-  std::unordered_map<uint64_t, GroupDelivery> delivered_;   // (sender << 32 | group)
+  InboundRouter router_;
+  HeldPackets held_;
+  DeliveryFilter delivery_;
+  std::vector<SendTarget*> send_targets_;  // scratch for Reserve
   std::function<void(const Delivery&)> on_deliver_;
   MessageFeed* feed_ = nullptr;
   OutgoingMessage feed_message_;
@@ -270,7 +240,7 @@ class Node final : public PacketHandler,
   static constexpr size_t kPumpBatch = 32;
   std::array<std::vector<std::byte>, kPumpBatch> batch_buffers_;
   std::array<OutgoingDatagram, kPumpBatch> batch_;
-  std::array<std::pair<Target*, uint64_t>, kPumpBatch> batch_seqs_;  // each datagram's region and seq
+  std::array<std::pair<SendTarget*, uint64_t>, kPumpBatch> batch_seqs_;  // each datagram's region and seq
 };
 
 }  // namespace qsm

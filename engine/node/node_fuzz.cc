@@ -18,6 +18,7 @@
 
 #include "engine/node/fuzz_driver.h"
 #include "engine/node/node.h"
+#include "engine/runtime/dispatcher.h"
 #include "engine/transport/sim/sim_transport.h"
 
 namespace {

@@ -8,7 +8,8 @@
 #include <vector>
 
 #include "engine/node/node.h"
-#include "engine/node/run_loop.h"
+#include "engine/runtime/dispatcher.h"
+#include "engine/runtime/run_loop.h"
 #include "engine/transport/asio/asio_transport.h"
 
 namespace qsm {

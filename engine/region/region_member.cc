@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "engine/core/check.h"
+#include "engine/region/seq_ranges.h"
 
 namespace qsm {
 namespace {
@@ -12,60 +13,27 @@ constexpr uint64_t kNoPrefix = std::numeric_limits<uint64_t>::max();
 // Bounds the work one pull request can cause.
 constexpr uint64_t kMaxForwardsPerPull = 4096;
 
-// Ranges in both `a` and `b` (each sorted, non-overlapping).
-std::vector<wire::SeqRange> Intersect(const std::vector<wire::SeqRange>& a,
-                                      const std::vector<wire::SeqRange>& b) {
-  std::vector<wire::SeqRange> out;
-  size_t i = 0, j = 0;
-  while (i < a.size() && j < b.size()) {
-    const uint64_t first = std::max(a[i].first, b[j].first);
-    const uint64_t last = std::min(a[i].last, b[j].last);
-    if (first <= last) out.push_back({first, last});
-    (a[i].last < b[j].last) ? ++i : ++j;
-  }
-  return out;
-}
-
-// The parts of `ranges` cached by partition p of P: exact seqs for short ranges, the covering
-// range for long ones (the sender skips nothing it still holds; a long range lost by a whole
-// partition was lost by the whole region, so little is retransmitted in vain).
-std::vector<wire::SeqRange> CachedBy(const std::vector<wire::SeqRange>& ranges, size_t p, size_t parts) {
-  std::vector<wire::SeqRange> out;
-  for (const auto& r : ranges) {
-    if (out.size() >= wire::kMaxNakRanges) break;
-    if (parts == 1) {
-      out.push_back(r);
-      continue;
-    }
-    const uint64_t P = parts;
-    const uint64_t first = r.first + (p + P - (r.first - 1) % P) % P;
-    if (first > r.last) continue;
-    if (r.last - r.first + 1 > 4 * P) {
-      out.push_back({first, r.last});
-      continue;
-    }
-    for (uint64_t s = first; s <= r.last && out.size() < wire::kMaxNakRanges; s += P) out.push_back({s, s});
-  }
-  return out;
-}
-
 }  // namespace
 
 RegionMember::RegionMember(Env env, RegionConfig config, wire::NodeId self, RegionListener& listener)
-    : env_(env), config_(config), self_(self), listener_(listener) {}
+    : env_(env),
+      config_(config),
+      self_(self),
+      listener_(listener),
+      hops_({config.token_hop_timeout, config.token_hop_give_up}, env.scheduler.alarms(), env.scheduler.clock(),
+            env.transport, env.counters,
+            [this](const wire::TokenAckPacket& key) { return IsCurrent(key.rvid) && key.round >= round_; }) {}
 
 RegionMember::~RegionMember() {
   env_.scheduler.alarms().Cancel(next_round_alarm_);
   env_.scheduler.alarms().Cancel(timeout_alarm_);
-  for (auto& hop : hops_) env_.scheduler.alarms().Cancel(hop.alarm);
 }
 
 void RegionMember::InstallView(const wire::RegionView& view) {
   if (IsCurrent(view.id)) return;
   env_.scheduler.alarms().Cancel(next_round_alarm_);
   env_.scheduler.alarms().Cancel(timeout_alarm_);
-  for (auto& hop : hops_) env_.scheduler.alarms().Cancel(hop.alarm);
-  hops_.clear();
+  hops_.Clear();
   senders_.clear();
   recovery_.clear();
   queued_forwards_.clear();
@@ -103,6 +71,29 @@ std::optional<Endpoint> RegionMember::SenderEndpoint(wire::NodeId sender) const 
   auto it = sender_endpoints_.find(sender);
   if (it == sender_endpoints_.end()) return std::nullopt;
   return it->second;
+}
+
+void RegionMember::OnPacket(const wire::Packet& packet, const Endpoint& from, TimePoint at) {
+  switch (packet.type) {
+    case wire::PacketType::kData:
+    case wire::PacketType::kRetransmit:
+    case wire::PacketType::kForward:
+      OnData(packet, from, at);
+      return;
+    case wire::PacketType::kPartitionToken:
+    case wire::PacketType::kRegionToken:
+      OnToken(packet, from, at);
+      return;
+    case wire::PacketType::kTokenAck:
+      OnTokenAck(std::get<wire::TokenAckPacket>(packet.body));
+      return;
+    case wire::PacketType::kPullRequest:
+      OnPullRequest(std::get<wire::RecoveryRequest>(packet.body), from);
+      return;
+    default:
+      env_.counters.Add(Counter::kWrongView);  // not a region packet: the router never sends one here
+      return;
+  }
 }
 
 // ---------------------------------------------------------------- data, delivery, caching
@@ -329,7 +320,7 @@ void RegionMember::VisitPartitionToken(wire::TokenPacket& token, bool first, Tim
   }
   ++token.members_visited;
   const size_t successor = layout_->successor_in_partition(me);
-  SendToken(layout_->member(successor).endpoint,
+  hops_.Send(layout_->member(successor).endpoint,
             wire::Packet{wire::PacketType::kPartitionToken, self_, token});
   // Freeing what the cleanup point releases can take a while (a round's worth of messages): it
   // happens after the token has left, so it never delays the round.
@@ -441,7 +432,7 @@ void RegionMember::CompletePartitionRound(const wire::TokenPacket& token, TimePo
   region.members_visited += token.members_visited;
   region.partition = static_cast<uint32_t>(p + 1);
   const size_t next = p + 1 < parts ? layout_->member_at(p + 1, 0) : 0;
-  SendToken(layout_->member(next).endpoint,
+  hops_.Send(layout_->member(next).endpoint,
             wire::Packet{wire::PacketType::kRegionToken, self_, std::move(region)});
 }
 
@@ -485,10 +476,7 @@ void RegionMember::CompleteRegionRound(const wire::TokenPacket& token, TimePoint
 void RegionMember::OnToken(const wire::Packet& packet, const Endpoint& from, TimePoint at) {
   const auto& token = std::get<wire::TokenPacket>(packet.body);
   if (IsCurrent(token.rvid)) {  // acknowledge every copy: an earlier acknowledgement may be lost
-    const uint8_t level = packet.type == wire::PacketType::kRegionToken ? 1 : 0;
-    SendControl(from, wire::Packet{wire::PacketType::kTokenAck, self_,
-                                   wire::TokenAckPacket{token.rvid, token.round, token.partition,
-                                                        token.members_visited, level}});
+    SendControl(from, wire::Packet{wire::PacketType::kTokenAck, self_, TokenHops::AckOf(packet)});
   }
   if (!IsCurrent(token.rvid) || token.round < round_) {
     env_.counters.Add(Counter::kStaleTokens);
@@ -561,49 +549,7 @@ void RegionMember::SendControl(const Endpoint& to, const wire::Packet& packet) {
   env_.transport.Send(to, std::span(bytes).first(*n));
 }
 
-void RegionMember::SendToken(const Endpoint& to, const wire::Packet& packet) {
-  const auto& token = std::get<wire::TokenPacket>(packet.body);
-  size_t slot = 0;
-  while (slot < hops_.size() && hops_[slot].used) ++slot;
-  if (slot == hops_.size()) hops_.emplace_back();
-  OutstandingHop& hop = hops_[slot];
-  hop.used = true;
-  hop.key = wire::TokenAckPacket{token.rvid, token.round, token.partition, token.members_visited,
-                                 static_cast<uint8_t>(packet.type == wire::PacketType::kRegionToken ? 1 : 0)};
-  hop.to = to;
-  hop.bytes.resize(wire::EncodedSize(packet));
-  auto n = wire::Encode(packet, hop.bytes);
-  QSM_CHECK(n.has_value(), "a token does not encode");
-  env_.transport.Send(to, hop.bytes);
-  const TimePoint now = env_.scheduler.clock().Now();
-  hop.backoff = config_.token_hop_timeout;
-  hop.give_up = now + config_.token_hop_give_up;
-  hop.alarm = env_.scheduler.alarms().Schedule(now + hop.backoff,
-                                               [this, slot](TimePoint t) { OnHopTimeout(slot, t); });
-}
-
-void RegionMember::OnHopTimeout(size_t slot, TimePoint now) {
-  OutstandingHop& hop = hops_[slot];
-  if (!hop.used) return;
-  if (now >= hop.give_up || !IsCurrent(hop.key.rvid) || hop.key.round < round_) {
-    hop.used = false;  // the round has moved on, or the leader will regenerate it
-    return;
-  }
-  env_.counters.Add(Counter::kTokenHopsResent);
-  env_.transport.Send(hop.to, hop.bytes);
-  hop.backoff *= 2;
-  hop.alarm = env_.scheduler.alarms().Schedule(now + hop.backoff,
-                                               [this, slot](TimePoint t) { OnHopTimeout(slot, t); });
-}
-
-void RegionMember::OnTokenAck(const wire::TokenAckPacket& ack) {
-  for (auto& hop : hops_) {
-    if (hop.used && hop.key == ack) {
-      env_.scheduler.alarms().Cancel(hop.alarm);
-      hop.used = false;
-    }
-  }
-}
+void RegionMember::OnTokenAck(const wire::TokenAckPacket& ack) { hops_.OnAck(ack); }
 
 void RegionMember::QueueForward(const Endpoint& to, wire::NodeId sender, uint64_t seq, Counter kind) {
   if (!queued_forwards_.emplace(to.address ^ (uint32_t{to.port} << 16), sender, seq).second) return;

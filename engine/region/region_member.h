@@ -45,6 +45,7 @@
 #include "engine/region/layout.h"
 #include "engine/region/message_store.h"
 #include "engine/region/receive_window.h"
+#include "engine/region/token_hops.h"
 #include "engine/transport/transport.h"
 #include "engine/wire/packets.h"
 
@@ -101,7 +102,9 @@ class RegionMember {
   bool has_view() const { return layout_.has_value(); }
   const RegionLayout& layout() const { return *layout_; }
 
-  // Inbound packets (already decoded; the node routes them here).
+  // A packet whose scope is the region (data, retransmission, forward, tokens, token ACK, pull
+  // request; already decoded, routed here by the node). Dispatches to the handlers below.
+  void OnPacket(const wire::Packet& packet, const Endpoint& from, TimePoint at);
   void OnData(const wire::Packet& packet, const Endpoint& from, TimePoint at);
   void OnToken(const wire::Packet& packet, const Endpoint& from, TimePoint at);
   void OnTokenAck(const wire::TokenAckPacket& ack);
@@ -187,9 +190,6 @@ class RegionMember {
   void CompleteRegionRound(const wire::TokenPacket& token, TimePoint now);
 
   void SendControl(const Endpoint& to, const wire::Packet& packet);
-  // Sends a token hop and keeps re-sending it until the receiver acknowledges it.
-  void SendToken(const Endpoint& to, const wire::Packet& packet);
-  void OnHopTimeout(size_t slot, TimePoint now);
   std::optional<Endpoint> SenderEndpoint(wire::NodeId sender) const;
   void QueueForward(const Endpoint& to, wire::NodeId sender, uint64_t seq, Counter kind);
   void PullFrom(const Endpoint& to, wire::NodeId sender, const std::vector<wire::SeqRange>& ranges);
@@ -222,17 +222,7 @@ class RegionMember {
   AlarmId next_round_alarm_;
   AlarmId timeout_alarm_;
 
-  // Token hops sent and not yet acknowledged.
-  struct OutstandingHop {
-    wire::TokenAckPacket key;
-    Endpoint to;
-    std::vector<std::byte> bytes;
-    Duration backoff{};
-    TimePoint give_up{};
-    AlarmId alarm;
-    bool used = false;
-  };
-  std::vector<OutstandingHop> hops_;
+  TokenHops hops_;  // token hops sent and not yet acknowledged
 
   RegionStats stats_;
   std::vector<wire::SeqRange> scratch_ranges_;

@@ -21,8 +21,9 @@ class GmsHost final : public PacketHandler {
       : config_(config), scheduler_(ctx.scheduler), transport_(ctx.transport) {
     Start();
   }
-  void OnPacket(const wire::Packet& packet, const Endpoint& from, TimePoint at) override {
-    if (gms_) gms_->OnPacket(packet, from, at);
+  void OnPacket(const wire::Packet& packet, std::span<const std::byte> datagram, const Endpoint& from,
+                TimePoint at) override {
+    if (gms_) gms_->OnPacket(packet, datagram, from, at);
   }
   void Stop() { gms_.reset(); }
   void Start() {

@@ -14,7 +14,7 @@
 #include "engine/core/counters.h"
 #include "engine/core/random.h"
 #include "engine/core/scheduler.h"
-#include "engine/node/dispatcher.h"
+#include "engine/runtime/dispatcher.h"
 #include "engine/transport/sim/sim_network.h"
 #include "engine/transport/sim/sim_transport.h"
 

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/node/probe.h"
+#include "engine/probe/probe.h"
 
 namespace qsm::sim {
 namespace {

@@ -1,7 +1,10 @@
 // PacketHandler: what a protocol (a node, the GMS, a probe) implements to receive decoded packets
-// from the Dispatcher (engine/node/dispatcher.h), which has already dropped malformed input.
+// from the Dispatcher (engine/runtime/dispatcher.h), which has already dropped malformed input.
 // Threading: core thread only.
 #pragma once
+
+#include <cstddef>
+#include <span>
 
 #include "engine/core/endpoint.h"
 #include "engine/core/time.h"
@@ -13,8 +16,9 @@ namespace qsm {
 class PacketHandler {
  public:
   virtual ~PacketHandler() = default;
-  // `packet` (and any payload span in it) is valid only during the call.
-  virtual void OnPacket(const wire::Packet& packet, const Endpoint& from, TimePoint at) = 0;
+  // `packet` was decoded from `datagram`; both (and any payload span) are valid only during the call.
+  virtual void OnPacket(const wire::Packet& packet, std::span<const std::byte> datagram, const Endpoint& from,
+                        TimePoint at) = 0;
   // The transport can take data again after a send found it full (and RequestWritable()).
   virtual void OnWritable() {}
 };

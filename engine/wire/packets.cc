@@ -1,6 +1,8 @@
 #include "engine/wire/packets.h"
 
 #include <algorithm>
+#include <array>
+#include <utility>
 #include <type_traits>
 
 #include "engine/core/check.h"
@@ -22,37 +24,12 @@ constexpr size_t kGroupViewFixed = 10;
 constexpr size_t kViewUpdateFixed = 45;
 constexpr size_t kRegisterFixed = 28;
 
-// Which body each type carries.
+// Whether packets of type `t` carry a `Body`.
 template <typename Body>
 bool TypeCarries(PacketType t) {
-  switch (t) {
-    case PacketType::kData:
-    case PacketType::kRetransmit:
-    case PacketType::kForward:
-      return std::is_same_v<Body, DataPacket>;
-    case PacketType::kPartitionToken:
-    case PacketType::kRegionToken:
-      return std::is_same_v<Body, TokenPacket>;
-    case PacketType::kAck:
-      return std::is_same_v<Body, AckPacket>;
-    case PacketType::kNak:
-    case PacketType::kPullRequest:
-      return std::is_same_v<Body, RecoveryRequest>;
-    case PacketType::kTokenAck:
-      return std::is_same_v<Body, TokenAckPacket>;
-    case PacketType::kRegister:
-      return std::is_same_v<Body, RegisterPacket>;
-    case PacketType::kHeartbeat:
-      return std::is_same_v<Body, HeartbeatPacket>;
-    case PacketType::kDeregister:
-      return std::is_same_v<Body, DeregisterPacket>;
-    case PacketType::kViewUpdate:
-      return std::is_same_v<Body, ViewUpdatePacket>;
-  }
-  return false;
+  const PacketTypeInfo* info = InfoOf(static_cast<uint8_t>(t));
+  return info != nullptr && info->body == BodyIndex<Body>();
 }
-
-bool KnownType(uint8_t t) { return (t >= 1 && t <= 9) || (t >= 16 && t <= 19); }
 
 // ---- sizes ----
 size_t BodySize(const DataPacket& p) { return kDataBodyFixed + p.payload.size(); }
@@ -385,6 +362,14 @@ std::expected<Packet, DecodeError> DecodeBody(const Header& h, Reader& r) {
   return Packet{h.type, h.source, PacketBody(std::move(body))};
 }
 
+// One decoder per PacketBody alternative, indexed by PacketTypeInfo::body.
+using BodyDecoder = std::expected<Packet, DecodeError> (*)(const Header&, Reader&);
+template <size_t... I>
+constexpr auto MakeBodyDecoders(std::index_sequence<I...>) {
+  return std::array<BodyDecoder, sizeof...(I)>{&DecodeBody<std::variant_alternative_t<I, PacketBody>>...};
+}
+constexpr auto kBodyDecoders = MakeBodyDecoders(std::make_index_sequence<std::variant_size_v<PacketBody>>());
+
 void WriteHeader(Writer& w, PacketType type, NodeId source, size_t length) {
   w.U16(kMagic);
   w.U8(kVersion);
@@ -443,48 +428,36 @@ bool operator==(const DataPacket& a, const DataPacket& b) {
          std::equal(a.payload.begin(), a.payload.end(), b.payload.begin(), b.payload.end());
 }
 
-std::string_view PacketTypeName(PacketType t) {
-  switch (t) {
-    case PacketType::kData:
-      return "data";
-    case PacketType::kRetransmit:
-      return "retransmit";
-    case PacketType::kForward:
-      return "forward";
-    case PacketType::kPartitionToken:
-      return "partition_token";
-    case PacketType::kRegionToken:
-      return "region_token";
-    case PacketType::kAck:
-      return "ack";
-    case PacketType::kNak:
-      return "nak";
-    case PacketType::kPullRequest:
-      return "pull_request";
-    case PacketType::kTokenAck:
-      return "token_ack";
-    case PacketType::kRegister:
-      return "register";
-    case PacketType::kHeartbeat:
-      return "heartbeat";
-    case PacketType::kDeregister:
-      return "deregister";
-    case PacketType::kViewUpdate:
-      return "view_update";
+const PacketTypeInfo* InfoOf(uint8_t t) {
+  for (const auto& info : kPacketTypes) {
+    if (static_cast<uint8_t>(info.type) == t) return &info;
   }
-  return "unknown";
+  return nullptr;
 }
 
-IoClass InboundClass(PacketType t) {
-  switch (t) {
-    case PacketType::kData:
-      return IoClass::kInboundData;
-    case PacketType::kRetransmit:
-    case PacketType::kForward:
-      return IoClass::kInboundRecovery;
-    default:
-      return IoClass::kInboundControl;
-  }
+std::string_view PacketTypeName(PacketType t) {
+  const PacketTypeInfo* info = InfoOf(static_cast<uint8_t>(t));
+  return info != nullptr ? info->name : "unknown";
+}
+
+const PacketTypeInfo& InfoOf(PacketType t) {
+  const PacketTypeInfo* info = InfoOf(static_cast<uint8_t>(t));
+  QSM_CHECK(info != nullptr, "a PacketType value outside kPacketTypes");
+  return *info;
+}
+
+std::optional<RegionViewId> RegionViewOf(const Packet& packet) {
+  const Scope scope = InfoOf(packet.type).scope;
+  if (scope != Scope::kRegion && scope != Scope::kSender) return std::nullopt;
+  return std::visit(
+      [](const auto& body) -> std::optional<RegionViewId> {
+        if constexpr (requires { body.rvid; }) {
+          return body.rvid;
+        } else {
+          return std::nullopt;
+        }
+      },
+      packet.body);
 }
 
 std::string_view DecodeErrorName(DecodeError e) {
@@ -552,7 +525,7 @@ std::expected<Header, DecodeError> PeekHeader(std::span<const std::byte> datagra
   h.source = r.U32();
   h.checksum = r.U32();
   if (h.length != datagram.size()) return std::unexpected(DecodeError::kBadLength);
-  if (!KnownType(type)) return std::unexpected(DecodeError::kUnknownType);
+  if (InfoOf(type) == nullptr) return std::unexpected(DecodeError::kUnknownType);
   h.type = static_cast<PacketType>(type);
   return h;
 }
@@ -562,31 +535,7 @@ std::expected<Packet, DecodeError> Decode(std::span<const std::byte> datagram) {
   if (!header) return std::unexpected(header.error());
   if (ComputeChecksum(datagram) != header->checksum) return std::unexpected(DecodeError::kBadChecksum);
   Reader r(datagram.subspan(kHeaderSize));
-  switch (header->type) {
-    case PacketType::kData:
-    case PacketType::kRetransmit:
-    case PacketType::kForward:
-      return DecodeBody<DataPacket>(*header, r);
-    case PacketType::kPartitionToken:
-    case PacketType::kRegionToken:
-      return DecodeBody<TokenPacket>(*header, r);
-    case PacketType::kAck:
-      return DecodeBody<AckPacket>(*header, r);
-    case PacketType::kNak:
-    case PacketType::kPullRequest:
-      return DecodeBody<RecoveryRequest>(*header, r);
-    case PacketType::kTokenAck:
-      return DecodeBody<TokenAckPacket>(*header, r);
-    case PacketType::kRegister:
-      return DecodeBody<RegisterPacket>(*header, r);
-    case PacketType::kHeartbeat:
-      return DecodeBody<HeartbeatPacket>(*header, r);
-    case PacketType::kDeregister:
-      return DecodeBody<DeregisterPacket>(*header, r);
-    case PacketType::kViewUpdate:
-      return DecodeBody<ViewUpdatePacket>(*header, r);
-  }
-  return std::unexpected(DecodeError::kUnknownType);
+  return kBodyDecoders[InfoOf(header->type).body](*header, r);
 }
 
 }  // namespace qsm::wire

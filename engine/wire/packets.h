@@ -20,15 +20,17 @@
 #include <cstddef>
 #include <cstdint>
 #include <expected>
+#include <optional>
 #include <span>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
 #include "engine/core/counters.h"
 #include "engine/core/endpoint.h"
-#include "engine/core/scheduler.h"
 #include "engine/core/status.h"
+#include "engine/core/traffic.h"
 
 namespace qsm::wire {
 
@@ -62,9 +64,6 @@ enum class PacketType : uint8_t {
   kDeregister = 18,     // node -> GMS: leaving the cluster
   kViewUpdate = 19,     // GMS -> node: region views and group views that changed for it
 };
-std::string_view PacketTypeName(PacketType t);
-// The scheduler class an inbound packet of this type is queued in (PROTOCOL.md §6).
-IoClass InboundClass(PacketType t);
 
 // Scopes sequence numbers and traffic: (region id, view number).
 struct RegionViewId {
@@ -242,6 +241,58 @@ struct Packet {
   PacketBody body;
   friend bool operator==(const Packet&, const Packet&) = default;
 };
+
+// Who handles a packet type at a node.
+enum class Scope : uint8_t {
+  kRegion,      // the member of the region view the body names (data, tokens, pulls)
+  kSender,      // the sender whose region view the body names (ACK, NAK)
+  kToGms,       // the membership service (register, heartbeat, deregister)
+  kFromGms,     // a node's GMS client (view updates)
+};
+
+// One row per packet type: everything that maps a type to something else reads this table.
+struct PacketTypeInfo {
+  PacketType type;
+  std::string_view name;
+  size_t body;  // index of the body's alternative in PacketBody
+  Scope scope;
+  Traffic traffic;  // its priority; the scheduler maps it to an I/O class
+};
+
+// The index of `Body` among PacketBody's alternatives.
+template <typename Body, size_t I = 0>
+constexpr size_t BodyIndex() {
+  if constexpr (std::is_same_v<Body, std::variant_alternative_t<I, PacketBody>>) {
+    return I;
+  } else {
+    return BodyIndex<Body, I + 1>();
+  }
+}
+
+inline constexpr PacketTypeInfo kPacketTypes[] = {
+    {PacketType::kData, "data", BodyIndex<DataPacket>(), Scope::kRegion, Traffic::kData},
+    {PacketType::kRetransmit, "retransmit", BodyIndex<DataPacket>(), Scope::kRegion, Traffic::kRecovery},
+    {PacketType::kForward, "forward", BodyIndex<DataPacket>(), Scope::kRegion, Traffic::kRecovery},
+    {PacketType::kPartitionToken, "partition_token", BodyIndex<TokenPacket>(), Scope::kRegion, Traffic::kControl},
+    {PacketType::kRegionToken, "region_token", BodyIndex<TokenPacket>(), Scope::kRegion, Traffic::kControl},
+    {PacketType::kAck, "ack", BodyIndex<AckPacket>(), Scope::kSender, Traffic::kControl},
+    {PacketType::kNak, "nak", BodyIndex<RecoveryRequest>(), Scope::kSender, Traffic::kControl},
+    {PacketType::kPullRequest, "pull_request", BodyIndex<RecoveryRequest>(), Scope::kRegion, Traffic::kControl},
+    {PacketType::kTokenAck, "token_ack", BodyIndex<TokenAckPacket>(), Scope::kRegion, Traffic::kControl},
+    {PacketType::kRegister, "register", BodyIndex<RegisterPacket>(), Scope::kToGms, Traffic::kControl},
+    {PacketType::kHeartbeat, "heartbeat", BodyIndex<HeartbeatPacket>(), Scope::kToGms, Traffic::kControl},
+    {PacketType::kDeregister, "deregister", BodyIndex<DeregisterPacket>(), Scope::kToGms, Traffic::kControl},
+    {PacketType::kViewUpdate, "view_update", BodyIndex<ViewUpdatePacket>(), Scope::kFromGms, Traffic::kControl},
+};
+
+// The row of type `t` (a raw header byte), or null for a type this version does not know.
+const PacketTypeInfo* InfoOf(uint8_t t);
+// The row of a known type.
+const PacketTypeInfo& InfoOf(PacketType t);
+// The type's name ("unknown" for a value outside the table).
+std::string_view PacketTypeName(PacketType t);
+// The region view a packet names: for kRegion and kSender types, the body's rvid.
+std::optional<RegionViewId> RegionViewOf(const Packet& packet);
 
 struct Header {
   uint8_t version = 0;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <set>
 #include <vector>
 
 #include "engine/wire/crc32c.h"
@@ -234,12 +235,44 @@ TEST_F(PacketsTest, EncodeRefusesBodiesThatBreakTheWireBounds) {
             ErrorCode::kUnavailable);
 }
 
-TEST_F(PacketsTest, ClassifiesTypesIntoSchedulerClasses) {
-  EXPECT_EQ(InboundClass(PacketType::kData), IoClass::kInboundData);
-  EXPECT_EQ(InboundClass(PacketType::kForward), IoClass::kInboundRecovery);
-  EXPECT_EQ(InboundClass(PacketType::kRetransmit), IoClass::kInboundRecovery);
-  EXPECT_EQ(InboundClass(PacketType::kPartitionToken), IoClass::kInboundControl);
-  EXPECT_EQ(InboundClass(PacketType::kViewUpdate), IoClass::kInboundControl);
+TEST_F(PacketsTest, TheTypeTableHasOneRowPerTypeAndEveryBodyDecodesToIt) {
+  std::set<uint8_t> seen;
+  for (const auto& info : kPacketTypes) {
+    EXPECT_TRUE(seen.insert(static_cast<uint8_t>(info.type)).second) << info.name;
+    EXPECT_EQ(InfoOf(static_cast<uint8_t>(info.type)), &info);
+    EXPECT_EQ(PacketTypeName(info.type), info.name);
+  }
+  EXPECT_EQ(InfoOf(uint8_t{0}), nullptr);
+  EXPECT_EQ(InfoOf(uint8_t{10}), nullptr);
+  EXPECT_EQ(PacketTypeName(static_cast<PacketType>(200)), "unknown");
+  // Every sample packet decodes to the body its row names, and routes by its row's scope.
+  const auto payload = Payload(3);
+  const auto samples = OneOfEach(payload);
+  EXPECT_EQ(samples.size(), std::size(kPacketTypes));
+  for (const Packet& sample : samples) {
+    auto decoded = Decode(EncodeOk(sample));
+    ASSERT_TRUE(decoded.has_value());
+    const Packet& p = *decoded;
+    const auto& info = InfoOf(p.type);
+    EXPECT_EQ(p.body.index(), info.body) << info.name;
+    const bool scoped = info.scope == Scope::kRegion || info.scope == Scope::kSender;
+    EXPECT_EQ(RegionViewOf(p).has_value(), scoped) << info.name;
+  }
+}
+
+TEST_F(PacketsTest, EveryTypeHasTheTrafficClassOfItsPriority) {
+  EXPECT_EQ(InfoOf(PacketType::kData).traffic, Traffic::kData);
+  EXPECT_EQ(InfoOf(PacketType::kForward).traffic, Traffic::kRecovery);
+  EXPECT_EQ(InfoOf(PacketType::kRetransmit).traffic, Traffic::kRecovery);
+  for (auto t : {PacketType::kPartitionToken, PacketType::kRegionToken, PacketType::kAck, PacketType::kNak,
+                 PacketType::kPullRequest, PacketType::kTokenAck, PacketType::kViewUpdate}) {
+    EXPECT_EQ(InfoOf(t).traffic, Traffic::kControl) << PacketTypeName(t);
+  }
+  EXPECT_EQ(InfoOf(PacketType::kAck).scope, Scope::kSender);
+  EXPECT_EQ(InfoOf(PacketType::kNak).scope, Scope::kSender);
+  EXPECT_EQ(InfoOf(PacketType::kPullRequest).scope, Scope::kRegion);
+  EXPECT_EQ(InfoOf(PacketType::kViewUpdate).scope, Scope::kFromGms);
+  EXPECT_EQ(InfoOf(PacketType::kHeartbeat).scope, Scope::kToGms);
 }
 
 TEST(Crc32cTest, MatchesTheStandardCheckValue) {

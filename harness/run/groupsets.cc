@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <sstream>
 
-#include "harness/text.h"
+#include "harness/workload/text.h"
 
 namespace qsm::harness {
 namespace {

@@ -21,7 +21,7 @@
 
 #include "harness/process.h"
 #include "harness/run/launcher.h"
-#include "harness/text.h"
+#include "harness/workload/text.h"
 
 namespace qsm::harness {
 namespace {

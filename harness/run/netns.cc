@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "harness/process.h"
-#include "harness/text.h"
+#include "harness/workload/text.h"
 
 namespace qsm::harness {
 

@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "harness/process.h"
-#include "harness/text.h"
+#include "harness/workload/text.h"
 
 namespace qsm::harness {
 namespace {

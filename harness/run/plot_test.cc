@@ -11,7 +11,7 @@
 
 #include "harness/run/groupsets.h"
 #include "harness/run/launcher.h"
-#include "harness/text.h"
+#include "harness/workload/text.h"
 
 namespace qsm::harness {
 namespace {

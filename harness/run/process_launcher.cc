@@ -20,7 +20,7 @@
 #include "harness/run/launcher.h"
 #include "harness/run/netns.h"
 #include "harness/run/prometheus.h"
-#include "harness/text.h"
+#include "harness/workload/text.h"
 
 namespace qsm::harness {
 namespace {

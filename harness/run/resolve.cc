@@ -4,7 +4,7 @@
 #include <set>
 
 #include "engine/membership/group_sets.h"
-#include "harness/text.h"
+#include "harness/workload/text.h"
 
 namespace qsm::harness {
 

@@ -14,7 +14,7 @@
 #include "engine/membership/gms.h"
 #include "engine/sim/sim_cluster.h"
 #include "harness/run/launcher.h"
-#include "harness/text.h"
+#include "harness/workload/text.h"
 #include "harness/workload/workload.h"
 
 namespace qsm::harness {

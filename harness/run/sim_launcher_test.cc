@@ -4,7 +4,7 @@
 #include <filesystem>
 
 #include "harness/run/launcher.h"
-#include "harness/text.h"
+#include "harness/workload/text.h"
 
 namespace qsm::harness {
 namespace {

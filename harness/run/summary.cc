@@ -11,7 +11,7 @@
 #include <limits>
 #include <sstream>
 
-#include "harness/text.h"
+#include "harness/workload/text.h"
 #include "harness/workload/json_fields.h"
 
 #ifndef QSM_SOURCE_DIR

@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "harness/run/launcher.h"
-#include "harness/text.h"
+#include "harness/workload/text.h"
 
 namespace qsm::harness {
 namespace {

@@ -9,7 +9,7 @@
 #include <span>
 #include <sstream>
 
-#include "harness/text.h"
+#include "harness/workload/text.h"
 
 namespace qsm::harness {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "harness/text.h"
+#include "harness/workload/text.h"
 #include "harness/workload/json_fields.h"
 
 namespace qsm::harness {

@@ -1,4 +1,4 @@
-#include "engine/node/probe.h"
+#include "engine/probe/probe.h"
 
 #include <cmath>
 
@@ -61,7 +61,7 @@ void MulticastProbe::OnSendAlarm(TimePoint now) {
   alarm_ = scheduler_.alarms().Schedule(next, [this](TimePoint t) { OnSendAlarm(t); });
 }
 
-void MulticastProbe::OnPacket(const wire::Packet& packet, const Endpoint&, TimePoint at) {
+void MulticastProbe::OnPacket(const wire::Packet& packet, std::span<const std::byte>, const Endpoint&, TimePoint at) {
   if (packet.type != wire::PacketType::kData) return;
   const auto& data = std::get<wire::DataPacket>(packet.body);
   if (data.sender == config_.node || data.region_seq == 0) return;  // our own multicast, looped back

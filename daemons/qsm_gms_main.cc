@@ -16,8 +16,8 @@
 #include <thread>
 
 #include "engine/membership/gms.h"
-#include "engine/node/dispatcher.h"
-#include "engine/node/run_loop.h"
+#include "engine/runtime/dispatcher.h"
+#include "engine/runtime/run_loop.h"
 #include "engine/transport/asio/asio_transport.h"
 #include "exporters/prometheus/exposer.h"
 #include "exporters/prometheus/gms_metrics.h"

@@ -1,4 +1,4 @@
-#include "engine/node/dispatcher.h"
+#include "engine/runtime/dispatcher.h"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@ namespace {
 
 class RecordingProtocol : public PacketHandler {
  public:
-  void OnPacket(const wire::Packet& p, const Endpoint& from, TimePoint) override {
+  void OnPacket(const wire::Packet& p, std::span<const std::byte>, const Endpoint& from, TimePoint) override {
     types.push_back(p.type);
     sources.push_back(from);
   }

@@ -3,7 +3,7 @@
 //           progress records, takes commands on stdin), or the membership and load from flags
 //           (prints what it sent and delivered). Membership is a static region view (--member
 //           for every member) or comes from qsm-gms (--gms, with this node's --bind endpoint).
-//   probe   the unreliable multicast probe (engine/node/probe.h): what the network delivers.
+//   probe   the unreliable multicast probe (daemons/probe.h): what the network delivers.
 #include <poll.h>
 #include <prometheus/registry.h>
 #include <signal.h>
@@ -25,13 +25,14 @@
 #include <tuple>
 
 #include "engine/node/node.h"
-#include "engine/node/probe.h"
-#include "engine/node/run_loop.h"
+#include "engine/probe/probe.h"
+#include "engine/runtime/dispatcher.h"
+#include "engine/runtime/run_loop.h"
 #include "engine/transport/asio/asio_transport.h"
 #include "exporters/prometheus/exposer.h"
 #include "exporters/prometheus/node_metrics.h"
 #include "faults/inbound_loss.h"
-#include "harness/text.h"
+#include "harness/workload/text.h"
 #include "harness/workload/node_plan.h"
 #include "harness/workload/workload.h"
 

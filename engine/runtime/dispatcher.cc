@@ -1,4 +1,4 @@
-#include "engine/node/dispatcher.h"
+#include "engine/runtime/dispatcher.h"
 
 namespace qsm {
 
@@ -19,7 +19,7 @@ void Dispatcher::OnReceive(const Endpoint& from, PooledBuffer datagram, TimePoin
     scheduler_.counters().Add(wire::DropCounter(header.error()));
     return;
   }
-  scheduler_.PostIo(wire::InboundClass(header->type), IoEvent{this, std::move(datagram), from, at});
+  scheduler_.PostIo(InboundClass(wire::InfoOf(header->type).traffic), IoEvent{this, std::move(datagram), from, at});
 }
 
 void Dispatcher::OnWritable() { scheduler_.PostIo(IoClass::kOutboundData, IoEvent{this, {}, {}, {}}); }
@@ -34,7 +34,7 @@ void Dispatcher::HandleIo(IoClass io_class, IoEvent& event) {
     scheduler_.counters().Add(wire::DropCounter(packet.error()));
     return;
   }
-  protocol_.OnPacket(*packet, event.peer, event.time);
+  protocol_.OnPacket(*packet, event.buffer.bytes(), event.peer, event.time);
 }
 
 }  // namespace qsm

@@ -1,4 +1,4 @@
-#include "engine/node/run_loop.h"
+#include "engine/runtime/run_loop.h"
 
 #include <algorithm>
 

@@ -12,7 +12,7 @@
 
 #include "engine/core/histogram.h"
 #include "engine/core/scheduler.h"
-#include "engine/node/dispatcher.h"
+#include "engine/runtime/dispatcher.h"
 #include "engine/transport/transport.h"
 
 namespace qsm {
@@ -45,7 +45,8 @@ class MulticastProbe final : public PacketHandler {
   void Stop();
   bool done_sending() const { return stopped_ || (config_.count > 0 && sent_ >= config_.count); }
 
-  void OnPacket(const wire::Packet& packet, const Endpoint& from, TimePoint at) override;
+  void OnPacket(const wire::Packet& packet, std::span<const std::byte> datagram, const Endpoint& from,
+                TimePoint at) override;
 
   uint64_t sent() const { return sent_; }
   uint64_t send_failures() const { return send_failures_; }

@@ -1,0 +1,44 @@
+#include "engine/node/delivery_filter.h"
+
+namespace qsm {
+
+void DeliveryFilter::Leave(wire::GroupId group) {
+  joined_.erase(group);
+  std::erase_if(streams_, [&](const auto& entry) { return static_cast<wire::GroupId>(entry.first) == group; });
+}
+
+bool DeliveryFilter::unordered(wire::GroupId group) const {
+  auto it = joined_.find(group);
+  return it != joined_.end() && it->second;
+}
+
+std::vector<wire::GroupId> DeliveryFilter::groups() const {
+  std::vector<wire::GroupId> out;
+  out.reserve(joined_.size());
+  for (const auto& [group, unordered] : joined_) out.push_back(group);
+  return out;
+}
+
+bool DeliveryFilter::Admit(wire::NodeId sender, wire::GroupId group, uint64_t group_seq) {
+  auto joined = joined_.find(group);
+  if (joined == joined_.end()) return false;  // received and repaired for the region, not delivered here
+  Stream& s = streams_[KeyOf(sender, group)];
+  if (joined->second) {
+    if (!s.seen) s.seen = std::make_unique<ReceiveWindow>();
+    if (s.seen->Insert(group_seq) != ReceiveWindow::InsertResult::kNew) {
+      counters_.Add(Counter::kDuplicatesDropped);
+      return false;
+    }
+    return true;
+  }
+  if (group_seq <= s.last) {
+    counters_.Add(Counter::kDuplicatesDropped);  // delivered already, in an earlier view
+    return false;
+  }
+  // A stream's first delivery may start past 1: a joiner gets the stream from its first view on.
+  if (s.last > 0 && group_seq != s.last + 1) counters_.Add(Counter::kDeliveryGaps);
+  s.last = group_seq;
+  return true;
+}
+
+}  // namespace qsm

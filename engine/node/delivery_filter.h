@@ -1,0 +1,50 @@
+// DeliveryFilter: the node's last step before the application (PROTOCOL.md §4). It knows the
+// groups the node joined (ordered or unordered) and delivers each (sender, group, group seq) at
+// most once: an ordered group's stream must rise (re-sends after a view change are dropped as
+// duplicates; a jump is counted as a delivery gap), an unordered group's seqs are kept in a
+// window. State exists only per (sender, joined group).
+// Threading: core thread only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/core/counters.h"
+#include "engine/region/receive_window.h"
+#include "engine/wire/packets.h"
+
+namespace qsm {
+
+class DeliveryFilter {
+ public:
+  // `counters` must outlive this.
+  explicit DeliveryFilter(Counters& counters) : counters_(counters) {}
+
+  void Join(wire::GroupId group, bool unordered) { joined_[group] = unordered; }
+  // Forgets the group and what was delivered of it: a later Join starts its streams afresh.
+  void Leave(wire::GroupId group);
+  bool joined(wire::GroupId group) const { return joined_.contains(group); }
+  // Whether `group` is joined as unordered (delivered on first receipt).
+  bool unordered(wire::GroupId group) const;
+  std::vector<wire::GroupId> groups() const;
+  size_t group_count() const { return joined_.size(); }
+
+  // Whether message `group_seq` of `sender` to `group` goes to the application now: the group is
+  // joined and the message was not delivered before (duplicates are counted as kDuplicatesDropped).
+  bool Admit(wire::NodeId sender, wire::GroupId group, uint64_t group_seq);
+
+ private:
+  struct Stream {
+    uint64_t last = 0;                    // ordered: highest group seq delivered (0: none yet)
+    std::unique_ptr<ReceiveWindow> seen;  // unordered: every group seq delivered
+  };
+  static uint64_t KeyOf(wire::NodeId sender, wire::GroupId group) { return (uint64_t{sender} << 32) | group; }
+
+  Counters& counters_;
+  std::unordered_map<wire::GroupId, bool> joined_;  // group -> unordered
+  std::unordered_map<uint64_t, Stream> streams_;    // by KeyOf(sender, group)
+};
+
+}  // namespace qsm

@@ -1,0 +1,128 @@
+// The parts a Node wires together, each alone: held future-view packets, inbound routing and the
+// delivery filter.
+#include <gtest/gtest.h>
+
+#include "engine/node/delivery_filter.h"
+#include "engine/node/held_packets.h"
+#include "engine/node/inbound_router.h"
+
+namespace qsm {
+namespace {
+
+const Endpoint kFrom = Endpoint::FromOctets(127, 0, 0, 1, 7001);
+
+std::vector<std::byte> Bytes(size_t n, uint8_t fill) { return std::vector<std::byte>(n, std::byte{fill}); }
+
+TEST(HeldPacketsTest, shouldGiveBackTheDatagramsAsTheyArrivedOldestFirst) {
+  Counters counters;
+  HeldPackets held({.max_packets = 10, .max_bytes = 1000, .hold_for = 3s}, counters);
+  held.Hold(Bytes(10, 1), kFrom, TimePoint(1s));
+  held.Hold(Bytes(20, 2), kFrom, TimePoint(2s));
+  EXPECT_EQ(held.bytes(), 30u);
+  auto out = held.TakeAll(TimePoint(2s));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].datagram, Bytes(10, 1));
+  EXPECT_EQ(out[1].datagram, Bytes(20, 2));
+  EXPECT_EQ(out[1].at, TimePoint(2s));
+  EXPECT_EQ(held.size(), 0u);
+  EXPECT_EQ(held.bytes(), 0u);
+  EXPECT_EQ(counters.Get(Counter::kHeldFutureView), 2u);
+}
+
+TEST(HeldPacketsTest, shouldDropTheOldestBeyondItsCountBytesAndAge) {
+  Counters counters;
+  HeldPackets held({.max_packets = 3, .max_bytes = 100, .hold_for = 3s}, counters);
+  for (uint8_t i = 1; i <= 4; ++i) held.Hold(Bytes(10, i), kFrom, TimePoint(1s));
+  EXPECT_EQ(held.size(), 3u);  // the first went
+  held.Hold(Bytes(81, 5), kFrom, TimePoint(1s));
+  EXPECT_EQ(held.size(), 2u);  // 3 packets held, and 10 + 10 + 81 > 100: two more went
+  EXPECT_EQ(held.bytes(), 91u);
+  auto out = held.TakeAll(TimePoint(4s) + 1ms);  // older than 3 s
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(counters.Get(Counter::kDroppedFutureView), 5u);
+}
+
+wire::Packet RegionPacket(wire::PacketType type, wire::RegionViewId rvid) {
+  if (type == wire::PacketType::kPartitionToken) return {type, 1, wire::TokenPacket{.rvid = rvid}};
+  if (type == wire::PacketType::kAck) return {type, 1, wire::AckPacket{.rvid = rvid}};
+  return {type, 1, wire::DataPacket{.rvid = rvid}};
+}
+
+TEST(InboundRouterTest, shouldRouteByTheScopeInThePacketTable) {
+  InboundRouter router({});
+  const wire::RegionViewId own{1, 2};
+  EXPECT_EQ(router.RouteOf({wire::PacketType::kViewUpdate, 0, wire::ViewUpdatePacket{}}, own), Route::kGmsClient);
+  EXPECT_EQ(router.RouteOf({wire::PacketType::kHeartbeat, 0, wire::HeartbeatPacket{}}, own), Route::kNotForNodes);
+  EXPECT_EQ(router.RouteOf(RegionPacket(wire::PacketType::kAck, {9, 9}), own), Route::kSender);
+  EXPECT_EQ(router.RouteOf(RegionPacket(wire::PacketType::kData, own), own), Route::kRegion);
+  EXPECT_EQ(router.RouteOf(RegionPacket(wire::PacketType::kPartitionToken, own), own), Route::kRegion);
+}
+
+TEST(InboundRouterTest, shouldHoldALaterViewOfTheOwnRegionAndPassOnAnOlderOne) {
+  InboundRouter router({});
+  const wire::RegionViewId own{1, 2};
+  EXPECT_EQ(router.RouteOf(RegionPacket(wire::PacketType::kData, {1, 3}), own), Route::kHold);
+  EXPECT_EQ(router.RouteOf(RegionPacket(wire::PacketType::kData, {1, 1}), own), Route::kRegion);
+}
+
+TEST(InboundRouterTest, withStaticMembershipHoldsOnlyUntilTheFirstView) {
+  InboundRouter router({});
+  EXPECT_EQ(router.RouteOf(RegionPacket(wire::PacketType::kData, {4, 1}), std::nullopt), Route::kHold);
+  EXPECT_EQ(router.RouteOf(RegionPacket(wire::PacketType::kData, {4, 1}), wire::RegionViewId{1, 1}), Route::kRegion);
+}
+
+TEST(InboundRouterTest, withAGmsHoldsAnotherRegionsViewItHasNotBeenToldOf) {
+  // The GMS told this node of region 4 at view 2 (a region it sends to), and of nothing else.
+  InboundRouter router([](uint32_t region) -> std::optional<uint32_t> {
+    if (region == 4) return 2;
+    return std::nullopt;
+  });
+  const wire::RegionViewId own{1, 1};
+  EXPECT_EQ(router.RouteOf(RegionPacket(wire::PacketType::kData, {4, 3}), own), Route::kHold);   // joining it
+  EXPECT_EQ(router.RouteOf(RegionPacket(wire::PacketType::kData, {5, 1}), own), Route::kHold);   // unknown
+  EXPECT_EQ(router.RouteOf(RegionPacket(wire::PacketType::kData, {4, 2}), own), Route::kRegion);  // stale there
+  EXPECT_EQ(router.RouteOf(RegionPacket(wire::PacketType::kData, {4, 2}), std::nullopt), Route::kNoRegion);
+}
+
+TEST(DeliveryFilterTest, shouldDeliverAnOrderedStreamOnceAndCountGaps) {
+  Counters counters;
+  DeliveryFilter filter(counters);
+  filter.Join(1, /*unordered=*/false);
+  EXPECT_FALSE(filter.Admit(9, 2, 1));  // not joined
+  EXPECT_TRUE(filter.Admit(9, 1, 5));   // a joiner's stream may start past 1
+  EXPECT_TRUE(filter.Admit(9, 1, 6));
+  EXPECT_FALSE(filter.Admit(9, 1, 6));
+  EXPECT_FALSE(filter.Admit(9, 1, 3));  // re-sent after a view change: delivered already
+  EXPECT_EQ(counters.Get(Counter::kDuplicatesDropped), 2u);
+  EXPECT_TRUE(filter.Admit(9, 1, 8));
+  EXPECT_EQ(counters.Get(Counter::kDeliveryGaps), 1u);
+  EXPECT_TRUE(filter.Admit(10, 1, 1));  // streams are per sender
+}
+
+TEST(DeliveryFilterTest, shouldDeliverAnUnorderedStreamOnceInAnyOrder) {
+  Counters counters;
+  DeliveryFilter filter(counters);
+  filter.Join(1, /*unordered=*/true);
+  EXPECT_TRUE(filter.unordered(1));
+  EXPECT_TRUE(filter.Admit(9, 1, 3));
+  EXPECT_TRUE(filter.Admit(9, 1, 1));
+  EXPECT_FALSE(filter.Admit(9, 1, 3));
+  EXPECT_TRUE(filter.Admit(9, 1, 2));
+  EXPECT_EQ(counters.Get(Counter::kDeliveryGaps), 0u);
+}
+
+TEST(DeliveryFilterTest, shouldStartAfreshAfterLeavingAndJoiningAgain) {
+  Counters counters;
+  DeliveryFilter filter(counters);
+  filter.Join(1, false);
+  EXPECT_TRUE(filter.Admit(9, 1, 4));
+  filter.Leave(1);
+  EXPECT_FALSE(filter.joined(1));
+  EXPECT_FALSE(filter.Admit(9, 1, 5));
+  filter.Join(1, false);
+  EXPECT_TRUE(filter.Admit(9, 1, 2));
+  EXPECT_EQ(filter.groups(), (std::vector<wire::GroupId>{1}));
+}
+
+}  // namespace
+}  // namespace qsm

@@ -1,0 +1,298 @@
+// RegionMember in isolation: a manual clock, a transport that captures what goes out, and packets
+// fed by hand. Each test moves time, feeds a packet and expects what the member sends.
+#include "engine/region/region_member.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <vector>
+
+#include "engine/transport/capturing_transport.h"
+
+namespace qsm {
+namespace {
+
+constexpr wire::NodeId kSender = 100;  // an outside sender multicasting to the region
+const Endpoint kSenderEndpoint = Endpoint::FromOctets(127, 0, 0, 1, 9100);
+const Endpoint kGroup = Endpoint::FromOctets(239, 1, 1, 1, 7000);
+
+Endpoint EndpointOf(wire::NodeId id) { return Endpoint::FromOctets(127, 0, 0, 1, static_cast<uint16_t>(7000 + id)); }
+
+struct Delivered {
+  wire::NodeId sender;
+  uint64_t region_seq;
+};
+
+class RecordingListener : public RegionListener {
+ public:
+  void OnRegionMessage(wire::NodeId sender, const wire::DataPacket& m, TimePoint) override {
+    delivered.push_back({sender, m.region_seq});
+  }
+  bool DeliversOnArrival(wire::GroupId) const override { return false; }
+  uint64_t FirstOwnHeld() const override { return UINT64_MAX; }
+  bool OwnMessage(uint64_t, wire::DataPacket&) const override { return false; }
+  std::vector<Delivered> delivered;
+};
+
+class RegionMemberTest : public ::testing::Test {
+ protected:
+  // This node is member `self` of a region view with members 1..n (view order = id order).
+  void Become(wire::NodeId self, size_t n, RegionConfig config = {}) {
+    self_ = self;
+    transport_ = std::make_unique<CapturingTransport>(EndpointOf(self));
+    member_ = std::make_unique<RegionMember>(RegionMember::Env{scheduler_, *transport_, random_, counters_}, config,
+                                             self, listener_);
+    view_ = wire::RegionView{.id = {1, 1}, .multicast = kGroup, .members = {}};
+    for (wire::NodeId id = 1; id <= n; ++id) view_.members.push_back({id, EndpointOf(id)});
+    member_->InstallView(view_);
+  }
+  // Moves time forward and fires every alarm that is due.
+  void Advance(Duration d) {
+    clock_.Advance(d);
+    while (scheduler_.alarms().FireDue(clock_, 1h) > 0) {
+    }
+  }
+  // Message `seq` of kSender (group seq = region seq), arriving now.
+  void FeedData(uint64_t seq, wire::PacketType type = wire::PacketType::kData) {
+    payload_.assign(100, std::byte{7});
+    wire::DataPacket data{.rvid = view_.id,
+                          .sender = kSender,
+                          .group = 1,
+                          .region_seq = seq,
+                          .group_seq = seq,
+                          .send_time_ns = 0,
+                          .payload = payload_};
+    member_->OnPacket(wire::Packet{type, kSender, data}, kSenderEndpoint, clock_.Now());
+  }
+  void FeedToken(wire::PacketType type, const wire::TokenPacket& token, wire::NodeId from) {
+    member_->OnPacket(wire::Packet{type, from, token}, EndpointOf(from), clock_.Now());
+  }
+  // A partition token of round `round` for kSender's record, as member `from` passes it on.
+  static wire::TokenPacket PartitionToken(uint64_t round, uint32_t partition, uint32_t visited, wire::SenderRecord rec) {
+    return wire::TokenPacket{
+        .rvid = {1, 1}, .round = round, .partition = partition, .members_visited = visited, .records = {rec}};
+  }
+  // The only packet of `type` sent since the last TakeSent(), decoded.
+  wire::Packet OnlySent(wire::PacketType type) {
+    auto sent = transport_->SentOf(type);
+    EXPECT_EQ(sent.size(), 1u) << wire::PacketTypeName(type);
+    return sent.empty() ? wire::Packet{} : sent.front().packet();
+  }
+  Endpoint OnlySentTo(wire::PacketType type) {
+    auto sent = transport_->SentOf(type);
+    EXPECT_EQ(sent.size(), 1u) << wire::PacketTypeName(type);
+    return sent.empty() ? Endpoint{} : sent.front().to;
+  }
+  // Acknowledges every token hop sent since the last TakeSent(), as the receivers would.
+  void AckTokensSent() {
+    for (auto type : {wire::PacketType::kPartitionToken, wire::PacketType::kRegionToken}) {
+      for (const auto& s : transport_->SentOf(type)) {
+        member_->OnPacket(wire::Packet{wire::PacketType::kTokenAck, 0, TokenHops::AckOf(s.packet())}, s.to,
+                          clock_.Now());
+      }
+    }
+  }
+  // Sends every queued forward; returns their destinations and seqs.
+  std::vector<std::pair<Endpoint, uint64_t>> DrainForwards() {
+    std::vector<std::byte> scratch;
+    while (member_->SendNextRecovery(scratch) == RegionMember::RecoveryResult::kSent) {
+    }
+    std::vector<std::pair<Endpoint, uint64_t>> out;
+    for (const auto& s : transport_->SentOf(wire::PacketType::kForward)) {
+      out.emplace_back(s.to, std::get<wire::DataPacket>(s.packet().body).region_seq);
+    }
+    return out;
+  }
+
+  VirtualClock clock_{TimePoint(1s)};
+  Counters counters_;
+  Scheduler scheduler_{clock_, counters_};
+  Random random_{7};
+  RecordingListener listener_;
+  std::unique_ptr<CapturingTransport> transport_;
+  std::unique_ptr<RegionMember> member_;
+  wire::RegionView view_;
+  wire::NodeId self_ = 0;
+  std::vector<std::byte> payload_;
+};
+
+TEST_F(RegionMemberTest, shouldDeliverInOrderAndHoldWhatArrivesEarly) {
+  Become(2, 3);
+  FeedData(1);
+  FeedData(3);
+  ASSERT_EQ(listener_.delivered.size(), 1u);
+  FeedData(2);
+  ASSERT_EQ(listener_.delivered.size(), 3u);
+  EXPECT_EQ(listener_.delivered[1].region_seq, 2u);
+  EXPECT_EQ(listener_.delivered[2].region_seq, 3u);
+  FeedData(2);  // a duplicate is dropped
+  EXPECT_EQ(listener_.delivered.size(), 3u);
+  EXPECT_EQ(counters_.Get(Counter::kDuplicatesDropped), 1u);
+}
+
+TEST_F(RegionMemberTest, shouldFoldItsStateIntoThePartitionTokenAndAcknowledgeTheHop) {
+  Become(2, 3);  // one partition (R = 5): ring 1 -> 2 -> 3 -> 1
+  for (uint64_t s : {1, 2, 3, 5, 6, 9}) FeedData(s);
+  wire::SenderRecord rec{.sender = kSender,
+                         .highest_seen = 8,
+                         .contiguous = 4,
+                         .pred_contiguous = 4,
+                         .missing_all = {{5, 5}, {7, 8}},
+                         .pred_missing = {{5, 5}, {7, 8}},
+                         .partition_contiguous = {0}};
+  FeedToken(wire::PacketType::kPartitionToken, PartitionToken(1, 0, 1, rec), 1);
+  EXPECT_EQ(OnlySentTo(wire::PacketType::kTokenAck), EndpointOf(1));
+  EXPECT_EQ(OnlySentTo(wire::PacketType::kPartitionToken), EndpointOf(3));
+  auto token = std::get<wire::TokenPacket>(OnlySent(wire::PacketType::kPartitionToken).body);
+  ASSERT_EQ(token.records.size(), 1u);
+  const auto& out = token.records[0];
+  EXPECT_EQ(token.members_visited, 2u);
+  EXPECT_EQ(out.highest_seen, 9u);  // max of the token's 8 and this member's 9
+  EXPECT_EQ(out.contiguous, 3u);    // min of the token's 4 and this member's 3
+  // What every visited member lacks: the token's {5}, {7-8} intersected with this member's {4}, {7-8}.
+  EXPECT_EQ(out.missing_all, (std::vector<wire::SeqRange>{{7, 8}}));
+  EXPECT_EQ(out.pred_contiguous, 3u);
+  EXPECT_EQ(out.pred_missing, (std::vector<wire::SeqRange>{{4, 4}, {7, 8}}));
+}
+
+TEST_F(RegionMemberTest, shouldPushWhatThePredecessorLacksAndPullWhatItHas) {
+  Become(2, 3);
+  for (uint64_t s : {1, 2, 3, 5}) FeedData(s);  // lacks 4
+  // The predecessor (member 1) has 1..4 and lacks 5.
+  wire::SenderRecord rec{.sender = kSender,
+                         .highest_seen = 5,
+                         .contiguous = 4,
+                         .pred_contiguous = 4,
+                         .missing_all = {{5, 5}},
+                         .pred_missing = {{5, 5}},
+                         .partition_contiguous = {0}};
+  FeedToken(wire::PacketType::kPartitionToken, PartitionToken(1, 0, 1, rec), 1);
+  auto pull = OnlySent(wire::PacketType::kPullRequest);
+  EXPECT_EQ(OnlySentTo(wire::PacketType::kPullRequest), EndpointOf(1));
+  EXPECT_EQ(std::get<wire::RecoveryRequest>(pull.body).ranges, (std::vector<wire::SeqRange>{{4, 4}}));
+  auto forwards = DrainForwards();
+  ASSERT_EQ(forwards.size(), 1u);
+  EXPECT_EQ(forwards[0], std::make_pair(EndpointOf(1), uint64_t{5}));
+}
+
+TEST_F(RegionMemberTest, shouldAnswerAPullRequestWithForwardsOfWhatItHolds) {
+  Become(2, 3);
+  for (uint64_t s : {1, 2, 3}) FeedData(s);
+  member_->OnPacket(wire::Packet{wire::PacketType::kPullRequest, 3,
+                                 wire::RecoveryRequest{view_.id, kSender, {{2, 3}, {7, 9}}}},
+                    EndpointOf(3), clock_.Now());
+  auto forwards = DrainForwards();
+  ASSERT_EQ(forwards.size(), 2u);  // 7-9 are not held: nothing is built for them
+  EXPECT_EQ(forwards[0], std::make_pair(EndpointOf(3), uint64_t{2}));
+  EXPECT_EQ(forwards[1], std::make_pair(EndpointOf(3), uint64_t{3}));
+}
+
+TEST_F(RegionMemberTest, shouldPullAcrossPartitionsOnlyWhatThatPartitionsPrefixVouchesFor) {
+  Become(2, 10, RegionConfig{.replication = 5});  // P = 2: member 2 (index 1) leads partition 1
+  for (uint64_t s : {1, 2, 4, 7, 8, 10}) FeedData(s);  // lacks 3, 5, 6 and 9
+  // Partition 0 caches odd seqs and all its members hold through 7; partition 1 (this one) even.
+  wire::SenderRecord rec{.sender = kSender,
+                         .highest_seen = 10,
+                         .contiguous = UINT64_MAX,
+                         .partition_contiguous = {7, 0}};
+  // The region token starts this partition's round.
+  FeedToken(wire::PacketType::kRegionToken, PartitionToken(1, 1, 5, rec), 1);
+  auto pulls = transport_->SentOf(wire::PacketType::kPullRequest);
+  ASSERT_EQ(pulls.size(), 1u);
+  // From a member of partition 0: view indexes 0, 2, 4, ... are members 1, 3, 5, ...
+  EXPECT_EQ((pulls[0].to.port - 7000) % 2, 1) << "pulled from member " << pulls[0].to.port - 7000;
+  // What partition 0 caches (3, 5) and its prefix vouches for: not 9 (above 7), not 6 (not its).
+  EXPECT_EQ(std::get<wire::RecoveryRequest>(pulls[0].packet().body).ranges,
+            (std::vector<wire::SeqRange>{{3, 3}, {5, 5}}));
+}
+
+TEST_F(RegionMemberTest, shouldNakToTheSenderWhatNoMemberOfItsPartitionHas) {
+  Become(1, 2);  // the region leader, one partition: ring 1 -> 2 -> 1
+  for (uint64_t s : {1, 2, 4}) FeedData(s);
+  Advance(1s);  // the first round starts
+  EXPECT_EQ(OnlySentTo(wire::PacketType::kPartitionToken), EndpointOf(2));
+  auto token = std::get<wire::TokenPacket>(OnlySent(wire::PacketType::kPartitionToken).body);
+  transport_->TakeSent();
+  // Member 2 lacks 3 too and passes the token back.
+  token.records[0].contiguous = 2;
+  token.records[0].missing_all = {{3, 3}};
+  token.records[0].pred_contiguous = 2;
+  token.records[0].pred_missing = {{3, 3}};
+  token.members_visited = 2;
+  FeedToken(wire::PacketType::kPartitionToken, token, 2);
+  EXPECT_EQ(OnlySentTo(wire::PacketType::kNak), kSenderEndpoint);
+  auto nak = std::get<wire::RecoveryRequest>(OnlySent(wire::PacketType::kNak).body);
+  EXPECT_EQ(nak.sender, kSender);
+  EXPECT_EQ(nak.ranges, (std::vector<wire::SeqRange>{{3, 3}}));
+  EXPECT_EQ(counters_.Get(Counter::kRecoveryNak), 1u);
+}
+
+TEST_F(RegionMemberTest, shouldAckTheRegionPrefixAndCleanUpTheCacheUpToItNextRound) {
+  Become(1, 2);
+  for (uint64_t s : {1, 2, 3}) FeedData(s);
+  EXPECT_GT(member_->stats().cache_bytes, 0u);  // P = 1: this member caches every message
+  Advance(1s);
+  auto token = std::get<wire::TokenPacket>(OnlySent(wire::PacketType::kPartitionToken).body);
+  AckTokensSent();
+  transport_->TakeSent();
+  token.records[0].contiguous = 2;  // member 2 holds 1..2
+  token.members_visited = 2;
+  FeedToken(wire::PacketType::kPartitionToken, token, 2);
+  // One partition: the region token goes to the region leader itself.
+  auto region = OnlySent(wire::PacketType::kRegionToken);
+  EXPECT_EQ(OnlySentTo(wire::PacketType::kRegionToken), EndpointOf(1));
+  AckTokensSent();
+  transport_->TakeSent();
+  FeedToken(wire::PacketType::kRegionToken, std::get<wire::TokenPacket>(region.body), 1);
+  auto ack = std::get<wire::AckPacket>(OnlySent(wire::PacketType::kAck).body);
+  EXPECT_EQ(OnlySentTo(wire::PacketType::kAck), kSenderEndpoint);
+  EXPECT_EQ(ack.stable, 2u);
+  EXPECT_EQ(counters_.Get(Counter::kTokenRounds), 1u);
+  const size_t before = member_->stats().cached_messages;
+  transport_->TakeSent();
+  Advance(1s);  // the next round carries cleanup = 2: this member frees 1..2
+  auto next = std::get<wire::TokenPacket>(OnlySent(wire::PacketType::kPartitionToken).body);
+  EXPECT_EQ(next.records[0].cleanup, 2u);
+  EXPECT_EQ(member_->stats().cached_messages, before - 2);
+}
+
+TEST_F(RegionMemberTest, shouldResendAnUnacknowledgedTokenHopWithBackoffUntilAcknowledged) {
+  Become(2, 3);
+  FeedData(1);
+  wire::SenderRecord rec{.sender = kSender, .highest_seen = 1, .contiguous = 1, .pred_contiguous = 1,
+                         .partition_contiguous = {0}};
+  FeedToken(wire::PacketType::kPartitionToken, PartitionToken(1, 0, 1, rec), 1);
+  auto first = transport_->SentOf(wire::PacketType::kPartitionToken);
+  ASSERT_EQ(first.size(), 1u);
+  transport_->TakeSent();
+  Advance(10ms);
+  EXPECT_EQ(transport_->SentOf(wire::PacketType::kPartitionToken).size(), 1u);  // after 10 ms
+  Advance(10ms);
+  EXPECT_EQ(transport_->SentOf(wire::PacketType::kPartitionToken).size(), 1u);  // not yet: backoff 20 ms
+  Advance(10ms);
+  EXPECT_EQ(transport_->SentOf(wire::PacketType::kPartitionToken).size(), 2u);
+  EXPECT_EQ(transport_->SentOf(wire::PacketType::kPartitionToken)[1].bytes, first[0].bytes);  // the same hop
+  EXPECT_EQ(counters_.Get(Counter::kTokenHopsResent), 2u);
+  member_->OnPacket(wire::Packet{wire::PacketType::kTokenAck, 3,
+                                 TokenHops::AckOf(first[0].packet())},
+                    EndpointOf(3), clock_.Now());
+  Advance(1s);
+  EXPECT_EQ(counters_.Get(Counter::kTokenHopsResent), 2u);
+}
+
+TEST_F(RegionMemberTest, shouldDropATokenOfAnOlderRoundAndOfAnotherView) {
+  Become(2, 3);
+  wire::SenderRecord rec{.sender = kSender, .partition_contiguous = {0}};
+  FeedToken(wire::PacketType::kPartitionToken, PartitionToken(5, 0, 1, rec), 1);
+  transport_->TakeSent();
+  FeedToken(wire::PacketType::kPartitionToken, PartitionToken(4, 0, 1, rec), 1);
+  EXPECT_TRUE(transport_->SentOf(wire::PacketType::kPartitionToken).empty());
+  auto other = PartitionToken(6, 0, 1, rec);
+  other.rvid.view = 2;
+  FeedToken(wire::PacketType::kPartitionToken, other, 1);
+  EXPECT_TRUE(transport_->SentOf(wire::PacketType::kPartitionToken).empty());
+  EXPECT_EQ(counters_.Get(Counter::kStaleTokens), 2u);
+}
+
+}  // namespace
+}  // namespace qsm

@@ -1,0 +1,155 @@
+#include "engine/sender/send_targets.h"
+
+#include <algorithm>
+
+namespace qsm {
+namespace {
+
+std::vector<wire::NodeId> MemberIds(const wire::RegionView& view) {
+  std::vector<wire::NodeId> ids;
+  ids.reserve(view.members.size());
+  for (const auto& m : view.members) ids.push_back(m.node);
+  return ids;
+}
+
+}  // namespace
+
+SendTargets::SendTargets(SenderWindow window, Duration view_change_suspend, Counters& counters)
+    : window_(window), view_change_suspend_(view_change_suspend), counters_(counters) {}
+
+void SendTargets::SetGroupRegions(wire::GroupId group, std::vector<uint32_t> regions) {
+  if (regions.empty()) {
+    group_regions_.erase(group);
+  } else {
+    group_regions_[group] = std::move(regions);
+  }
+}
+
+std::vector<uint32_t> SendTargets::RegionsOf(wire::GroupId group) const {
+  if (every_group_to_) return {*every_group_to_};
+  auto it = group_regions_.find(group);
+  return it == group_regions_.end() ? std::vector<uint32_t>{} : it->second;
+}
+
+bool SendTargets::Named(uint32_t region) const {
+  if (every_group_to_ == region) return true;
+  return std::any_of(group_regions_.begin(), group_regions_.end(), [&](const auto& entry) {
+    return std::find(entry.second.begin(), entry.second.end(), region) != entry.second.end();
+  });
+}
+
+bool SendTargets::Follow(const wire::RegionView& view, bool create, TimePoint now) {
+  auto it = targets_.find(view.id.region);
+  if (view.members.empty()) {
+    // The region is gone: nobody is left to deliver its pending messages to.
+    if (it != targets_.end()) targets_.erase(it);
+    return false;
+  }
+  if (it == targets_.end()) {
+    if (!create) return false;
+    targets_.emplace(view.id.region, SendTarget{.sender = RegionSender(view.id, window_),
+                                                .multicast = view.multicast,
+                                                .members = MemberIds(view),
+                                                .suspended_until = {},
+                                                .last_ack_progress = now});
+    return true;
+  }
+  SendTarget& t = it->second;
+  if (t.sender.rvid().view >= view.id.view) return false;  // not newer
+  std::vector<PendingMessage> carried = t.sender.TakeUnacknowledged();
+  t.sender = RegionSender(view.id, window_);
+  for (auto& m : carried) t.sender.Add(std::move(m));  // fits: the old window held them
+  std::vector<wire::NodeId> members = MemberIds(view);
+  const bool added = std::any_of(members.begin(), members.end(), [&](wire::NodeId n) {
+    return std::find(t.members.begin(), t.members.end(), n) == t.members.end();
+  });
+  if (added) {
+    // New members: let the new view's rings form before new data arrives (PROTOCOL.md §3).
+    t.suspended_until = now + view_change_suspend_;
+    counters_.Add(Counter::kSendSuspended);
+  }
+  t.members = std::move(members);
+  t.multicast = view.multicast;
+  t.last_ack_progress = now;
+  return true;
+}
+
+void SendTargets::ForgetUnused(std::optional<uint32_t> keep) {
+  std::erase_if(targets_, [&](const auto& entry) {
+    return entry.first != keep && entry.second.sender.pending_messages() == 0 && !Named(entry.first);
+  });
+}
+
+bool SendTargets::Reserve(wire::GroupId group, size_t bytes, std::vector<SendTarget*>& out) {
+  out.clear();
+  auto reserve = [&](uint32_t region) {
+    SendTarget* t = Find(region);
+    if (t == nullptr || !t->sender.HasRoom(bytes)) return false;
+    out.push_back(t);
+    return true;
+  };
+  if (every_group_to_) return reserve(*every_group_to_);
+  auto it = group_regions_.find(group);
+  if (it == group_regions_.end()) return false;
+  return std::all_of(it->second.begin(), it->second.end(), reserve) && !out.empty();
+}
+
+uint64_t SendTargets::Assign(const std::vector<SendTarget*>& targets, PendingMessage message) {
+  message.group_seq = ++group_seqs_[message.group];
+  for (size_t i = 0; i + 1 < targets.size(); ++i) {
+    PendingMessage copy{message.group, message.group_seq, message.send_time_ns, targets[i]->sender.TakeSpareBuffer()};
+    copy.payload.assign(message.payload.begin(), message.payload.end());
+    targets[i]->sender.Add(std::move(copy));
+  }
+  const uint64_t group_seq = message.group_seq;
+  targets.back()->sender.Add(std::move(message));
+  return group_seq;
+}
+
+std::vector<std::byte> SendTargets::TakeSpareBuffer() {
+  return targets_.empty() ? std::vector<std::byte>{} : targets_.begin()->second.sender.TakeSpareBuffer();
+}
+
+SendTarget* SendTargets::Find(uint32_t region) {
+  auto it = targets_.find(region);
+  return it == targets_.end() ? nullptr : &it->second;
+}
+
+const SendTarget* SendTargets::Find(uint32_t region) const {
+  auto it = targets_.find(region);
+  return it == targets_.end() ? nullptr : &it->second;
+}
+
+bool SendTargets::AllHaveRoom(size_t bytes) const {
+  return std::all_of(targets_.begin(), targets_.end(),
+                     [&](const auto& t) { return t.second.sender.HasRoom(bytes); });
+}
+
+bool SendTargets::HasRetransmits() const {
+  return std::any_of(targets_.begin(), targets_.end(),
+                     [](const auto& t) { return t.second.sender.has_retransmits(); });
+}
+
+uint64_t SendTargets::AcknowledgedThrough(wire::GroupId group) const {
+  auto sent = group_seqs_.find(group);
+  if (sent == group_seqs_.end()) return 0;
+  uint64_t through = sent->second;
+  for (const auto& [region, t] : targets_) {
+    if (auto pending = t.sender.LowestPendingGroupSeq(group)) through = std::min(through, *pending - 1);
+  }
+  return through;
+}
+
+size_t SendTargets::pending_messages() const {
+  size_t n = 0;
+  for (const auto& [region, t] : targets_) n += t.sender.pending_messages();
+  return n;
+}
+
+size_t SendTargets::pending_bytes() const {
+  size_t n = 0;
+  for (const auto& [region, t] : targets_) n += t.sender.pending_bytes();
+  return n;
+}
+
+}  // namespace qsm

@@ -1,0 +1,97 @@
+// SendTargets: the group -> region fan-out of one sending node (PROTOCOL.md §3). It keeps one
+// RegionSender per region the node sends to (a *target*), follows each target region's views,
+// knows which regions each group spans, numbers each group's messages (group sequence numbers,
+// from 1, surviving view changes), and assigns a message to every region of its group.
+//
+// Membership is static (every group goes to one region: SendEveryGroupTo) or comes from group
+// views (SetGroupRegions). A message is pending until every region it was assigned to has
+// acknowledged it; back-pressure is "some region of the group has no room".
+// Threading: core thread only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/core/counters.h"
+#include "engine/core/endpoint.h"
+#include "engine/core/time.h"
+#include "engine/sender/region_sender.h"
+#include "engine/wire/packets.h"
+
+namespace qsm {
+
+// The sending side of one region's current view.
+struct SendTarget {
+  RegionSender sender;
+  Endpoint multicast;
+  std::vector<wire::NodeId> members;
+  TimePoint suspended_until{};    // no new data before this (a view that added members)
+  TimePoint last_ack_progress{};  // for the tail probe
+};
+
+class SendTargets {
+ public:
+  using Map = std::map<uint32_t, SendTarget>;  // by region id
+
+  // `counters` must outlive this.
+  SendTargets(SenderWindow window, Duration view_change_suspend, Counters& counters);
+
+  // Static membership: every group goes to `region` (nullopt: group views decide).
+  void SendEveryGroupTo(std::optional<uint32_t> region) { every_group_to_ = region; }
+  // From a group view: the regions `group` spans now; empty forgets the group.
+  void SetGroupRegions(wire::GroupId group, std::vector<uint32_t> regions);
+  // The regions messages to `group` go to now (empty: not known yet).
+  std::vector<uint32_t> RegionsOf(wire::GroupId group) const;
+  // Whether messages of some group go to `region`.
+  bool Named(uint32_t region) const;
+
+  // Follows a view of region `view.id.region`. An existing target moves to a newer view and
+  // re-sends, in order, what the old view did not acknowledge; if the view adds members, new data
+  // waits `view_change_suspend` (counted as kSendSuspended). A missing target is created only if
+  // `create`. A view without members (the region is gone) drops the target and its pending messages.
+  // Returns true if a target was created or changed (the pump has something to look at).
+  bool Follow(const wire::RegionView& view, bool create, TimePoint now);
+  // Drops the targets that no group names and that hold nothing pending, except `keep`.
+  void ForgetUnused(std::optional<uint32_t> keep);
+
+  // Whether every region of `group` is a target with room for `bytes` more; those targets in `out`.
+  bool Reserve(wire::GroupId group, size_t bytes, std::vector<SendTarget*>& out);
+  // Gives `message` the next group seq of its group and assigns it to every target of `targets`
+  // (from Reserve, non-empty; copies for all but the last). Returns the group seq.
+  uint64_t Assign(const std::vector<SendTarget*>& targets, PendingMessage message);
+  // An empty payload buffer recycled from a released message (or a new one).
+  std::vector<std::byte> TakeSpareBuffer();
+
+  SendTarget* Find(uint32_t region);
+  const SendTarget* Find(uint32_t region) const;
+  bool empty() const { return targets_.empty(); }
+  size_t size() const { return targets_.size(); }
+  Map::iterator begin() { return targets_.begin(); }
+  Map::iterator end() { return targets_.end(); }
+  Map::const_iterator begin() const { return targets_.begin(); }
+  Map::const_iterator end() const { return targets_.end(); }
+
+  // Every target's window has room for `bytes` more.
+  bool AllHaveRoom(size_t bytes) const;
+  bool HasRetransmits() const;
+  // The highest group seq g such that messages 1..g to `group` were acknowledged by every region
+  // they were sent to.
+  uint64_t AcknowledgedThrough(wire::GroupId group) const;
+  size_t pending_messages() const;
+  size_t pending_bytes() const;
+
+ private:
+  SenderWindow window_;
+  Duration view_change_suspend_;
+  Counters& counters_;
+  Map targets_;
+  std::optional<uint32_t> every_group_to_;
+  std::unordered_map<wire::GroupId, std::vector<uint32_t>> group_regions_;
+  std::unordered_map<wire::GroupId, uint64_t> group_seqs_;  // last group seq given, per group
+};
+
+}  // namespace qsm

@@ -1,0 +1,133 @@
+#include "engine/sender/send_targets.h"
+
+#include <gtest/gtest.h>
+
+namespace qsm {
+namespace {
+
+wire::RegionView View(uint32_t region, uint32_t view, std::vector<wire::NodeId> members) {
+  wire::RegionView v{.id = {region, view}, .multicast = Endpoint::FromOctets(239, 1, 0, 1, 7000), .members = {}};
+  for (auto id : members) v.members.push_back({id, Endpoint::FromOctets(127, 0, 0, 1, static_cast<uint16_t>(id))});
+  return v;
+}
+
+class SendTargetsTest : public ::testing::Test {
+ protected:
+  PendingMessage Message(wire::GroupId group, size_t bytes = 10) {
+    return PendingMessage{group, 0, 0, std::vector<std::byte>(bytes)};
+  }
+  // Reserves and assigns a message to `group`; false if back-pressured.
+  bool Send(wire::GroupId group, size_t bytes = 10) {
+    if (!targets_.Reserve(group, bytes, scratch_)) return false;
+    targets_.Assign(scratch_, Message(group, bytes));
+    return true;
+  }
+
+  // The region leader of `region` acknowledges its messages 1..stable (all sent by then).
+  void Ack(uint32_t region, uint64_t stable) {
+    RegionSender& sender = targets_.Find(region)->sender;
+    sender.MarkTransmitted(sender.highest_assigned());
+    sender.OnAck(stable);
+  }
+
+  Counters counters_;
+  SendTargets targets_{SenderWindow{.max_messages = 4, .max_bytes = 1000}, 200ms, counters_};
+  std::vector<SendTarget*> scratch_;
+  TimePoint now_ = TimePoint(1s);
+};
+
+TEST_F(SendTargetsTest, shouldSendEveryGroupToTheOneRegionOfStaticMembership) {
+  targets_.SendEveryGroupTo(3);
+  EXPECT_FALSE(Send(1));  // no target for region 3 yet
+  EXPECT_TRUE(targets_.Follow(View(3, 1, {1, 2}), /*create=*/true, now_));
+  EXPECT_TRUE(Send(1));
+  EXPECT_TRUE(Send(77));
+  EXPECT_EQ(targets_.RegionsOf(77), (std::vector<uint32_t>{3}));
+  EXPECT_EQ(targets_.Find(3)->sender.pending_messages(), 2u);
+}
+
+TEST_F(SendTargetsTest, shouldAssignAMessageToEveryRegionOfItsGroupWithOneGroupSeq) {
+  targets_.Follow(View(1, 1, {1, 2}), true, now_);
+  targets_.Follow(View(2, 1, {3, 4}), true, now_);
+  targets_.SetGroupRegions(5, {1, 2});
+  EXPECT_FALSE(Send(6));  // a group whose regions are not known
+  ASSERT_TRUE(Send(5));
+  ASSERT_TRUE(Send(5));
+  for (uint32_t region : {1u, 2u}) {
+    const auto& sender = targets_.Find(region)->sender;
+    ASSERT_EQ(sender.pending_messages(), 2u);
+    EXPECT_EQ(sender.Find(1)->group_seq, 1u);
+    EXPECT_EQ(sender.Find(2)->group_seq, 2u);
+  }
+  EXPECT_EQ(targets_.pending_messages(), 4u);
+}
+
+TEST_F(SendTargetsTest, shouldBackPressureWhenAnyRegionOfTheGroupIsFull) {
+  targets_.Follow(View(1, 1, {1}), true, now_);
+  targets_.Follow(View(2, 1, {2}), true, now_);
+  targets_.SetGroupRegions(5, {1, 2});
+  targets_.SetGroupRegions(6, {1});
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(Send(6));  // region 1 is full
+  EXPECT_FALSE(Send(5));
+  EXPECT_FALSE(targets_.AllHaveRoom(10));
+  Ack(1, 4);
+  EXPECT_TRUE(Send(5));
+}
+
+TEST_F(SendTargetsTest, shouldAcknowledgeAGroupOnlyThroughWhatEveryRegionAcknowledged) {
+  targets_.Follow(View(1, 1, {1}), true, now_);
+  targets_.Follow(View(2, 1, {2}), true, now_);
+  targets_.SetGroupRegions(5, {1, 2});
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Send(5));
+  Ack(1, 3);
+  Ack(2, 1);
+  EXPECT_EQ(targets_.AcknowledgedThrough(5), 1u);
+  Ack(2, 3);
+  EXPECT_EQ(targets_.AcknowledgedThrough(5), 3u);
+}
+
+TEST_F(SendTargetsTest, shouldCarryUnacknowledgedMessagesIntoANewViewAndSuspendWhenMembersJoin) {
+  targets_.SendEveryGroupTo(1);
+  targets_.Follow(View(1, 1, {1, 2}), true, now_);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Send(5));
+  Ack(1, 1);
+  EXPECT_TRUE(targets_.Follow(View(1, 2, {1, 2, 3}), false, now_));
+  const SendTarget& t = *targets_.Find(1);
+  EXPECT_EQ(t.sender.rvid().view, 2u);
+  ASSERT_EQ(t.sender.pending_messages(), 2u);  // group seqs 2 and 3, renumbered 1 and 2
+  EXPECT_EQ(t.sender.Find(1)->group_seq, 2u);
+  EXPECT_EQ(t.sender.Find(2)->group_seq, 3u);
+  EXPECT_EQ(t.suspended_until, now_ + 200ms);
+  EXPECT_EQ(counters_.Get(Counter::kSendSuspended), 1u);
+  EXPECT_FALSE(targets_.Follow(View(1, 2, {1, 2, 3}), false, now_));  // not newer
+  EXPECT_TRUE(targets_.Follow(View(1, 3, {1, 2}), false, now_ + 1s));   // a member left: no suspension
+  EXPECT_EQ(targets_.Find(1)->suspended_until, now_ + 200ms);
+}
+
+TEST_F(SendTargetsTest, shouldForgetTargetsNoGroupNamesOnceNothingIsPending) {
+  targets_.Follow(View(1, 1, {1}), true, now_);
+  targets_.Follow(View(2, 1, {2}), true, now_);
+  targets_.SetGroupRegions(5, {2});
+  ASSERT_TRUE(Send(5));
+  targets_.SetGroupRegions(5, {});
+  targets_.ForgetUnused(/*keep=*/1);
+  EXPECT_NE(targets_.Find(2), nullptr);  // still pending
+  Ack(2, 1);
+  targets_.ForgetUnused(1);
+  EXPECT_EQ(targets_.Find(2), nullptr);
+  EXPECT_NE(targets_.Find(1), nullptr);  // kept
+  EXPECT_FALSE(targets_.Follow(View(2, 2, {2}), /*create=*/false, now_));
+  EXPECT_EQ(targets_.Find(2), nullptr);
+}
+
+TEST_F(SendTargetsTest, shouldDropATargetWhoseRegionIsGone) {
+  targets_.Follow(View(1, 1, {1}), true, now_);
+  targets_.SendEveryGroupTo(1);
+  ASSERT_TRUE(Send(5));
+  targets_.Follow(View(1, 2, {}), false, now_);
+  EXPECT_EQ(targets_.Find(1), nullptr);
+  EXPECT_EQ(targets_.pending_messages(), 0u);
+}
+
+}  // namespace
+}  // namespace qsm
