@@ -1,6 +1,6 @@
 # The two commands a user needs are `make demo` and `make test`; both install what is missing
 # (scripts/setup.sh, Debian packages), configure and build first.
-.PHONY: all setup build release test unit fuzz demo bench clean
+.PHONY: all setup build release test unit fuzz demo bench tidy clean
 
 FUZZ_SECONDS ?= 60
 CTEST_ARGS ?=
@@ -50,6 +50,11 @@ bench: release
 	@./scripts/bench.sh build/release
 	@./scripts/bench-engine.sh build/release
 	@./scripts/bench-scrape.sh build/release
+
+# clang-tidy 16 (.clang-tidy: bugprone, performance, modernize subsets, functions <= 120 lines)
+# over engine/, with the dev build's compile commands. Not part of `make test` (it takes minutes).
+tidy: build
+	@./scripts/tidy.sh build/dev
 
 clean:
 	rm -rf build

@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libboost1.81-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang-16 libclang-rt-16-dev      # libFuzzer target (clang 14 cannot compile libstdc++ 12's <expected>)
+  clang-tidy-16                    # make tidy
   libcli11-dev                     # command-line parsing
   iproute2                         # network namespaces for multicast tests
   bc                               # arithmetic in the benchmark scripts

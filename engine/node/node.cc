@@ -41,11 +41,6 @@ std::optional<wire::RegionViewId> Node::own_view() const {
   return region_.layout().view().id;
 }
 
-std::optional<uint32_t> Node::own_region() const {
-  if (!region_.has_view()) return std::nullopt;
-  return region_.layout().view().id.region;
-}
-
 Status Node::InstallView(const wire::RegionView& view) {
   bool member = false;
   for (const auto& m : view.members) member |= m.node == config_.id;
@@ -139,8 +134,6 @@ void Node::OnGroupView(const wire::GroupView& view) {
 }
 
 std::vector<uint32_t> Node::RegionsOf(wire::GroupId group) const { return targets_.RegionsOf(group); }
-
-// ---------------------------------------------------------------- held packets
 
 void Node::ReplayHeld() {
   if (held_.size() == 0) return;

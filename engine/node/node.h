@@ -186,7 +186,10 @@ class Node final : public PacketHandler,
  private:
   // The own region's view, if the node is in one.
   std::optional<wire::RegionViewId> own_view() const;
-  std::optional<uint32_t> own_region() const;
+  std::optional<uint32_t> own_region() const {
+    const auto view = own_view();
+    return view ? std::optional<uint32_t>(view->region) : std::nullopt;
+  }
   // Follows a view of a region this node sends to (creates the target if `create`).
   void FollowTarget(const wire::RegionView& view, bool create);
   void ReplayHeld();

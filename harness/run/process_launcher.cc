@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <sstream>
 
@@ -141,385 +142,495 @@ void ProgressLine::Update(const std::string& phase, double elapsed_s, double tot
   std::fflush(stderr);
 }
 
-Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& o) {
-  const bool netns = scenario.launcher == "netns";
+namespace {
+
+// Every port and address a local or netns run uses. Local runs take a port range and multicast
+// addresses derived from the harness's process id, so concurrent runs do not collide:
+// base+ID node unicast, base+50+ID node metrics, base+96 qsm-gms, base+97 the harness's metrics,
+// base+98 Prometheus, base+99 the regions' multicast port.
+class PortPlan {
+ public:
+  static constexpr uint32_t kMaxLocalNodes = 45;
+
+  PortPlan(bool netns, pid_t pid)
+      : netns_(netns),
+        base_(static_cast<uint16_t>(20000 + (pid % 400) * 100)),
+        group_octet_(static_cast<uint8_t>(1 + pid % 250)) {}
+
+  Endpoint node(uint32_t id) const {
+    return netns_ ? Endpoint{NetnsCluster::Address(id), 7000} : Local(static_cast<uint16_t>(base_ + id));
+  }
+  uint32_t interface(uint32_t id) const {
+    return netns_ ? NetnsCluster::Address(id) : Endpoint::FromOctets(127, 0, 0, 1, 0).address;
+  }
+  std::string metrics(uint32_t id) const {
+    return netns_ ? Endpoint{NetnsCluster::Address(id), 9100}.ToString()
+                  : Local(static_cast<uint16_t>(base_ + 50 + id)).ToString();
+  }
+  Endpoint region_multicast() const { return Endpoint::FromOctets(239, 255, 77, group_octet_, MulticastPort()); }
+  // The pool qsm-gms gives regions their addresses from.
+  Endpoint gms_pool() const { return Endpoint::FromOctets(239, 255, 78, group_octet_, MulticastPort()); }
+  Endpoint gms() const {
+    return netns_ ? Endpoint::FromOctets(198, 18, 0, 254, 7300) : Local(static_cast<uint16_t>(base_ + 96));
+  }
+  std::string harness_metrics() const { return Local(static_cast<uint16_t>(base_ + 97)).ToString(); }
+  uint16_t prometheus_port() const { return static_cast<uint16_t>(base_ + 98); }
+
+  Addressing addressing() const {
+    return Addressing{.endpoint = [this](uint32_t id) { return node(id); },
+                      .interface = [this](uint32_t id) { return interface(id); },
+                      .region_multicast = region_multicast(),
+                      .gms = gms()};
+  }
+
+ private:
+  static Endpoint Local(uint16_t port) { return Endpoint::FromOctets(127, 0, 0, 1, port); }
+  uint16_t MulticastPort() const { return static_cast<uint16_t>(base_ + 99); }
+
+  bool netns_;
+  uint16_t base_;
+  uint8_t group_octet_;
+};
+
+// Runs one scenario as qsm-node processes (local or in netns hosts): starts the helpers, spawns
+// the nodes, applies process and network faults on schedule, follows progress, decides when the
+// run is done, stops everything, and collects the results. Run() reads as its steps.
+class Supervisor {
+ public:
+  Supervisor(const Scenario& scenario, const LaunchOptions& options)
+      : scenario_(scenario),
+        o_(options),
+        netns_(scenario.launcher == "netns"),
+        tag_(std::to_string(getpid())),
+        ports_(netns_, getpid()),
+        nodes_dir_(fs::path(options.run_dir) / "nodes"),
+        progress_(scenario.name, options.progress) {}
+
+  Result<RunRecord> Run();
+
+ private:
+  Status Refuse() const;
+  Status CreateHosts();
+  Status StartGms();
+  Status StartPrometheus();
+  void AgreeOnStart();
+  Status SpawnNodes();
+  void PlanActions();
+  void ReadTicks();
+  void ReapExits();
+  void FireFaults(Duration offset);
+  void ReportProgress(double elapsed, Duration offset);
+  void StopWhenDone(double elapsed);
+  void KillStragglers();
+  void CollectResults();
+
+  bool AnyRunning() const {
+    return std::any_of(procs_.begin(), procs_.end(), [](const auto& e) { return e.second.running; });
+  }
+  const ResolvedRun& run() const { return record_.run; }
+  // Tells every running node to stop; the ones still running 10 s later are killed.
+  void StopAll();
+  void KillAll();
+
+  const Scenario& scenario_;
+  const LaunchOptions& o_;
+  const bool netns_;
+  const std::string tag_;
+  const PortPlan ports_;
+  const fs::path nodes_dir_;
+  RunRecord record_;
+  std::unique_ptr<NetnsCluster> hosts_;
+  StoppedOnExit gms_;
+  std::unique_ptr<prometheus::Exposer> harness_exposer_;
+  std::shared_ptr<prometheus::Registry> harness_registry_ = std::make_shared<prometheus::Registry>();
+  std::optional<exporters::HarnessMetrics> harness_metrics_;
+  std::unique_ptr<PrometheusServer> prometheus_;
+  int64_t start_ms_ = 0;  // the wall-clock start every node waits for
+  SteadyClock::time_point t0_, wall_begin_;
+  std::map<uint32_t, NodeProcess> procs_;
+  std::vector<Action> actions_;
+  size_t next_action_ = 0;
+  ProgressLine progress_;
+  bool stopping_ = false;
+  SteadyClock::time_point stop_deadline_ = SteadyClock::time_point::max();  // max: not stopping
+  double last_rate_t_ = 0;
+  uint64_t last_rate_delivered_ = 0;
+  double rate_ = 0;
+};
+
+Result<RunRecord> Supervisor::Run() {
   signal(SIGPIPE, SIG_IGN);  // a node that died must not kill the harness when it is written to
-  std::unique_ptr<NetnsCluster> hosts;
-  const std::string tag = std::to_string(getpid());
-  for (const FaultSpec& f : scenario.faults) {
-    if (!netns && (f.via_network || f.type == FaultType::kPartition)) {
+  if (auto s = Refuse(); !s) return std::unexpected(s.error());
+  if (auto s = CreateHosts(); !s) return std::unexpected(s.error());
+  auto resolved = Resolve(scenario_, ports_.addressing());
+  if (!resolved) return std::unexpected(resolved.error());
+  record_.run = std::move(*resolved);
+  record_.started_at = UtcNow();
+  fs::create_directories(nodes_dir_);
+  if (auto s = StartGms(); !s) return std::unexpected(s.error());
+  if (auto s = StartPrometheus(); !s) return std::unexpected(s.error());
+  AgreeOnStart();
+  if (auto s = SpawnNodes(); !s) return std::unexpected(s.error());
+  PlanActions();
+  while (true) {
+    ReadTicks();
+    ReapExits();
+    if (!AnyRunning()) break;
+    const Duration offset = std::chrono::duration_cast<Duration>(SteadyClock::now() - t0_);
+    const double elapsed = ToSeconds(offset);
+    FireFaults(offset);
+    ReportProgress(elapsed, offset);
+    if (!stopping_ && o_.interrupted != nullptr && o_.interrupted->load()) {
+      record_.interrupted = true;
+      StopAll();
+    }
+    StopWhenDone(elapsed);
+    KillStragglers();
+  }
+  gms_.Stop();
+  record_.wall_seconds = std::chrono::duration<double>(SteadyClock::now() - wall_begin_).count();
+  TrimWindows(record_.run.windows, std::chrono::duration_cast<Duration>(SteadyClock::now() - t0_));
+  CollectResults();
+  return std::move(record_);
+}
+
+// Refuses, before anything starts, what this launcher cannot run.
+Status Supervisor::Refuse() const {
+  for (const FaultSpec& f : scenario_.faults) {
+    if (!netns_ && (f.via_network || f.type == FaultType::kPartition)) {
       return MakeError(ErrorCode::kInvalidArgument,
-                       scenario.source + ":" + std::to_string(f.line) + ": fault '" + FaultTypeName(f.type) +
+                       scenario_.source + ":" + std::to_string(f.line) + ": fault '" + FaultTypeName(f.type) +
                            "' acts on the network (nftables): it needs launcher: netns");
     }
   }
-  // Local port plan, per harness process: base+ID unicast, base+50+ID metrics, base+96..99 qsm-gms,
-  // the harness's metrics, Prometheus and the region's multicast.
-  if (!netns && scenario.nodes > 45) {
-    return MakeError(
-        ErrorCode::kInvalidArgument,
-        scenario.source + ": 'nodes': the local launcher takes at most 45 nodes (use sim for more)");
+  if (!netns_ && scenario_.nodes > PortPlan::kMaxLocalNodes) {
+    return MakeError(ErrorCode::kInvalidArgument, scenario_.source + ": 'nodes': the local launcher takes at most " +
+                                                      std::to_string(PortPlan::kMaxLocalNodes) +
+                                                      " nodes (use sim for more)");
   }
-  if (netns) {
-    auto created = NetnsCluster::Create(scenario.nodes, tag);
-    if (!created) {
-      NetnsCluster::Cleanup(tag);
-      return std::unexpected(created.error());
-    }
-    hosts = std::move(*created);
-  }
-  // Local: ports from a range derived from the process id, so concurrent runs do not collide.
-  const uint16_t base_port = static_cast<uint16_t>(20000 + (getpid() % 400) * 100);
-  const uint8_t group_octet = static_cast<uint8_t>(1 + getpid() % 250);
-  Addressing addressing{
-      .endpoint =
-          [&](uint32_t id) {
-            return netns ? Endpoint{NetnsCluster::Address(id), 7000}
-                         : Endpoint::FromOctets(127, 0, 0, 1, static_cast<uint16_t>(base_port + id));
-          },
-      .interface =
-          [&](uint32_t id) {
-            return netns ? NetnsCluster::Address(id) : Endpoint::FromOctets(127, 0, 0, 1, 0).address;
-          },
-      .region_multicast =
-          Endpoint::FromOctets(239, 255, 77, group_octet, static_cast<uint16_t>(base_port + 99)),
-      .gms = netns ? Endpoint::FromOctets(198, 18, 0, 254, 7300)
-                   : Endpoint::FromOctets(127, 0, 0, 1, static_cast<uint16_t>(base_port + 96)),
-  };
-  auto resolved = Resolve(scenario, addressing);
-  if (!resolved) return std::unexpected(resolved.error());
-  RunRecord record;
-  record.run = std::move(*resolved);
-  record.started_at = UtcNow();
-  const ResolvedRun& run = record.run;
-  const fs::path nodes_dir = fs::path(o.run_dir) / "nodes";
-  fs::create_directories(nodes_dir);
+  return {};
+}
 
-  // Prometheus in the loop: node metrics on base+50+id (local) or HOST:9100 (netns), the
-  // harness's own on base+97, the server on base+98.
-  std::unique_ptr<prometheus::Exposer> harness_exposer;
-  auto harness_registry = std::make_shared<prometheus::Registry>();
-  std::optional<exporters::HarnessMetrics> harness_metrics;
-  std::unique_ptr<PrometheusServer> prometheus;
-  auto metrics_address = [&](uint32_t id) {
-    return netns ? Endpoint{NetnsCluster::Address(id), 9100}.ToString()
-                 : Endpoint::FromOctets(127, 0, 0, 1, static_cast<uint16_t>(base_port + 50 + id)).ToString();
-  };
-  if (netns && (o.prometheus || scenario.gms)) {
-    if (auto s = hosts->AddUplink(); !s) return std::unexpected(s.error());
+// netns: one namespace per node on a bridge, and an uplink when the harness must reach them.
+Status Supervisor::CreateHosts() {
+  if (!netns_) return {};
+  auto created = NetnsCluster::Create(scenario_.nodes, tag_);
+  if (!created) {
+    NetnsCluster::Cleanup(tag_);
+    return std::unexpected(created.error());
   }
-  // qsm-gms for the run: up before any node registers; stopped after the last node.
-  StoppedOnExit gms;
-  if (scenario.gms) {
-    const std::string binary = !o.gms_binary.empty() ? o.gms_binary
-                               : fs::path(o.node_binary).has_parent_path()
-                                   ? (fs::path(o.node_binary).parent_path() / "qsm-gms").string()
-                                   : std::string("qsm-gms");
-    const fs::path dir(o.run_dir);
-    // Regions' addresses: a pool per harness process, so concurrent local runs do not collide.
-    const Endpoint pool =
-        Endpoint::FromOctets(239, 255, 78, group_octet, static_cast<uint16_t>(base_port + 99));
-    auto log = OpenLog((dir / "gms.log").string());
-    if (!log) return std::unexpected(log.error());
-    auto pid = StartProcess({binary, "--listen", addressing.gms.ToString(), "--state",
-                             (dir / "gms.state").string(), "--pool", pool.ToString(), "--pool-size", "64",
-                             "--failure-timeout", std::to_string(ToSeconds(scenario.gms->failure_timeout))},
-                            ChildIo{.out = *log, .err = *log, .own_process_group = true});
-    close(*log);
-    if (!pid) return std::unexpected(pid.error());
-    gms.pid = *pid;
-    // Nodes retry their registration, but a GMS listening first makes the start deterministic.
-    for (int i = 0; i < 100; ++i) {
-      auto text = ReadFile((dir / "gms.log").string());
-      if (text && text->find("listening on") != std::string::npos) break;
-      int status = 0;
-      if (waitpid(*pid, &status, WNOHANG) == *pid) {
-        gms.pid.reset();
-        return MakeError(ErrorCode::kIo, "qsm-gms " + DescribeExit(status) +
-                                             " at start (log: " + (dir / "gms.log").string() + ")");
-      }
-      usleep(20'000);
-    }
-  }
-  if (o.prometheus) {
-    const std::string harness_address =
-        Endpoint::FromOctets(127, 0, 0, 1, static_cast<uint16_t>(base_port + 97)).ToString();
-    try {
-      harness_exposer = std::make_unique<prometheus::Exposer>(harness_address);
-    } catch (const std::exception& e) {
-      return MakeError(ErrorCode::kIo, "harness metrics on " + harness_address + ": " + e.what());
-    }
-    harness_metrics.emplace(*harness_registry);
-    harness_exposer->RegisterCollectable(harness_registry);
-    std::vector<ScrapeTarget> targets;
-    for (const NodePlan& plan : run.plans) {
-      targets.push_back({metrics_address(plan.node_id),
-                         {{"node", std::to_string(plan.node_id)},
-                          {"role", plan.send_groups.empty() ? "receiver" : "sender"}}});
-    }
-    fs::copy_file(o.rules_file, fs::path(o.run_dir) / "rules.yml", fs::copy_options::overwrite_existing);
-    std::ofstream(fs::path(o.run_dir) / "prometheus.yml")
-        << PrometheusConfig(targets, harness_address, "rules.yml");
-    auto server = PrometheusServer::Start(
-        (fs::path(o.run_dir) / "prometheus.yml").string(), (fs::path(o.run_dir) / "prometheus").string(),
-        static_cast<uint16_t>(base_port + 98), (fs::path(o.run_dir) / "prometheus.log").string());
-    if (!server) return std::unexpected(server.error());
-    prometheus = std::move(*server);
-    record.prometheus_url = prometheus->url();
-    if (o.progress) {
-      std::fprintf(stderr, "[%s] prometheus: %s (data kept in %s/prometheus)\n", scenario.name.c_str(),
-                   prometheus->url().c_str(), o.run_dir.c_str());
-    }
-  }
+  hosts_ = std::move(*created);
+  if (o_.prometheus || scenario_.gms) return hosts_->AddUplink();
+  return {};
+}
 
-  // Every node listens before anyone sends: a shared wall-clock start.
-  const auto wall_start = std::chrono::system_clock::now() + std::chrono::milliseconds(netns ? 1500 : 1000);
-  const int64_t start_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(wall_start.time_since_epoch()).count();
-  const SteadyClock::time_point t0 = SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(
-                                                              wall_start - std::chrono::system_clock::now());
-  const auto wall_begin = SteadyClock::now();
-
-  std::map<uint32_t, NodeProcess> procs;
-  auto stop_all = [&](const char* command) {
-    for (auto& [id, p] : procs) {
-      if (!p.running) continue;
-      if (p.paused) kill(p.pid, SIGCONT);
-      p.paused = false;
-      Tell(p, command);
+// qsm-gms for the run: listening before any node registers; stopped after the last node.
+Status Supervisor::StartGms() {
+  if (!scenario_.gms) return {};
+  const std::string binary = !o_.gms_binary.empty() ? o_.gms_binary
+                             : fs::path(o_.node_binary).has_parent_path()
+                                 ? (fs::path(o_.node_binary).parent_path() / "qsm-gms").string()
+                                 : std::string("qsm-gms");
+  const fs::path dir(o_.run_dir);
+  auto log = OpenLog((dir / "gms.log").string());
+  if (!log) return std::unexpected(log.error());
+  auto pid = StartProcess({binary, "--listen", ports_.gms().ToString(), "--state", (dir / "gms.state").string(),
+                           "--pool", ports_.gms_pool().ToString(), "--pool-size", "64", "--failure-timeout",
+                           std::to_string(ToSeconds(scenario_.gms->failure_timeout))},
+                          ChildIo{.out = *log, .err = *log, .own_process_group = true});
+  close(*log);
+  if (!pid) return std::unexpected(pid.error());
+  gms_.pid = *pid;
+  // Nodes retry their registration, but a GMS listening first makes the start deterministic.
+  for (int i = 0; i < 100; ++i) {
+    auto text = ReadFile((dir / "gms.log").string());
+    if (text && text->find("listening on") != std::string::npos) break;
+    int status = 0;
+    if (waitpid(*pid, &status, WNOHANG) == *pid) {
+      gms_.pid.reset();
+      return MakeError(ErrorCode::kIo,
+                       "qsm-gms " + DescribeExit(status) + " at start (log: " + (dir / "gms.log").string() + ")");
     }
-  };
-  for (const NodePlan& plan : run.plans) {
-    const std::string base = (nodes_dir / ("node-" + std::to_string(plan.node_id))).string();
+    usleep(20'000);
+  }
+  return {};
+}
+
+// Prometheus in the loop: the harness's own metrics, and a server scraping them and every node.
+Status Supervisor::StartPrometheus() {
+  if (!o_.prometheus) return {};
+  const std::string harness_address = ports_.harness_metrics();
+  try {
+    harness_exposer_ = std::make_unique<prometheus::Exposer>(harness_address);
+  } catch (const std::exception& e) {
+    return MakeError(ErrorCode::kIo, "harness metrics on " + harness_address + ": " + e.what());
+  }
+  harness_metrics_.emplace(*harness_registry_);
+  harness_exposer_->RegisterCollectable(harness_registry_);
+  std::vector<ScrapeTarget> targets;
+  for (const NodePlan& plan : run().plans) {
+    targets.push_back({ports_.metrics(plan.node_id),
+                       {{"node", std::to_string(plan.node_id)},
+                        {"role", plan.send_groups.empty() ? "receiver" : "sender"}}});
+  }
+  const fs::path dir(o_.run_dir);
+  fs::copy_file(o_.rules_file, dir / "rules.yml", fs::copy_options::overwrite_existing);
+  std::ofstream(dir / "prometheus.yml") << PrometheusConfig(targets, harness_address, "rules.yml");
+  auto server = PrometheusServer::Start((dir / "prometheus.yml").string(), (dir / "prometheus").string(),
+                                        ports_.prometheus_port(), (dir / "prometheus.log").string());
+  if (!server) return std::unexpected(server.error());
+  prometheus_ = std::move(*server);
+  record_.prometheus_url = prometheus_->url();
+  if (o_.progress) {
+    std::fprintf(stderr, "[%s] prometheus: %s (data kept in %s/prometheus)\n", scenario_.name.c_str(),
+                 prometheus_->url().c_str(), o_.run_dir.c_str());
+  }
+  return {};
+}
+
+// Every node listens before anyone sends: a shared wall-clock start, and the steady time it maps to.
+void Supervisor::AgreeOnStart() {
+  const auto wall_start = std::chrono::system_clock::now() + std::chrono::milliseconds(netns_ ? 1500 : 1000);
+  start_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(wall_start.time_since_epoch()).count();
+  t0_ = SteadyClock::now() +
+        std::chrono::duration_cast<SteadyClock::duration>(wall_start - std::chrono::system_clock::now());
+  wall_begin_ = SteadyClock::now();
+}
+
+Status Supervisor::SpawnNodes() {
+  for (const NodePlan& plan : run().plans) {
+    const std::string base = (nodes_dir_ / ("node-" + std::to_string(plan.node_id))).string();
     std::ofstream(base + ".plan.json") << PlanToJson(plan) << "\n";
-    std::vector<std::string> argv = netns ? hosts->ExecPrefix(plan.node_id) : std::vector<std::string>{};
-    for (const std::string& a :
-         {o.node_binary, std::string("run"), std::string("--plan"), base + ".plan.json",
-          std::string("--result"), base + ".json", std::string("--control"), std::string("--ticks"),
-          std::string("--start-at-ms"), std::to_string(start_ms)}) {
+    std::vector<std::string> argv = netns_ ? hosts_->ExecPrefix(plan.node_id) : std::vector<std::string>{};
+    for (const std::string& a : {o_.node_binary, std::string("run"), std::string("--plan"), base + ".plan.json",
+                                 std::string("--result"), base + ".json", std::string("--control"),
+                                 std::string("--ticks"), std::string("--start-at-ms"), std::to_string(start_ms_)}) {
       argv.push_back(a);
     }
-    if (o.prometheus) {
+    if (o_.prometheus) {
       argv.push_back("--metrics");
-      argv.push_back(metrics_address(plan.node_id));
+      argv.push_back(ports_.metrics(plan.node_id));
     }
     auto p = Spawn(plan.node_id, argv, base + ".log");
     if (!p) {
-      stop_all("stop\n");
-      for (auto& [id, q] : procs) kill(q.pid, SIGKILL);
-      for (auto& [id, q] : procs) waitpid(q.pid, nullptr, 0);
+      KillAll();
       return std::unexpected(p.error());
     }
-    procs[plan.node_id] = *p;
+    procs_[plan.node_id] = *p;
   }
+  return {};
+}
 
-  std::vector<Action> actions;
-  std::set<uint32_t> network_nodes;
-  for (const FaultWindow& w : run.windows) {
+// The process and network actions of every fault window, in time order.
+void Supervisor::PlanActions() {
+  for (const FaultWindow& w : run().windows) {
     for (uint32_t n : w.nodes) {
       if (w.type == FaultType::kPause) {
-        actions.push_back({w.start, Action::kPause, n});
-        actions.push_back({w.end, Action::kResume, n});
+        actions_.push_back({w.start, Action::kPause, n});
+        actions_.push_back({w.end, Action::kResume, n});
       } else if (w.type == FaultType::kCrash) {
-        actions.push_back({w.start, Action::kCrash, n});
+        actions_.push_back({w.start, Action::kCrash, n});
       }
     }
-    if (w.via_network || w.type == FaultType::kPartition) {
-      const std::vector<uint32_t> affected = w.type == FaultType::kPartition
-                                                 ? [&] {
-                                                     std::vector<uint32_t> all;
-                                                     for (uint32_t id = 1; id <= scenario.nodes; ++id) all.push_back(id);
-                                                     return all;
-                                                   }()
-                                                 : w.nodes;
-      for (uint32_t n : affected) {
-        actions.push_back({w.start, Action::kNetworkRules, n});
-        actions.push_back({w.end, Action::kNetworkRules, n});
-      }
+    if (!w.via_network && w.type != FaultType::kPartition) continue;
+    std::vector<uint32_t> affected = w.nodes;
+    if (w.type == FaultType::kPartition) {
+      affected.clear();
+      for (uint32_t id = 1; id <= scenario_.nodes; ++id) affected.push_back(id);
+    }
+    for (uint32_t n : affected) {
+      actions_.push_back({w.start, Action::kNetworkRules, n});
+      actions_.push_back({w.end, Action::kNetworkRules, n});
     }
   }
-  std::stable_sort(actions.begin(), actions.end(),
-                   [](const Action& a, const Action& b) { return a.at < b.at; });
-  size_t next_action = 0;
+  std::stable_sort(actions_.begin(), actions_.end(), [](const Action& a, const Action& b) { return a.at < b.at; });
+}
 
-  ProgressLine progress(scenario.name, o.progress);
-  const double load_s = ToSeconds(scenario.duration);
-  const double total_s = load_s + ToSeconds(scenario.drain);
-  bool stopping = false;
-  // When the nodes that are still running get SIGKILL; max: not stopping.
-  SteadyClock::time_point stop_deadline = SteadyClock::time_point::max();
-  double last_rate_t = 0;
-  uint64_t last_rate_delivered = 0;
-  double rate = 0;
-  while (true) {
-    std::vector<pollfd> fds;
-    for (auto& [id, p] : procs) {
-      if (p.stdout_fd >= 0) fds.push_back({.fd = p.stdout_fd, .events = POLLIN, .revents = 0});
+// Waits up to 50 ms for output, then takes every complete progress record the nodes printed.
+void Supervisor::ReadTicks() {
+  std::vector<pollfd> fds;
+  for (auto& [id, p] : procs_) {
+    if (p.stdout_fd >= 0) fds.push_back({.fd = p.stdout_fd, .events = POLLIN, .revents = 0});
+  }
+  poll(fds.data(), fds.size(), 50);
+  for (auto& [id, p] : procs_) {
+    if (p.stdout_fd < 0) continue;
+    char buffer[8192];
+    ssize_t n;
+    while ((n = read(p.stdout_fd, buffer, sizeof buffer)) > 0) p.pending.append(buffer, static_cast<size_t>(n));
+    if (n == 0) {
+      close(p.stdout_fd);
+      p.stdout_fd = -1;
     }
-    poll(fds.data(), fds.size(), 50);
-    for (auto& [id, p] : procs) {  // progress records
-      if (p.stdout_fd < 0) continue;
-      char buffer[8192];
-      ssize_t n;
-      while ((n = read(p.stdout_fd, buffer, sizeof buffer)) > 0)
-        p.pending.append(buffer, static_cast<size_t>(n));
-      if (n == 0) {
-        close(p.stdout_fd);
-        p.stdout_fd = -1;
-      }
-      for (size_t eol; (eol = p.pending.find('\n')) != std::string::npos; p.pending.erase(0, eol + 1)) {
-        auto tick = TickFromJson(p.pending.substr(0, eol));
-        if (!tick) continue;  // not a record: ignore
-        record.ticks.push_back(*tick);
-        p.last_tick = *tick;
-      }
+    for (size_t eol; (eol = p.pending.find('\n')) != std::string::npos; p.pending.erase(0, eol + 1)) {
+      auto tick = TickFromJson(p.pending.substr(0, eol));
+      if (!tick) continue;  // not a record: ignore
+      record_.ticks.push_back(*tick);
+      p.last_tick = *tick;
     }
-    for (auto& [id, p] : procs) {  // exits
-      if (!p.running) continue;
-      int status = 0;
-      if (waitpid(p.pid, &status, WNOHANG) != p.pid) continue;
-      p.running = false;
-      close(p.stdin_fd);
-      p.stdin_fd = -1;
-      if (!p.crashed_by_harness && !stopping) {
-        record.incidents.push_back("node " + std::to_string(id) + " " + DescribeExit(status) +
-                                   " during the run (log: nodes/node-" + std::to_string(id) + ".log)");
-        stopping = true;
-        stop_all("stop\n");
-        stop_deadline = SteadyClock::now() + 10s;
-      } else if (!p.crashed_by_harness && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-        record.incidents.push_back("node " + std::to_string(id) + " " + DescribeExit(status) +
-                                   " while stopping");
-      }
-    }
-    if (std::none_of(procs.begin(), procs.end(), [](const auto& e) { return e.second.running; })) break;
+  }
+}
 
-    const double elapsed = std::chrono::duration<double>(SteadyClock::now() - t0).count();
-    const Duration offset = std::chrono::duration_cast<Duration>(SteadyClock::now() - t0);
-    while (!stopping && next_action < actions.size() && actions[next_action].at <= offset) {
-      const Action& a = actions[next_action++];
-      NodeProcess& p = procs[a.node];
-      if (!p.running) continue;
-      switch (a.kind) {
-        case Action::kPause:
-          if (kill(p.pid, SIGSTOP) == 0) p.paused = true;
-          break;
-        case Action::kResume:
-          if (kill(p.pid, SIGCONT) == 0) p.paused = false;
-          break;
-        case Action::kCrash:
-          p.crashed_by_harness = true;
-          kill(p.pid, SIGKILL);
-          record.crashed.insert(a.node);
-          if (scenario.gms) break;  // its failure detector removes the node
-          for (auto& [id, q] : procs) {
-            if (id != a.node) Tell(q, "exclude " + std::to_string(a.node) + "\n");
-          }
-          break;
-        case Action::kNetworkRules:
-          if (auto s = hosts->SetInputRules(a.node, NetworkRules(run, a.node, a.at)); !s) {
-            record.incidents.push_back("network fault on node " + std::to_string(a.node) + ": " +
-                                       s.error().message);
-          }
-          break;
-      }
+// Notes the nodes that ended; one that ended on its own during the run stops the run.
+void Supervisor::ReapExits() {
+  for (auto& [id, p] : procs_) {
+    if (!p.running) continue;
+    int status = 0;
+    if (waitpid(p.pid, &status, WNOHANG) != p.pid) continue;
+    p.running = false;
+    close(p.stdin_fd);
+    p.stdin_fd = -1;
+    if (!p.crashed_by_harness && !stopping_) {
+      record_.incidents.push_back("node " + std::to_string(id) + " " + DescribeExit(status) +
+                                  " during the run (log: nodes/node-" + std::to_string(id) + ".log)");
+      StopAll();
+    } else if (!p.crashed_by_harness && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+      record_.incidents.push_back("node " + std::to_string(id) + " " + DescribeExit(status) + " while stopping");
     }
+  }
+}
 
-    // Live rate: deliveries per second per running receiver, over the last second.
-    uint64_t delivered = 0;
-    size_t receivers = 0;
-    for (auto& [id, p] : procs) {
-      if (p.running && p.last_tick) {
-        delivered += p.last_tick->delivered;
-        ++receivers;
-      }
-    }
-    if (elapsed - last_rate_t >= 1.0) {
-      rate = receivers > 0 ? static_cast<double>(delivered - std::min(delivered, last_rate_delivered)) /
-                                 (elapsed - last_rate_t) / static_cast<double>(receivers)
-                           : 0;
-      last_rate_t = elapsed;
-      last_rate_delivered = delivered;
-    }
-    const char* phase = elapsed < 0                            ? "start"
-                        : elapsed < ToSeconds(scenario.warmup) ? "warmup"
-                        : elapsed < load_s                     ? "load"
-                                                               : "drain";
-    progress.Update(stopping ? "stop" : phase, std::max(elapsed, 0.0), total_s, rate);
-    if (harness_metrics) {
-      harness_metrics->SetPhase(stopping ? "stop" : phase);
-      for (const char* type : exporters::HarnessMetrics::kFaultTypes) {
-        size_t active = 0, started = 0;
-        for (const FaultWindow& w : run.windows) {
-          if (std::string(FaultTypeName(w.type)) != type || offset < w.start) continue;
-          ++started;
-          if (w.type == FaultType::kCrash || offset < w.end) ++active;
-        }
-        harness_metrics->SetFaults(type, active, started);
-      }
-    }
-
-    if (!stopping && o.interrupted != nullptr && o.interrupted->load()) {
-      record.interrupted = true;
-      stopping = true;
-      stop_all("stop\n");
-      stop_deadline = SteadyClock::now() + 10s;
-    }
-    if (!stopping && elapsed >= load_s + 0.5) {
-      // Done when every running node has reported after the load ended, is idle, and has delivered
-      // everything the running senders sent.
-      uint64_t sent = 0;
-      bool all_reported = true;
-      for (auto& [id, p] : procs) {
-        if (!p.running) continue;
-        if (!p.last_tick || p.last_tick->sending || p.last_tick->t_s < load_s) all_reported = false;
-        if (p.last_tick && run.is_sender(id)) sent += p.last_tick->sent;
-      }
-      // Idle everywhere means every sender's messages were acknowledged by every region, so
-      // delivered; with every group joined by all, the count must also reach what was sent.
-      const bool all_groups = scenario.membership.pattern == "all";
-      bool complete = all_reported;
-      for (auto& [id, p] : procs) {
-        if (p.running && complete) {
-          complete = p.last_tick->idle && (!all_groups || p.last_tick->delivered >= sent);
-        }
-      }
-      if (complete || elapsed >= total_s) {
-        if (!complete)
-          record.incidents.push_back("the drain phase ended before every node had delivered everything");
-        stopping = true;
-        stop_all("stop\n");
-        stop_deadline = SteadyClock::now() + 10s;
-      }
-    }
-    if (SteadyClock::now() > stop_deadline) {
-      for (auto& [id, p] : procs) {
-        if (!p.running) continue;
-        record.incidents.push_back("node " + std::to_string(id) + " did not stop within 10 s; killed");
+void Supervisor::FireFaults(Duration offset) {
+  while (!stopping_ && next_action_ < actions_.size() && actions_[next_action_].at <= offset) {
+    const Action& a = actions_[next_action_++];
+    NodeProcess& p = procs_[a.node];
+    if (!p.running) continue;
+    switch (a.kind) {
+      case Action::kPause:
+        if (kill(p.pid, SIGSTOP) == 0) p.paused = true;
+        break;
+      case Action::kResume:
+        if (kill(p.pid, SIGCONT) == 0) p.paused = false;
+        break;
+      case Action::kCrash:
+        p.crashed_by_harness = true;
         kill(p.pid, SIGKILL);
-      }
-      stop_deadline = SteadyClock::time_point::max();
+        record_.crashed.insert(a.node);
+        if (scenario_.gms) break;  // its failure detector removes the node
+        for (auto& [id, q] : procs_) {
+          if (id != a.node) Tell(q, "exclude " + std::to_string(a.node) + "\n");
+        }
+        break;
+      case Action::kNetworkRules:
+        if (auto s = hosts_->SetInputRules(a.node, NetworkRules(run(), a.node, a.at)); !s) {
+          record_.incidents.push_back("network fault on node " + std::to_string(a.node) + ": " + s.error().message);
+        }
+        break;
     }
   }
-  for (auto& [id, p] : procs) {
+}
+
+// The progress line (live deliveries per second per running receiver, over the last second) and
+// the harness's metrics.
+void Supervisor::ReportProgress(double elapsed, Duration offset) {
+  uint64_t delivered = 0;
+  size_t receivers = 0;
+  for (auto& [id, p] : procs_) {
+    if (p.running && p.last_tick) {
+      delivered += p.last_tick->delivered;
+      ++receivers;
+    }
+  }
+  if (elapsed - last_rate_t_ >= 1.0) {
+    rate_ = receivers > 0 ? static_cast<double>(delivered - std::min(delivered, last_rate_delivered_)) /
+                                (elapsed - last_rate_t_) / static_cast<double>(receivers)
+                          : 0;
+    last_rate_t_ = elapsed;
+    last_rate_delivered_ = delivered;
+  }
+  const double load_s = ToSeconds(scenario_.duration);
+  const char* phase = stopping_                              ? "stop"
+                      : elapsed < 0                          ? "start"
+                      : elapsed < ToSeconds(scenario_.warmup) ? "warmup"
+                      : elapsed < load_s                     ? "load"
+                                                             : "drain";
+  progress_.Update(phase, std::max(elapsed, 0.0), load_s + ToSeconds(scenario_.drain), rate_);
+  if (!harness_metrics_) return;
+  harness_metrics_->SetPhase(phase);
+  for (const char* type : exporters::HarnessMetrics::kFaultTypes) {
+    size_t active = 0, started = 0;
+    for (const FaultWindow& w : run().windows) {
+      if (std::string(FaultTypeName(w.type)) != type || offset < w.start) continue;
+      ++started;
+      if (w.type == FaultType::kCrash || offset < w.end) ++active;
+    }
+    harness_metrics_->SetFaults(type, active, started);
+  }
+}
+
+// After the load: done when every running node has reported since the load ended, is idle, and
+// has delivered everything the running senders sent (with every group joined by all); or when
+// the drain phase is over.
+void Supervisor::StopWhenDone(double elapsed) {
+  const double load_s = ToSeconds(scenario_.duration);
+  if (stopping_ || elapsed < load_s + 0.5) return;
+  uint64_t sent = 0;
+  bool complete = true;
+  for (auto& [id, p] : procs_) {
+    if (!p.running) continue;
+    if (!p.last_tick || p.last_tick->sending || p.last_tick->t_s < load_s) complete = false;
+    if (p.last_tick && run().is_sender(id)) sent += p.last_tick->sent;
+  }
+  // Idle everywhere means every sender's messages were acknowledged by every region, so delivered.
+  const bool all_groups = scenario_.membership.pattern == "all";
+  for (auto& [id, p] : procs_) {
+    if (p.running && complete) complete = p.last_tick->idle && (!all_groups || p.last_tick->delivered >= sent);
+  }
+  if (!complete && elapsed < load_s + ToSeconds(scenario_.drain)) return;
+  if (!complete) record_.incidents.push_back("the drain phase ended before every node had delivered everything");
+  StopAll();
+}
+
+void Supervisor::KillStragglers() {
+  if (SteadyClock::now() <= stop_deadline_) return;
+  for (auto& [id, p] : procs_) {
+    if (!p.running) continue;
+    record_.incidents.push_back("node " + std::to_string(id) + " did not stop within 10 s; killed");
+    kill(p.pid, SIGKILL);
+  }
+  stop_deadline_ = SteadyClock::time_point::max();
+}
+
+void Supervisor::StopAll() {
+  stopping_ = true;
+  for (auto& [id, p] : procs_) {
+    if (!p.running) continue;
+    if (p.paused) kill(p.pid, SIGCONT);
+    p.paused = false;
+    Tell(p, "stop\n");
+  }
+  stop_deadline_ = SteadyClock::now() + 10s;
+}
+
+void Supervisor::KillAll() {
+  StopAll();
+  for (auto& [id, q] : procs_) kill(q.pid, SIGKILL);
+  for (auto& [id, q] : procs_) waitpid(q.pid, nullptr, 0);
+}
+
+// The progress records in time order, and every node's result file.
+void Supervisor::CollectResults() {
+  for (auto& [id, p] : procs_) {
     if (p.stdout_fd >= 0) close(p.stdout_fd);
   }
-  gms.Stop();
-  record.wall_seconds = std::chrono::duration<double>(SteadyClock::now() - wall_begin).count();
-  TrimWindows(record.run.windows, std::chrono::duration_cast<Duration>(SteadyClock::now() - t0));
-  std::stable_sort(record.ticks.begin(), record.ticks.end(),
+  std::stable_sort(record_.ticks.begin(), record_.ticks.end(),
                    [](const Tick& a, const Tick& b) { return a.t_s < b.t_s; });
-  for (const NodePlan& plan : run.plans) {
-    const std::string path = (nodes_dir / ("node-" + std::to_string(plan.node_id) + ".json")).string();
+  for (const NodePlan& plan : run().plans) {
+    const std::string path = (nodes_dir_ / ("node-" + std::to_string(plan.node_id) + ".json")).string();
     if (!fs::exists(path)) continue;  // the check reports a missing file
     auto result = ReadResultFile(path);
     if (!result) {
-      record.incidents.push_back(result.error().message);
+      record_.incidents.push_back(result.error().message);
       continue;
     }
-    record.results[plan.node_id] = std::move(*result);
+    record_.results[plan.node_id] = std::move(*result);
   }
-  return record;
+}
+
+}  // namespace
+
+Result<RunRecord> RunProcesses(const Scenario& scenario, const LaunchOptions& o) {
+  return Supervisor(scenario, o).Run();
 }
 
 }  // namespace qsm::harness

@@ -104,68 +104,88 @@ CheckInput CheckInputOf(const RunRecord& record) {
   return in;
 }
 
-json BuildSummary(const RunRecord& record, const CheckReport& check) {
-  const Scenario& sc = record.run.scenario;
-  json overrides = json::object();
-  for (const auto& [k, v] : sc.overrides) overrides[k] = v;
-  json faults = json::array();
-  for (const FaultWindow& w : record.run.windows) {
-    faults.push_back({{"type", FaultTypeName(w.type)},
-                      {"nodes", w.nodes},
-                      {"start_s", ToSeconds(w.start)},
-                      {"end_s", ToSeconds(w.end)},
-                      {"via", ViaOf(w)}});
-  }
+namespace {
+
+// What summary.json reports, aggregated over the nodes' results and progress records.
+struct RunAggregate {
   Histogram latency, partition_rtt, region_rtt, timer_lateness;
-  double sender_cpu = 0, receiver_cpu = 0;
+  double sender_cpu = 0, receiver_cpu = 0;  // sums of CPU percentages
   int senders_measured = 0, receivers_measured = 0;
   int64_t max_rss = -1;
   size_t peak_pending_messages = 0, peak_pending_bytes = 0, peak_cache_bytes = 0;
-  uint64_t recovery[4] = {0, 0, 0, 0};
-  json cpu = json::object();
+  uint64_t recovery[4] = {0, 0, 0, 0};  // push, pull, nak, retransmit
+  json cpu_seconds = json::object();    // per node
+  std::vector<double> rates;            // steady throughput of each surviving node
+  json per_node = json::array();
+};
+
+RunAggregate Aggregate(const RunRecord& record) {
+  const Scenario& sc = record.run.scenario;
+  RunAggregate a;
   std::map<uint32_t, std::vector<const Tick*>> ticks;
   for (const Tick& t : record.ticks) ticks[t.node_id].push_back(&t);
-  std::vector<double> rates;
-  json per_node = json::array();
   const double from_s = ToSeconds(sc.warmup), to_s = ToSeconds(sc.duration);
   for (const auto& [id, r] : record.results) {
-    latency.Merge(r.latency_ns);
-    partition_rtt.Merge(r.partition_rtt_ns);
-    region_rtt.Merge(r.region_rtt_ns);
-    timer_lateness.Merge(r.timer_lateness_ns);
+    a.latency.Merge(r.latency_ns);
+    a.partition_rtt.Merge(r.partition_rtt_ns);
+    a.region_rtt.Merge(r.region_rtt_ns);
+    a.timer_lateness.Merge(r.timer_lateness_ns);
     const double cpu_percent = r.cpu_seconds >= 0 && r.elapsed_s > 0 ? 100 * r.cpu_seconds / r.elapsed_s : -1;
     if (cpu_percent >= 0) {
-      (record.run.is_sender(id) ? sender_cpu : receiver_cpu) += cpu_percent;
-      ++(record.run.is_sender(id) ? senders_measured : receivers_measured);
+      (record.run.is_sender(id) ? a.sender_cpu : a.receiver_cpu) += cpu_percent;
+      ++(record.run.is_sender(id) ? a.senders_measured : a.receivers_measured);
     }
-    max_rss = std::max(max_rss, r.max_rss_bytes);
-    peak_pending_messages = std::max(peak_pending_messages, r.peak_pending_messages);
-    peak_pending_bytes = std::max(peak_pending_bytes, r.peak_pending_bytes);
-    peak_cache_bytes = std::max(peak_cache_bytes, r.peak_cache_bytes);
+    a.max_rss = std::max(a.max_rss, r.max_rss_bytes);
+    a.peak_pending_messages = std::max(a.peak_pending_messages, r.peak_pending_messages);
+    a.peak_pending_bytes = std::max(a.peak_pending_bytes, r.peak_pending_bytes);
+    a.peak_cache_bytes = std::max(a.peak_cache_bytes, r.peak_cache_bytes);
     const char* kinds[] = {"recovery_push", "recovery_pull", "recovery_nak", "recovery_retransmit"};
     for (int k = 0; k < 4; ++k) {
       auto c = r.counters.find(kinds[k]);
-      if (c != r.counters.end()) recovery[k] += c->second;
+      if (c != r.counters.end()) a.recovery[k] += c->second;
     }
-    if (!record.simulated) cpu[std::to_string(id)] = r.cpu_seconds;
+    if (!record.simulated) a.cpu_seconds[std::to_string(id)] = r.cpu_seconds;
     const double rate = SteadyRate(ticks[id], from_s, to_s);
-    if (rate >= 0 && record.crashed.count(id) == 0) rates.push_back(rate);
-    per_node.push_back({{"node", id},
-                        {"end", r.end},
-                        {"sent", r.sent_total()},
-                        {"delivered", r.delivered_total()},
-                        {"throughput_msgs_per_s", std::max(rate, 0.0)},
-                        {"latency_p99_ms", Ms(r.latency_ns.Quantile(0.99))},
-                        {"peak_pending_bytes", r.peak_pending_bytes},
-                        {"peak_cache_bytes", r.peak_cache_bytes},
-                        {"cpu_percent", cpu_percent >= 0 ? json(cpu_percent) : json(nullptr)},
-                        {"max_rss_bytes", r.max_rss_bytes >= 0 ? json(r.max_rss_bytes) : json(nullptr)}});
+    if (rate >= 0 && record.crashed.count(id) == 0) a.rates.push_back(rate);
+    a.per_node.push_back({{"node", id},
+                          {"end", r.end},
+                          {"sent", r.sent_total()},
+                          {"delivered", r.delivered_total()},
+                          {"throughput_msgs_per_s", std::max(rate, 0.0)},
+                          {"latency_p99_ms", Ms(r.latency_ns.Quantile(0.99))},
+                          {"peak_pending_bytes", r.peak_pending_bytes},
+                          {"peak_cache_bytes", r.peak_cache_bytes},
+                          {"cpu_percent", cpu_percent >= 0 ? json(cpu_percent) : json(nullptr)},
+                          {"max_rss_bytes", r.max_rss_bytes >= 0 ? json(r.max_rss_bytes) : json(nullptr)}});
   }
-  json throughput = MinMedianMax(rates);
-  json mbps = MinMedianMax(rates);
-  for (const char* k : {"min", "median", "max"}) {
-    mbps[k] = mbps[k].get<double>() * static_cast<double>(sc.message_size) / 1e6;
-  }
+  return a;
+}
+
+json ScenarioJson(const Scenario& sc) {
+  json overrides = json::object();
+  for (const auto& [k, v] : sc.overrides) overrides[k] = v;
+  return {{"name", sc.name},
+          {"description", sc.description},
+          {"source", sc.source},
+          {"overrides", overrides},
+          {"launcher", sc.launcher},
+          {"nodes", sc.nodes},
+          {"groups", sc.groups},
+          {"membership", sc.membership.pattern},
+          {"senders", sc.senders},
+          {"message_size", sc.message_size},
+          {"rate", sc.rate > 0 ? json(sc.rate) : json("max")},
+          {"duration_s", ToSeconds(sc.duration)},
+          {"warmup_s", ToSeconds(sc.warmup)},
+          {"drain_s", ToSeconds(sc.drain)},
+          {"seed", sc.seed},
+          {"engine",
+           {{"token_rate", sc.engine.token_rate},
+            {"replication", sc.engine.replication},
+            {"window_messages", sc.engine.window_messages}}}};
+}
+
+json CheckJson(const RunRecord& record, const CheckReport& check) {
   json receivers = json::array();
   for (const ReceiverCheck& rc : check.receivers) {
     receivers.push_back({{"node", rc.node},
@@ -176,34 +196,36 @@ json BuildSummary(const RunRecord& record, const CheckReport& check) {
                          {"out_of_order", rc.out_of_order},
                          {"unexpected", rc.unexpected}});
   }
+  return {{"ok", check.ok && record.incidents.empty() && !record.interrupted},
+          {"violations", check.violations},
+          {"notes", check.notes},
+          {"violations_total", check.violations_total},
+          {"receivers", receivers}};
+}
+
+}  // namespace
+
+json BuildSummary(const RunRecord& record, const CheckReport& check) {
+  const Scenario& sc = record.run.scenario;
+  const RunAggregate a = Aggregate(record);
+  const double from_s = ToSeconds(sc.warmup), to_s = ToSeconds(sc.duration);
+  json faults = json::array();
+  for (const FaultWindow& w : record.run.windows) {
+    faults.push_back({{"type", FaultTypeName(w.type)},
+                      {"nodes", w.nodes},
+                      {"start_s", ToSeconds(w.start)},
+                      {"end_s", ToSeconds(w.end)},
+                      {"via", ViaOf(w)}});
+  }
+  json throughput = MinMedianMax(a.rates);
+  json mbps = MinMedianMax(a.rates);
+  for (const char* k : {"min", "median", "max"}) {
+    mbps[k] = mbps[k].get<double>() * static_cast<double>(sc.message_size) / 1e6;
+  }
   json summary = {
       {"format", "qsm-run-summary/1"},
-      {"check",
-       {{"ok", check.ok && record.incidents.empty() && !record.interrupted},
-        {"violations", check.violations},
-        {"notes", check.notes},
-        {"violations_total", check.violations_total},
-        {"receivers", receivers}}},
-      {"scenario",
-       {{"name", sc.name},
-        {"description", sc.description},
-        {"source", sc.source},
-        {"overrides", overrides},
-        {"launcher", sc.launcher},
-        {"nodes", sc.nodes},
-        {"groups", sc.groups},
-        {"membership", sc.membership.pattern},
-        {"senders", sc.senders},
-        {"message_size", sc.message_size},
-        {"rate", sc.rate > 0 ? json(sc.rate) : json("max")},
-        {"duration_s", ToSeconds(sc.duration)},
-        {"warmup_s", ToSeconds(sc.warmup)},
-        {"drain_s", ToSeconds(sc.drain)},
-        {"seed", sc.seed},
-        {"engine",
-         {{"token_rate", sc.engine.token_rate},
-          {"replication", sc.engine.replication},
-          {"window_messages", sc.engine.window_messages}}}}},
+      {"check", CheckJson(record, check)},
+      {"scenario", ScenarioJson(sc)},
       {"git_revision", GitRevision()},
       {"machine", Machine()},
       {"started_at", record.started_at},
@@ -224,22 +246,22 @@ json BuildSummary(const RunRecord& record, const CheckReport& check) {
         {"duplicates", check.duplicates},
         {"out_of_order", check.out_of_order}}},
       {"throughput", {{"window_s", {from_s, to_s}}, {"msgs_per_s", throughput}, {"mb_per_s", mbps}}},
-      {"latency", Quantiles(latency)},
-      {"token_rtt", {{"partition", Quantiles(partition_rtt)}, {"region", Quantiles(region_rtt)}}},
-      {"peak_pending_ack", {{"messages", peak_pending_messages}, {"bytes", peak_pending_bytes}}},
-      {"peak_cache_bytes", peak_cache_bytes},
+      {"latency", Quantiles(a.latency)},
+      {"token_rtt", {{"partition", Quantiles(a.partition_rtt)}, {"region", Quantiles(a.region_rtt)}}},
+      {"peak_pending_ack", {{"messages", a.peak_pending_messages}, {"bytes", a.peak_pending_bytes}}},
+      {"peak_cache_bytes", a.peak_cache_bytes},
       {"recovery_packets",
-       {{"push", recovery[0]}, {"pull", recovery[1]}, {"nak", recovery[2]}, {"retransmit", recovery[3]}}},
-      {"cpu_seconds", record.simulated ? json(nullptr) : cpu},
+       {{"push", a.recovery[0]}, {"pull", a.recovery[1]}, {"nak", a.recovery[2]}, {"retransmit", a.recovery[3]}}},
+      {"cpu_seconds", record.simulated ? json(nullptr) : a.cpu_seconds},
       {"cpu_percent",
-       {{"senders_mean", senders_measured > 0 ? json(sender_cpu / senders_measured) : json(nullptr)},
+       {{"senders_mean", a.senders_measured > 0 ? json(a.sender_cpu / a.senders_measured) : json(nullptr)},
         {"receivers_mean",
-         receivers_measured > 0 ? json(receiver_cpu / receivers_measured) : json(nullptr)}}},
-      {"max_rss_bytes", max_rss >= 0 ? json(max_rss) : json(nullptr)},
-      {"timer_lateness", Quantiles(timer_lateness)},
+         a.receivers_measured > 0 ? json(a.receiver_cpu / a.receivers_measured) : json(nullptr)}}},
+      {"max_rss_bytes", a.max_rss >= 0 ? json(a.max_rss) : json(nullptr)},
+      {"timer_lateness", Quantiles(a.timer_lateness)},
       {"sweep", sc.sweep_of.empty() ? json(nullptr) : json{{"of", sc.sweep_of}, {"point", SweepPoint(sc)}}},
       {"fault_windows", faults},
-      {"nodes", per_node},
+      {"nodes", a.per_node},
   };
   return summary;
 }
