@@ -167,11 +167,10 @@ void Node::SetFeed(MessageFeed* feed) {
 }
 
 bool Node::Send(wire::GroupId group, std::span<const std::byte> payload) {
-  if (payload.size() > config_.max_payload_bytes || !targets_.Reserve(group, payload.size(), send_targets_))
+  if (payload.size() > config_.max_payload_bytes || !targets_.Reserve(group, payload.size(), reserved_))
     return false;
-  targets_.Assign(send_targets_, PendingMessage{group, 0, ToNanos(scheduler_.clock().Now()),
+  targets_.Assign(reserved_, PendingMessage{group, 0, ToNanos(scheduler_.clock().Now()),
                                                 std::vector<std::byte>(payload.begin(), payload.end())});
-  counters_.Add(Counter::kMessagesSent);
   PostPump(IoClass::kOutboundData);
   return true;
 }
@@ -192,14 +191,13 @@ bool Node::PullFromFeed() {
     }
     if (feed_message_.intended == TimePoint{}) feed_message_.intended = scheduler_.clock().Now();
   }
-  if (!targets_.Reserve(feed_message_.group, feed_message_.payload.size(), send_targets_)) {
+  if (!targets_.Reserve(feed_message_.group, feed_message_.payload.size(), reserved_)) {
     feed_message_held_ = true;  // its group's regions are not known yet, or a window filled
     return false;
   }
   feed_message_held_ = false;
-  targets_.Assign(send_targets_, PendingMessage{feed_message_.group, 0, ToNanos(feed_message_.intended),
+  targets_.Assign(reserved_, PendingMessage{feed_message_.group, 0, ToNanos(feed_message_.intended),
                                                 std::move(feed_message_.payload)});
-  counters_.Add(Counter::kMessagesSent);
   feed_message_.payload = {};
   return true;
 }

@@ -226,7 +226,7 @@ class Node final : public PacketHandler,
   InboundRouter router_;
   HeldPackets held_;
   DeliveryFilter delivery_;
-  std::vector<SendTarget*> send_targets_;  // scratch for Reserve
+  std::vector<SendTarget*> reserved_;  // the targets Reserve found for the next message
   std::function<void(const Delivery&)> on_deliver_;
   MessageFeed* feed_ = nullptr;
   OutgoingMessage feed_message_;

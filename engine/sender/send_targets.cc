@@ -103,6 +103,7 @@ uint64_t SendTargets::Assign(const std::vector<SendTarget*>& targets, PendingMes
   }
   const uint64_t group_seq = message.group_seq;
   targets.back()->sender.Add(std::move(message));
+  counters_.Add(Counter::kMessagesSent);
   return group_seq;
 }
 

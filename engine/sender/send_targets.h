@@ -61,7 +61,8 @@ class SendTargets {
   // Whether every region of `group` is a target with room for `bytes` more; those targets in `out`.
   bool Reserve(wire::GroupId group, size_t bytes, std::vector<SendTarget*>& out);
   // Gives `message` the next group seq of its group and assigns it to every target of `targets`
-  // (from Reserve, non-empty; copies for all but the last). Returns the group seq.
+  // (from Reserve, non-empty; copies for all but the last), counted once as kMessagesSent.
+  // Returns the group seq.
   uint64_t Assign(const std::vector<SendTarget*>& targets, PendingMessage message);
   // An empty payload buffer recycled from a released message (or a new one).
   std::vector<std::byte> TakeSpareBuffer();

@@ -60,6 +60,7 @@ TEST_F(SendTargetsTest, shouldAssignAMessageToEveryRegionOfItsGroupWithOneGroupS
     EXPECT_EQ(sender.Find(2)->group_seq, 2u);
   }
   EXPECT_EQ(targets_.pending_messages(), 4u);
+  EXPECT_EQ(counters_.Get(Counter::kMessagesSent), 2u);  // once per message, not per region
 }
 
 TEST_F(SendTargetsTest, shouldBackPressureWhenAnyRegionOfTheGroupIsFull) {

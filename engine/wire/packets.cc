@@ -428,12 +428,14 @@ bool operator==(const DataPacket& a, const DataPacket& b) {
          std::equal(a.payload.begin(), a.payload.end(), b.payload.begin(), b.payload.end());
 }
 
-const PacketTypeInfo* InfoOf(uint8_t t) {
-  for (const auto& info : kPacketTypes) {
-    if (static_cast<uint8_t>(info.type) == t) return &info;
-  }
-  return nullptr;
-}
+// kPacketTypes indexed by the type byte (every datagram is looked up here, some twice).
+constexpr std::array<const PacketTypeInfo*, 256> kInfoByType = [] {
+  std::array<const PacketTypeInfo*, 256> table{};
+  for (const auto& info : kPacketTypes) table[static_cast<uint8_t>(info.type)] = &info;
+  return table;
+}();
+
+const PacketTypeInfo* InfoOf(uint8_t t) { return kInfoByType[t]; }
 
 std::string_view PacketTypeName(PacketType t) {
   const PacketTypeInfo* info = InfoOf(static_cast<uint8_t>(t));
