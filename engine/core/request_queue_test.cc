@@ -43,6 +43,7 @@ TEST(RequestQueueTest, LosesNothingUnderConcurrentPosts) {
   int64_t sum = 0;  // touched by the consumer (this thread) only
   std::atomic<int> done{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
       for (int i = 1; i <= kPerThread; ++i) q.Post([&sum, i] { sum += i; });

@@ -78,9 +78,9 @@ TEST_F(SchedulerTest, TokenArrivingBehindDataBurstOvertakesTheRestOfTheBurst) {
 
 TEST_F(SchedulerTest, RoundRobinRunsIoThenTimersThenRequests) {
   std::vector<std::string> order;
-  handler_.on_event = [&](IoClass) { order.push_back("io"); };
-  scheduler_.requests().Post([&] { order.push_back("request"); });
-  scheduler_.alarms().Schedule(clock_.Now(), [&](TimePoint) { order.push_back("timer"); });
+  handler_.on_event = [&](IoClass) { order.emplace_back("io"); };
+  scheduler_.requests().Post([&] { order.emplace_back("request"); });
+  scheduler_.alarms().Schedule(clock_.Now(), [&](TimePoint) { order.emplace_back("timer"); });
   Post(IoClass::kInboundData, 1);
   scheduler_.RunOnce();
   EXPECT_EQ(order, (std::vector<std::string>{"io", "timer", "request"}));

@@ -23,7 +23,7 @@ class Recorder final : public ViewListener {
 
 class GmsClientTest : public ::testing::Test {
  protected:
-  static wire::RegionView Region(uint32_t id, uint32_t view, std::vector<wire::NodeId> members) {
+  static wire::RegionView Region(uint32_t id, uint32_t view, const std::vector<wire::NodeId>& members) {
     wire::RegionView v{.id = {id, view},
                        .multicast = Endpoint::FromOctets(239, 1, 0, static_cast<uint8_t>(id), 7400)};
     for (wire::NodeId m : members)

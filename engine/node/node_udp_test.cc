@@ -80,6 +80,7 @@ TEST(NodeUdpTest, ThreeNodesDeliverEveryMessageOnceInOrderOverRealMulticast) {
   members[1].node->SetFeed(&feed);  // not the region leader: ACKs cross the network
   const TimePoint end = clock.Now() + 4s;
   std::vector<std::thread> threads;
+  threads.reserve(members.size());
   for (auto& m : members) threads.emplace_back([&m, end] { m.loop->RunUntil(end); });
   for (auto& t : threads) t.join();
   for (size_t i = 0; i < kNodes; ++i) {

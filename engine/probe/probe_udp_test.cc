@@ -51,6 +51,7 @@ TEST(MulticastProbeUdpTest, ProbeNodesExchangeMulticastOverRealUdp) {
   for (auto& n : nodes) ASSERT_TRUE(n.probe->Start().has_value());
   const TimePoint end = clock_.Now() + 1500ms;  // 150 ms of sending, then time to drain
   std::vector<std::thread> threads;
+  threads.reserve(nodes.size());
   for (auto& n : nodes) threads.emplace_back([&n, end] { n.loop->RunUntil(end); });
   for (auto& t : threads) t.join();
   for (int i = 0; i < kNodes; ++i) {

@@ -60,6 +60,7 @@ TEST(MessageStoreTest, BehavesLikeAMapUnderRandomOperations) {
     return true;
   });
   std::vector<uint64_t> expected;
+  expected.reserve(model.size());
   for (const auto& [seq, size] : model) expected.push_back(seq);
   EXPECT_EQ(visited, expected);
 }

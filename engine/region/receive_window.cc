@@ -9,7 +9,7 @@ bool ReceiveWindow::Contains(uint64_t seq) const {
   if (seq <= contiguous_) return true;
   if (seq > highest_) return false;
   const uint64_t offset = seq - base_;
-  const size_t word = static_cast<size_t>(offset / 64);
+  const auto word = static_cast<size_t>(offset / 64);
   return word < words_.size() && ((words_[word] >> (offset % 64)) & 1);
 }
 
@@ -17,7 +17,7 @@ ReceiveWindow::InsertResult ReceiveWindow::Insert(uint64_t seq) {
   if (seq == 0 || seq > contiguous_ + kMaxSpan) return InsertResult::kOutOfRange;
   if (Contains(seq)) return InsertResult::kDuplicate;
   const uint64_t offset = seq - base_;
-  const size_t word = static_cast<size_t>(offset / 64);
+  const auto word = static_cast<size_t>(offset / 64);
   if (word >= words_.size()) words_.resize(word + 1, 0);
   words_[word] |= uint64_t{1} << (offset % 64);
   highest_ = std::max(highest_, seq);

@@ -5,7 +5,7 @@
 namespace qsm {
 namespace {
 
-wire::RegionView View(uint32_t region, uint32_t view, std::vector<wire::NodeId> members) {
+wire::RegionView View(uint32_t region, uint32_t view, const std::vector<wire::NodeId>& members) {
   wire::RegionView v{.id = {region, view}, .multicast = Endpoint::FromOctets(239, 1, 0, 1, 7000), .members = {}};
   for (auto id : members) v.members.push_back({id, Endpoint::FromOctets(127, 0, 0, 1, static_cast<uint16_t>(id))});
   return v;

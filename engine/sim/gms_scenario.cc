@@ -141,205 +141,263 @@ std::string GmsResult::Summary() const {
   return out.str();
 }
 
-GmsResult RunGmsScenario(const GmsScenario& sc) {
-  GmsResult result;
-  Checker checker(result);
-  const size_t n = sc.nodes;
-  GmsHost* host = nullptr;
-  std::vector<Node*> nodes(n + 1, nullptr);  // by node id
-  std::vector<std::unique_ptr<LoadFeed>> feeds(n + 1);
-  // Per (node, group): the current stretch of membership (0: not a member), and whether the node
-  // has been in the group since the start.
-  std::map<std::pair<wire::NodeId, wire::GroupId>, uint64_t> stretch;
-  std::set<std::pair<wire::NodeId, wire::GroupId>> since_start;
-  std::set<wire::NodeId> crashed;
-  std::map<std::pair<wire::NodeId, wire::GroupId>, uint64_t> acked_at_crash;
-  uint64_t next_stretch = 1;
-  const TimePoint zero{};
+namespace {
 
-  auto groups_of = [&](size_t id) {
-    return sc.groups.size() >= id ? sc.groups[id - 1] : std::vector<wire::GroupId>{1};
-  };
-  Cluster cluster(ClusterConfig{.nodes = n + 1, .seed = sc.seed, .link = sc.link, .host = sc.host},
-                  [&](NodeContext& ctx) -> std::unique_ptr<PacketHandler> {
-                    if (ctx.index == 0) {
-                      auto gms = std::make_unique<GmsHost>(sc.gms, ctx);
-                      host = gms.get();
-                      return gms;
-                    }
-                    const auto id = static_cast<wire::NodeId>(ctx.index);
-                    NodeConfig config = sc.node;
-                    config.id = id;
-                    auto node = std::make_unique<Node>(config, ctx.scheduler, ctx.transport, ctx.random);
-                    nodes[id] = node.get();
-                    feeds[id] = std::make_unique<LoadFeed>(ctx.scheduler.clock(), zero);
-                    for (const GmsLoad& load : sc.loads) {
-                      if (load.node == id) feeds[id]->Add(load);
-                    }
-                    node->SetFeed(feeds[id].get());
-                    node->SetDeliveryHandler([&, id](const Delivery& d) {
-                      checker.OnDelivery(id, d, stretch[{id, d.group}]);
-                    });
-                    for (wire::GroupId g : groups_of(id)) {
-                      (void)node->Join(g);
-                      stretch[{id, g}] = next_stretch++;
-                      since_start.insert({id, g});
-                    }
-                    return node;
-                  });
-  for (wire::NodeId id = 1; id <= n; ++id) {
-    auto started =
-        nodes[id]->StartMembership(membership::GmsClientConfig{.node = id,
-                                                               .incarnation = 1,
-                                                               .gms = cluster.endpoint(0),
-                                                               .heartbeat_interval = sc.heartbeat_interval});
-    QSM_CHECK(started.has_value(), "membership does not start");
+using NodeGroup = std::pair<wire::NodeId, wire::GroupId>;
+
+// One run of a GmsScenario: builds the cluster, plays the events, runs to quiet, then checks.
+class GmsRun {
+ public:
+  explicit GmsRun(const GmsScenario& sc)
+      : sc_(sc),
+        n_(sc.nodes),
+        checker_(result_),
+        nodes_(n_ + 1, nullptr),
+        feeds_(n_ + 1),
+        cluster_(ClusterConfig{.nodes = n_ + 1, .seed = sc.seed, .link = sc.link, .host = sc.host},
+                 [this](NodeContext& ctx) { return MakeHost(ctx); }) {}
+
+  GmsResult Run() {
+    StartMembership();
+    PlayEvents();
+    RunUntilQuiet();
+    CheckDeliveries();
+    CheckRegions();
+    CollectStats();
+    result_.ok = result_.violations.empty();
+    return std::move(result_);
   }
 
-  // Events, in time order.
-  std::vector<GmsEvent> events = sc.events;
-  std::stable_sort(events.begin(), events.end(), [](const auto& a, const auto& b) { return a.at < b.at; });
-  Duration last_activity{};
-  for (const GmsLoad& load : sc.loads) {
-    last_activity = std::max(
-        last_activity,
-        load.start + Duration(static_cast<int64_t>(static_cast<double>(load.messages) * 1e9 / load.rate)));
+ private:
+  std::vector<wire::GroupId> GroupsOf(size_t id) const {
+    return sc_.groups.size() >= id ? sc_.groups[id - 1] : std::vector<wire::GroupId>{1};
   }
-  for (const GmsEvent& e : events) {
-    cluster.RunUntil(zero + e.at);
-    last_activity = std::max(last_activity, e.at + e.duration);
+  bool Crashed(wire::NodeId id) const { return crashed_.contains(id); }
+
+  std::unique_ptr<PacketHandler> MakeHost(NodeContext& ctx) {
+    if (ctx.index == 0) {
+      auto gms = std::make_unique<GmsHost>(sc_.gms, ctx);
+      host_ = gms.get();
+      return gms;
+    }
+    const auto id = static_cast<wire::NodeId>(ctx.index);
+    NodeConfig config = sc_.node;
+    config.id = id;
+    auto node = std::make_unique<Node>(config, ctx.scheduler, ctx.transport, ctx.random);
+    nodes_[id] = node.get();
+    feeds_[id] = std::make_unique<LoadFeed>(ctx.scheduler.clock(), kZero);
+    for (const GmsLoad& load : sc_.loads) {
+      if (load.node == id) feeds_[id]->Add(load);
+    }
+    node->SetFeed(feeds_[id].get());
+    node->SetDeliveryHandler([this, id](const Delivery& d) {
+      checker_.OnDelivery(id, d, stretch_[{id, d.group}]);
+    });
+    for (wire::GroupId g : GroupsOf(id)) {
+      (void)node->Join(g);
+      stretch_[{id, g}] = next_stretch_++;
+      since_start_.insert({id, g});
+    }
+    return node;
+  }
+
+  void StartMembership() {
+    for (wire::NodeId id = 1; id <= n_; ++id) {
+      auto started = nodes_[id]->StartMembership(
+          membership::GmsClientConfig{.node = id,
+                                      .incarnation = 1,
+                                      .gms = cluster_.endpoint(0),
+                                      .heartbeat_interval = sc_.heartbeat_interval});
+      QSM_CHECK(started.has_value(), "membership does not start");
+    }
+  }
+
+  // Plays the events in time order; last_activity_ becomes the end of the last load or event.
+  void PlayEvents() {
+    std::vector<GmsEvent> events = sc_.events;
+    std::stable_sort(events.begin(), events.end(), [](const auto& a, const auto& b) { return a.at < b.at; });
+    for (const GmsLoad& load : sc_.loads) {
+      last_activity_ = std::max(
+          last_activity_,
+          load.start + Duration(static_cast<int64_t>(static_cast<double>(load.messages) * 1e9 / load.rate)));
+    }
+    for (const GmsEvent& e : events) {
+      cluster_.RunUntil(kZero + e.at);
+      last_activity_ = std::max(last_activity_, e.at + e.duration);
+      Play(e);
+    }
+  }
+
+  void Play(const GmsEvent& e) {
     switch (e.kind) {
       case GmsEvent::Kind::kJoin:
-        (void)nodes[e.node]->Join(e.group);
-        stretch[{e.node, e.group}] = next_stretch++;
+        (void)nodes_[e.node]->Join(e.group);
+        stretch_[{e.node, e.group}] = next_stretch_++;
         break;
       case GmsEvent::Kind::kLeave:
-        nodes[e.node]->Leave(e.group);
-        stretch[{e.node, e.group}] = 0;
-        since_start.erase({e.node, e.group});
+        nodes_[e.node]->Leave(e.group);
+        stretch_[{e.node, e.group}] = 0;
+        since_start_.erase({e.node, e.group});
         break;
       case GmsEvent::Kind::kCrash:
-        for (const auto& [key, value] : stretch) {
+        for (const auto& [key, value] : stretch_) {
           if (key.first == e.node && value != 0)
-            acked_at_crash[key] = nodes[e.node]->AcknowledgedThrough(key.second);
+            acked_at_crash_[key] = nodes_[e.node]->AcknowledgedThrough(key.second);
         }
-        crashed.insert(e.node);
-        cluster.network().SetHostDown(cluster.endpoint(e.node), true);
-        cluster.Sleep(e.node, kForever);
+        crashed_.insert(e.node);
+        cluster_.network().SetHostDown(cluster_.endpoint(e.node), true);
+        cluster_.Sleep(e.node, kForever);
         break;
       case GmsEvent::Kind::kRestartGms:
-        host->Stop();
-        cluster.network().SetHostDown(cluster.endpoint(0), true);
-        cluster.RunUntil(zero + e.at + e.duration);
-        cluster.network().SetHostDown(cluster.endpoint(0), false);
-        host->Start();
-        ++result.gms_restarts;
+        host_->Stop();
+        cluster_.network().SetHostDown(cluster_.endpoint(0), true);
+        cluster_.RunUntil(kZero + e.at + e.duration);
+        cluster_.network().SetHostDown(cluster_.endpoint(0), false);
+        host_->Start();
+        ++result_.gms_restarts;
         break;
       case GmsEvent::Kind::kRegionLoss:
         for (wire::NodeId id : e.nodes) {
-          cluster.network().AddInboundLossWindow(cluster.endpoint(id), zero + e.at, zero + e.at + e.duration);
+          cluster_.network().AddInboundLossWindow(cluster_.endpoint(id), kZero + e.at,
+                                                  kZero + e.at + e.duration);
         }
         break;
     }
   }
-  // Run until every live sender's load is out and acknowledged, then settle.
-  const TimePoint give_up = zero + sc.max_time;
-  cluster.RunUntil(zero + last_activity);
-  while (cluster.now() < give_up) {
-    bool busy = false;
-    for (wire::NodeId id = 1; id <= n; ++id) {
-      if (crashed.contains(id)) continue;
-      busy |= !feeds[id]->done() || nodes[id]->MemoryUse().pending_messages > 0;
+
+  // Runs until every live sender's load is out and acknowledged, then settles.
+  void RunUntilQuiet() {
+    const TimePoint give_up = kZero + sc_.max_time;
+    cluster_.RunUntil(kZero + last_activity_);
+    while (cluster_.now() < give_up) {
+      bool busy = false;
+      for (wire::NodeId id = 1; id <= n_; ++id) {
+        if (Crashed(id)) continue;
+        busy |= !feeds_[id]->done() || nodes_[id]->MemoryUse().pending_messages > 0;
+      }
+      if (!busy) break;
+      cluster_.RunFor(100ms);
     }
-    if (!busy) break;
-    cluster.RunFor(100ms);
+    cluster_.RunFor(sc_.settle);
+    if (cluster_.now() >= give_up)
+      checker_.Violation("did not finish within " + std::to_string(ToSeconds(sc_.max_time)) + " s");
   }
-  cluster.RunFor(sc.settle);
-  if (cluster.now() >= give_up)
-    checker.Violation("did not finish within " + std::to_string(ToSeconds(sc.max_time)) + " s");
 
   // Rules 2-4, per live receiver and load.
-  for (wire::NodeId r = 1; r <= n; ++r) {
-    if (crashed.contains(r)) continue;
-    for (const GmsLoad& load : sc.loads) {
-      const wire::NodeId s = load.node;
-      if (s == r) continue;
-      const bool member_now = stretch[{r, load.group}] != 0;
-      const bool stayer = member_now && since_start.contains({r, load.group});
-      const Checker::Stream* st = checker.stream(r, s, load.group);
-      const std::string who = "node " + std::to_string(r) + ", sender " + std::to_string(s) + ", group " +
-                              std::to_string(load.group) + ": ";
-      if (stayer && (st == nullptr || st->first != 1 || st->starts != 1)) {
-        checker.Violation(who + "a stayer's deliveries do not start at 1 in one stretch");
-      }
-      if (!crashed.contains(s) && member_now) {
-        const uint64_t sent = feeds[s]->sent(load.group);
-        if (st == nullptr || st->last != sent) {
-          checker.Violation(who + "delivered up to " + std::to_string(st ? st->last : 0) + " of " +
-                            std::to_string(sent));
-        }
-      }
-      if (crashed.contains(s) && stayer) {
-        const uint64_t floor = acked_at_crash[{s, load.group}];
-        if ((st ? st->last : 0) < floor) {
-          checker.Violation(who + "delivered up to " + std::to_string(st ? st->last : 0) +
-                            " of the crashed sender's, below the " + std::to_string(floor) +
-                            " it had acknowledged");
-        }
+  void CheckDeliveries() {
+    for (wire::NodeId r = 1; r <= n_; ++r) {
+      if (Crashed(r)) continue;
+      for (const GmsLoad& load : sc_.loads) {
+        if (load.node != r) CheckStream(r, load);
       }
     }
   }
+
+  void CheckStream(wire::NodeId r, const GmsLoad& load) {
+    const wire::NodeId s = load.node;
+    const bool member_now = stretch_[{r, load.group}] != 0;
+    const bool stayer = member_now && since_start_.contains({r, load.group});
+    const Checker::Stream* st = checker_.stream(r, s, load.group);
+    const uint64_t last = st ? st->last : 0;
+    const std::string who = "node " + std::to_string(r) + ", sender " + std::to_string(s) + ", group " +
+                            std::to_string(load.group) + ": ";
+    if (stayer && (st == nullptr || st->first != 1 || st->starts != 1))
+      checker_.Violation(who + "a stayer's deliveries do not start at 1 in one stretch");
+    if (!Crashed(s) && member_now) {
+      const uint64_t sent = feeds_[s]->sent(load.group);
+      if (last != sent)
+        checker_.Violation(who + "delivered up to " + std::to_string(last) + " of " + std::to_string(sent));
+    }
+    if (Crashed(s) && stayer) {
+      const uint64_t floor = acked_at_crash_[{s, load.group}];
+      if (last < floor) {
+        checker_.Violation(who + "delivered up to " + std::to_string(last) +
+                           " of the crashed sender's, below the " + std::to_string(floor) +
+                           " it had acknowledged");
+      }
+    }
+  }
+
   // Rule 5 and agreement: the GMS's regions hold exactly the live nodes with groups, and each
   // live node has installed its region's current view.
-  const membership::Membership& m = host->gms()->membership();
-  for (wire::NodeId id = 1; id <= n; ++id) {
-    const bool live = !crashed.contains(id);
-    const membership::NodeInfo* info = m.node(id);
-    if (!live && info != nullptr)
-      checker.Violation("crashed node " + std::to_string(id) + " is still a member");
-    if (!live) continue;
+  void CheckRegions() {
+    const membership::Membership& m = host_->gms()->membership();
+    for (wire::NodeId id = 1; id <= n_; ++id) {
+      const membership::NodeInfo* info = m.node(id);
+      if (Crashed(id)) {
+        if (info != nullptr) checker_.Violation("crashed node " + std::to_string(id) + " is still a member");
+        continue;
+      }
+      CheckRegionOf(m, id, info);
+    }
+    for (const auto& [id, region] : m.regions()) {
+      for (wire::GroupId g : region.signature) result_.regions_of_group[g].push_back(id);
+    }
+  }
+
+  void CheckRegionOf(const membership::Membership& m, wire::NodeId id, const membership::NodeInfo* info) {
     const auto regions = m.RegionsOf(id);
-    const bool has_groups = std::any_of(stretch.begin(), stretch.end(),
+    const bool has_groups = std::any_of(stretch_.begin(), stretch_.end(),
                                         [&](const auto& e) { return e.first.first == id && e.second != 0; });
     if (has_groups && (info == nullptr || regions.size() != 1)) {
-      checker.Violation("node " + std::to_string(id) + " is in " + std::to_string(regions.size()) +
-                        " regions");
-      continue;
+      checker_.Violation("node " + std::to_string(id) + " is in " + std::to_string(regions.size()) +
+                         " regions");
+      return;
     }
-    result.region_of[id] = regions.empty() ? 0 : regions[0];
+    result_.region_of[id] = regions.empty() ? 0 : regions[0];
     if (regions.empty()) {
-      if (nodes[id]->region().has_view()) checker.Violation("node " + std::to_string(id) + " kept a region");
-      continue;
+      if (nodes_[id]->region().has_view())
+        checker_.Violation("node " + std::to_string(id) + " kept a region");
+      return;
     }
     const membership::Region& region = *m.region(regions[0]);
-    if (!nodes[id]->region().has_view() || nodes[id]->region().layout().view() != m.ViewOf(region)) {
-      checker.Violation("node " + std::to_string(id) + " has not installed region " +
-                        std::to_string(region.id) + " view " + std::to_string(region.view));
+    if (!nodes_[id]->region().has_view() || nodes_[id]->region().layout().view() != m.ViewOf(region)) {
+      checker_.Violation("node " + std::to_string(id) + " has not installed region " +
+                         std::to_string(region.id) + " view " + std::to_string(region.view));
     }
     for (wire::NodeId member : region.members) {
-      if (crashed.contains(member))
-        checker.Violation("a region view still holds crashed node " + std::to_string(member));
+      if (Crashed(member))
+        checker_.Violation("a region view still holds crashed node " + std::to_string(member));
     }
-    if (nodes[id]->MemoryUse().pending_messages > 0) {
-      checker.Violation("node " + std::to_string(id) + " still has messages pending ACK");
+    if (nodes_[id]->MemoryUse().pending_messages > 0)
+      checker_.Violation("node " + std::to_string(id) + " still has messages pending ACK");
+  }
+
+  void CollectStats() {
+    for (wire::NodeId id = 1; id <= n_; ++id) {
+      const NodeStats st = nodes_[id]->Snapshot();
+      result_.view_changes += st.counter(Counter::kViewChanges);
+      result_.retransmits += st.counter(Counter::kRecoveryRetransmit);
+      result_.suspensions += st.counter(Counter::kSendSuspended);
+      result_.held_packets += st.counter(Counter::kHeldFutureView);
+      if (st.counter(Counter::kDeliveryGaps) > 0)
+        checker_.Violation("node " + std::to_string(id) + " counted delivery gaps");
     }
+    result_.gms = host_->gms()->stats();
+    result_.trace_hash = cluster_.trace_hash();
   }
-  for (const auto& [id, region] : m.regions()) {
-    for (wire::GroupId g : region.signature) result.regions_of_group[g].push_back(id);
-  }
-  for (wire::NodeId id = 1; id <= n; ++id) {
-    const NodeStats st = nodes[id]->Snapshot();
-    result.view_changes += st.counter(Counter::kViewChanges);
-    result.retransmits += st.counter(Counter::kRecoveryRetransmit);
-    result.suspensions += st.counter(Counter::kSendSuspended);
-    result.held_packets += st.counter(Counter::kHeldFutureView);
-    if (st.counter(Counter::kDeliveryGaps) > 0)
-      checker.Violation("node " + std::to_string(id) + " counted delivery gaps");
-  }
-  result.gms = host->gms()->stats();
-  result.trace_hash = cluster.trace_hash();
-  result.ok = result.violations.empty();
-  return result;
-}
+
+  static constexpr TimePoint kZero{};
+  const GmsScenario& sc_;
+  const size_t n_;
+  GmsResult result_;
+  Checker checker_;
+  GmsHost* host_ = nullptr;
+  std::vector<Node*> nodes_;  // by node id
+  std::vector<std::unique_ptr<LoadFeed>> feeds_;
+  // Per (node, group): the current stretch of membership (0: not a member), and whether the node
+  // has been in the group since the start.
+  std::map<NodeGroup, uint64_t> stretch_;
+  std::set<NodeGroup> since_start_;
+  uint64_t next_stretch_ = 1;
+  std::set<wire::NodeId> crashed_;
+  std::map<NodeGroup, uint64_t> acked_at_crash_;
+  Duration last_activity_{};
+  Cluster cluster_;  // last: its hosts hold callbacks into the members above
+};
+
+}  // namespace
+
+GmsResult RunGmsScenario(const GmsScenario& sc) { return GmsRun(sc).Run(); }
 
 }  // namespace qsm::sim

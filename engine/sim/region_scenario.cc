@@ -101,138 +101,175 @@ std::string RegionResult::Summary() const {
   return out.str();
 }
 
-RegionResult RunRegionScenario(const RegionScenario& sc) {
-  RegionResult result;
-  DeliveryChecker checker(result);
-  std::vector<std::unique_ptr<ScriptedFeed>> feeds;
-  std::vector<Node*> nodes(sc.nodes, nullptr);
+namespace {
 
-  Cluster cluster(ClusterConfig{.nodes = sc.nodes, .seed = sc.seed, .link = sc.link, .host = sc.host},
-                  [&](NodeContext& ctx) {
-                    NodeConfig config = sc.node;
-                    config.id = static_cast<wire::NodeId>(ctx.index + 1);
-                    auto node = std::make_unique<Node>(config, ctx.scheduler, ctx.transport, ctx.random);
-                    nodes[ctx.index] = node.get();
-                    return node;
-                  });
-  std::vector<size_t> members(sc.nodes);
-  for (size_t i = 0; i < sc.nodes; ++i) members[i] = i;
-  const wire::RegionView view = ViewOf(cluster, members, 1);
-  for (size_t i = 0; i < sc.nodes; ++i) {
-    Node& node = *nodes[i];
-    if (auto s = node.InstallView(view); !s) {
-      checker.Violation("InstallView: " + s.error().ToString());
-      return result;
+// One run of a RegionScenario: one region view over every node, scripted senders and faults.
+class RegionRun {
+ public:
+  explicit RegionRun(const RegionScenario& sc)
+      : sc_(sc),
+        checker_(result_),
+        nodes_(sc.nodes, nullptr),
+        alive_(sc.nodes, true),
+        senders_(sc.first_sender < sc.nodes ? std::min(sc.senders, sc.nodes - sc.first_sender) : 0),
+        cluster_(ClusterConfig{.nodes = sc.nodes, .seed = sc.seed, .link = sc.link, .host = sc.host},
+                 [this](NodeContext& ctx) {
+                   NodeConfig config = sc_.node;
+                   config.id = static_cast<wire::NodeId>(ctx.index + 1);
+                   auto node = std::make_unique<Node>(config, ctx.scheduler, ctx.transport, ctx.random);
+                   nodes_[ctx.index] = node.get();
+                   return node;
+                 }) {}
+
+  RegionResult Run() {
+    if (Setup()) {
+      RunScript();
+      Collect();
+      if (std::getenv("QSM_DEBUG") != nullptr) PrintWindows();
+      result_.trace_hash = cluster_.trace_hash();
+      if (sc_.on_finish) sc_.on_finish();
     }
-    for (size_t g = 1; g <= sc.groups; ++g) (void)node.Join(static_cast<wire::GroupId>(g), sc.unordered);
-    node.SetDeliveryHandler(
-        [&checker, i, &sc](const Delivery& d) { checker.OnDelivery(i, d, sc.unordered); });
-  }
-  const size_t senders = sc.first_sender < sc.nodes ? std::min(sc.senders, sc.nodes - sc.first_sender) : 0;
-  for (size_t s = sc.first_sender; s < sc.first_sender + senders; ++s) {
-    feeds.push_back(std::make_unique<ScriptedFeed>(cluster.clock(), sc));
-    nodes[s]->SetFeed(feeds.back().get());
-  }
-  for (const auto& f : sc.loss_bursts) {
-    for (Duration t = f.every; t < sc.max_time; t += f.every) {
-      cluster.network().AddInboundLossWindow(cluster.endpoint(f.node), TimePoint(t),
-                                             TimePoint(t + f.duration));
-    }
+    result_.ok = result_.violations.empty();
+    return std::move(result_);
   }
 
-  std::vector<bool> alive(sc.nodes, true);
-  bool dropped = false;
-  auto all_delivered = [&] {
-    for (size_t i = 0; i < sc.nodes; ++i) {
-      if (alive[i] && checker.delivered(i) < senders * sc.messages) return false;
-    }
-    return true;
-  };
-  auto quiet = [&] {
-    for (size_t i = 0; i < sc.nodes; ++i) {
-      if (alive[i] && !nodes[i]->idle()) return false;
-    }
-    return true;
-  };
-
-  const Duration step = 10ms;
-  bool complete = false;
-  for (Duration t = step; t <= sc.max_time; t += step) {
-    for (const auto& f : sc.sleeps) {
-      if ((t - step) / f.every != t / f.every)
-        cluster.Sleep(f.node, TimePoint(t + f.duration));  // crossed k x every
-    }
-    if (sc.drop && !dropped && t >= sc.drop->at) {
-      dropped = true;
-      alive[sc.drop->node] = false;
-      cluster.network().SetHostDown(cluster.endpoint(sc.drop->node), true);
-      std::vector<size_t> rest;
-      for (size_t i = 0; i < sc.nodes; ++i) {
-        if (alive[i]) rest.push_back(i);
+ private:
+  bool Setup() {
+    std::vector<size_t> members(sc_.nodes);
+    for (size_t i = 0; i < sc_.nodes; ++i) members[i] = i;
+    const wire::RegionView view = ViewOf(cluster_, members, 1);
+    for (size_t i = 0; i < sc_.nodes; ++i) {
+      Node& node = *nodes_[i];
+      if (auto s = node.InstallView(view); !s) {
+        checker_.Violation("InstallView: " + s.error().ToString());
+        return false;
       }
-      const wire::RegionView next = ViewOf(cluster, rest, 2);
-      for (size_t i : rest) (void)nodes[i]->InstallView(next);
+      for (size_t g = 1; g <= sc_.groups; ++g) (void)node.Join(static_cast<wire::GroupId>(g), sc_.unordered);
+      node.SetDeliveryHandler([this, i](const Delivery& d) { checker_.OnDelivery(i, d, sc_.unordered); });
     }
-    const uint64_t rounds_before = cluster.counters(0).Get(Counter::kTokenRounds);
-    cluster.RunUntil(TimePoint(t));
-    if (sc.pause_after > 0 && t > sc.resume_at - 1s && t <= sc.resume_at) {  // the pause's last second
-      result.rounds_during_pause += cluster.counters(0).Get(Counter::kTokenRounds) - rounds_before;
+    for (size_t s = sc_.first_sender; s < sc_.first_sender + senders_; ++s) {
+      feeds_.push_back(std::make_unique<ScriptedFeed>(cluster_.clock(), sc_));
+      nodes_[s]->SetFeed(feeds_.back().get());
     }
-    if (!complete && all_delivered()) {
-      complete = true;
-      result.completion_time = t;
-      result.rounds_at_completion = cluster.counters(0).Get(Counter::kTokenRounds);
+    for (const auto& f : sc_.loss_bursts) {
+      for (Duration t = f.every; t < sc_.max_time; t += f.every) {
+        cluster_.network().AddInboundLossWindow(cluster_.endpoint(f.node), TimePoint(t),
+                                                TimePoint(t + f.duration));
+      }
     }
-    if (complete && quiet()) break;
-  }
-  if (complete && quiet()) {
-    const uint64_t rounds = cluster.counters(0).Get(Counter::kTokenRounds);
-    cluster.RunFor(3s);
-    result.rounds_after_idle = cluster.counters(0).Get(Counter::kTokenRounds) - rounds;
+    return true;
   }
 
-  const uint64_t sent_total = senders * sc.messages;
-  for (size_t i = 0; i < sc.nodes; ++i) {
-    NodeStats stats = nodes[i]->Snapshot();
-    result.region_rtt_ns.Merge(stats.region_rtt_ns);
-    for (size_t c = 0; c < kCounterCount; ++c) result.totals.counters[c] += stats.counters[c];
-    if (!alive[i]) continue;
-    result.expected += sent_total;
-    result.delivered += checker.delivered(i);
-    result.pending_messages_at_end += stats.pending_messages;
-    result.cached_messages_at_end += stats.cached_messages;
-    if (checker.delivered(i) != sent_total) {
-      checker.Violation("node " + std::to_string(i + 1) + " delivered " +
-                        std::to_string(checker.delivered(i)) + " of " + std::to_string(sent_total));
+  bool AllDelivered() const {
+    for (size_t i = 0; i < sc_.nodes; ++i) {
+      if (alive_[i] && checker_.delivered(i) < senders_ * sc_.messages) return false;
+    }
+    return true;
+  }
+  bool Quiet() const {
+    for (size_t i = 0; i < sc_.nodes; ++i) {
+      if (alive_[i] && !nodes_[i]->idle()) return false;
+    }
+    return true;
+  }
+  uint64_t Rounds() { return cluster_.counters(0).Get(Counter::kTokenRounds); }
+
+  // Steps time in 10 ms slices, firing sleeps and the drop, until everything is delivered and
+  // quiet (or max_time); then measures the token rounds of 3 s of idleness.
+  void RunScript() {
+    const Duration step = 10ms;
+    bool complete = false;
+    for (Duration t = step; t <= sc_.max_time; t += step) {
+      for (const auto& f : sc_.sleeps) {
+        if ((t - step) / f.every != t / f.every)
+          cluster_.Sleep(f.node, TimePoint(t + f.duration));  // crossed k x every
+      }
+      if (sc_.drop && !dropped_ && t >= sc_.drop->at) Drop(sc_.drop->node);
+      const uint64_t rounds_before = Rounds();
+      cluster_.RunUntil(TimePoint(t));
+      if (sc_.pause_after > 0 && t > sc_.resume_at - 1s && t <= sc_.resume_at)  // the pause's last second
+        result_.rounds_during_pause += Rounds() - rounds_before;
+      if (!complete && AllDelivered()) {
+        complete = true;
+        result_.completion_time = t;
+        result_.rounds_at_completion = Rounds();
+      }
+      if (complete && Quiet()) break;
+    }
+    if (complete && Quiet()) {
+      const uint64_t rounds = Rounds();
+      cluster_.RunFor(3s);
+      result_.rounds_after_idle = Rounds() - rounds;
     }
   }
-  result.token_rounds = result.totals.counter(Counter::kTokenRounds);
-  if (result.pending_messages_at_end > 0) {
-    checker.Violation(std::to_string(result.pending_messages_at_end) +
-                      " messages still pending ACK at the end");
+
+  // Takes the node down and installs view 2 of the rest.
+  void Drop(size_t victim) {
+    dropped_ = true;
+    alive_[victim] = false;
+    cluster_.network().SetHostDown(cluster_.endpoint(victim), true);
+    std::vector<size_t> rest;
+    for (size_t i = 0; i < sc_.nodes; ++i) {
+      if (alive_[i]) rest.push_back(i);
+    }
+    const wire::RegionView next = ViewOf(cluster_, rest, 2);
+    for (size_t i : rest) (void)nodes_[i]->InstallView(next);
   }
-  if (result.cached_messages_at_end > 0) {
-    checker.Violation(std::to_string(result.cached_messages_at_end) + " messages still cached at the end");
+
+  void Collect() {
+    const uint64_t sent_total = senders_ * sc_.messages;
+    for (size_t i = 0; i < sc_.nodes; ++i) {
+      NodeStats stats = nodes_[i]->Snapshot();
+      result_.region_rtt_ns.Merge(stats.region_rtt_ns);
+      for (size_t c = 0; c < kCounterCount; ++c) result_.totals.counters[c] += stats.counters[c];
+      if (!alive_[i]) continue;
+      result_.expected += sent_total;
+      result_.delivered += checker_.delivered(i);
+      result_.pending_messages_at_end += stats.pending_messages;
+      result_.cached_messages_at_end += stats.cached_messages;
+      if (checker_.delivered(i) != sent_total) {
+        checker_.Violation("node " + std::to_string(i + 1) + " delivered " +
+                           std::to_string(checker_.delivered(i)) + " of " + std::to_string(sent_total));
+      }
+    }
+    result_.token_rounds = result_.totals.counter(Counter::kTokenRounds);
+    if (result_.pending_messages_at_end > 0)
+      checker_.Violation(std::to_string(result_.pending_messages_at_end) +
+                         " messages still pending ACK at the end");
+    if (result_.cached_messages_at_end > 0)
+      checker_.Violation(std::to_string(result_.cached_messages_at_end) +
+                         " messages still cached at the end");
+    if (result_.totals.counter(Counter::kDeliveryGaps) > 0)
+      checker_.Violation("delivery gaps counted by a node");
   }
-  if (result.totals.counter(Counter::kDeliveryGaps) > 0) checker.Violation("delivery gaps counted by a node");
-  if (std::getenv("QSM_DEBUG") != nullptr) {
-    for (size_t i = 0; i < sc.nodes; ++i) {
+
+  void PrintWindows() const {
+    for (size_t i = 0; i < sc_.nodes; ++i) {
       std::fprintf(stderr, "node %zu:", i + 1);
-      for (size_t s = sc.first_sender; s < sc.first_sender + senders; ++s) {
-        if (auto w = nodes[i]->region().WindowOf(static_cast<wire::NodeId>(s + 1))) {
+      for (size_t s = sc_.first_sender; s < sc_.first_sender + senders_; ++s) {
+        if (auto w = nodes_[i]->region().WindowOf(static_cast<wire::NodeId>(s + 1))) {
           std::fprintf(stderr, " from %zu [%llu..%llu]", s + 1, static_cast<unsigned long long>(w->first),
                        static_cast<unsigned long long>(w->second));
         }
       }
-      NodeStats st = nodes[i]->Snapshot();
+      NodeStats st = nodes_[i]->Snapshot();
       std::fprintf(stderr, " pending %zu cached %zu\n", st.pending_messages, st.cached_messages);
     }
   }
-  result.trace_hash = cluster.trace_hash();
-  if (sc.on_finish) sc.on_finish();
-  result.ok = result.violations.empty();
-  // Protocols hold references to the feeds and checker: destroy the cluster first.
-  return result;
-}
+
+  const RegionScenario& sc_;
+  RegionResult result_;
+  DeliveryChecker checker_;
+  std::vector<std::unique_ptr<ScriptedFeed>> feeds_;
+  std::vector<Node*> nodes_;
+  std::vector<bool> alive_;
+  bool dropped_ = false;
+  const size_t senders_;
+  Cluster cluster_;  // last, destroyed first: its protocols hold references to the feeds and checker
+};
+
+}  // namespace
+
+RegionResult RunRegionScenario(const RegionScenario& sc) { return RegionRun(sc).Run(); }
 
 }  // namespace qsm::sim

@@ -14,6 +14,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -21,6 +22,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 namespace {
@@ -108,10 +110,17 @@ ReceiverResult Receive(int fd, Clock::time_point deadline, size_t size) {
   return r;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// The flags, checked: rate 0 means "max".
+struct Plan {
   Options o;
+  double rate = 0;
+  in_addr group{}, iface{};
+};
+
+// Returns the exit code on a bad flag (2) or --help (0).
+std::variant<Plan, int> ParseFlags(int argc, char** argv) {
+  Plan plan;
+  Options& o = plan.o;
   CLI::App app{"qsm-blaster: raw unreliable UDP multicast, 1 sender to K receiver processes on loopback"};
   app.add_option("-k,--receivers", o.receivers, "receiver processes")
       ->capture_default_str()
@@ -126,140 +135,192 @@ int main(int argc, char** argv) {
   app.add_option("--interface", o.interface, "multicast interface (127.0.0.0/8 or 198.18.0.0/15)")
       ->capture_default_str();
   app.add_flag("--json", o.json, "print one JSON object instead of a table");
-  CLI11_PARSE(app, argc, argv);
-
-  double rate = 0;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
   if (o.rate != "max") {
     try {
-      rate = std::stod(o.rate);
+      plan.rate = std::stod(o.rate);
     } catch (...) {
-      rate = -1;
+      plan.rate = -1;
     }
-    if (!(rate > 0)) {
+    if (!(plan.rate > 0)) {
       std::fprintf(stderr, "qsm-blaster: --rate must be a positive number or 'max', not '%s'\n",
                    o.rate.c_str());
       return 2;
     }
   }
-  in_addr group{}, iface{};
-  if (::inet_pton(AF_INET, o.group.c_str(), &group) != 1 || (ntohl(group.s_addr) >> 28) != 0xE) {
+  if (::inet_pton(AF_INET, o.group.c_str(), &plan.group) != 1 || (ntohl(plan.group.s_addr) >> 28) != 0xE) {
     std::fprintf(stderr, "qsm-blaster: --group '%s' is not an IPv4 multicast address\n", o.group.c_str());
     return 2;
   }
-  if (::inet_pton(AF_INET, o.interface.c_str(), &iface) != 1 || !SafeInterface(iface.s_addr)) {
+  if (::inet_pton(AF_INET, o.interface.c_str(), &plan.iface) != 1 || !SafeInterface(plan.iface.s_addr)) {
     std::fprintf(stderr, "qsm-blaster: --interface '%s' must be an address in 127.0.0.0/8 or 198.18.0.0/15\n",
                  o.interface.c_str());
     return 2;
   }
+  return plan;
+}
 
-  // Receivers: sockets are opened before fork so every receiver is joined before sending starts.
-  const auto duration =
-      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration_s));
-  const auto deadline = Clock::now() + duration + std::chrono::seconds(5);
+struct Receivers {
   std::vector<pid_t> pids;
   std::vector<int> result_pipes;
-  for (int k = 0; k < o.receivers; ++k) {
-    int fd = ReceiverSocket(o, group, iface);
+};
+
+// Forks the receivers. Sockets are opened before fork so every receiver is joined before sending starts.
+Receivers StartReceivers(const Plan& plan, Clock::time_point deadline) {
+  Receivers rs;
+  for (int k = 0; k < plan.o.receivers; ++k) {
+    int fd = ReceiverSocket(plan.o, plan.group, plan.iface);
     int pipefd[2];
     if (::pipe(pipefd) != 0) Die("pipe");
     pid_t pid = ::fork();
     if (pid < 0) Die("fork");
     if (pid == 0) {
       ::close(pipefd[0]);
-      ReceiverResult r = Receive(fd, deadline, o.size);
+      ReceiverResult r = Receive(fd, deadline, plan.o.size);
       if (::write(pipefd[1], &r, sizeof r) != sizeof r) _exit(1);
       _exit(0);
     }
     ::close(fd);
     ::close(pipefd[1]);
-    pids.push_back(pid);
-    result_pipes.push_back(pipefd[0]);
+    rs.pids.push_back(pid);
+    rs.result_pipes.push_back(pipefd[0]);
   }
+  return rs;
+}
 
-  int out = ::socket(AF_INET, SOCK_DGRAM, 0);
-  if (out < 0) Die("socket");
-  const unsigned char ttl = 1, loop = 1;
-  int sndbuf = 4 << 20;
-  if (::setsockopt(out, IPPROTO_IP, IP_MULTICAST_IF, &iface, sizeof iface) != 0) Die("set IP_MULTICAST_IF");
-  ::setsockopt(out, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl);
-  ::setsockopt(out, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof loop);
-  ::setsockopt(out, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(o.port);
-  to.sin_addr = group;
-
-  std::vector<std::vector<char>> payloads(kBatch, std::vector<char>(o.size, 'q'));
-  std::vector<mmsghdr> headers(kBatch);
-  std::vector<iovec> iov(kBatch);
-  for (size_t i = 0; i < kBatch; ++i) {
-    iov[i] = {payloads[i].data(), o.size};
-    headers[i].msg_hdr = msghdr{};
-    headers[i].msg_hdr.msg_name = &to;
-    headers[i].msg_hdr.msg_namelen = sizeof to;
-    headers[i].msg_hdr.msg_iov = &iov[i];
-    headers[i].msg_hdr.msg_iovlen = 1;
-  }
-  uint64_t seq = 0;
-  const auto start = Clock::now();
-  const auto end = start + duration;
-  for (auto now = start; now < end; now = Clock::now()) {
-    size_t batch = kBatch;
-    if (rate > 0) {
-      const auto due = static_cast<uint64_t>(std::chrono::duration<double>(now - start).count() * rate);
-      if (due <= seq) {
-        std::this_thread::sleep_for(std::chrono::microseconds(100));
-        continue;
-      }
-      batch = std::min<uint64_t>(kBatch, due - seq);
-    }
-    for (size_t i = 0; i < batch; ++i) {
-      const uint64_t s = seq + i + 1;
-      std::memcpy(payloads[i].data(), &s, 8);
-    }
-    const int n = ::sendmmsg(out, headers.data(), static_cast<unsigned>(batch), 0);
-    if (n > 0) seq += static_cast<uint64_t>(n);
-  }
-  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let receivers drain
-  for (int i = 0; i < 5; ++i) {
-    std::memcpy(payloads[0].data(), &kEndMarker, 8);
-    ::sendto(out, payloads[0].data(), o.size, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-
-  std::vector<ReceiverResult> results(pids.size());
-  for (size_t k = 0; k < pids.size(); ++k) {
-    if (::read(result_pipes[k], &results[k], sizeof results[k]) != sizeof results[k]) {
+std::vector<ReceiverResult> CollectResults(const Receivers& rs) {
+  std::vector<ReceiverResult> results(rs.pids.size());
+  for (size_t k = 0; k < rs.pids.size(); ++k) {
+    if (::read(rs.result_pipes[k], &results[k], sizeof results[k]) != sizeof results[k]) {
       std::fprintf(stderr, "qsm-blaster: receiver %zu reported nothing\n", k + 1);
     }
-    ::waitpid(pids[k], nullptr, 0);
+    ::waitpid(rs.pids[k], nullptr, 0);
+  }
+  return results;
+}
+
+// The sender: multicasts numbered datagrams in sendmmsg batches for the duration, then the end
+// marker a few times.
+class Sender {
+ public:
+  explicit Sender(const Plan& plan) : plan_(plan), payloads_(kBatch, std::vector<char>(plan.o.size, 'q')) {
+    fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
+    if (fd_ < 0) Die("socket");
+    const unsigned char ttl = 1, loop = 1;
+    int sndbuf = 4 << 20;
+    if (::setsockopt(fd_, IPPROTO_IP, IP_MULTICAST_IF, &plan.iface, sizeof plan.iface) != 0)
+      Die("set IP_MULTICAST_IF");
+    ::setsockopt(fd_, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl);
+    ::setsockopt(fd_, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof loop);
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    to_.sin_family = AF_INET;
+    to_.sin_port = htons(plan.o.port);
+    to_.sin_addr = plan.group;
+    for (size_t i = 0; i < kBatch; ++i) {
+      iov_[i] = {payloads_[i].data(), plan.o.size};
+      headers_[i].msg_hdr = msghdr{};
+      headers_[i].msg_hdr.msg_name = &to_;
+      headers_[i].msg_hdr.msg_namelen = sizeof to_;
+      headers_[i].msg_hdr.msg_iov = &iov_[i];
+      headers_[i].msg_hdr.msg_iovlen = 1;
+    }
+  }
+  Sender(const Sender&) = delete;
+  Sender& operator=(const Sender&) = delete;
+  ~Sender() { ::close(fd_); }
+
+  // Sends for `duration`; returns the seconds it took. sent() is the datagrams sent.
+  double Blast(Clock::duration duration) {
+    const auto start = Clock::now();
+    const auto end = start + duration;
+    for (auto now = start; now < end; now = Clock::now()) {
+      size_t batch = kBatch;
+      if (plan_.rate > 0) {
+        const auto due =
+            static_cast<uint64_t>(std::chrono::duration<double>(now - start).count() * plan_.rate);
+        if (due <= seq_) {
+          std::this_thread::sleep_for(std::chrono::microseconds(100));
+          continue;
+        }
+        batch = std::min<uint64_t>(kBatch, due - seq_);
+      }
+      for (size_t i = 0; i < batch; ++i) {
+        const uint64_t s = seq_ + i + 1;
+        std::memcpy(payloads_[i].data(), &s, 8);
+      }
+      const int n = ::sendmmsg(fd_, headers_.data(), static_cast<unsigned>(batch), 0);
+      if (n > 0) seq_ += static_cast<uint64_t>(n);
+    }
+    return std::chrono::duration<double>(Clock::now() - start).count();
   }
 
-  const double sent_rate = static_cast<double>(seq) / elapsed;
+  void SendEndMarkers() {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let receivers drain
+    for (int i = 0; i < 5; ++i) {
+      std::memcpy(payloads_[0].data(), &kEndMarker, 8);
+      ::sendto(fd_, payloads_[0].data(), plan_.o.size, 0, reinterpret_cast<sockaddr*>(&to_), sizeof to_);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  uint64_t sent() const { return seq_; }
+
+ private:
+  const Plan& plan_;
+  int fd_ = -1;
+  sockaddr_in to_{};
+  std::vector<std::vector<char>> payloads_;
+  std::array<mmsghdr, kBatch> headers_{};
+  std::array<iovec, kBatch> iov_{};
+  uint64_t seq_ = 0;
+};
+
+void Print(const Plan& plan, uint64_t sent, double elapsed, const std::vector<ReceiverResult>& results) {
+  const Options& o = plan.o;
+  const double sent_rate = static_cast<double>(sent) / elapsed;
+  auto loss = [sent](const ReceiverResult& r) {
+    return sent ? 1.0 - static_cast<double>(r.received) / static_cast<double>(sent) : 0.0;
+  };
   if (o.json) {
     std::printf(
         "{\"size\":%zu,\"receivers\":%d,\"duration_s\":%.3f,\"sent\":%llu,\"sent_per_s\":%.0f,\"received\":[",
-        o.size, o.receivers, elapsed, static_cast<unsigned long long>(seq), sent_rate);
+        o.size, o.receivers, elapsed, static_cast<unsigned long long>(sent), sent_rate);
     for (size_t k = 0; k < results.size(); ++k) {
       std::printf("%s{\"received\":%llu,\"per_s\":%.0f,\"loss\":%.6f}", k ? "," : "",
                   static_cast<unsigned long long>(results[k].received),
-                  static_cast<double>(results[k].received) / elapsed,
-                  seq ? 1.0 - static_cast<double>(results[k].received) / static_cast<double>(seq) : 0.0);
+                  static_cast<double>(results[k].received) / elapsed, loss(results[k]));
     }
     std::printf("]}\n");
-    return 0;
+    return;
   }
   std::printf("qsm-blaster: 1 sender -> %d receiver(s), %zu-byte datagrams, %.1f s, rate %s, %s:%u via %s\n",
               o.receivers, o.size, elapsed, o.rate.c_str(), o.group.c_str(), o.port, o.interface.c_str());
   std::printf("  sender       %10llu sent      %9.0f msgs/s  %7.1f MB/s\n",
-              static_cast<unsigned long long>(seq), sent_rate, sent_rate * static_cast<double>(o.size) / 1e6);
+              static_cast<unsigned long long>(sent), sent_rate,
+              sent_rate * static_cast<double>(o.size) / 1e6);
   for (size_t k = 0; k < results.size(); ++k) {
     const double r = static_cast<double>(results[k].received) / elapsed;
-    std::printf(
-        "  receiver %-3zu %10llu received  %9.0f msgs/s  %7.1f MB/s  loss %5.2f%%\n", k + 1,
-        static_cast<unsigned long long>(results[k].received), r, r * static_cast<double>(o.size) / 1e6,
-        seq ? 100.0 * (1.0 - static_cast<double>(results[k].received) / static_cast<double>(seq)) : 0.0);
+    std::printf("  receiver %-3zu %10llu received  %9.0f msgs/s  %7.1f MB/s  loss %5.2f%%\n", k + 1,
+                static_cast<unsigned long long>(results[k].received), r,
+                r * static_cast<double>(o.size) / 1e6, 100.0 * loss(results[k]));
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto parsed = ParseFlags(argc, argv);
+  if (const int* code = std::get_if<int>(&parsed)) return *code;
+  const Plan& plan = std::get<Plan>(parsed);
+  const auto duration =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(plan.o.duration_s));
+  const Receivers receivers = StartReceivers(plan, Clock::now() + duration + std::chrono::seconds(5));
+  Sender sender(plan);
+  const double elapsed = sender.Blast(duration);
+  sender.SendEndMarkers();
+  Print(plan, sender.sent(), elapsed, CollectResults(receivers));
   return 0;
 }

@@ -19,17 +19,217 @@
 
 namespace qsm::harness {
 
+namespace {
+
+// sim::Cluster puts node i at kFirst + i + 1.
+const Endpoint kFirst = Endpoint::FromOctets(198, 18, 0, 0, 7000);
+
+// One simulated run: the cluster, a workload per node, the faults as timed actions, then the
+// drain until every node is idle (or the deadline).
+class SimRun {
+ public:
+  SimRun(const Scenario& scenario, const LaunchOptions& o, RunRecord record)
+      : scenario_(scenario),
+        o_(o),
+        record_(std::move(record)),
+        nodes_(scenario.nodes, nullptr),
+        alive_(scenario.nodes, true),
+        cluster_(sim::ClusterConfig{.nodes = scenario.nodes + (scenario.gms ? 1u : 0u),
+                                    .seed = scenario.seed,
+                                    .port = kFirst.port},
+                 [this](sim::NodeContext& ctx) { return MakeHost(ctx); }),
+        start_(cluster_.now() + 100ms) {}
+
+  Result<RunRecord> Run() {
+    if (auto s = WritePlans(); !s) return std::unexpected(s.error());
+    if (auto s = StartWorkloads(); !s) return std::unexpected(s.error());
+    PlanFaults();
+    if (!Drain() && !record_.interrupted)
+      record_.incidents.push_back("the drain phase ended before every node had delivered everything");
+    Finish();
+    return std::move(record_);
+  }
+
+ private:
+  struct Action {
+    TimePoint at;
+    std::function<void()> apply;
+  };
+  const ResolvedRun& run() const { return record_.run; }
+
+  std::unique_ptr<PacketHandler> MakeHost(sim::NodeContext& ctx) {
+    if (ctx.index == scenario_.nodes) {
+      auto gms = std::make_unique<membership::Gms>(
+          membership::GmsConfig{.failure_timeout = scenario_.gms->failure_timeout}, ctx.scheduler,
+          ctx.transport, gms_state_);
+      auto started = gms->Start();
+      QSM_CHECK(started.has_value(), "a GMS with no saved state does not start");
+      gms->SetCommitObserver([this, g = gms.get()](uint64_t epoch, const auto& changes) {
+        gms_log_ += membership::DescribeCommit(g->membership(), epoch, changes);
+      });
+      return gms;
+    }
+    const NodePlan& plan = run().plans[ctx.index];
+    NodeConfig config{.id = plan.node_id,
+                      .region = RegionConfig{.replication = plan.replication, .token_rate = plan.token_rate},
+                      .window = SenderWindow{.max_messages = plan.window_messages},
+                      .max_payload_bytes = std::max<size_t>(plan.message_size, 8)};
+    auto node = std::make_unique<Node>(config, ctx.scheduler, ctx.transport, ctx.random);
+    nodes_[ctx.index] = node.get();
+    return node;
+  }
+
+  // As the process launchers do: `check` reads each node's groups in RUN/nodes.
+  Status WritePlans() const {
+    if (o_.run_dir.empty()) return {};
+    const std::filesystem::path nodes_dir = std::filesystem::path(o_.run_dir) / "nodes";
+    std::filesystem::create_directories(nodes_dir);
+    for (const NodePlan& plan : run().plans) {
+      const auto path = nodes_dir / ("node-" + std::to_string(plan.node_id) + ".plan.json");
+      if (auto s = WriteFile(path.string(), PlanToJson(plan) + "\n"); !s) return s;
+    }
+    return {};
+  }
+
+  Status StartWorkloads() {
+    for (uint32_t i = 0; i < scenario_.nodes; ++i) {
+      workloads_.push_back(std::make_unique<NodeWorkload>(
+          run().plans[i], *nodes_[i], cluster_.scheduler(i), start_,
+          NodeWorkload::Hooks{.stop_core = [this, i](TimePoint until) { cluster_.Sleep(i, until); },
+                              .on_tick = [this](const Tick& t) { record_.ticks.push_back(t); }}));
+      if (auto s = workloads_.back()->Start(); !s) return s;
+    }
+    return {};
+  }
+
+  // Faults as timed actions on the cluster, in time order.
+  void PlanFaults() {
+    SimNetwork& net = cluster_.network();
+    for (const FaultWindow& w : run().windows) {
+      const TimePoint begin = start_ + w.start, end = start_ + w.end;
+      switch (w.type) {
+        case FaultType::kSleep:
+          break;  // in the plans: the workload stops the core thread
+        case FaultType::kPause:
+          for (uint32_t n : w.nodes)
+            actions_.push_back({begin, [this, n, end] { cluster_.Sleep(n - 1, end); }});
+          break;
+        case FaultType::kLossBurst:
+          for (uint32_t n : w.nodes) net.AddInboundLossWindow(cluster_.endpoint(n - 1), begin, end);
+          break;
+        case FaultType::kLoss:
+          for (uint32_t n : w.nodes) {
+            const Endpoint host = cluster_.endpoint(n - 1);
+            actions_.push_back({begin, [&net, host, rate = w.rate] { net.SetInboundLoss(host, rate); }});
+            actions_.push_back({end, [&net, host] { net.SetInboundLoss(host, 0); }});
+          }
+          break;
+        case FaultType::kCrash:
+          for (uint32_t n : w.nodes) actions_.push_back({begin, [this, n] { Crash(n); }});
+          break;
+        case FaultType::kPartition: {
+          std::set<Endpoint> side;
+          for (uint32_t n : w.nodes) side.insert(cluster_.endpoint(n - 1));
+          actions_.push_back({begin, [&net, side] { net.Partition(side); }});
+          actions_.push_back({end, [&net] { net.Heal(); }});
+          break;
+        }
+      }
+    }
+    std::stable_sort(actions_.begin(), actions_.end(),
+                     [](const Action& a, const Action& b) { return a.at < b.at; });
+  }
+
+  void Crash(uint32_t n) {
+    if (!alive_[n - 1]) return;
+    alive_[n - 1] = false;
+    record_.crashed.insert(n);
+    cluster_.network().SetHostDown(cluster_.endpoint(n - 1), true);
+    cluster_.Sleep(n - 1, TimePoint::max());  // its core thread is gone too
+    if (scenario_.gms) return;                // its failure detector removes the node
+    for (uint32_t i = 0; i < scenario_.nodes; ++i) {
+      if (alive_[i]) (void)workloads_[i]->ExcludeMembers({n});
+    }
+  }
+
+  // Runs in 10 ms steps, firing the actions, until the load is over and every node is done, or
+  // the drain deadline, or an interrupt. Returns whether every node is done.
+  bool Drain() {
+    const TimePoint load_end = start_ + scenario_.duration;
+    const TimePoint deadline = load_end + scenario_.drain;
+    size_t next = 0;
+    for (TimePoint t = cluster_.now() + 10ms; t <= deadline; t += 10ms) {
+      while (next < actions_.size() && actions_[next].at <= t) {
+        cluster_.RunUntil(actions_[next].at);
+        actions_[next++].apply();
+      }
+      cluster_.RunUntil(t);
+      if (o_.interrupted != nullptr && o_.interrupted->load()) {
+        record_.interrupted = true;
+        return false;
+      }
+      if (t >= load_end && AllDone()) return true;
+    }
+    return false;
+  }
+
+  // Idle everywhere means every region acknowledged every message (see process_launcher.cc).
+  bool AllDone() const {
+    uint64_t sent = 0;
+    for (uint32_t i = 0; i < scenario_.nodes; ++i) {
+      if (alive_[i] && run().is_sender(i + 1)) sent += workloads_[i]->sent();
+    }
+    const bool all_groups = scenario_.membership.pattern == "all";
+    for (uint32_t i = 0; i < scenario_.nodes; ++i) {
+      if (!alive_[i]) continue;
+      if (!nodes_[i]->idle() || workloads_[i]->sending() || (all_groups && workloads_[i]->delivered() < sent))
+        return false;
+    }
+    return true;
+  }
+
+  void Finish() {
+    TrimWindows(record_.run.windows, cluster_.now() - start_);
+    for (uint32_t i = 0; i < scenario_.nodes; ++i) {
+      if (!alive_[i]) continue;
+      record_.results[i + 1] =
+          workloads_[i]->Finish(cluster_.now(), record_.interrupted ? "interrupted" : "completed");
+    }
+    std::stable_sort(record_.ticks.begin(), record_.ticks.end(), [](const Tick& a, const Tick& b) {
+      return a.t_s < b.t_s || (a.t_s == b.t_s && a.node_id < b.node_id);
+    });
+    workloads_.clear();  // they hold the nodes' feeds and handlers; the cluster goes after them
+    if (scenario_.gms && !o_.run_dir.empty()) {
+      if (auto s = WriteFile((std::filesystem::path(o_.run_dir) / "gms.log").string(), gms_log_); !s)
+        record_.incidents.push_back(s.error().message);
+    }
+  }
+
+  const Scenario& scenario_;
+  const LaunchOptions& o_;
+  RunRecord record_;
+  std::vector<Node*> nodes_;
+  std::vector<bool> alive_;
+  membership::MemoryStore gms_state_;
+  std::string gms_log_;  // written to RUN/gms.log, as qsm-gms prints it
+  sim::Cluster cluster_;
+  const TimePoint start_;
+  std::vector<std::unique_ptr<NodeWorkload>> workloads_;  // after the cluster: destroyed before it
+  std::vector<Action> actions_;
+};
+
+}  // namespace
+
 Result<RunRecord> RunSimulation(const Scenario& scenario, const LaunchOptions& o) {
   const auto wall_begin = std::chrono::steady_clock::now();
-  const Endpoint first = Endpoint::FromOctets(198, 18, 0, 0, 7000);  // sim::Cluster: node i at first + i + 1
   Addressing addressing{
       .endpoint =
-          [&](uint32_t id) {
-            return Endpoint{first.address + id, first.port};
+          [](uint32_t id) {
+            return Endpoint{kFirst.address + id, kFirst.port};
           },
-      .interface = [&](uint32_t id) { return first.address + id; },
+      .interface = [](uint32_t id) { return kFirst.address + id; },
       .region_multicast = Endpoint::FromOctets(239, 18, 0, 1, 7400),
-      .gms = Endpoint{first.address + scenario.nodes + 1, first.port},
+      .gms = Endpoint{kFirst.address + scenario.nodes + 1, kFirst.port},
   };
   auto resolved = Resolve(scenario, addressing);
   if (!resolved) return std::unexpected(resolved.error());
@@ -37,158 +237,11 @@ Result<RunRecord> RunSimulation(const Scenario& scenario, const LaunchOptions& o
   record.run = std::move(*resolved);
   record.simulated = true;
   record.started_at = UtcNow();
-  const ResolvedRun& run = record.run;
-
-  std::vector<Node*> nodes(scenario.nodes, nullptr);
-  membership::MemoryStore gms_state;
-  std::string gms_log;  // written to RUN/gms.log, as qsm-gms prints it
-  const uint32_t hosts = scenario.nodes + (scenario.gms ? 1 : 0);
-  sim::Cluster cluster(sim::ClusterConfig{.nodes = hosts, .seed = scenario.seed, .port = first.port},
-                       [&](sim::NodeContext& ctx) -> std::unique_ptr<PacketHandler> {
-                         if (ctx.index == scenario.nodes) {
-                           auto gms = std::make_unique<membership::Gms>(
-                               membership::GmsConfig{.failure_timeout = scenario.gms->failure_timeout},
-                               ctx.scheduler, ctx.transport, gms_state);
-                           auto started = gms->Start();
-                           QSM_CHECK(started.has_value(), "a GMS with no saved state does not start");
-                           gms->SetCommitObserver([&, g = gms.get()](uint64_t epoch, const auto& changes) {
-                             gms_log += membership::DescribeCommit(g->membership(), epoch, changes);
-                           });
-                           return gms;
-                         }
-                         const NodePlan& plan = run.plans[ctx.index];
-                         NodeConfig config{.id = plan.node_id,
-                                           .region = RegionConfig{.replication = plan.replication,
-                                                                  .token_rate = plan.token_rate},
-                                           .window = SenderWindow{.max_messages = plan.window_messages},
-                                           .max_payload_bytes = std::max<size_t>(plan.message_size, 8)};
-                         auto node = std::make_unique<Node>(config, ctx.scheduler, ctx.transport, ctx.random);
-                         nodes[ctx.index] = node.get();
-                         return node;
-                       });
-  if (!o.run_dir.empty()) {  // as the process launchers do: `check` reads each node's groups there
-    const std::filesystem::path nodes_dir = std::filesystem::path(o.run_dir) / "nodes";
-    std::filesystem::create_directories(nodes_dir);
-    for (const NodePlan& plan : run.plans) {
-      const auto path = nodes_dir / ("node-" + std::to_string(plan.node_id) + ".plan.json");
-      if (auto s = WriteFile(path.string(), PlanToJson(plan) + "\n"); !s) return std::unexpected(s.error());
-    }
-  }
-  const TimePoint start = cluster.now() + 100ms;
-  std::vector<std::unique_ptr<NodeWorkload>> workloads;
-  for (uint32_t i = 0; i < scenario.nodes; ++i) {
-    workloads.push_back(std::make_unique<NodeWorkload>(
-        run.plans[i], *nodes[i], cluster.scheduler(i), start,
-        NodeWorkload::Hooks{.stop_core = [&cluster, i](TimePoint until) { cluster.Sleep(i, until); },
-                            .on_tick = [&record](const Tick& t) { record.ticks.push_back(t); }}));
-    if (auto s = workloads.back()->Start(); !s) return std::unexpected(s.error());
-  }
-
-  // Faults as timed actions on the cluster.
-  struct Action {
-    TimePoint at;
-    std::function<void()> apply;
-  };
-  std::vector<Action> actions;
-  std::vector<bool> alive(scenario.nodes, true);
-  for (const FaultWindow& w : run.windows) {
-    const TimePoint begin = start + w.start, end = start + w.end;
-    switch (w.type) {
-      case FaultType::kSleep:
-        break;  // in the plans: the workload stops the core thread
-      case FaultType::kPause:
-        for (uint32_t n : w.nodes)
-          actions.push_back({begin, [&cluster, n, end] { cluster.Sleep(n - 1, end); }});
-        break;
-      case FaultType::kLossBurst:
-        for (uint32_t n : w.nodes)
-          cluster.network().AddInboundLossWindow(cluster.endpoint(n - 1), begin, end);
-        break;
-      case FaultType::kLoss:
-        for (uint32_t n : w.nodes) {
-          const double rate = w.rate;
-          actions.push_back({begin, [&cluster, n, rate] {
-                               cluster.network().SetInboundLoss(cluster.endpoint(n - 1), rate);
-                             }});
-          actions.push_back(
-              {end, [&cluster, n] { cluster.network().SetInboundLoss(cluster.endpoint(n - 1), 0); }});
-        }
-        break;
-      case FaultType::kCrash:
-        for (uint32_t n : w.nodes) {
-          actions.push_back({begin, [&, n] {
-                               if (!alive[n - 1]) return;
-                               alive[n - 1] = false;
-                               record.crashed.insert(n);
-                               cluster.network().SetHostDown(cluster.endpoint(n - 1), true);
-                               cluster.Sleep(n - 1, TimePoint::max());  // its core thread is gone too
-                               if (scenario.gms) return;  // its failure detector removes the node
-                               for (uint32_t i = 0; i < scenario.nodes; ++i) {
-                                 if (alive[i]) (void)workloads[i]->ExcludeMembers({n});
-                               }
-                             }});
-        }
-        break;
-      case FaultType::kPartition: {
-        std::set<Endpoint> side;
-        for (uint32_t n : w.nodes) side.insert(cluster.endpoint(n - 1));
-        actions.push_back({begin, [&cluster, side] { cluster.network().Partition(side); }});
-        actions.push_back({end, [&cluster] { cluster.network().Heal(); }});
-        break;
-      }
-    }
-  }
-  std::stable_sort(actions.begin(), actions.end(),
-                   [](const Action& a, const Action& b) { return a.at < b.at; });
-
-  const TimePoint load_end = start + scenario.duration;
-  const TimePoint deadline = load_end + scenario.drain;
-  size_t next = 0;
-  bool complete = false;
-  for (TimePoint t = cluster.now() + 10ms; t <= deadline; t += 10ms) {
-    while (next < actions.size() && actions[next].at <= t) {
-      cluster.RunUntil(actions[next].at);
-      actions[next++].apply();
-    }
-    cluster.RunUntil(t);
-    if (o.interrupted != nullptr && o.interrupted->load()) {
-      record.interrupted = true;
-      break;
-    }
-    if (t < load_end) continue;
-    uint64_t sent = 0;
-    for (uint32_t i = 0; i < scenario.nodes; ++i) {
-      if (alive[i] && run.is_sender(i + 1)) sent += workloads[i]->sent();
-    }
-    // Idle everywhere means every region acknowledged every message (see process_launcher.cc).
-    const bool all_groups = scenario.membership.pattern == "all";
-    complete = true;
-    for (uint32_t i = 0; i < scenario.nodes && complete; ++i) {
-      complete = !alive[i] || (nodes[i]->idle() && !workloads[i]->sending() &&
-                               (!all_groups || workloads[i]->delivered() >= sent));
-    }
-    if (complete) break;
-  }
-  if (!complete && !record.interrupted) {
-    record.incidents.push_back("the drain phase ended before every node had delivered everything");
-  }
-  TrimWindows(record.run.windows, cluster.now() - start);
-  for (uint32_t i = 0; i < scenario.nodes; ++i) {
-    if (!alive[i]) continue;
-    record.results[i + 1] =
-        workloads[i]->Finish(cluster.now(), record.interrupted ? "interrupted" : "completed");
-  }
-  std::stable_sort(record.ticks.begin(), record.ticks.end(), [](const Tick& a, const Tick& b) {
-    return a.t_s < b.t_s || (a.t_s == b.t_s && a.node_id < b.node_id);
-  });
-  workloads.clear();  // they hold the nodes' feeds and handlers; the cluster goes after them
-  if (scenario.gms && !o.run_dir.empty()) {
-    if (auto s = WriteFile((std::filesystem::path(o.run_dir) / "gms.log").string(), gms_log); !s) {
-      record.incidents.push_back(s.error().message);
-    }
-  }
-  record.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_begin).count();
-  return record;
+  auto result = SimRun(scenario, o, std::move(record)).Run();
+  if (result)
+    result->wall_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_begin).count();
+  return result;
 }
 
 }  // namespace qsm::harness

@@ -11,8 +11,8 @@
 #include <limits>
 #include <sstream>
 
-#include "harness/workload/text.h"
 #include "harness/workload/json_fields.h"
+#include "harness/workload/text.h"
 
 #ifndef QSM_SOURCE_DIR
 #define QSM_SOURCE_DIR "."
@@ -251,7 +251,10 @@ json BuildSummary(const RunRecord& record, const CheckReport& check) {
       {"peak_pending_ack", {{"messages", a.peak_pending_messages}, {"bytes", a.peak_pending_bytes}}},
       {"peak_cache_bytes", a.peak_cache_bytes},
       {"recovery_packets",
-       {{"push", a.recovery[0]}, {"pull", a.recovery[1]}, {"nak", a.recovery[2]}, {"retransmit", a.recovery[3]}}},
+       {{"push", a.recovery[0]},
+        {"pull", a.recovery[1]},
+        {"nak", a.recovery[2]},
+        {"retransmit", a.recovery[3]}}},
       {"cpu_seconds", record.simulated ? json(nullptr) : a.cpu_seconds},
       {"cpu_percent",
        {{"senders_mean", a.senders_measured > 0 ? json(a.sender_cpu / a.senders_measured) : json(nullptr)},
@@ -266,42 +269,43 @@ json BuildSummary(const RunRecord& record, const CheckReport& check) {
   return summary;
 }
 
-Result<json> WriteRunFolder(const std::string& dir, const RunRecord& record, const CheckReport& check) {
-  std::error_code ec;
-  fs::create_directories(fs::path(dir) / "nodes", ec);
-  if (ec) return MakeError(ErrorCode::kIo, "cannot create " + dir + ": " + ec.message());
-  json summary = BuildSummary(record, check);
-  if (auto s = WriteFile(dir + "/summary.json", summary.dump(2) + "\n"); !s)
-    return std::unexpected(s.error());
+namespace {
 
-  // Per node per tick, then per second over the cluster.
-  struct Row {
-    const Tick* tick;
-    double delivered_per_s, sent_per_s;
-    std::string faults;
-  };
-  std::vector<Row> rows;
+// A node's tick with its rates since the node's previous tick and the faults active meanwhile.
+struct TickRow {
+  const Tick* tick;
+  double delivered_per_s, sent_per_s;
+  std::string faults;
+};
+
+std::vector<TickRow> TickRows(const RunRecord& record) {
+  std::vector<TickRow> rows;
   std::map<uint32_t, const Tick*> previous;
+  const auto at = [](double s) { return Duration(static_cast<int64_t>(s * 1e9)); };
   for (const Tick& t : record.ticks) {
     const Tick* p = previous[t.node_id];
     const double dt = p ? t.t_s - p->t_s : t.t_s;
     const double delivered = static_cast<double>(t.delivered - (p ? p->delivered : 0));
     const double sent = static_cast<double>(t.sent - (p ? p->sent : 0));
-    const auto at = [](double s) { return Duration(static_cast<int64_t>(s * 1e9)); };
     rows.push_back({&t, dt > 0 ? delivered / dt : 0.0, dt > 0 ? sent / dt : 0.0,
                     ActiveFaults(record.run.windows, t.node_id, at(p ? p->t_s : 0.0), at(t.t_s))});
     previous[t.node_id] = &t;
   }
-  // timeseries.csv is by node, then time, so that each node's rows are one block (a plot can draw
-  // a node's line from consecutive rows).
-  std::vector<const Row*> by_node;
-  for (const Row& r : rows) by_node.push_back(&r);
+  return rows;
+}
+
+// timeseries.csv: per node per tick, by node then time, so that each node's rows are one block
+// (a plot can draw a node's line from consecutive rows).
+std::string TimeseriesCsv(const std::vector<TickRow>& rows) {
+  std::vector<const TickRow*> by_node;
+  by_node.reserve(rows.size());
+  for (const TickRow& r : rows) by_node.push_back(&r);
   std::stable_sort(by_node.begin(), by_node.end(),
-                   [](const Row* a, const Row* b) { return a->tick->node_id < b->tick->node_id; });
+                   [](const TickRow* a, const TickRow* b) { return a->tick->node_id < b->tick->node_id; });
   std::ostringstream csv;
   csv << "t_s,node,delivered_per_s,sent_per_s,pending_messages,pending_bytes,cache_bytes,token_rtt_p50_ms,"
          "token_rtt_p99_ms,latency_p50_ms,latency_p99_ms,faults\n";
-  for (const Row* r : by_node) {
+  for (const TickRow* r : by_node) {
     const Tick& t = *r->tick;
     char line[512];
     std::snprintf(line, sizeof line, "%.3f,%u,%.1f,%.1f,%zu,%zu,%zu,%.3f,%.3f,%.3f,%.3f,%s\n", t.t_s,
@@ -310,8 +314,11 @@ Result<json> WriteRunFolder(const std::string& dir, const RunRecord& record, con
                   r->faults.c_str());
     csv << line;
   }
-  if (auto s = WriteFile(dir + "/timeseries.csv", csv.str()); !s) return std::unexpected(s.error());
+  return csv.str();
+}
 
+// cluster.csv: per second over the cluster (crashed nodes' rates left out).
+std::string ClusterCsv(const std::vector<TickRow>& rows, const std::set<uint32_t>& crashed) {
   struct Second {
     std::vector<double> rates;
     size_t pending_bytes = 0, cache_bytes = 0;
@@ -319,10 +326,10 @@ Result<json> WriteRunFolder(const std::string& dir, const RunRecord& record, con
     std::set<std::string> faults;
   };
   std::map<long, Second> seconds;
-  for (const Row& r : rows) {
+  for (const TickRow& r : rows) {
     const Tick& t = *r.tick;
     Second& sec = seconds[std::lround(t.t_s)];
-    if (record.crashed.count(t.node_id) == 0) sec.rates.push_back(r.delivered_per_s);
+    if (!crashed.contains(t.node_id)) sec.rates.push_back(r.delivered_per_s);
     sec.pending_bytes += t.pending_bytes;
     sec.cache_bytes = std::max(sec.cache_bytes, t.cache_bytes);
     if (t.token_rtt_p99_ms > sec.rtt_p99) {
@@ -351,8 +358,11 @@ Result<json> WriteRunFolder(const std::string& dir, const RunRecord& record, con
                   faults.c_str());
     cluster << line;
   }
-  if (auto s = WriteFile(dir + "/cluster.csv", cluster.str()); !s) return std::unexpected(s.error());
+  return cluster.str();
+}
 
+// latency_percentiles.csv: the merged latency spectrum, down to the percentiles the data holds.
+std::string LatencyPercentilesCsv(const RunRecord& record) {
   Histogram latency;
   for (const auto& [id, r] : record.results) latency.Merge(r.latency_ns);
   std::ostringstream spectrum;
@@ -368,25 +378,50 @@ Result<json> WriteRunFolder(const std::string& dir, const RunRecord& record, con
     std::snprintf(line, sizeof line, "%g,%.4f,%.4f\n", p, nines, Ms(latency.Quantile(p / 100)));
     spectrum << line;
   }
-  if (auto s = WriteFile(dir + "/latency_percentiles.csv", spectrum.str()); !s)
-    return std::unexpected(s.error());
+  return spectrum.str();
+}
 
+std::string FaultsCsv(const std::vector<FaultWindow>& windows) {
   std::ostringstream faults;
   faults << "type,nodes,start_s,end_s,via\n";
-  for (const FaultWindow& w : record.run.windows) {
+  for (const FaultWindow& w : windows) {
     std::string nodes;
     for (uint32_t n : w.nodes) Append(nodes, std::to_string(n), ";");
     faults << FaultTypeName(w.type) << "," << nodes << "," << ToSeconds(w.start) << "," << ToSeconds(w.end)
            << "," << ViaOf(w) << "\n";
   }
-  if (auto s = WriteFile(dir + "/faults.csv", faults.str()); !s) return std::unexpected(s.error());
+  return faults.str();
+}
 
+// scenario.yaml: the scenario as given, with the overrides applied noted at the end.
+std::string ScenarioYaml(const RunRecord& record) {
   std::string scenario = record.run.scenario.text;
   if (!record.run.scenario.overrides.empty()) {
     scenario += "\n# overrides applied (--set or sweep):\n";
     for (const auto& [k, v] : record.run.scenario.overrides) scenario += "#   " + k + "=" + v + "\n";
   }
-  if (auto s = WriteFile(dir + "/scenario.yaml", scenario); !s) return std::unexpected(s.error());
+  return scenario;
+}
+
+}  // namespace
+
+Result<json> WriteRunFolder(const std::string& dir, const RunRecord& record, const CheckReport& check) {
+  std::error_code ec;
+  fs::create_directories(fs::path(dir) / "nodes", ec);
+  if (ec) return MakeError(ErrorCode::kIo, "cannot create " + dir + ": " + ec.message());
+  json summary = BuildSummary(record, check);
+  const std::vector<TickRow> rows = TickRows(record);
+  const std::pair<const char*, std::string> files[] = {
+      {"summary.json", summary.dump(2) + "\n"},
+      {"timeseries.csv", TimeseriesCsv(rows)},
+      {"cluster.csv", ClusterCsv(rows, record.crashed)},
+      {"latency_percentiles.csv", LatencyPercentilesCsv(record)},
+      {"faults.csv", FaultsCsv(record.run.windows)},
+      {"scenario.yaml", ScenarioYaml(record)},
+  };
+  for (const auto& [name, text] : files) {
+    if (auto s = WriteFile(dir + "/" + name, text); !s) return std::unexpected(s.error());
+  }
   for (const auto& [id, r] : record.results) {
     const std::string path = dir + "/nodes/node-" + std::to_string(id) + ".json";
     if (!fs::exists(path)) {

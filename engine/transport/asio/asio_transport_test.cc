@@ -124,8 +124,10 @@ TEST_F(AsioTransportTest, SendBatchDeliversEveryDatagramInOrder) {
   Inbox inbox;
   b->SetHandler(&inbox);
   std::vector<std::vector<std::byte>> payloads;
+  payloads.reserve(300);
   for (int i = 0; i < 300; ++i) payloads.push_back(Bytes(200, static_cast<uint8_t>(i)));
   std::vector<OutgoingDatagram> batch;
+  batch.reserve(payloads.size());
   for (auto& p : payloads) batch.push_back({b->local_endpoint(), p});
   EXPECT_EQ(a->SendBatch(batch), 300u);
   PollUntil(*b, inbox, 300);
