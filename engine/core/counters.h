@@ -59,6 +59,7 @@ enum class Counter : uint16_t {
   kHeldFutureView,      // packets held for a region view not installed yet (a join or change under way)
   kDroppedFutureView,   // held packets dropped: too many held, or the view never came
   kSendSuspended,       // times data to a region paused after a view that added members
+  kTokenRecordsDeferred,  // sender records left out of a token that was full (carried in a later round)
   kCount,
 };
 

@@ -127,7 +127,8 @@ void RegionMember::OnData(const wire::Packet& packet, const Endpoint& from, Time
     env_.counters.Add(Counter::kDuplicatesDropped);
     return;
   }
-  if (packet.type == wire::PacketType::kData && packet.source == data.sender) {
+  // Data and retransmissions (tail probes too) come from the sender itself; forwards do not.
+  if (packet.source == data.sender && packet.type != wire::PacketType::kForward) {
     auto [endpoint, added] = sender_endpoints_.try_emplace(data.sender, from);
     if (!added && endpoint->second != from) endpoint->second = from;
   }
@@ -223,14 +224,24 @@ void RegionMember::StartRound(TimePoint now) {
   const size_t parts = layout_->partitions();
   wire::TokenPacket token{
       .rvid = layout_->view().id, .round = round_, .partition = 0, .round_start_ns = ToNanos(now)};
-  for (auto& [sender, ls] : leader_senders_) {
+  // Least recently carried first: when the token cannot carry every sender, the ones left out
+  // this round go first in the next.
+  std::vector<std::pair<uint64_t, wire::NodeId>> order;
+  order.reserve(leader_senders_.size());
+  for (const auto& [sender, ls] : leader_senders_) order.emplace_back(ls.last_round, sender);
+  std::sort(order.begin(), order.end());
+  for (const auto& [last_round, sender] : order) {
     if (token.records.size() >= wire::kMaxSenderRecords) break;
+    LeaderSender& ls = leader_senders_[sender];
     ls.partition_contiguous.resize(parts, 0);
     token.records.push_back(wire::SenderRecord{.sender = sender,
                                                .highest_seen = ls.highest,
                                                .contiguous = kNoPrefix,
                                                .cleanup = ls.stable,
                                                .partition_contiguous = ls.partition_contiguous});
+  }
+  if (const size_t deferred = FitToken(token, config_.max_token_bytes); deferred > 0) {
+    env_.counters.Add(Counter::kTokenRecordsDeferred, deferred);
   }
   const Duration timeout = std::max({config_.min_token_timeout, 3 * TokenPeriod(), 20 * last_rtt_});
   timeout_alarm_ = env_.scheduler.alarms().Schedule(now + timeout, [this](TimePoint t) { StartRound(t); });
@@ -273,7 +284,7 @@ void RegionMember::VisitPartitionToken(wire::TokenPacket& token, bool first, Tim
     rec.highest_seen = std::max(rec.highest_seen, s ? s->window.highest() : 0);
     scratch_ranges_.clear();
     if (s != nullptr) {
-      s->window.MissingRanges(rec.highest_seen, wire::kMaxNakRanges, scratch_ranges_);
+      s->window.MissingRanges(rec.highest_seen, wire::kMaxRanges, scratch_ranges_);
     } else if (rec.highest_seen > 0) {
       scratch_ranges_.push_back({1, rec.highest_seen});
     }
@@ -320,8 +331,7 @@ void RegionMember::VisitPartitionToken(wire::TokenPacket& token, bool first, Tim
   }
   ++token.members_visited;
   const size_t successor = layout_->successor_in_partition(me);
-  hops_.Send(layout_->member(successor).endpoint,
-            wire::Packet{wire::PacketType::kPartitionToken, self_, token});
+  PassToken(layout_->member(successor).endpoint, wire::PacketType::kPartitionToken, token);
   // Freeing what the cleanup point releases can take a while (a round's worth of messages): it
   // happens after the token has left, so it never delays the round.
   for (const auto& rec : token.records) {
@@ -352,7 +362,7 @@ void RegionMember::CompareWithPredecessor(const wire::SenderRecord& rec, size_t 
   // caches the same messages).
   scratch_ranges_.clear();
   if (s != nullptr) {
-    s->window.MissingRanges(std::min(rec.highest_seen, rec.pred_contiguous), wire::kMaxNakRanges,
+    s->window.MissingRanges(std::min(rec.highest_seen, rec.pred_contiguous), wire::kMaxRanges,
                             scratch_ranges_);
   } else if (std::min(rec.highest_seen, rec.pred_contiguous) > 0) {
     scratch_ranges_.push_back({1, std::min(rec.highest_seen, rec.pred_contiguous)});
@@ -367,7 +377,7 @@ void RegionMember::PullAcrossPartitions(const wire::SenderRecord& rec) {
   auto it = senders_.find(rec.sender);
   scratch_ranges_.clear();
   if (it != senders_.end()) {
-    it->second.window.MissingRanges(rec.highest_seen, wire::kMaxNakRanges, scratch_ranges_);
+    it->second.window.MissingRanges(rec.highest_seen, wire::kMaxRanges, scratch_ranges_);
   } else if (rec.highest_seen > 0) {
     scratch_ranges_.push_back({1, rec.highest_seen});
   }
@@ -398,6 +408,13 @@ void RegionMember::CompletePartitionRound(const wire::TokenPacket& token, TimePo
   held_region_token_.reset();
   const size_t p = layout_->my_partition();
   const size_t parts = layout_->partitions();
+  // A record the partition token did not carry all the way round (it was full) claims nothing for
+  // this round; the partition's prefix from an earlier round still holds (prefixes only grow).
+  for (auto& rrec : region.records) {
+    const bool carried = std::any_of(token.records.begin(), token.records.end(),
+                                     [&](const wire::SenderRecord& r) { return r.sender == rrec.sender; });
+    if (!carried) rrec.contiguous = 0;
+  }
   for (const auto& prec : token.records) {
     if (!prec.missing_all.empty()) {
       auto lost = CachedBy(prec.missing_all, p, parts);
@@ -432,8 +449,7 @@ void RegionMember::CompletePartitionRound(const wire::TokenPacket& token, TimePo
   region.members_visited += token.members_visited;
   region.partition = static_cast<uint32_t>(p + 1);
   const size_t next = p + 1 < parts ? layout_->member_at(p + 1, 0) : 0;
-  hops_.Send(layout_->member(next).endpoint,
-            wire::Packet{wire::PacketType::kRegionToken, self_, std::move(region)});
+  PassToken(layout_->member(next).endpoint, wire::PacketType::kRegionToken, std::move(region));
 }
 
 void RegionMember::CompleteRegionRound(const wire::TokenPacket& token, TimePoint now) {
@@ -443,6 +459,7 @@ void RegionMember::CompleteRegionRound(const wire::TokenPacket& token, TimePoint
   }
   completed_region_round_ = token.round;
   round_running_ = false;
+  bool lagging = false;  // a member lacks what the region had seen by the previous round
   env_.scheduler.alarms().Cancel(timeout_alarm_);
   last_rtt_ = now - round_start_;
   stats_.region_rtt_ns.Record(static_cast<uint64_t>(last_rtt_.count()));
@@ -451,10 +468,12 @@ void RegionMember::CompleteRegionRound(const wire::TokenPacket& token, TimePoint
     LeaderSender& ls = leader_senders_[rec.sender];
     const uint64_t stable = rec.contiguous == kNoPrefix ? 0 : rec.contiguous;
     const bool progressed = stable > ls.stable;
+    lagging |= rec.contiguous != kNoPrefix && ls.last_round != 0 && stable < ls.highest;
     ls.stable = std::max(ls.stable, stable);
     ls.highest = std::max(ls.highest, rec.highest_seen);
     ls.partition_contiguous = rec.partition_contiguous;
     ls.idle_rounds = (!progressed && rec.highest_seen <= ls.stable) ? ls.idle_rounds + 1 : 0;
+    ls.last_round = token.round;
     if (auto endpoint = SenderEndpoint(rec.sender)) {
       const uint32_t avg =
           token.members_visited > 0 ? static_cast<uint32_t>(rec.rate_sum / token.members_visited) : 0;
@@ -466,9 +485,20 @@ void RegionMember::CompleteRegionRound(const wire::TokenPacket& token, TimePoint
   std::erase_if(leader_senders_,
                 [&](const auto& entry) { return entry.second.idle_rounds >= config_.idle_rounds_to_drop; });
   if (!leader_senders_.empty()) {
-    const Duration period = TokenPeriod();
+    // A token that could not carry every sender pages: the pages of one period come that much faster.
+    const size_t carried = std::max<size_t>(token.records.size(), 1);
+    const auto pages = static_cast<int64_t>((leader_senders_.size() + carried - 1) / carried);
+    Duration period = TokenPeriod() / std::max<int64_t>(pages, 1);
+    if (lagging) period = Duration(static_cast<int64_t>(static_cast<double>(period.count()) / std::max(1.0, config_.repair_speedup)));
     ScheduleRound(now + std::max(period - last_rtt_, period / 2));
   }
+}
+
+void RegionMember::PassToken(const Endpoint& to, wire::PacketType type, wire::TokenPacket token) {
+  if (const size_t deferred = FitToken(token, config_.max_token_bytes); deferred > 0) {
+    env_.counters.Add(Counter::kTokenRecordsDeferred, deferred);
+  }
+  hops_.Send(to, wire::Packet{type, self_, std::move(token)});
 }
 
 // ---------------------------------------------------------------- inbound control

@@ -59,6 +59,13 @@ struct RegionConfig {
   Duration token_hop_timeout = 10ms;    // a token hop not acknowledged is re-sent, backing off x2...
   Duration token_hop_give_up = 2s;      // ...until this much time has passed (then the round regenerates)
   size_t max_recovery_per_token = 512;  // forwards queued per sender record per token visit
+  // A token is fitted to this many bytes (at most the transport's datagram size): range lists are
+  // shortened, then sender records left for later rounds, which then come faster (see StartRound).
+  size_t max_token_bytes = 8192;
+  // While a round ends with some member still lacking messages that were already seen a round
+  // earlier (loss that repair has not caught up with), rounds come this many times faster: repair
+  // capacity grows with the loss.
+  double repair_speedup = 4;
 };
 
 // What a region member hands to the node above it.
@@ -146,6 +153,7 @@ class RegionMember {
     uint64_t highest = 0;  // highest seen anywhere in the region, as of the last round
     std::vector<uint64_t> partition_contiguous;
     int idle_rounds = 0;
+    uint64_t last_round = 0;  // the last round that carried this sender's record back
   };
 
   // The state of `sender`, created on first use; null when too many senders are tracked.
@@ -194,6 +202,8 @@ class RegionMember {
   void QueueForward(const Endpoint& to, wire::NodeId sender, uint64_t seq, Counter kind);
   void PullFrom(const Endpoint& to, wire::NodeId sender, const std::vector<wire::SeqRange>& ranges);
   Duration TokenPeriod() const;
+  // Fits `token` to max_token_bytes and sends it to the next hop.
+  void PassToken(const Endpoint& to, wire::PacketType type, wire::TokenPacket token);
   bool IsCurrent(const wire::RegionViewId& rvid) const { return layout_ && layout_->view().id == rvid; }
 
   Env env_;

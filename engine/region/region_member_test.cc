@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "engine/transport/capturing_transport.h"
@@ -292,6 +293,120 @@ TEST_F(RegionMemberTest, shouldDropATokenOfAnOlderRoundAndOfAnotherView) {
   FeedToken(wire::PacketType::kPartitionToken, other, 1);
   EXPECT_TRUE(transport_->SentOf(wire::PacketType::kPartitionToken).empty());
   EXPECT_EQ(counters_.Get(Counter::kStaleTokens), 2u);
+}
+
+}  // namespace
+}  // namespace qsm
+
+namespace qsm {
+namespace {
+
+TEST_F(RegionMemberTest, shouldPassATokenWhoseMissingListsInterleaveWithItsOwnLoss) {
+  // Every visited member lacks {10i+1..10i+6}, this one {10i+6..10i+11}: 2 x 255 - 1 ranges in
+  // common. The token must still encode and go on (it used to fail a check: a node crash).
+  Become(2, 3);
+  wire::SenderRecord rec{.sender = kSender, .highest_seen = 2600, .contiguous = 0, .partition_contiguous = {0}};
+  for (uint64_t i = 0; i < wire::kMaxRanges; ++i) rec.missing_all.push_back({10 * i + 1, 10 * i + 6});
+  rec.pred_missing = rec.missing_all;
+  for (uint64_t seq = 1; seq <= 2600; ++seq) {
+    if (seq % 10 < 6 && seq % 10 != 1) FeedData(seq);  // lacks 10i+6 .. 10i+11
+  }
+  FeedToken(wire::PacketType::kPartitionToken, PartitionToken(1, 0, 1, rec), 1);
+  auto token = std::get<wire::TokenPacket>(OnlySent(wire::PacketType::kPartitionToken).body);
+  ASSERT_EQ(token.records.size(), 1u);
+  // The lowest of 509, as many as fit the token (8 KB: the two lists share it).
+  EXPECT_GE(token.records[0].missing_all.size(), 100u);
+  EXPECT_LE(wire::EncodedTokenSize(token), RegionConfig{}.max_token_bytes);
+  EXPECT_EQ(token.records[0].missing_all[0], (wire::SeqRange{1, 1}));
+  EXPECT_EQ(token.records[0].missing_all[1], (wire::SeqRange{6, 6}));
+}
+
+TEST_F(RegionMemberTest, shouldLearnAnOutsideSendersEndpointFromARetransmission) {
+  // The region leader missed every data packet of kSender; members forwarded them, and then the
+  // sender's retransmission (a tail probe) arrives. The leader can now ACK it.
+  Become(1, 2);
+  for (uint64_t s : {1, 2}) {
+    payload_.assign(10, std::byte{1});
+    wire::DataPacket data{.rvid = view_.id, .sender = kSender, .group = 1, .region_seq = s, .group_seq = s, .payload = payload_};
+    member_->OnPacket(wire::Packet{wire::PacketType::kForward, 2, data}, EndpointOf(2), clock_.Now());
+  }
+  FeedData(2, wire::PacketType::kRetransmit);  // a duplicate, but it comes from the sender itself
+  Advance(1s);
+  auto token = std::get<wire::TokenPacket>(OnlySent(wire::PacketType::kPartitionToken).body);
+  AckTokensSent();
+  transport_->TakeSent();
+  token.records[0].contiguous = 2;
+  token.members_visited = 2;
+  FeedToken(wire::PacketType::kPartitionToken, token, 2);
+  auto region = std::get<wire::TokenPacket>(OnlySent(wire::PacketType::kRegionToken).body);
+  AckTokensSent();
+  transport_->TakeSent();
+  FeedToken(wire::PacketType::kRegionToken, region, 1);
+  EXPECT_EQ(OnlySentTo(wire::PacketType::kAck), kSenderEndpoint);
+}
+
+// Message `seq` of `sender`, from `from`.
+wire::Packet DataFrom(wire::NodeId sender, uint64_t seq, std::span<const std::byte> payload) {
+  return wire::Packet{wire::PacketType::kData, sender,
+                      wire::DataPacket{.rvid = {1, 1}, .sender = sender, .group = 1, .region_seq = seq, .group_seq = seq,
+                                       .payload = payload}};
+}
+
+TEST_F(RegionMemberTest, shouldCarryEverySenderInTurnWhenTheTokenIsFull) {
+  // 40 outside senders; a token of 2 KB carries about 35 of them at 56 bytes each, fewer with
+  // ranges: the leader pages, least recently carried first, so every sender is ACKed.
+  Become(1, 1, RegionConfig{.max_token_bytes = 1024});
+  std::vector<std::byte> payload(10, std::byte{1});
+  for (wire::NodeId s = 200; s < 240; ++s) {
+    member_->OnPacket(DataFrom(s, 1, payload), Endpoint::FromOctets(127, 0, 0, 2, static_cast<uint16_t>(s)),
+                      clock_.Now());
+  }
+  std::set<wire::NodeId> acked;
+  for (int round = 0; round < 6 && acked.size() < 40; ++round) {
+    Advance(1s);
+    // One member: the partition token goes to itself, then the region token.
+    for (int hop = 0; hop < 2; ++hop) {
+      auto sent = transport_->TakeSent();
+      for (const auto& s : sent) {
+        const wire::Packet p = s.packet();
+        if (p.type == wire::PacketType::kAck) acked.insert(std::get<wire::AckPacket>(p.body).sender);
+        if (p.type == wire::PacketType::kPartitionToken || p.type == wire::PacketType::kRegionToken) {
+          EXPECT_LE(s.bytes.size(), 1024u);
+          FeedToken(p.type, std::get<wire::TokenPacket>(p.body), 1);
+        }
+      }
+    }
+    for (const auto& s : transport_->TakeSent()) {
+      const wire::Packet p = s.packet();
+      if (p.type == wire::PacketType::kAck) acked.insert(std::get<wire::AckPacket>(p.body).sender);
+    }
+  }
+  EXPECT_EQ(acked.size(), 40u);
+  EXPECT_GT(counters_.Get(Counter::kTokenRecordsDeferred), 0u);
+}
+
+TEST_F(RegionMemberTest, shouldClaimNothingForASenderThePartitionTokenDidNotCarryRoundItsRing) {
+  Become(1, 2);
+  std::vector<std::byte> payload(10, std::byte{1});
+  for (wire::NodeId s : {200, 201}) {
+    for (uint64_t seq = 1; seq <= 3; ++seq) {
+      member_->OnPacket(DataFrom(s, seq, payload), Endpoint::FromOctets(127, 0, 0, 2, static_cast<uint16_t>(s)),
+                        clock_.Now());
+    }
+  }
+  Advance(1s);
+  auto token = std::get<wire::TokenPacket>(OnlySent(wire::PacketType::kPartitionToken).body);
+  ASSERT_EQ(token.records.size(), 2u);
+  AckTokensSent();
+  transport_->TakeSent();
+  token.records.pop_back();  // member 2's token was full: it left the second sender out
+  token.records[0].contiguous = 3;
+  token.members_visited = 2;
+  FeedToken(wire::PacketType::kPartitionToken, token, 2);
+  auto region = std::get<wire::TokenPacket>(OnlySent(wire::PacketType::kRegionToken).body);
+  ASSERT_EQ(region.records.size(), 2u);
+  EXPECT_EQ(region.records[0].contiguous, 3u);
+  EXPECT_EQ(region.records[1].contiguous, 0u);  // member 2 never said what it has of this one
 }
 
 }  // namespace

@@ -151,6 +151,7 @@ class RegionRun {
       feeds_.push_back(std::make_unique<ScriptedFeed>(cluster_.clock(), sc_));
       nodes_[s]->SetFeed(feeds_.back().get());
     }
+    for (const auto& f : sc_.inbound_loss) cluster_.network().SetInboundLoss(cluster_.endpoint(f.node), f.rate);
     for (const auto& f : sc_.loss_bursts) {
       for (Duration t = f.every; t < sc_.max_time; t += f.every) {
         cluster_.network().AddInboundLossWindow(cluster_.endpoint(f.node), TimePoint(t),

@@ -27,6 +27,11 @@ struct LossBurstFault {
   Duration every;
   Duration duration;
 };
+// `node` drops this fraction of what arrives, at random, for the whole run.
+struct InboundLossFault {
+  size_t node;
+  double rate;
+};
 // At `at`, every other member installs a view without `node`, and `node` goes silent.
 struct DropMemberFault {
   size_t node;
@@ -50,6 +55,7 @@ struct RegionScenario {
   NodeConfig node;  // template; id is set per node
   std::vector<SleepFault> sleeps;
   std::vector<LossBurstFault> loss_bursts;
+  std::vector<InboundLossFault> inbound_loss;
   std::optional<DropMemberFault> drop;
   Duration max_time = 60s;          // give up (and fail) after this much virtual time
   std::function<void()> on_finish;  // called at the end, while the cluster still exists

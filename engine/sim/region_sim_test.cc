@@ -73,6 +73,33 @@ TEST_P(RegionLossTest, RandomLossIsRepaired) {
 }
 INSTANTIATE_TEST_SUITE_P(Loss, RegionLossTest, ::testing::Values(0.0, 0.01, 0.05, 0.10));
 
+class ScatteredLossTest : public ::testing::TestWithParam<double> {};
+
+// One receiver loses a fraction of everything at random while the sender runs at 20,000 msgs/s:
+// repair must keep up (repair capacity used to be about 20 ranges per token visit, ~100/s).
+TEST_P(ScatteredLossTest, OneLossyReceiverKeepsUpWithTheSender) {
+  const double loss = GetParam();
+  RegionScenario sc{.nodes = 4, .messages = 40000, .seed = 700 + static_cast<uint64_t>(loss * 100)};
+  sc.node.send_rate = 20000;  // 2 s of load
+  sc.node.window.max_messages = 20000;
+  sc.inbound_loss = {{3, loss}};
+  RegionResult r = Expect(sc, std::to_string(static_cast<int>(loss * 100)) + "% loss at one receiver");
+  EXPECT_LT(ToSeconds(r.completion_time), 2.5) << "the lossy receiver fell behind";
+}
+INSTANTIATE_TEST_SUITE_P(Loss, ScatteredLossTest, ::testing::Values(0.01, 0.05, 0.10));
+
+// 200 nodes, 64 senders: the sender records outgrow one datagram (each costs 56 + 8 x 40
+// partitions bytes before any range), so the token pages. Rounds must keep completing and every
+// window must drain (before paging no round ever completed).
+TEST(RegionBigTest, SixtyFourSendersInTwoHundredNodesKeepTheTokenTurning) {
+  RegionScenario sc{.nodes = 200, .senders = 64, .messages = 20, .seed = 801, .link = LinkModel{.loss = 0.01}};
+  sc.node.send_rate = 10;  // 2 s of load each
+  RegionResult r = Expect(sc, "200 nodes, 64 senders");
+  EXPECT_GT(r.token_rounds, 10u);
+  EXPECT_GT(r.totals.counter(Counter::kTokenRecordsDeferred), 0u) << "the token never had to page";
+  EXPECT_LT(ToSeconds(r.completion_time), 10.0);
+}
+
 TEST(RegionFaultTest, BurstyLossAtOneReceiverIsRepaired) {
   RegionScenario sc{.nodes = 11,
                     .messages = 20000,

@@ -58,7 +58,7 @@ size_t BodySize(const ViewUpdatePacket& p) {
 // ---- bounds ----
 bool WithinBounds(const DataPacket&) { return true; }
 bool WithinBounds(const SenderRecord& r) {
-  return r.missing_all.size() <= kMaxNakRanges && r.pred_missing.size() <= kMaxNakRanges &&
+  return r.missing_all.size() <= kMaxRanges && r.pred_missing.size() <= kMaxRanges &&
          r.partition_contiguous.size() <= kMaxPartitions;
 }
 bool WithinBounds(const TokenPacket& p) {
@@ -66,7 +66,7 @@ bool WithinBounds(const TokenPacket& p) {
          std::all_of(p.records.begin(), p.records.end(), [](const auto& r) { return WithinBounds(r); });
 }
 bool WithinBounds(const AckPacket&) { return true; }
-bool WithinBounds(const RecoveryRequest& p) { return !p.ranges.empty() && p.ranges.size() <= kMaxNakRanges; }
+bool WithinBounds(const RecoveryRequest& p) { return !p.ranges.empty() && p.ranges.size() <= kMaxRanges; }
 bool WithinBounds(const TokenAckPacket& p) { return p.level <= 1; }
 bool WithinBounds(const RegisterPacket& p) { return p.groups.size() <= kMaxRegisterGroups; }
 bool WithinBounds(const HeartbeatPacket&) { return true; }
@@ -244,7 +244,7 @@ bool Get(Reader& r, SenderRecord& rec) {
   const size_t missing_all = r.U8();
   const size_t pred_missing = r.U8();
   const size_t partitions = r.U16();
-  if (!r.ok() || missing_all > kMaxNakRanges || pred_missing > kMaxNakRanges || partitions > kMaxPartitions) {
+  if (!r.ok() || missing_all > kMaxRanges || pred_missing > kMaxRanges || partitions > kMaxPartitions) {
     return false;
   }
   if (!GetRanges(r, missing_all, rec.missing_all) || !GetRanges(r, pred_missing, rec.pred_missing))
@@ -282,7 +282,7 @@ bool Get(Reader& r, RecoveryRequest& p) {
   p.rvid = GetRvid(r);
   p.sender = r.U32();
   const size_t count = r.U8();
-  if (!r.ok() || count == 0 || count > kMaxNakRanges) return false;
+  if (!r.ok() || count == 0 || count > kMaxRanges) return false;
   return GetRanges(r, count, p.ranges);
 }
 bool Get(Reader& r, TokenAckPacket& p) {
@@ -500,6 +500,9 @@ void SealChecksum(std::span<std::byte> packet) {
   Writer w(packet.subspan(kChecksumOffset, 4));
   w.U32(crc);
 }
+
+size_t EncodedSize(const SenderRecord& record) { return BodySize(record); }
+size_t EncodedTokenSize(const TokenPacket& token) { return kHeaderSize + BodySize(token); }
 
 size_t EncodedSize(const Packet& packet) {
   return kHeaderSize + std::visit([](const auto& body) { return BodySize(body); }, packet.body);

@@ -39,7 +39,7 @@ inline constexpr uint8_t kVersion = 1;
 inline constexpr size_t kHeaderSize = 16;
 inline constexpr size_t kMaxPacketSize = 65507;  // largest UDP payload over IPv4
 
-inline constexpr size_t kMaxNakRanges = 20;        // per sender record / NAK (orig: 20)
+inline constexpr size_t kMaxRanges = 255;       // per range list (u8 count): NAK, pull, token record (orig: 20)
 inline constexpr size_t kMaxSenderRecords = 1024;  // per token
 inline constexpr size_t kMaxPartitions = 4096;     // per region token record
 inline constexpr size_t kMaxViewMembers = 65535;
@@ -147,7 +147,7 @@ struct AckPacket {
 struct RecoveryRequest {
   RegionViewId rvid;
   NodeId sender = 0;             // whose messages are wanted
-  std::vector<SeqRange> ranges;  // 1..kMaxNakRanges
+  std::vector<SeqRange> ranges;  // 1..kMaxRanges
   friend bool operator==(const RecoveryRequest&, const RecoveryRequest&) = default;
 };
 
@@ -317,6 +317,10 @@ Counter DropCounter(DecodeError e);
 
 // Size of the encoding of `packet`.
 size_t EncodedSize(const Packet& packet);
+// Bytes one record adds to a token, and the size of a whole token packet (header included).
+size_t EncodedSize(const SenderRecord& record);
+size_t EncodedTokenSize(const TokenPacket& token);
+inline constexpr size_t kRangeBytes = 16;  // one SeqRange on the wire
 // Encodes into `out`. Errors: kInvalidArgument if the body does not match `type`, a count exceeds
 // its bound or the packet exceeds kMaxPacketSize; kUnavailable if `out` is too small.
 Result<size_t> Encode(const Packet& packet, std::span<std::byte> out);

@@ -179,9 +179,12 @@ TEST_F(PacketsTest, ReportsWhyADatagramIsRejected) {
 }
 
 TEST_F(PacketsTest, CountBeyondItsBoundIsRejectedEvenWithAValidChecksum) {
-  RecoveryRequest request{.rvid = {1, 1}, .sender = 1, .ranges = {{1, 2}}};
-  auto bytes = EncodeOk({PacketType::kNak, 1, request});
-  bytes[kHeaderSize + 12] = std::byte{static_cast<uint8_t>(kMaxNakRanges + 1)};
+  // The record count (u16 at body offset 32) beyond kMaxSenderRecords.
+  TokenPacket token{.rvid = {1, 1}, .round = 1, .records = {SenderRecord{.sender = 1}}};
+  auto bytes = EncodeOk({PacketType::kRegionToken, 1, token});
+  constexpr uint16_t kTooMany = kMaxSenderRecords + 1;
+  bytes[kHeaderSize + 32] = std::byte{static_cast<uint8_t>(kTooMany & 0xff)};
+  bytes[kHeaderSize + 33] = std::byte{static_cast<uint8_t>(kTooMany >> 8)};
   Reseal(bytes);
   auto r = Decode(bytes);
   ASSERT_FALSE(r.has_value());
@@ -221,7 +224,7 @@ TEST_F(PacketsTest, InvertedRangeIsRejected) {
 
 TEST_F(PacketsTest, EncodeRefusesBodiesThatBreakTheWireBounds) {
   std::vector<std::byte> out(kMaxPacketSize);
-  RecoveryRequest too_many{.ranges = std::vector<SeqRange>(kMaxNakRanges + 1)};
+  RecoveryRequest too_many{.ranges = std::vector<SeqRange>(kMaxRanges + 1)};
   EXPECT_EQ(Encode({PacketType::kNak, 1, too_many}, out).error().code, ErrorCode::kInvalidArgument);
   EXPECT_EQ(Encode({PacketType::kNak, 1, RecoveryRequest{}}, out).error().code,
             ErrorCode::kInvalidArgument);  // no ranges
