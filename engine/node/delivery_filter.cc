@@ -24,7 +24,11 @@ bool DeliveryFilter::Admit(wire::NodeId sender, wire::GroupId group, uint64_t gr
   if (joined == joined_.end()) return false;  // received and repaired for the region, not delivered here
   Stream& s = streams_[KeyOf(sender, group)];
   if (joined->second) {
+    // The window keeps the last kUnorderedSpan seqs below the highest delivered; anything older
+    // counts as delivered. A joiner's stream starts anywhere, and a long stream slides.
+    const uint64_t floor = group_seq > kUnorderedSpan ? group_seq - kUnorderedSpan : 0;
     if (!s.seen) s.seen = std::make_unique<ReceiveWindow>();
+    if (s.seen->contiguous() < floor) s.seen->SkipTo(floor);
     if (s.seen->Insert(group_seq) != ReceiveWindow::InsertResult::kNew) {
       counters_.Add(Counter::kDuplicatesDropped);
       return false;

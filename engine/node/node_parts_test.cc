@@ -111,6 +111,33 @@ TEST(DeliveryFilterTest, shouldDeliverAnUnorderedStreamOnceInAnyOrder) {
   EXPECT_EQ(counters.Get(Counter::kDeliveryGaps), 0u);
 }
 
+TEST(DeliveryFilterTest, shouldDeliverAnUnorderedStreamThatAJoinerMeetsPastItsWindowSpan) {
+  // A joiner meets a long-running sender at group seq 3,000,000: its window used to start at 1
+  // and refuse anything 2^20 beyond, so nothing was ever delivered.
+  Counters counters;
+  DeliveryFilter filter(counters);
+  filter.Join(1, /*unordered=*/true);
+  const uint64_t first = 3'000'000;
+  EXPECT_TRUE(filter.Admit(9, 1, first));
+  EXPECT_TRUE(filter.Admit(9, 1, first - 5));  // repaired later, still new
+  EXPECT_FALSE(filter.Admit(9, 1, first - 5));
+  EXPECT_TRUE(filter.Admit(9, 1, first + 1));
+}
+
+TEST(DeliveryFilterTest, shouldKeepDeliveringAnUnorderedStreamLongerThanItsWindowSpan) {
+  // A member since seq 1 that misses seq 1 forever (lost, then the sender crashed): the window's
+  // prefix never moves, and the stream stopped after 2^20 messages.
+  Counters counters;
+  DeliveryFilter filter(counters);
+  filter.Join(1, /*unordered=*/true);
+  const uint64_t last = ReceiveWindow::kMaxSpan + 5000;
+  uint64_t delivered = 0;
+  for (uint64_t seq = 2; seq <= last; ++seq) delivered += filter.Admit(9, 1, seq) ? 1 : 0;
+  EXPECT_EQ(delivered, last - 1);
+  EXPECT_FALSE(filter.Admit(9, 1, last));
+  EXPECT_FALSE(filter.Admit(9, 1, 1)) << "more than the span below the highest: counted as delivered";
+}
+
 TEST(DeliveryFilterTest, shouldStartAfreshAfterLeavingAndJoiningAgain) {
   Counters counters;
   DeliveryFilter filter(counters);

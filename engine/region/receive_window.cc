@@ -39,6 +39,19 @@ ReceiveWindow::InsertResult ReceiveWindow::Insert(uint64_t seq) {
   return InsertResult::kNew;
 }
 
+void ReceiveWindow::SkipTo(uint64_t seq) {
+  if (seq <= contiguous_) return;
+  std::vector<uint64_t> above;
+  for (uint64_t s = seq + 1; s <= highest_; ++s) {
+    if (Contains(s)) above.push_back(s);
+  }
+  words_.clear();
+  base_ = seq + 1;
+  contiguous_ = seq;
+  highest_ = std::max(highest_, seq);
+  for (uint64_t s : above) Insert(s);
+}
+
 void ReceiveWindow::MissingRanges(uint64_t up_to, size_t max_ranges, std::vector<wire::SeqRange>& out) const {
   uint64_t seq = contiguous_ + 1;
   size_t found = 0;

@@ -21,6 +21,9 @@ class ReceiveWindow {
 
   enum class InsertResult { kNew, kDuplicate, kOutOfRange };
   InsertResult Insert(uint64_t seq);
+  // Declares every seq <= `seq` arrived (what arrived above it is kept): for a window that need
+  // not start at 1, or that must slide past its span. O(highest() - seq).
+  void SkipTo(uint64_t seq);
   bool Contains(uint64_t seq) const;
 
   uint64_t contiguous() const { return contiguous_; }

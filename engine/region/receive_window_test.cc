@@ -64,5 +64,24 @@ TEST(ReceiveWindowTest, MatchesASetUnderRandomInsertionOrder) {
   }
 }
 
+TEST(ReceiveWindowTest, skipToMakesEverythingBelowArrivedAndKeepsWhatArrivedAbove) {
+  ReceiveWindow w;
+  for (uint64_t s : {3, 70, 72, 200}) w.Insert(s);
+  w.SkipTo(69);
+  EXPECT_EQ(w.contiguous(), 70u);  // 70 had arrived
+  EXPECT_EQ(w.highest(), 200u);
+  EXPECT_TRUE(w.Contains(72));
+  EXPECT_FALSE(w.Contains(71));
+  EXPECT_EQ(w.Insert(5), ReceiveWindow::InsertResult::kDuplicate);
+  EXPECT_EQ(w.Insert(71), ReceiveWindow::InsertResult::kNew);
+  EXPECT_EQ(w.contiguous(), 72u);
+  w.SkipTo(10);  // below the prefix: nothing changes
+  EXPECT_EQ(w.contiguous(), 72u);
+  w.SkipTo(5000);
+  EXPECT_EQ(w.contiguous(), 5000u);
+  EXPECT_EQ(w.highest(), 5000u);
+  EXPECT_EQ(w.Insert(5000 + ReceiveWindow::kMaxSpan), ReceiveWindow::InsertResult::kNew);
+}
+
 }  // namespace
 }  // namespace qsm
