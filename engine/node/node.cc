@@ -253,9 +253,12 @@ void Node::PumpRecovery() {
         break;
     }
     for (auto& [region, t] : targets_) {
-      auto seq = t.sender.PopRetransmit();
+      auto seq = t.sender.PopRetransmit(now);
       if (!seq) continue;
-      if (Transmit(t, *seq, wire::PacketType::kRetransmit) == SendStatus::kWouldBlock) return;
+      if (Transmit(t, *seq, wire::PacketType::kRetransmit) == SendStatus::kWouldBlock) {
+        t.sender.RequeueRetransmit(*seq);
+        return;
+      }
       counters_.Add(Counter::kRecoveryRetransmit);
       break;
     }
@@ -421,7 +424,7 @@ void Node::OnNakReceived(const wire::RecoveryRequest& nak) {
     counters_.Add(Counter::kWrongView);
     return;
   }
-  t->sender.OnNak(nak.ranges);
+  t->sender.OnNak(nak.ranges, scheduler_.clock().Now());
   PostPump(IoClass::kOutboundRecovery);
 }
 

@@ -384,16 +384,21 @@ void RegionMember::PullAcrossPartitions(const wire::SenderRecord& rec) {
   const size_t mine = layout_->my_partition();
   for (size_t q = 0; q < parts && !scratch_ranges_.empty(); ++q) {
     if (q == mine || q >= rec.partition_contiguous.size()) continue;
-    const uint64_t has = rec.partition_contiguous[q];  // every member of q holds what q caches up to here
-    std::vector<wire::SeqRange> wanted;
+    // Every member of q holds what q caches up to `has`: that part is pulled from any member of q.
+    // Above it some member of q lags; most others have it: that part is asked of another random
+    // member, so one lagging member cannot block everyone's repair from its partition.
+    const uint64_t has = rec.partition_contiguous[q];
+    std::vector<wire::SeqRange> vouched, beyond;
     for (const auto& r : scratch_ranges_) {
-      if (r.first > has) break;
-      wanted.push_back({r.first, std::min(r.last, has)});
+      if (r.first <= has) vouched.push_back({r.first, std::min(r.last, has)});
+      if (r.last > has) beyond.push_back({std::max(r.first, has + 1), r.last});
     }
-    wanted = CachedBy(wanted, q, parts);
-    if (wanted.empty()) continue;
-    const size_t target = layout_->member_at(q, env_.random.Uniform(layout_->partition_size(q)));
-    PullFrom(layout_->member(target).endpoint, rec.sender, wanted);
+    for (auto* part : {&vouched, &beyond}) {
+      const auto wanted = CachedBy(*part, q, parts);
+      if (wanted.empty()) continue;
+      const size_t target = layout_->member_at(q, env_.random.Uniform(layout_->partition_size(q)));
+      PullFrom(layout_->member(target).endpoint, rec.sender, wanted);
+    }
   }
 }
 

@@ -188,7 +188,7 @@ TEST_F(RegionMemberTest, shouldAnswerAPullRequestWithForwardsOfWhatItHolds) {
   EXPECT_EQ(forwards[1], std::make_pair(EndpointOf(3), uint64_t{3}));
 }
 
-TEST_F(RegionMemberTest, shouldPullAcrossPartitionsOnlyWhatThatPartitionsPrefixVouchesFor) {
+TEST_F(RegionMemberTest, shouldPullAcrossPartitionsWhatThatPartitionsPrefixVouchesForAndTheRestApart) {
   Become(2, 10, RegionConfig{.replication = 5});  // P = 2: member 2 (index 1) leads partition 1
   for (uint64_t s : {1, 2, 4, 8, 10}) FeedData(s);  // lacks 3, 5-7 and 9
   // Partition 0 caches odd seqs and all its members hold through 6; partition 1 (this one) even.
@@ -199,12 +199,15 @@ TEST_F(RegionMemberTest, shouldPullAcrossPartitionsOnlyWhatThatPartitionsPrefixV
   // The region token starts this partition's round.
   FeedToken(wire::PacketType::kRegionToken, PartitionToken(1, 1, 5, rec), 1);
   auto pulls = transport_->SentOf(wire::PacketType::kPullRequest);
-  ASSERT_EQ(pulls.size(), 1u);
-  // From a member of partition 0: view indexes 0, 2, 4, ... are members 1, 3, 5, ...
-  EXPECT_EQ((pulls[0].to.port - 7000) % 2, 1) << "pulled from member " << pulls[0].to.port - 7000;
-  // What partition 0 caches (3, 5) and its prefix vouches for: not 7 or 9 (above 6), not 6 (not its).
+  ASSERT_EQ(pulls.size(), 2u);
+  // From members of partition 0: view indexes 0, 2, 4, ... are members 1, 3, 5, ...
+  for (const auto& pull : pulls) EXPECT_EQ((pull.to.port - 7000) % 2, 1) << "pulled from member " << pull.to.port - 7000;
+  // What partition 0 caches (odd seqs, not 6) and its prefix vouches for: 3, 5. Then, in a
+  // request of its own (a member of partition 0 lags below 7, the others need not): 7, 9.
   EXPECT_EQ(std::get<wire::RecoveryRequest>(pulls[0].packet().body).ranges,
             (std::vector<wire::SeqRange>{{3, 3}, {5, 5}}));
+  EXPECT_EQ(std::get<wire::RecoveryRequest>(pulls[1].packet().body).ranges,
+            (std::vector<wire::SeqRange>{{7, 7}, {9, 9}}));
 }
 
 TEST_F(RegionMemberTest, shouldNakToTheSenderWhatNoMemberOfItsPartitionHas) {

@@ -52,16 +52,42 @@ size_t RegionSender::OnAck(uint64_t stable) {
   return released;
 }
 
-void RegionSender::OnNak(std::span<const wire::SeqRange> ranges) {
+namespace {
+
+// Removes `cut` from every range of `pieces`.
+void Subtract(std::vector<wire::SeqRange>& pieces, const wire::SeqRange& cut) {
+  std::vector<wire::SeqRange> out;
+  for (const auto& p : pieces) {
+    if (cut.last < p.first || cut.first > p.last) {
+      out.push_back(p);
+      continue;
+    }
+    if (p.first < cut.first) out.push_back({p.first, cut.first - 1});
+    if (p.last > cut.last) out.push_back({cut.last + 1, p.last});
+  }
+  pieces = std::move(out);
+}
+
+}  // namespace
+
+void RegionSender::OnNak(std::span<const wire::SeqRange> ranges, TimePoint now) {
+  while (!recent_.empty() && now - recent_.front().at >= kRetransmitHoldoff) recent_.pop_front();
+  std::vector<wire::SeqRange> pieces;
   for (const auto& r : ranges) {
     const uint64_t first = std::max(r.first, stable_ + 1);
     const uint64_t last = std::min(r.last, transmitted_);
-    if (first > last || retransmit_.size() >= kMaxQueuedRetransmitRanges) continue;
-    retransmit_.push_back({first, last});
+    if (first > last) continue;
+    pieces.assign(1, {first, last});
+    for (const auto& q : retransmit_) Subtract(pieces, q);
+    for (const auto& q : recent_) Subtract(pieces, q.range);
+    for (const auto& p : pieces) {
+      if (retransmit_.size() >= kMaxQueuedRetransmitRanges) return;
+      retransmit_.push_back(p);
+    }
   }
 }
 
-std::optional<uint64_t> RegionSender::PopRetransmit() {
+std::optional<uint64_t> RegionSender::PopRetransmit(TimePoint now) {
   while (!retransmit_.empty()) {
     auto& r = retransmit_.front();
     if (r.first <= stable_) r.first = stable_ + 1;
@@ -71,9 +97,26 @@ std::optional<uint64_t> RegionSender::PopRetransmit() {
     }
     const uint64_t seq = r.first++;
     if (r.first > r.last) retransmit_.pop_front();
+    if (!recent_.empty() && recent_.back().range.last + 1 == seq) {
+      recent_.back() = {{recent_.back().range.first, seq}, now};
+    } else {
+      if (recent_.size() >= kMaxRecentRanges) recent_.pop_front();
+      recent_.push_back({{seq, seq}, now});
+    }
     return seq;
   }
   return std::nullopt;
+}
+
+void RegionSender::RequeueRetransmit(uint64_t seq) {
+  if (!recent_.empty() && recent_.back().range.last == seq) {
+    if (recent_.back().range.first == seq) {
+      recent_.pop_back();
+    } else {
+      --recent_.back().range.last;
+    }
+  }
+  retransmit_.push_front({seq, seq});
 }
 
 std::optional<uint64_t> RegionSender::LowestPendingGroupSeq(wire::GroupId group) const {
@@ -91,6 +134,7 @@ std::vector<PendingMessage> RegionSender::TakeUnacknowledged() {
   pending_.clear();
   pending_bytes_ = 0;
   retransmit_.clear();
+  recent_.clear();
   return out;
 }
 

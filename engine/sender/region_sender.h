@@ -12,6 +12,7 @@
 #include <span>
 #include <vector>
 
+#include "engine/core/time.h"
 #include "engine/wire/packets.h"
 
 namespace qsm {
@@ -47,11 +48,17 @@ class RegionSender {
 
   // Releases every message with seq <= stable. Returns how many were released.
   size_t OnAck(uint64_t stable);
-  // Queues retransmission of whatever in `ranges` is still pending and already transmitted.
-  void OnNak(std::span<const wire::SeqRange> ranges);
-  // The next queued retransmission still pending, or nullopt. Lazy: a NAKed message that was
-  // acknowledged meanwhile is skipped here, never built.
-  std::optional<uint64_t> PopRetransmit();
+  // Queues retransmission of whatever in `ranges` is still pending and already transmitted, and
+  // neither queued already nor retransmitted within kRetransmitHoldoff: every partition of a
+  // region that lost a burst NAKs it in the same round, and one retransmission (multicast to the
+  // whole region) answers them all.
+  void OnNak(std::span<const wire::SeqRange> ranges, TimePoint now);
+  // The next queued retransmission still pending, or nullopt; it counts as retransmitted at `now`.
+  // Lazy: a NAKed message that was acknowledged meanwhile is skipped here, never built.
+  std::optional<uint64_t> PopRetransmit(TimePoint now);
+  static constexpr Duration kRetransmitHoldoff = 20ms;
+  // The transport refused the retransmission PopRetransmit() gave: it goes first again.
+  void RequeueRetransmit(uint64_t seq);
   bool has_retransmits() const { return !retransmit_.empty(); }
 
   // An empty buffer with the capacity of a released message's payload (or a new one): the node
@@ -81,6 +88,12 @@ class RegionSender {
   uint64_t transmitted_ = 0;
   size_t pending_bytes_ = 0;
   std::deque<wire::SeqRange> retransmit_;
+  struct Retransmitted {
+    wire::SeqRange range;
+    TimePoint at;  // of the range's last seq
+  };
+  static constexpr size_t kMaxRecentRanges = 256;
+  std::deque<Retransmitted> recent_;  // oldest first
   std::vector<std::vector<std::byte>> spare_;
 };
 

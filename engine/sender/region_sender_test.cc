@@ -5,6 +5,8 @@
 namespace qsm {
 namespace {
 
+constexpr TimePoint kT0 = TimePoint(1s);
+
 PendingMessage Msg(size_t bytes, uint64_t group_seq = 1) {
   return PendingMessage{.group = 1, .group_seq = group_seq, .payload = std::vector<std::byte>(bytes)};
 }
@@ -51,11 +53,29 @@ TEST_F(RegionSenderTest, AckReleasesOnlyWhatWasTransmitted) {
 TEST_F(RegionSenderTest, NakQueuesPendingMessagesAndSkipsAcknowledgedOnes) {
   AddAndTransmit(4);
   const wire::SeqRange ranges[] = {{2, 3}, {4, 9}};
-  sender_.OnNak(ranges);
-  EXPECT_EQ(sender_.PopRetransmit(), 2u);
+  sender_.OnNak(ranges, kT0);
+  EXPECT_EQ(sender_.PopRetransmit(kT0), 2u);
   sender_.OnAck(3);  // 3 became stable meanwhile: never retransmitted
-  EXPECT_EQ(sender_.PopRetransmit(), 4u);
-  EXPECT_EQ(sender_.PopRetransmit(), std::nullopt);
+  EXPECT_EQ(sender_.PopRetransmit(kT0), 4u);
+  EXPECT_EQ(sender_.PopRetransmit(kT0), std::nullopt);
+}
+
+TEST_F(RegionSenderTest, NaksOfTheSameBurstFromEveryPartitionAreRetransmittedOnce) {
+  RegionSender sender{{1, 1}, SenderWindow{.max_messages = 100}};
+  for (int i = 0; i < 100; ++i) sender.MarkTransmitted(sender.Add(Msg(10)));
+  const wire::SeqRange burst[] = {{11, 60}};
+  const wire::SeqRange overlapping[] = {{40, 80}};
+  sender.OnNak(burst, kT0);
+  sender.OnNak(burst, kT0);  // another partition, before the first retransmission went out
+  std::vector<uint64_t> sent;
+  while (auto seq = sender.PopRetransmit(kT0 + 1ms)) sent.push_back(*seq);
+  sender.OnNak(overlapping, kT0 + 5ms);  // a third partition, after: only 61..80 is new
+  while (auto seq = sender.PopRetransmit(kT0 + 5ms)) sent.push_back(*seq);
+  ASSERT_EQ(sent.size(), 70u);
+  for (size_t i = 0; i < sent.size(); ++i) EXPECT_EQ(sent[i], 11 + i);
+  // A NAK a holdoff later (the next round) is answered again: the retransmission was lost too.
+  sender.OnNak(burst, kT0 + 5ms + RegionSender::kRetransmitHoldoff);
+  EXPECT_EQ(sender.PopRetransmit(kT0 + 30ms), 11u);
 }
 
 TEST_F(RegionSenderTest, TakeUnacknowledgedEmptiesTheWindowInOrder) {
