@@ -60,6 +60,7 @@ enum class Counter : uint16_t {
   kDroppedFutureView,   // held packets dropped: too many held, or the view never came
   kSendSuspended,       // times data to a region paused after a view that added members
   kTokenRecordsDeferred,  // sender records left out of a token that was full (carried in a later round)
+  kCarriedToNewRegion,    // pending messages copied to a region new to their group (a member may have moved there)
   kCount,
 };
 

@@ -67,6 +67,11 @@ class RegionSender {
 
   // The lowest group seq of `group` still pending here, if any (walks the window).
   std::optional<uint64_t> LowestPendingGroupSeq(wire::GroupId group) const;
+  // Calls f(message) for every pending message, in seq order.
+  template <typename F>
+  void ForEachPending(F&& f) const {
+    for (const PendingMessage& m : pending_) f(m);
+  }
   // Everything not yet acknowledged, in order (for re-sending in a new view).
   std::vector<PendingMessage> TakeUnacknowledged();
 

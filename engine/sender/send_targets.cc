@@ -1,6 +1,7 @@
 #include "engine/sender/send_targets.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace qsm {
 namespace {
@@ -20,8 +21,35 @@ SendTargets::SendTargets(SenderWindow window, Duration view_change_suspend, Coun
 void SendTargets::SetGroupRegions(wire::GroupId group, std::vector<uint32_t> regions) {
   if (regions.empty()) {
     group_regions_.erase(group);
-  } else {
-    group_regions_[group] = std::move(regions);
+    return;
+  }
+  std::vector<uint32_t>& known = group_regions_[group];
+  const std::vector<uint32_t> before = std::exchange(known, std::move(regions));
+  if (before.empty()) return;  // the first view of the group: nothing was sent to it yet
+  for (uint32_t region : known) {
+    if (std::find(before.begin(), before.end(), region) != before.end()) continue;
+    if (Find(region) != nullptr) {
+      CarryPending(group, region);
+    } else {
+      carry_on_create_.emplace(region, group);
+    }
+  }
+}
+
+void SendTargets::CarryPending(wire::GroupId group, uint32_t to) {
+  SendTarget* target = Find(to);
+  if (target == nullptr || target->sender.LowestPendingGroupSeq(group)) return;  // already sending it
+  std::map<uint64_t, const PendingMessage*> pending;  // by group seq: each message once, in order
+  for (const auto& [region, t] : targets_) {
+    if (region == to) continue;
+    t.sender.ForEachPending([&](const PendingMessage& m) {
+      if (m.group == group) pending.emplace(m.group_seq, &m);
+    });
+  }
+  for (const auto& [group_seq, m] : pending) {
+    if (!target->sender.HasRoom(m->payload.size())) break;  // the rest: a gap, counted by receivers
+    target->sender.Add(PendingMessage{m->group, m->group_seq, m->send_time_ns, m->payload});
+    counters_.Add(Counter::kCarriedToNewRegion);
   }
 }
 
@@ -52,6 +80,11 @@ bool SendTargets::Follow(const wire::RegionView& view, bool create, TimePoint no
                                                 .members = MemberIds(view),
                                                 .suspended_until = {},
                                                 .last_ack_progress = now});
+    auto [first, last] = carry_on_create_.equal_range(view.id.region);
+    std::vector<wire::GroupId> groups;
+    for (auto c = first; c != last; ++c) groups.push_back(c->second);
+    carry_on_create_.erase(first, last);
+    for (wire::GroupId g : groups) CarryPending(g, view.id.region);
     return true;
   }
   SendTarget& t = it->second;

@@ -42,7 +42,11 @@ class SendTargets {
 
   // Static membership: every group goes to `region` (nullopt: group views decide).
   void SendEveryGroupTo(std::optional<uint32_t> region) { every_group_to_ = region; }
-  // From a group view: the regions `group` spans now; empty forgets the group.
+  // From a group view: the regions `group` spans now; empty forgets the group. A region new to
+  // the group gets, before any new message, a copy of every message of the group still pending in
+  // its other regions (at once, or when its target is created): a member that moved there from
+  // another region of the group (its groups changed) may not have delivered them, and receivers
+  // drop the copies they did deliver (same group seqs).
   void SetGroupRegions(wire::GroupId group, std::vector<uint32_t> regions);
   // The regions messages to `group` go to now (empty: not known yet).
   std::vector<uint32_t> RegionsOf(wire::GroupId group) const;
@@ -93,6 +97,11 @@ class SendTargets {
   std::optional<uint32_t> every_group_to_;
   std::unordered_map<wire::GroupId, std::vector<uint32_t>> group_regions_;
   std::unordered_map<wire::GroupId, uint64_t> group_seqs_;  // last group seq given, per group
+  // Regions new to a group whose target does not exist yet: they get the carry when it does.
+  std::multimap<uint32_t, wire::GroupId> carry_on_create_;
+
+  // Copies the messages of `group` pending in other targets into target `to` (see SetGroupRegions).
+  void CarryPending(wire::GroupId group, uint32_t to);
 };
 
 }  // namespace qsm

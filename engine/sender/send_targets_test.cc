@@ -63,6 +63,37 @@ TEST_F(SendTargetsTest, shouldAssignAMessageToEveryRegionOfItsGroupWithOneGroupS
   EXPECT_EQ(counters_.Get(Counter::kMessagesSent), 2u);  // once per message, not per region
 }
 
+TEST_F(SendTargetsTest, shouldGiveARegionNewToAGroupWhatTheGroupsOtherRegionsStillHold) {
+  // Group 5 in region 1; messages 1..3, region 1 acknowledged 1. Then a member moves to region 2
+  // (its groups changed) and the group spans 1 and 2: region 2 gets 2 and 3 first, then new ones.
+  targets_.Follow(View(1, 1, {1, 2}), true, now_);
+  targets_.SetGroupRegions(5, {1});
+  targets_.SetGroupRegions(6, {1});
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Send(5));
+  Ack(1, 1);
+  ASSERT_TRUE(Send(6));                  // another group's message is not carried
+  targets_.SetGroupRegions(5, {1, 2});   // region 2's view is not known yet: carried when it is
+  targets_.Follow(View(2, 1, {3}), true, now_);
+  ASSERT_TRUE(Send(5));
+  const RegionSender& sender = targets_.Find(2)->sender;
+  ASSERT_EQ(sender.pending_messages(), 3u);
+  EXPECT_EQ(sender.Find(1)->group_seq, 2u);
+  EXPECT_EQ(sender.Find(2)->group_seq, 3u);
+  EXPECT_EQ(sender.Find(3)->group_seq, 4u);
+  EXPECT_EQ(counters_.Get(Counter::kCarriedToNewRegion), 2u);
+}
+
+TEST_F(SendTargetsTest, shouldCarryAtOnceToARegionNewToTheGroupWhoseTargetExists) {
+  targets_.Follow(View(1, 1, {1, 2}), true, now_);
+  targets_.Follow(View(2, 1, {3}), true, now_);
+  targets_.SetGroupRegions(5, {1});
+  ASSERT_TRUE(Send(5));
+  targets_.SetGroupRegions(5, {2, 1});
+  EXPECT_EQ(targets_.Find(2)->sender.pending_messages(), 1u);
+  targets_.SetGroupRegions(5, {2, 1});  // the same regions again: nothing more
+  EXPECT_EQ(targets_.Find(2)->sender.pending_messages(), 1u);
+}
+
 TEST_F(SendTargetsTest, shouldBackPressureWhenAnyRegionOfTheGroupIsFull) {
   targets_.Follow(View(1, 1, {1}), true, now_);
   targets_.Follow(View(2, 1, {2}), true, now_);

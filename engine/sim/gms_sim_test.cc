@@ -51,6 +51,24 @@ TEST(GmsSimTest, MembersJoinAndLeaveUnderLoad) {
   EXPECT_GT(r.suspensions, 0u);  // views that add members pause the senders
 }
 
+// Nodes that stay in group 1 but move between regions because they join or leave group 2: a
+// move used to discard the old region's state, so a mover skipped the messages its old region had
+// not yet acknowledged (a stayer's gap).
+TEST(GmsSimTest, StayersThatMoveBetweenRegionsMissNothing) {
+  GmsScenario sc{.nodes = 6,
+                 .loads = {{.node = 1, .group = 1, .messages = 6000, .rate = 1500},
+                           {.node = 6, .group = 1, .messages = 3000, .rate = 800}},
+                 .events = {{.kind = Kind::kJoin, .at = 2s, .node = 3, .group = 2},
+                            {.kind = Kind::kJoin, .at = 2500ms, .node = 4, .group = 2},
+                            {.kind = Kind::kLeave, .at = 3500ms, .node = 3, .group = 2},
+                            {.kind = Kind::kJoin, .at = 4s, .node = 5, .group = 2},
+                            {.kind = Kind::kLeave, .at = 4500ms, .node = 4, .group = 2}},
+                 .seed = 3,
+                 .link = LinkModel{.loss = 0.01}};
+  GmsResult r = Expect(sc, "stayers moving between regions");
+  EXPECT_GE(r.view_changes, 5u);
+}
+
 struct CrashCase {
   const char* name;
   wire::NodeId crashed;
