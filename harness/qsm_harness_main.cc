@@ -271,10 +271,11 @@ int Check(const std::string& dir) {
     const CheckReport report = CheckDeliveries(CheckInputOf(*record));
     for (const auto& v : report.violations) std::printf("%s: violation: %s\n", run.c_str(), v.c_str());
     for (const auto& n : report.notes) std::printf("%s: note: %s\n", run.c_str(), n.c_str());
-    std::printf("%s: %s: %llu of %llu expected deliveries, %llu lost, %llu duplicate, %llu out of order\n",
-                run.c_str(), report.ok ? "OK" : "FAILED", static_cast<unsigned long long>(report.delivered),
-                static_cast<unsigned long long>(report.expected),
-                static_cast<unsigned long long>(report.lost),
+    std::printf(
+        "%s: %s: %llu of %llu expected deliveries, %llu lost, %llu behind, %llu duplicate, %llu out of order\n",
+        run.c_str(), report.ok ? "OK" : "FAILED", static_cast<unsigned long long>(report.delivered),
+        static_cast<unsigned long long>(report.expected), static_cast<unsigned long long>(report.lost),
+        static_cast<unsigned long long>(report.behind),
                 static_cast<unsigned long long>(report.duplicates),
                 static_cast<unsigned long long>(report.out_of_order));
     if (!report.ok) status = std::max(status, kFailed);

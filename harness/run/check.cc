@@ -1,5 +1,7 @@
 #include "harness/run/check.h"
 
+#include <algorithm>
+
 namespace qsm::harness {
 namespace {
 
@@ -88,15 +90,27 @@ CheckReport CheckDeliveries(const CheckInput& in) {
         }
         rc.delivered += within;
         if (within < sent) {
-          rc.lost += sent - within;
-          uint64_t expect = 1;
+          uint64_t expect = 1, highest = 0;
           for (const auto& [lo, hi] : got.seqs.ranges()) {
-            if (lo > expect) break;
-            expect = hi + 1;
+            if (lo <= sent) highest = std::min(hi, sent);
+            if (lo <= expect) expect = std::max(expect, hi + 1);
           }
-          Violation(report, "node " + std::to_string(receiver) + " lost " + std::to_string(sent - within) +
-                                " of " + std::to_string(sent) + " messages " + Stream(sender, group) +
-                                " (first missing: " + std::to_string(expect) + ")");
+          const uint64_t behind = sent - highest;  // none of highest+1..sent was delivered
+          const uint64_t holes = sent - within - behind;
+          rc.lost += holes;
+          rc.behind += behind;
+          if (holes > 0) {
+            Violation(report, "node " + std::to_string(receiver) + " lost " + std::to_string(holes) + " of " +
+                                  std::to_string(sent) + " messages " + Stream(sender, group) +
+                                  " (first missing: " + std::to_string(expect) + ")");
+          }
+          if (behind > 0) {
+            ++rc.behind_streams;
+            Violation(report, "node " + std::to_string(receiver) + " had not delivered the last " +
+                                  std::to_string(behind) + " of " + std::to_string(sent) + " messages " +
+                                  Stream(sender, group) + " when the run ended (delivered through " +
+                                  std::to_string(highest) + ": behind, not lost)");
+          }
         }
       }
     }
@@ -110,6 +124,7 @@ CheckReport CheckDeliveries(const CheckInput& in) {
     report.expected += rc.expected;
     report.delivered += rc.delivered;
     report.lost += rc.lost;
+    report.behind += rc.behind;
     report.duplicates += rc.duplicates;
     report.out_of_order += rc.out_of_order;
     report.receivers.push_back(rc);

@@ -8,6 +8,9 @@
 //    acknowledged everyone delivers, what it had not is delivered by those that got it
 //    (engine/README.md, "Guarantees across view changes"); the spread is reported as a note;
 //  - crashed nodes are not checked as receivers.
+// What a receiver did not deliver of a stream is "lost" if it lies below a message of the stream it
+// did deliver (a hole: an ordered stream never goes back), and "behind" if it lies above all of
+// them (the run ended before the receiver got there). Both fail the check; they say different things.
 #pragma once
 
 #include <cstdint>
@@ -32,7 +35,10 @@ struct ReceiverCheck {
   uint32_t node = 0;
   uint64_t expected = 0;
   uint64_t delivered = 0;  // distinct messages delivered
-  uint64_t lost = 0;       // expected, not delivered
+  uint64_t lost = 0;       // expected, not delivered, below a message it did deliver: a hole
+  uint64_t behind = 0;     // expected, not delivered, above everything it delivered: the drain
+                           // ended before it got there (slow, not lost)
+  uint64_t behind_streams = 0;  // (sender, group) streams it was behind in
   uint64_t duplicates = 0;
   uint64_t out_of_order = 0;
   uint64_t unexpected = 0;  // delivered but never sent (phantoms)
@@ -45,7 +51,7 @@ struct CheckReport {
   size_t violations_total = 0;
   std::vector<ReceiverCheck> receivers;
   uint64_t sent = 0;  // by surviving senders
-  uint64_t expected = 0, delivered = 0, lost = 0, duplicates = 0, out_of_order = 0;
+  uint64_t expected = 0, delivered = 0, lost = 0, behind = 0, duplicates = 0, out_of_order = 0;
 };
 
 CheckReport CheckDeliveries(const CheckInput& input);

@@ -57,6 +57,24 @@ TEST_F(CheckTest, MissingMessagesAreLostAndNamed) {
   EXPECT_TRUE(Mentions(r, "node 2 lost 10 of 100 messages from node 1 in group 1 (first missing: 41)"));
 }
 
+TEST_F(CheckTest, AReceiverThatHadNotCaughtUpIsBehindNotLost) {
+  Sent(1, 100);
+  Delivered(1, 1, 1, 100);
+  Delivered(2, 1, 1, 30);  // a hole at 31..35, then behind from 61
+  Delivered(2, 1, 36, 60);
+  Delivered(3, 1, 1, 100);
+  const CheckReport r = Check();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.lost, 5u);
+  EXPECT_EQ(r.behind, 40u);
+  ASSERT_EQ(r.receivers.size(), 3u);
+  EXPECT_EQ(r.receivers[1].behind, 40u);
+  EXPECT_EQ(r.receivers[1].behind_streams, 1u);
+  EXPECT_TRUE(Mentions(r, "node 2 lost 5 of 100 messages from node 1 in group 1 (first missing: 31)"));
+  EXPECT_TRUE(Mentions(r, "node 2 had not delivered the last 40 of 100 messages from node 1 in group 1 when the "
+                          "run ended (delivered through 60: behind, not lost)"));
+}
+
 TEST_F(CheckTest, DuplicatesOutOfOrderAndPhantomsAreViolations) {
   Sent(1, 10);
   Delivered(1, 1, 1, 10);
@@ -114,7 +132,8 @@ TEST_F(CheckTest, EachReceiverIsCheckedForItsOwnGroups) {
   const CheckReport r = Check();
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.expected, 10u + 5u + 10u + 5u);
-  EXPECT_TRUE(Mentions(r, "node 3 lost 1 of 5 messages from node 1 in group 2 (first missing: 5)"));
+  EXPECT_TRUE(Mentions(r, "node 3 had not delivered the last 1 of 5 messages from node 1 in group 2 when the run "
+                          "ended (delivered through 4: behind, not lost)"));
 }
 
 TEST_F(CheckTest, AnInterruptedNodeFailsTheCheck) {

@@ -192,6 +192,7 @@ json CheckJson(const RunRecord& record, const CheckReport& check) {
                          {"expected", rc.expected},
                          {"delivered", rc.delivered},
                          {"lost", rc.lost},
+                         {"behind", rc.behind},
                          {"duplicates", rc.duplicates},
                          {"out_of_order", rc.out_of_order},
                          {"unexpected", rc.unexpected}});
@@ -243,6 +244,7 @@ json BuildSummary(const RunRecord& record, const CheckReport& check) {
         {"expected", check.expected},
         {"delivered", check.delivered},
         {"lost", check.lost},
+        {"behind", check.behind},
         {"duplicates", check.duplicates},
         {"out_of_order", check.out_of_order}}},
       {"throughput", {{"window_s", {from_s, to_s}}, {"msgs_per_s", throughput}, {"mb_per_s", mbps}}},
