@@ -144,6 +144,9 @@ void RegionMember::OnData(const wire::Packet& packet, const Endpoint& from, Time
       return;
     case ReceiveWindow::InsertResult::kDuplicate:
       env_.counters.Add(Counter::kDuplicatesDropped);
+      // A retransmission (a tail probe) says the sender still waits for an ACK: a leader whose
+      // token went quiet must start rounds again, though it has the message.
+      if (packet.type == wire::PacketType::kRetransmit) NoteActivity(data.sender, at);
       return;
     case ReceiveWindow::InsertResult::kNew:
       break;

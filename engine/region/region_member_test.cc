@@ -355,6 +355,36 @@ wire::Packet DataFrom(wire::NodeId sender, uint64_t seq, std::span<const std::by
                                        .payload = payload}};
 }
 
+TEST_F(RegionMemberTest, shouldStartRoundsAgainWhenAQuietLeaderGetsARetransmissionItAlreadyHas) {
+  // The leader's token went quiet (every sender idle), but the sender lacks an ACK (lost) and
+  // probes with a retransmission of its highest message. The leader used to ignore it as a
+  // duplicate: the sender's window never drained.
+  Become(1, 2);
+  FeedData(1);
+  for (int round = 0; round < 6; ++round) {
+    Advance(1s);
+    auto sent = transport_->SentOf(wire::PacketType::kPartitionToken);
+    if (sent.empty()) break;  // quiet
+    auto token = std::get<wire::TokenPacket>(sent.front().packet().body);
+    AckTokensSent();
+    transport_->TakeSent();
+    token.records[0].contiguous = 1;
+    token.members_visited = 2;
+    FeedToken(wire::PacketType::kPartitionToken, token, 2);
+    auto region = std::get<wire::TokenPacket>(OnlySent(wire::PacketType::kRegionToken).body);
+    AckTokensSent();
+    transport_->TakeSent();
+    FeedToken(wire::PacketType::kRegionToken, region, 1);
+    transport_->TakeSent();
+  }
+  transport_->TakeSent();
+  Advance(1s);
+  ASSERT_TRUE(transport_->SentOf(wire::PacketType::kPartitionToken).empty()) << "the token should be quiet";
+  FeedData(1, wire::PacketType::kRetransmit);
+  Advance(1s);
+  EXPECT_EQ(transport_->SentOf(wire::PacketType::kPartitionToken).size(), 1u);
+}
+
 TEST_F(RegionMemberTest, shouldCarryEverySenderInTurnWhenTheTokenIsFull) {
   // 40 outside senders; a token of 2 KB carries about 35 of them at 56 bytes each, fewer with
   // ranges: the leader pages, least recently carried first, so every sender is ACKed.
