@@ -36,17 +36,23 @@ void SendTargets::SetGroupRegions(wire::GroupId group, std::vector<uint32_t> reg
   }
 }
 
+std::map<std::pair<wire::GroupId, uint64_t>, const PendingMessage*> SendTargets::PendingElsewhere(
+    uint32_t region, const std::map<wire::GroupId, uint64_t>& below) const {
+  std::map<std::pair<wire::GroupId, uint64_t>, const PendingMessage*> out;  // each message once, in order
+  for (const auto& [other, t] : targets_) {
+    if (other == region) continue;
+    t.sender.ForEachPending([&](const PendingMessage& m) {
+      auto limit = below.find(m.group);
+      if (limit != below.end() && m.group_seq < limit->second) out.emplace(std::pair{m.group, m.group_seq}, &m);
+    });
+  }
+  return out;
+}
+
 void SendTargets::CarryPending(wire::GroupId group, uint32_t to) {
   SendTarget* target = Find(to);
   if (target == nullptr || target->sender.LowestPendingGroupSeq(group)) return;  // already sending it
-  std::map<uint64_t, const PendingMessage*> pending;  // by group seq: each message once, in order
-  for (const auto& [region, t] : targets_) {
-    if (region == to) continue;
-    t.sender.ForEachPending([&](const PendingMessage& m) {
-      if (m.group == group) pending.emplace(m.group_seq, &m);
-    });
-  }
-  for (const auto& [group_seq, m] : pending) {
+  for (const auto& [key, m] : PendingElsewhere(to, {{group, UINT64_MAX}})) {
     if (!target->sender.HasRoom(m->payload.size())) break;  // the rest: a gap, counted by receivers
     target->sender.Add(PendingMessage{m->group, m->group_seq, m->send_time_ns, m->payload});
     counters_.Add(Counter::kCarriedToNewRegion);
@@ -89,13 +95,14 @@ bool SendTargets::Follow(const wire::RegionView& view, bool create, TimePoint no
   }
   SendTarget& t = it->second;
   if (t.sender.rvid().view >= view.id.view) return false;  // not newer
-  std::vector<PendingMessage> carried = t.sender.TakeUnacknowledged();
-  t.sender = RegionSender(view.id, window_);
-  for (auto& m : carried) t.sender.Add(std::move(m));  // fits: the old window held them
   std::vector<wire::NodeId> members = MemberIds(view);
   const bool added = std::any_of(members.begin(), members.end(), [&](wire::NodeId n) {
     return std::find(t.members.begin(), t.members.end(), n) == t.members.end();
   });
+  std::vector<PendingMessage> carried = t.sender.TakeUnacknowledged();
+  t.sender = RegionSender(view.id, window_);
+  if (added) GiveNewMembersWhatTheyMayLack(view.id.region, t, carried);
+  for (auto& m : carried) t.sender.Add(std::move(m));  // fits: room for them was kept
   if (added) {
     // New members: let the new view's rings form before new data arrives (PROTOCOL.md §3).
     t.suspended_until = now + view_change_suspend_;
@@ -138,6 +145,29 @@ uint64_t SendTargets::Assign(const std::vector<SendTarget*>& targets, PendingMes
   targets.back()->sender.Add(std::move(message));
   counters_.Add(Counter::kMessagesSent);
   return group_seq;
+}
+
+void SendTargets::GiveNewMembersWhatTheyMayLack(uint32_t region, SendTarget& t,
+                                                 const std::vector<PendingMessage>& carried) {
+  // Per group this region serves: the copies go below the group's first carried message.
+  std::map<wire::GroupId, uint64_t> below;
+  for (const auto& [group, regions] : group_regions_) {
+    if (std::find(regions.begin(), regions.end(), region) != regions.end()) below[group] = UINT64_MAX;
+  }
+  for (const PendingMessage& m : carried) {
+    auto b = below.find(m.group);
+    if (b != below.end()) b->second = std::min(b->second, m.group_seq);
+  }
+  size_t room = window_.max_messages - std::min(window_.max_messages, carried.size());
+  size_t bytes = 0;
+  for (const PendingMessage& m : carried) bytes += m.payload.size();
+  for (const auto& [key, m] : PendingElsewhere(region, below)) {
+    if (room == 0 || bytes + m->payload.size() > window_.max_bytes) break;  // the rest: a gap, counted
+    t.sender.Add(PendingMessage{m->group, m->group_seq, m->send_time_ns, m->payload});
+    counters_.Add(Counter::kCarriedToNewRegion);
+    --room;
+    bytes += m->payload.size();
+  }
 }
 
 std::vector<std::byte> SendTargets::TakeSpareBuffer() {

@@ -54,8 +54,9 @@ class SendTargets {
   bool Named(uint32_t region) const;
 
   // Follows a view of region `view.id.region`. An existing target moves to a newer view and
-  // re-sends, in order, what the old view did not acknowledge; if the view adds members, new data
-  // waits `view_change_suspend` (counted as kSendSuspended). A missing target is created only if
+  // re-sends, in order, what the old view did not acknowledge; if the view adds members, it first
+  // sends them what other regions of its groups still hold (a member may come from one of them),
+  // and new data waits `view_change_suspend` (counted as kSendSuspended). A missing target is created only if
   // `create`. A view without members (the region is gone) drops the target and its pending messages.
   // Returns true if a target was created or changed (the pump has something to look at).
   bool Follow(const wire::RegionView& view, bool create, TimePoint now);
@@ -102,6 +103,14 @@ class SendTargets {
 
   // Copies the messages of `group` pending in other targets into target `to` (see SetGroupRegions).
   void CarryPending(wire::GroupId group, uint32_t to);
+  // A view of `region` added members, which may have come from another region of the same groups
+  // (their groups changed): before the re-sent `carried` messages, `t` gets copies of what other
+  // regions still hold of each group it serves, below that group's first carried message.
+  void GiveNewMembersWhatTheyMayLack(uint32_t region, SendTarget& t, const std::vector<PendingMessage>& carried);
+  // The messages pending in targets other than `region` of each group in `below` with a group seq
+  // below its value, by (group, group seq).
+  std::map<std::pair<wire::GroupId, uint64_t>, const PendingMessage*> PendingElsewhere(
+      uint32_t region, const std::map<wire::GroupId, uint64_t>& below) const;
 };
 
 }  // namespace qsm

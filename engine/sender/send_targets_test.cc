@@ -83,6 +83,26 @@ TEST_F(SendTargetsTest, shouldGiveARegionNewToAGroupWhatTheGroupsOtherRegionsSti
   EXPECT_EQ(counters_.Get(Counter::kCarriedToNewRegion), 2u);
 }
 
+TEST_F(SendTargetsTest, shouldGiveMembersNewToARegionWhatTheGroupsOtherRegionsStillHoldFirst) {
+  // Group 5 spans regions 1 and 2. Region 2 acknowledged 1..3, region 1 only 1. A member of region
+  // 1 moves to region 2 (its groups changed): region 2's new view re-sends 4, and before it the
+  // 2 and 3 region 1 still holds, which the mover may lack.
+  targets_.Follow(View(1, 1, {1, 2}), true, now_);
+  targets_.Follow(View(2, 1, {3}), true, now_);
+  targets_.SetGroupRegions(5, {1, 2});
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(Send(5));
+  Ack(1, 1);
+  Ack(2, 3);
+  targets_.Follow(View(2, 2, {3, 2}), true, now_);
+  const RegionSender& sender = targets_.Find(2)->sender;
+  ASSERT_EQ(sender.pending_messages(), 3u);
+  EXPECT_EQ(sender.Find(sender.stable() + 1)->group_seq, 2u);
+  EXPECT_EQ(sender.Find(sender.stable() + 2)->group_seq, 3u);
+  EXPECT_EQ(sender.Find(sender.stable() + 3)->group_seq, 4u);
+  targets_.Follow(View(2, 3, {3}), true, now_);  // a view that only removes members: nothing more
+  EXPECT_EQ(targets_.Find(2)->sender.pending_messages(), 3u);
+}
+
 TEST_F(SendTargetsTest, shouldCarryAtOnceToARegionNewToTheGroupWhoseTargetExists) {
   targets_.Follow(View(1, 1, {1, 2}), true, now_);
   targets_.Follow(View(2, 1, {3}), true, now_);

@@ -71,10 +71,10 @@ Drawn DrawRegion(uint64_t seed) {
   if (sc.nodes > 1 && r.Bernoulli(0.25)) sc.inbound_loss.push_back({r.Uniform(sc.nodes), r.NextDouble() * 0.2});
   if (sc.nodes > 1 && r.Bernoulli(0.2)) sc.loss_bursts.push_back({r.Uniform(sc.nodes), 1s, Duration(LogUniform(r, 1, 50) * 1ms)});
   if (sc.nodes > 1 && r.Bernoulli(0.2)) sc.sleeps.push_back({r.Uniform(sc.nodes), 2s, Duration(LogUniform(r, 10, 500) * 1ms)});
-  if (sc.nodes > 2 && sc.nodes < 50 && r.Bernoulli(0.15)) {
+  if (sc.nodes > sc.senders + 1 && sc.nodes < 50 && r.Bernoulli(0.15)) {
     // Not a sender: a dropped sender's messages are not all delivered by design.
     const size_t victim = sc.senders + r.Uniform(sc.nodes - sc.senders);
-    if (victim < sc.nodes) sc.drop = DropMemberFault{victim, Duration(LogUniform(r, 10, 2000) * 1ms)};
+    sc.drop = DropMemberFault{victim, Duration(LogUniform(r, 10, 2000) * 1ms)};
   }
   sc.max_time = 120s;
   std::ostringstream t;
