@@ -180,6 +180,7 @@ class Node final : public PacketHandler,
   bool DeliversOnArrival(wire::GroupId group) const override;
   uint64_t FirstOwnHeld() const override;
   bool OwnMessage(uint64_t seq, wire::DataPacket& out) const override;
+  void OnOwnAck(const wire::AckPacket& ack) override { OnAckReceived(ack); }
   void OnRegionView(const wire::RegionView& view) override;
   void OnGroupView(const wire::GroupView& view) override;
 

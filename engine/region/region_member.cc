@@ -482,12 +482,13 @@ void RegionMember::CompleteRegionRound(const wire::TokenPacket& token, TimePoint
     ls.partition_contiguous = rec.partition_contiguous;
     ls.idle_rounds = (!progressed && rec.highest_seen <= ls.stable) ? ls.idle_rounds + 1 : 0;
     ls.last_round = token.round;
-    if (auto endpoint = SenderEndpoint(rec.sender)) {
-      const uint32_t avg =
-          token.members_visited > 0 ? static_cast<uint32_t>(rec.rate_sum / token.members_visited) : 0;
-      SendControl(*endpoint, wire::Packet{wire::PacketType::kAck, self_,
-                                          wire::AckPacket{layout_->view().id, rec.sender, token.round,
-                                                          ls.stable, rec.rate_min, avg, rec.rate_max}});
+    const uint32_t avg =
+        token.members_visited > 0 ? static_cast<uint32_t>(rec.rate_sum / token.members_visited) : 0;
+    const wire::AckPacket ack{layout_->view().id, rec.sender, token.round, ls.stable, rec.rate_min, avg, rec.rate_max};
+    if (rec.sender == self_) {
+      listener_.OnOwnAck(ack);
+    } else if (auto endpoint = SenderEndpoint(rec.sender)) {
+      SendControl(*endpoint, wire::Packet{wire::PacketType::kAck, self_, ack});
     }
   }
   std::erase_if(leader_senders_,

@@ -81,6 +81,9 @@ class RegionListener {
   // (every seq from it to the highest sent is held), and one message (false if not held).
   virtual uint64_t FirstOwnHeld() const = 0;
   virtual bool OwnMessage(uint64_t seq, wire::DataPacket& out) const = 0;
+  // The region leader's ACK of this node's own messages: handed over here, not sent to itself over
+  // the network (where its loss, a few rounds in a row, left the leader's own window undrained).
+  virtual void OnOwnAck(const wire::AckPacket& ack) = 0;
 };
 
 struct RegionStats {
