@@ -61,6 +61,7 @@ enum class Counter : uint16_t {
   kSendSuspended,       // times data to a region paused after a view that added members
   kTokenRecordsDeferred,  // sender records left out of a token that was full (carried in a later round)
   kCarriedToNewRegion,    // pending messages copied to a region new to their group (a member may have moved there)
+  kMulticastJoinFailures,  // a region's multicast group could not be joined (the view is installed anyway)
   kCount,
 };
 

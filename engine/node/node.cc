@@ -58,9 +58,11 @@ Status Node::InstallView(const wire::RegionView& view) {
     return {};  // older than the view installed: views are applied in order
   }
   const bool new_address = !region_.has_view() || region_.layout().view().multicast != view.multicast;
+  Status joined;
   if (new_address) {
     if (region_.has_view()) (void)transport_.LeaveGroup(region_.layout().view().multicast);
-    if (auto joined = transport_.JoinGroup(view.multicast); !joined) return joined;
+    joined = transport_.JoinGroup(view.multicast);
+    if (!joined) counters_.Add(Counter::kMulticastJoinFailures);
   }
   region_.InstallView(view);
   counters_.Add(Counter::kViewChanges);
@@ -72,7 +74,7 @@ Status Node::InstallView(const wire::RegionView& view) {
   }
   ReplayHeld();
   PostPump(IoClass::kOutboundData);
-  return {};
+  return joined;
 }
 
 void Node::FollowTarget(const wire::RegionView& view, bool create) {
@@ -104,7 +106,7 @@ void Node::OnRegionView(const wire::RegionView& view) {
   const bool member = std::any_of(view.members.begin(), view.members.end(),
                                   [&](const wire::Member& m) { return m.node == config_.id; });
   if (member) {
-    (void)InstallView(view);  // refused only for a non-multicast address (a broken GMS)
+    (void)InstallView(view);  // a failed multicast join is counted; a non-multicast address (a broken GMS) installs nothing
     return;
   }
   if (own_region() == view.id.region) {

@@ -131,6 +131,9 @@ class Node final : public PacketHandler,
 
   // Installs the region view this node belongs to (a static view, or one from the GMS). A new
   // view of the region re-sends, in the new view, every message the old one did not acknowledge.
+  // Errors: kInvalidArgument (not a multicast address; nothing installed); the transport's error
+  // if the multicast group cannot be joined: the view is installed anyway (the rings must not
+  // stall on this node; its data then comes only by repair) and kMulticastJoinFailures counts it.
   Status InstallView(const wire::RegionView& view);
 
   // Membership from a GMS from now on: registers with the groups joined so far, heartbeats, and

@@ -5,6 +5,8 @@
 #include "engine/node/delivery_filter.h"
 #include "engine/node/held_packets.h"
 #include "engine/node/inbound_router.h"
+#include "engine/node/node.h"
+#include "engine/transport/capturing_transport.h"
 
 namespace qsm {
 namespace {
@@ -149,6 +151,25 @@ TEST(DeliveryFilterTest, shouldStartAfreshAfterLeavingAndJoiningAgain) {
   filter.Join(1, false);
   EXPECT_TRUE(filter.Admit(9, 1, 2));
   EXPECT_EQ(filter.groups(), (std::vector<wire::GroupId>{1}));
+}
+
+TEST(NodeViewTest, shouldInstallItsRegionViewEvenWhenTheMulticastJoinFails) {
+  // A failed join used to leave the view uninstalled, silently: the region's rings waited for
+  // this node until the GMS timed it out.
+  VirtualClock clock{TimePoint(1s)};
+  Counters counters;
+  Scheduler scheduler{clock, counters};
+  Random random{1};
+  CapturingTransport transport(Endpoint::FromOctets(127, 0, 0, 1, 7002));
+  transport.FailJoins();
+  Node node(NodeConfig{.id = 2}, scheduler, transport, random);
+  wire::RegionView view{.id = {1, 1}, .multicast = Endpoint::FromOctets(239, 1, 1, 1, 7000), .members = {}};
+  view.members.push_back({1, Endpoint::FromOctets(127, 0, 0, 1, 7001)});
+  view.members.push_back({2, transport.local_endpoint()});
+  const Status s = node.InstallView(view);
+  EXPECT_FALSE(s.has_value());
+  EXPECT_TRUE(node.region().has_view());
+  EXPECT_EQ(node.Snapshot().counter(Counter::kMulticastJoinFailures), 1u);
 }
 
 }  // namespace

@@ -41,7 +41,7 @@ void RegionMember::InstallView(const wire::RegionView& view) {
   held_region_token_.reset();
   leader_senders_.clear();
   round_running_ = false;
-  last_rtt_ = Duration::zero();
+  last_rtt_ = smoothed_rtt_ = Duration::zero();
   stats_.cache_bytes = 0;
   stats_.cached_messages = 0;
   layout_ = RegionLayout::For(view, config_.replication, self_);
@@ -246,7 +246,9 @@ void RegionMember::StartRound(TimePoint now) {
   if (const size_t deferred = FitToken(token, config_.max_token_bytes); deferred > 0) {
     env_.counters.Add(Counter::kTokenRecordsDeferred, deferred);
   }
-  const Duration timeout = std::max({config_.min_token_timeout, 3 * TokenPeriod(), 20 * last_rtt_});
+  // A smoothed RTT: one slow round (a member asleep) no longer makes the next lost round wait 20x it.
+  const Duration timeout =
+      std::max({config_.min_token_timeout, 3 * TokenPeriod(), std::min<Duration>(10 * smoothed_rtt_, 5s)});
   timeout_alarm_ = env_.scheduler.alarms().Schedule(now + timeout, [this](TimePoint t) { StartRound(t); });
   BeginPartitionRound(std::move(token), now);
 }
@@ -470,6 +472,7 @@ void RegionMember::CompleteRegionRound(const wire::TokenPacket& token, TimePoint
   bool lagging = false;  // a member lacks what the region had seen by the previous round
   env_.scheduler.alarms().Cancel(timeout_alarm_);
   last_rtt_ = now - round_start_;
+  smoothed_rtt_ = smoothed_rtt_ == Duration::zero() ? last_rtt_ : (7 * smoothed_rtt_ + last_rtt_) / 8;
   stats_.region_rtt_ns.Record(static_cast<uint64_t>(last_rtt_.count()));
   env_.counters.Add(Counter::kTokenRounds);
   for (const auto& rec : token.records) {

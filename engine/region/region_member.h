@@ -5,7 +5,8 @@
 // The token round, as this implementation runs it:
 //   1. The region leader (member 0) starts round r at the token rate (next round after
 //      max(1/rate - last RTT, 0.5/rate)); a round that has not returned within the token timeout
-//      is started again as r+1 (a lost token is regenerated; older tokens are then dropped).
+//      (max(min_token_timeout, 3 periods, 10 x smoothed RTT up to 5 s)) is started again as r+1
+//      (a lost token is regenerated; older tokens are then dropped).
 //   2. Each partition leader, holding the region token, runs its partition's ring: the partition
 //      token visits the members in position order and returns to the leader. Every member folds
 //      its state into each sender record (max highest seen, min contiguous prefix, intersection
@@ -54,7 +55,7 @@ namespace qsm {
 struct RegionConfig {
   size_t replication = 5;               // R: members per partition between R and 2R-1
   double token_rate = 5;                // rounds per second (paper: 1 to 5)
-  Duration min_token_timeout = 200ms;   // a round is regenerated after max(this, 3/rate, 20 x RTT)
+  Duration min_token_timeout = 200ms;   // a round is regenerated after max(this, 3/rate, 10 x smoothed RTT <= 5 s)
   int idle_rounds_to_drop = 3;          // a sender whose records stay unchanged this long leaves the token
   Duration token_hop_timeout = 10ms;    // a token hop not acknowledged is re-sent, backing off x2...
   Duration token_hop_give_up = 2s;      // ...until this much time has passed (then the round regenerates)
@@ -231,6 +232,7 @@ class RegionMember {
   std::map<wire::NodeId, LeaderSender> leader_senders_;
   TimePoint round_start_{};
   Duration last_rtt_{};
+  Duration smoothed_rtt_{};  // EWMA of region round durations (1/8 of each new one)
   bool round_running_ = false;
   AlarmId next_round_alarm_;
   AlarmId timeout_alarm_;

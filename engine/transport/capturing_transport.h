@@ -40,7 +40,10 @@ class CapturingTransport final : public Transport {
 
   Endpoint local_endpoint() const override { return self_; }
   void SetHandler(TransportHandler*) override {}
+  // Every JoinGroup from now on fails (as with too many memberships).
+  void FailJoins() { fail_joins_ = true; }
   Status JoinGroup(Endpoint group) override {
+    if (fail_joins_) return MakeError(ErrorCode::kIo, "cannot join " + group.ToString());
     groups_.push_back(group);
     return {};
   }
@@ -75,6 +78,7 @@ class CapturingTransport final : public Transport {
   size_t room_ = std::numeric_limits<size_t>::max();
   bool writable_requested_ = false;
   NoWaker no_waker_;
+  bool fail_joins_ = false;
 };
 
 }  // namespace qsm
