@@ -61,8 +61,7 @@ Status Node::InstallView(const wire::RegionView& view) {
   Status joined;
   if (new_address) {
     if (region_.has_view()) (void)transport_.LeaveGroup(region_.layout().view().multicast);
-    joined = transport_.JoinGroup(view.multicast);
-    if (!joined) counters_.Add(Counter::kMulticastJoinFailures);
+    if (joined = transport_.JoinGroup(view.multicast); !joined) counters_.Add(Counter::kMulticastJoinFailures);
   }
   region_.InstallView(view);
   counters_.Add(Counter::kViewChanges);
@@ -106,7 +105,8 @@ void Node::OnRegionView(const wire::RegionView& view) {
   const bool member = std::any_of(view.members.begin(), view.members.end(),
                                   [&](const wire::Member& m) { return m.node == config_.id; });
   if (member) {
-    (void)InstallView(view);  // a failed multicast join is counted; a non-multicast address (a broken GMS) installs nothing
+    // A failed multicast join is counted; a non-multicast address (a broken GMS) installs nothing.
+    (void)InstallView(view);
     return;
   }
   if (own_region() == view.id.region) {
@@ -172,7 +172,7 @@ bool Node::Send(wire::GroupId group, std::span<const std::byte> payload) {
   if (payload.size() > config_.max_payload_bytes || !targets_.Reserve(group, payload.size(), reserved_))
     return false;
   targets_.Assign(reserved_, PendingMessage{group, 0, ToNanos(scheduler_.clock().Now()),
-                                                std::vector<std::byte>(payload.begin(), payload.end())});
+                                            std::vector<std::byte>(payload.begin(), payload.end())});
   PostPump(IoClass::kOutboundData);
   return true;
 }
@@ -199,7 +199,7 @@ bool Node::PullFromFeed() {
   }
   feed_message_held_ = false;
   targets_.Assign(reserved_, PendingMessage{feed_message_.group, 0, ToNanos(feed_message_.intended),
-                                                std::move(feed_message_.payload)});
+                                            std::move(feed_message_.payload)});
   feed_message_.payload = {};
   return true;
 }
@@ -257,10 +257,8 @@ void Node::PumpRecovery() {
     for (auto& [region, t] : targets_) {
       auto seq = t.sender.PopRetransmit(now);
       if (!seq) continue;
-      if (Transmit(t, *seq, wire::PacketType::kRetransmit) == SendStatus::kWouldBlock) {
-        t.sender.RequeueRetransmit(*seq);
-        return;
-      }
+      if (Transmit(t, *seq, wire::PacketType::kRetransmit) == SendStatus::kWouldBlock)
+        return t.sender.RequeueRetransmit(*seq);  // first again when the socket drains
       counters_.Add(Counter::kRecoveryRetransmit);
       break;
     }
@@ -406,8 +404,8 @@ void Node::OnPacket(const wire::Packet& packet, std::span<const std::byte> datag
 }
 
 void Node::OnAckReceived(const wire::AckPacket& ack) {
-  SendTarget* t = targets_.Find(ack.rvid.region);
-  if (ack.sender != config_.id || t == nullptr || t->sender.rvid() != ack.rvid) {
+  SendTarget* t = ack.sender == config_.id ? targets_.FindView(ack.rvid) : nullptr;
+  if (t == nullptr) {
     counters_.Add(Counter::kWrongView);
     return;
   }
@@ -421,8 +419,8 @@ void Node::OnAckReceived(const wire::AckPacket& ack) {
 }
 
 void Node::OnNakReceived(const wire::RecoveryRequest& nak) {
-  SendTarget* t = targets_.Find(nak.rvid.region);
-  if (nak.sender != config_.id || t == nullptr || t->sender.rvid() != nak.rvid) {
+  SendTarget* t = nak.sender == config_.id ? targets_.FindView(nak.rvid) : nullptr;
+  if (t == nullptr) {
     counters_.Add(Counter::kWrongView);
     return;
   }

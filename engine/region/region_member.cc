@@ -501,7 +501,10 @@ void RegionMember::CompleteRegionRound(const wire::TokenPacket& token, TimePoint
     const size_t carried = std::max<size_t>(token.records.size(), 1);
     const auto pages = static_cast<int64_t>((leader_senders_.size() + carried - 1) / carried);
     Duration period = TokenPeriod() / std::max<int64_t>(pages, 1);
-    if (lagging) period = Duration(static_cast<int64_t>(static_cast<double>(period.count()) / std::max(1.0, config_.repair_speedup)));
+    if (lagging) {
+      const double speedup = std::max(1.0, config_.repair_speedup);
+      period = Duration(static_cast<int64_t>(static_cast<double>(period.count()) / speedup));
+    }
     ScheduleRound(now + std::max(period - last_rtt_, period / 2));
   }
 }

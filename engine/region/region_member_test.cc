@@ -95,6 +95,19 @@ class RegionMemberTest : public ::testing::Test {
       }
     }
   }
+  // Region leader of a two-member region: `token` is the partition token it sent to member 2.
+  // Member 2 passes it back holding 1..contiguous; the leader's region token comes back to itself.
+  void CompleteTwoMemberRound(wire::TokenPacket token, uint64_t contiguous) {
+    AckTokensSent();
+    transport_->TakeSent();
+    token.records[0].contiguous = contiguous;
+    token.members_visited = 2;
+    FeedToken(wire::PacketType::kPartitionToken, token, 2);
+    auto region = std::get<wire::TokenPacket>(OnlySent(wire::PacketType::kRegionToken).body);
+    AckTokensSent();
+    transport_->TakeSent();
+    FeedToken(wire::PacketType::kRegionToken, region, 1);
+  }
   // Sends every queued forward; returns their destinations and seqs.
   std::vector<std::pair<Endpoint, uint64_t>> DrainForwards() {
     std::vector<std::byte> scratch;
@@ -203,7 +216,9 @@ TEST_F(RegionMemberTest, shouldPullAcrossPartitionsWhatThatPartitionsPrefixVouch
   auto pulls = transport_->SentOf(wire::PacketType::kPullRequest);
   ASSERT_EQ(pulls.size(), 2u);
   // From members of partition 0: view indexes 0, 2, 4, ... are members 1, 3, 5, ...
-  for (const auto& pull : pulls) EXPECT_EQ((pull.to.port - 7000) % 2, 1) << "pulled from member " << pull.to.port - 7000;
+  for (const auto& pull : pulls) {
+    EXPECT_EQ((pull.to.port - 7000) % 2, 1) << "pulled from member " << pull.to.port - 7000;
+  }
   // What partition 0 caches (odd seqs, not 6) and its prefix vouches for: 3, 5. Then, in a
   // request of its own (a member of partition 0 lags below 7, the others need not): 7, 9.
   EXPECT_EQ(std::get<wire::RecoveryRequest>(pulls[0].packet().body).ranges,
@@ -332,28 +347,24 @@ TEST_F(RegionMemberTest, shouldLearnAnOutsideSendersEndpointFromARetransmission)
   Become(1, 2);
   for (uint64_t s : {1, 2}) {
     payload_.assign(10, std::byte{1});
-    wire::DataPacket data{.rvid = view_.id, .sender = kSender, .group = 1, .region_seq = s, .group_seq = s, .payload = payload_};
+    wire::DataPacket data{
+        .rvid = view_.id, .sender = kSender, .group = 1, .region_seq = s, .group_seq = s, .payload = payload_};
     member_->OnPacket(wire::Packet{wire::PacketType::kForward, 2, data}, EndpointOf(2), clock_.Now());
   }
   FeedData(2, wire::PacketType::kRetransmit);  // a duplicate, but it comes from the sender itself
   Advance(1s);
-  auto token = std::get<wire::TokenPacket>(OnlySent(wire::PacketType::kPartitionToken).body);
-  AckTokensSent();
-  transport_->TakeSent();
-  token.records[0].contiguous = 2;
-  token.members_visited = 2;
-  FeedToken(wire::PacketType::kPartitionToken, token, 2);
-  auto region = std::get<wire::TokenPacket>(OnlySent(wire::PacketType::kRegionToken).body);
-  AckTokensSent();
-  transport_->TakeSent();
-  FeedToken(wire::PacketType::kRegionToken, region, 1);
+  CompleteTwoMemberRound(std::get<wire::TokenPacket>(OnlySent(wire::PacketType::kPartitionToken).body), 2);
   EXPECT_EQ(OnlySentTo(wire::PacketType::kAck), kSenderEndpoint);
 }
 
 // Message `seq` of `sender`, from `from`.
 wire::Packet DataFrom(wire::NodeId sender, uint64_t seq, std::span<const std::byte> payload) {
   return wire::Packet{wire::PacketType::kData, sender,
-                      wire::DataPacket{.rvid = {1, 1}, .sender = sender, .group = 1, .region_seq = seq, .group_seq = seq,
+                      wire::DataPacket{.rvid = {1, 1},
+                                       .sender = sender,
+                                       .group = 1,
+                                       .region_seq = seq,
+                                       .group_seq = seq,
                                        .payload = payload}};
 }
 
@@ -367,16 +378,7 @@ TEST_F(RegionMemberTest, shouldStartRoundsAgainWhenAQuietLeaderGetsARetransmissi
     Advance(1s);
     auto sent = transport_->SentOf(wire::PacketType::kPartitionToken);
     if (sent.empty()) break;  // quiet
-    auto token = std::get<wire::TokenPacket>(sent.front().packet().body);
-    AckTokensSent();
-    transport_->TakeSent();
-    token.records[0].contiguous = 1;
-    token.members_visited = 2;
-    FeedToken(wire::PacketType::kPartitionToken, token, 2);
-    auto region = std::get<wire::TokenPacket>(OnlySent(wire::PacketType::kRegionToken).body);
-    AckTokensSent();
-    transport_->TakeSent();
-    FeedToken(wire::PacketType::kRegionToken, region, 1);
+    CompleteTwoMemberRound(std::get<wire::TokenPacket>(sent.front().packet().body), 1);
     transport_->TakeSent();
   }
   transport_->TakeSent();

@@ -179,6 +179,11 @@ SendTarget* SendTargets::Find(uint32_t region) {
   return it == targets_.end() ? nullptr : &it->second;
 }
 
+SendTarget* SendTargets::FindView(const wire::RegionViewId& rvid) {
+  SendTarget* t = Find(rvid.region);
+  return t != nullptr && t->sender.rvid() == rvid ? t : nullptr;
+}
+
 const SendTarget* SendTargets::Find(uint32_t region) const {
   auto it = targets_.find(region);
   return it == targets_.end() ? nullptr : &it->second;

@@ -73,6 +73,8 @@ class SendTargets {
   std::vector<std::byte> TakeSpareBuffer();
 
   SendTarget* Find(uint32_t region);
+  // The target of region view `rvid`, if that is the target's current view.
+  SendTarget* FindView(const wire::RegionViewId& rvid);
   const SendTarget* Find(uint32_t region) const;
   bool empty() const { return targets_.empty(); }
   size_t size() const { return targets_.size(); }

@@ -30,8 +30,9 @@ namespace {
 
 // A value in [lo, hi], log-uniform (small values as likely as large ones, per decade).
 uint64_t LogUniform(Random& r, uint64_t lo, uint64_t hi) {
-  const double x = std::log(static_cast<double>(lo)) +
-                   r.NextDouble() * (std::log(static_cast<double>(hi) + 1) - std::log(static_cast<double>(lo)));
+  const double x =
+      std::log(static_cast<double>(lo)) +
+      r.NextDouble() * (std::log(static_cast<double>(hi) + 1) - std::log(static_cast<double>(lo)));
   return std::clamp<uint64_t>(static_cast<uint64_t>(std::exp(x)), lo, hi);
 }
 
@@ -44,14 +45,16 @@ LinkModel DrawLink(Random& r, double max_loss) {
   return link;
 }
 
+// A drawn scenario and its one-line description (printed, and with a failure).
+template <typename Scenario>
 struct Drawn {
-  RegionScenario sc;
+  Scenario sc;
   std::string text;
 };
 
 // A region configuration. Deliveries (nodes x senders x messages) are kept near a budget so that
 // a run takes about a second or less on the dev build, whatever was drawn.
-Drawn DrawRegion(uint64_t seed) {
+Drawn<RegionScenario> DrawRegion(uint64_t seed) {
   Random r(seed * 7919 + 1);
   RegionScenario sc;
   sc.seed = seed;
@@ -66,13 +69,17 @@ Drawn DrawRegion(uint64_t seed) {
   sc.node.region.token_rate = r.Bernoulli(0.2) ? 1 + r.Uniform(20) : 5;
   if (r.Bernoulli(0.6)) {  // paced, at most 20 s of load; else saturation
     sc.node.send_rate = static_cast<double>(LogUniform(r, 10, 20000));
-    sc.messages = std::max<uint64_t>(1, std::min<uint64_t>(sc.messages, static_cast<uint64_t>(sc.node.send_rate * 20)));
+    sc.messages =
+        std::max<uint64_t>(1, std::min<uint64_t>(sc.messages, static_cast<uint64_t>(sc.node.send_rate * 20)));
   }
   const double max_loss = sc.nodes >= 50 ? 0.03 : 0.2;
   sc.link = DrawLink(r, max_loss);
-  if (sc.nodes > 1 && r.Bernoulli(0.25)) sc.inbound_loss.push_back({r.Uniform(sc.nodes), r.NextDouble() * 0.2});
-  if (sc.nodes > 1 && r.Bernoulli(0.2)) sc.loss_bursts.push_back({r.Uniform(sc.nodes), 1s, Duration(LogUniform(r, 1, 50) * 1ms)});
-  if (sc.nodes > 1 && r.Bernoulli(0.2)) sc.sleeps.push_back({r.Uniform(sc.nodes), 2s, Duration(LogUniform(r, 10, 500) * 1ms)});
+  if (sc.nodes > 1 && r.Bernoulli(0.25))
+    sc.inbound_loss.push_back({r.Uniform(sc.nodes), r.NextDouble() * 0.2});
+  if (sc.nodes > 1 && r.Bernoulli(0.2))
+    sc.loss_bursts.push_back({r.Uniform(sc.nodes), 1s, Duration(LogUniform(r, 1, 50) * 1ms)});
+  if (sc.nodes > 1 && r.Bernoulli(0.2))
+    sc.sleeps.push_back({r.Uniform(sc.nodes), 2s, Duration(LogUniform(r, 10, 500) * 1ms)});
   if (sc.nodes > sc.senders + 1 && sc.nodes < 50 && r.Bernoulli(0.15)) {
     // Not a sender: a dropped sender's messages are not all delivered by design.
     const size_t victim = sc.senders + r.Uniform(sc.nodes - sc.senders);
@@ -86,19 +93,16 @@ Drawn DrawRegion(uint64_t seed) {
     << (sc.node.send_rate > 0 ? std::to_string(static_cast<int>(sc.node.send_rate)) : "max") << ", loss "
     << sc.link.loss << " dup " << sc.link.duplicate << " reorder " << sc.link.reorder;
   for (const auto& f : sc.inbound_loss) t << ", node " << f.node << " loses " << f.rate;
-  for (const auto& f : sc.loss_bursts) t << ", node " << f.node << " bursts " << ToSeconds(f.duration) * 1000 << " ms/s";
-  for (const auto& f : sc.sleeps) t << ", node " << f.node << " sleeps " << ToSeconds(f.duration) * 1000 << " ms/2s";
+  for (const auto& f : sc.loss_bursts)
+    t << ", node " << f.node << " bursts " << ToSeconds(f.duration) * 1000 << " ms/s";
+  for (const auto& f : sc.sleeps)
+    t << ", node " << f.node << " sleeps " << ToSeconds(f.duration) * 1000 << " ms/2s";
   if (sc.drop) t << ", node " << sc.drop->node << " dropped at " << ToSeconds(sc.drop->at) << " s";
   return {sc, t.str()};
 }
 
-struct DrawnGms {
-  GmsScenario sc;
-  std::string text;
-};
-
 // A membership configuration: nodes in a few groups (so in several regions), loads, and events.
-DrawnGms DrawGms(uint64_t seed) {
+Drawn<GmsScenario> DrawGms(uint64_t seed) {
   Random r(seed * 104729 + 3);
   GmsScenario sc;
   sc.seed = seed;
@@ -131,16 +135,26 @@ DrawnGms DrawGms(uint64_t seed) {
     const auto node = static_cast<wire::NodeId>(1 + r.Uniform(sc.nodes));
     const double kind = r.NextDouble();
     if (kind < 0.35) {
-      e = {.kind = GmsEvent::Kind::kJoin, .at = e.at, .node = node, .group = static_cast<wire::GroupId>(2 + r.Uniform(3))};
+      e = {.kind = GmsEvent::Kind::kJoin,
+           .at = e.at,
+           .node = node,
+           .group = static_cast<wire::GroupId>(2 + r.Uniform(3))};
     } else if (kind < 0.6) {
-      e = {.kind = GmsEvent::Kind::kLeave, .at = e.at, .node = node, .group = static_cast<wire::GroupId>(2 + r.Uniform(3))};
+      e = {.kind = GmsEvent::Kind::kLeave,
+           .at = e.at,
+           .node = node,
+           .group = static_cast<wire::GroupId>(2 + r.Uniform(3))};
     } else if (kind < 0.72 && !crashed && std::find(senders.begin(), senders.end(), node) == senders.end()) {
       e = {.kind = GmsEvent::Kind::kCrash, .at = e.at, .node = node};
       crashed = true;
     } else if (kind < 0.86) {
-      e = {.kind = GmsEvent::Kind::kRestartGms, .at = e.at, .duration = Duration(100ms + Duration(r.Uniform(400) * 1ms))};
+      e = {.kind = GmsEvent::Kind::kRestartGms,
+           .at = e.at,
+           .duration = Duration(100ms + Duration(r.Uniform(400) * 1ms))};
     } else {
-      e = {.kind = GmsEvent::Kind::kRegionLoss, .at = e.at, .duration = Duration(r.Uniform(100) * 1ms + 1ms),
+      e = {.kind = GmsEvent::Kind::kRegionLoss,
+           .at = e.at,
+           .duration = Duration(r.Uniform(100) * 1ms + 1ms),
            .nodes = {node}};
     }
     sc.events.push_back(e);
@@ -149,7 +163,8 @@ DrawnGms DrawGms(uint64_t seed) {
   std::ostringstream t;
   t << "gms: nodes " << sc.nodes << ", groups " << groups << ", loads " << sc.loads.size() << ", R "
     << sc.node.region.replication << ", loss " << sc.link.loss << ", events:";
-  for (const auto& e : sc.events) t << " " << static_cast<int>(e.kind) << "@" << ToSeconds(e.at) << "s/n" << e.node;
+  for (const auto& e : sc.events)
+    t << " " << static_cast<int>(e.kind) << "@" << ToSeconds(e.at) << "s/n" << e.node;
   return {sc, t.str()};
 }
 
@@ -174,7 +189,7 @@ TEST(SwarmTest, DrawnConfigurationsAreSafeAndLive) {
     std::string text, summary;
     bool ok = false;
     if (kind.Bernoulli(0.7)) {
-      Drawn d = DrawRegion(seed);
+      Drawn<RegionScenario> d = DrawRegion(seed);
       RegionResult r = RunRegionScenario(d.sc);
       ok = r.ok;
       // Liveness beyond delivery: rounds completed while there were senders to acknowledge.
@@ -186,17 +201,18 @@ TEST(SwarmTest, DrawnConfigurationsAreSafeAndLive) {
       summary = r.Summary();
       for (const auto& v : r.violations) summary += "\n  " + v;
     } else {
-      DrawnGms d = DrawGms(seed);
+      Drawn<GmsScenario> d = DrawGms(seed);
       GmsResult r = RunGmsScenario(d.sc);
       ok = r.ok;
       text = d.text;
       summary = r.Summary();
     }
-    std::printf("[ swarm %lu ] %s: %s\n", static_cast<unsigned long>(seed), ok ? "OK" : "FAILED", text.c_str());
+    std::printf("[ swarm %lu ] %s: %s\n", static_cast<unsigned long>(seed), ok ? "OK" : "FAILED",
+                text.c_str());
     if (!ok) {
       ++failures;
-      ADD_FAILURE() << "swarm seed " << seed << " (replay: QSM_SWARM=" << seed << "-" << seed << ")\n  " << text
-                    << "\n  " << summary;
+      ADD_FAILURE() << "swarm seed " << seed << " (replay: QSM_SWARM=" << seed << "-" << seed << ")\n  "
+                    << text << "\n  " << summary;
     }
   }
 }
