@@ -195,7 +195,7 @@ TEST(SwarmTest, DrawnConfigurationsAreSafeAndLive) {
       // Liveness beyond delivery: rounds completed while there were senders to acknowledge.
       if (ok && d.sc.nodes > 1 && d.sc.senders > 0 && r.token_rounds == 0) {
         ok = false;
-        r.violations.push_back("no token round completed");
+        r.violations.emplace_back("no token round completed");
       }
       text = d.text;
       summary = r.Summary();
