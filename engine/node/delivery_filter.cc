@@ -24,11 +24,13 @@ bool DeliveryFilter::Admit(wire::NodeId sender, wire::GroupId group, uint64_t gr
   if (joined == joined_.end()) return false;  // received and repaired for the region, not delivered here
   Stream& s = streams_[KeyOf(sender, group)];
   if (joined->second) {
-    // The window keeps the last kUnorderedSpan seqs below the highest delivered; anything older
-    // counts as delivered. A joiner's stream starts anywhere, and a long stream slides.
-    const uint64_t floor = group_seq > kUnorderedSpan ? group_seq - kUnorderedSpan : 0;
+    // The window keeps at least the last kUnorderedSpan / 2 seqs below the highest delivered;
+    // anything older counts as delivered. A joiner's stream starts anywhere, and a long stream
+    // slides: by kUnorderedSpan / 2 at a time, so SkipTo's cost is spread over as many messages.
     if (!s.seen) s.seen = std::make_unique<ReceiveWindow>();
-    if (s.seen->contiguous() < floor) s.seen->SkipTo(floor);
+    if (group_seq > kUnorderedSpan && s.seen->contiguous() < group_seq - kUnorderedSpan) {
+      s.seen->SkipTo(group_seq - kUnorderedSpan / 2);
+    }
     if (s.seen->Insert(group_seq) != ReceiveWindow::InsertResult::kNew) {
       counters_.Add(Counter::kDuplicatesDropped);
       return false;

@@ -35,8 +35,9 @@ class DeliveryFilter {
   // joined and the message was not delivered before (duplicates are counted as kDuplicatesDropped).
   bool Admit(wire::NodeId sender, wire::GroupId group, uint64_t group_seq);
 
-  // Unordered: a seq more than this far below the highest delivered counts as delivered (a
-  // sender's pending window is far smaller, so no message that is new gets there).
+  // Unordered: a seq more than this far below the highest delivered counts as delivered, and at
+  // most half as far once the window slides (a sender's pending window is far smaller, so no
+  // message that is new gets there).
   static constexpr uint64_t kUnorderedSpan = ReceiveWindow::kMaxSpan / 2;
 
  private:
