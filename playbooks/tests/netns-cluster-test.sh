@@ -122,10 +122,7 @@ grafana_provisioning_dir=$tmp/hosts/{{ inventory_hostname }}/etc/grafana/provisi
 grafana_dashboards_dir=$tmp/hosts/{{ inventory_hostname }}/var/grafana/dashboards
 grafana_restart=false
 suite_harness=$build/harness/qsm-harness
-# Every node must be launched (ansible, over ssh, one host at a time) and registered with the GMS
-# before the load starts, or it joins late and misses the first messages. 4 s was not enough on a
-# loaded 2-core machine (nodes 2 and 3 started 2-3 s into the load).
-suite_start_delay_ms=10000
+suite_start_delay_ms=4000
 EOF
 
 export ANSIBLE_HOST_KEY_CHECKING=False
