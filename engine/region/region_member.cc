@@ -243,9 +243,6 @@ void RegionMember::StartRound(TimePoint now) {
                                                .cleanup = ls.stable,
                                                .partition_contiguous = ls.partition_contiguous});
   }
-  if (const size_t deferred = FitToken(token, config_.max_token_bytes); deferred > 0) {
-    env_.counters.Add(Counter::kTokenRecordsDeferred, deferred);
-  }
   // A smoothed RTT: one slow round (a member asleep) no longer makes the next lost round wait 20x it.
   const Duration timeout =
       std::max({config_.min_token_timeout, 3 * TokenPeriod(), std::min<Duration>(10 * smoothed_rtt_, 5s)});

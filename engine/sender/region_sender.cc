@@ -54,8 +54,12 @@ size_t RegionSender::OnAck(uint64_t stable) {
 
 namespace {
 
-// Removes `cut` from every range of `pieces`.
+// Removes `cut` from every range of `pieces` (allocates only when they overlap).
 void Subtract(std::vector<wire::SeqRange>& pieces, const wire::SeqRange& cut) {
+  const bool overlaps = std::any_of(pieces.begin(), pieces.end(), [&](const wire::SeqRange& p) {
+    return cut.first <= p.last && p.first <= cut.last;
+  });
+  if (!overlaps) return;
   std::vector<wire::SeqRange> out;
   for (const auto& p : pieces) {
     if (cut.last < p.first || cut.first > p.last) {

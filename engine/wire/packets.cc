@@ -17,7 +17,6 @@ constexpr size_t kSenderRecordFixed = 56;
 constexpr size_t kTokenFixed = 34;
 constexpr size_t kAckSize = 40;
 constexpr size_t kRecoveryFixed = 13;
-constexpr size_t kRangeSize = 16;
 constexpr size_t kMemberSize = 10;
 constexpr size_t kRegionViewFixed = 16;
 constexpr size_t kGroupViewFixed = 10;
@@ -34,7 +33,7 @@ bool TypeCarries(PacketType t) {
 // ---- sizes ----
 size_t BodySize(const DataPacket& p) { return kDataBodyFixed + p.payload.size(); }
 size_t BodySize(const SenderRecord& r) {
-  return kSenderRecordFixed + (r.missing_all.size() + r.pred_missing.size()) * kRangeSize +
+  return kSenderRecordFixed + (r.missing_all.size() + r.pred_missing.size()) * kRangeBytes +
          r.partition_contiguous.size() * 8;
 }
 size_t BodySize(const TokenPacket& p) {
@@ -43,7 +42,7 @@ size_t BodySize(const TokenPacket& p) {
   return n;
 }
 size_t BodySize(const AckPacket&) { return kAckSize; }
-size_t BodySize(const RecoveryRequest& p) { return kRecoveryFixed + p.ranges.size() * kRangeSize; }
+size_t BodySize(const RecoveryRequest& p) { return kRecoveryFixed + p.ranges.size() * kRangeBytes; }
 size_t BodySize(const TokenAckPacket&) { return 25; }
 size_t BodySize(const RegisterPacket& p) { return kRegisterFixed + p.groups.size() * 4; }
 size_t BodySize(const HeartbeatPacket&) { return 28; }
@@ -213,7 +212,7 @@ Endpoint GetEndpoint(Reader& r) {
 }
 // Reads `count` ranges, each with first <= last.
 bool GetRanges(Reader& r, size_t count, std::vector<SeqRange>& out) {
-  if (count * kRangeSize > r.remaining()) return false;
+  if (count * kRangeBytes > r.remaining()) return false;
   out.resize(count);
   for (auto& range : out) {
     range.first = r.U64();
