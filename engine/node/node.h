@@ -173,6 +173,8 @@ class Node final : public PacketHandler,
   uint64_t AcknowledgedThrough(wire::GroupId group) const;
   // The regions messages to `group` go to now (empty: not known yet).
   std::vector<uint32_t> RegionsOf(wire::GroupId group) const;
+  // The nodes a message to `group` sent now is for (sorted; empty before its views are known).
+  std::vector<wire::NodeId> MembersOf(wire::GroupId group) const { return targets_.MembersOf(group); }
 
   // PacketHandler, IoHandler, RegionListener, ViewListener: engine internals.
   void OnPacket(const wire::Packet& packet, std::span<const std::byte> datagram, const Endpoint& from,

@@ -65,6 +65,16 @@ std::vector<uint32_t> SendTargets::RegionsOf(wire::GroupId group) const {
   return it == group_regions_.end() ? std::vector<uint32_t>{} : it->second;
 }
 
+std::vector<wire::NodeId> SendTargets::MembersOf(wire::GroupId group) const {
+  std::vector<wire::NodeId> out;
+  for (uint32_t region : RegionsOf(group)) {
+    if (const SendTarget* t = Find(region); t != nullptr) out.insert(out.end(), t->members.begin(), t->members.end());
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 bool SendTargets::Named(uint32_t region) const {
   if (every_group_to_ == region) return true;
   return std::any_of(group_regions_.begin(), group_regions_.end(), [&](const auto& entry) {

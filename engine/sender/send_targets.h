@@ -50,6 +50,9 @@ class SendTargets {
   void SetGroupRegions(wire::GroupId group, std::vector<uint32_t> regions);
   // The regions messages to `group` go to now (empty: not known yet).
   std::vector<uint32_t> RegionsOf(wire::GroupId group) const;
+  // The members of the current views of those regions that have a target yet, sorted, without
+  // repeats: the nodes a message to `group` sent now is for.
+  std::vector<wire::NodeId> MembersOf(wire::GroupId group) const;
   // Whether messages of some group go to `region`.
   bool Named(uint32_t region) const;
 

@@ -17,6 +17,14 @@ std::string Stream(uint32_t sender, uint32_t group) {
   return "from node " + std::to_string(sender) + " in group " + std::to_string(group);
 }
 
+// Why a receiver may have missed a sender's first messages: the sender stopped waiting for it.
+std::string AbsentNote(const NodeResult& sender, uint32_t receiver) {
+  const auto& absent = sender.absent_at_load_start;
+  if (std::find(absent.begin(), absent.end(), receiver) == absent.end()) return "";
+  return "; it was not yet in node " + std::to_string(sender.node_id) + "'s view when its load started at " +
+         std::to_string(sender.load_start_s).substr(0, 5) + " s";
+}
+
 }  // namespace
 
 CheckReport CheckDeliveries(const CheckInput& in) {
@@ -102,7 +110,8 @@ CheckReport CheckDeliveries(const CheckInput& in) {
           if (holes > 0) {
             Violation(report, "node " + std::to_string(receiver) + " lost " + std::to_string(holes) + " of " +
                                   std::to_string(sent) + " messages " + Stream(sender, group) +
-                                  " (first missing: " + std::to_string(expect) + ")");
+                                  " (first missing: " + std::to_string(expect) + ")" +
+                                  AbsentNote(sender_result->second, receiver));
           }
           if (behind > 0) {
             ++rc.behind_streams;

@@ -57,6 +57,14 @@ Result<ResolvedRun> Resolve(const Scenario& sc, const Addressing& addressing) {
     p.interface_address = addressing.interface(id);
     p.joined = groups[id - 1];
     if (run.is_sender(id)) p.send_groups = p.joined;
+    if (sc.gms) {
+      for (uint32_t g : p.send_groups) {
+        std::vector<uint32_t>& ids = p.group_members[g];
+        for (uint32_t m = 1; m <= sc.nodes; ++m) {
+          if (std::find(groups[m - 1].begin(), groups[m - 1].end(), g) != groups[m - 1].end()) ids.push_back(m);
+        }
+      }
+    }
     p.rate = sc.rate;
     p.message_size = sc.message_size;
     p.send_for = sc.duration;

@@ -31,6 +31,30 @@ Result<Endpoint> ReadEndpoint(const JsonFields& f, const char* key) {
   return ep;
 }
 
+// "group_members": [{"group": G, "members": [ID, ...]}, ...] and "await_members_for_ns" (both
+// optional).
+Status ReadGroupMembers(const JsonFields& f, NodePlan& p) {
+  int64_t await = p.await_members_for.count();
+  if (auto s = f.Read("await_members_for_ns", await, false); !s) return s;
+  if (await < 0) return std::unexpected(f.Fail("'await_members_for_ns' must be >= 0"));
+  p.await_members_for = Duration(await);
+  const json* groups = f.Find("group_members");
+  if (groups == nullptr) return {};
+  if (!groups->is_array()) return std::unexpected(f.Fail("'group_members' must be a list"));
+  for (const json& g : *groups) {
+    if (!g.is_object()) return std::unexpected(f.Fail("'group_members': every entry must be an object"));
+    const JsonFields gf(g, "plan: 'group_members'");
+    uint32_t group = 0;
+    std::vector<uint32_t> ids;
+    for (Status s : {gf.Read("group", group), gf.Read("members", ids)}) {
+      if (!s) return s;
+    }
+    if (!p.group_members.emplace(group, std::move(ids)).second)
+      return std::unexpected(f.Fail("'group_members': group " + std::to_string(group) + " twice"));
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string PlanToJson(const NodePlan& p) {
@@ -61,6 +85,10 @@ std::string PlanToJson(const NodePlan& p) {
   if (p.gms) {
     out["gms"] = p.gms->ToString();
     out["heartbeat_ns"] = p.heartbeat.count();
+    json groups = json::array();
+    for (const auto& [group, ids] : p.group_members) groups.push_back({{"group", group}, {"members", ids}});
+    out["group_members"] = groups;
+    out["await_members_for_ns"] = p.await_members_for.count();
   }
   return out.dump(2);
 }
@@ -96,6 +124,7 @@ Result<NodePlan> PlanFromJson(const std::string& text) {
     if (gms->port == 0) return std::unexpected(f.Fail("'gms' needs a port"));
     p.gms = *gms;
     if (p.heartbeat <= Duration::zero()) return std::unexpected(f.Fail("'heartbeat_ns' must be > 0"));
+    if (auto s = ReadGroupMembers(f, p); !s) return std::unexpected(s.error());
   } else {
     auto multicast = ReadEndpoint(f, "region_multicast");
     if (!multicast) return std::unexpected(multicast.error());

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +31,12 @@ struct NodePlan {
   // registers its groups there and heartbeats every `heartbeat`.
   std::optional<Endpoint> gms;
   Duration heartbeat = 1s;
+  // With a GMS: each send group's members at the start (group -> node ids). The load starts when
+  // this node's views of its send groups include them all, or `await_members_for` after the start,
+  // whichever comes first: a message belongs to the members of the view it is sent in, so a node
+  // that registers late (launched late, or slow to get its view) would miss the first messages.
+  std::map<uint32_t, std::vector<uint32_t>> group_members;
+  Duration await_members_for = 10s;
   uint32_t interface_address = 0;  // IPv4 of the multicast interface, host order
   std::vector<uint32_t> joined;    // groups this node delivers
   // Load: this node sends iff send_groups is non-empty, round robin over send_groups.

@@ -67,6 +67,8 @@ std::string ResultToJson(const NodeResult& r) {
                   {"elapsed_s", r.elapsed_s},
                   {"first_delivery_s", r.first_delivery_s},
                   {"last_delivery_s", r.last_delivery_s},
+                  {"load_start_s", r.load_start_s},
+                  {"absent_at_load_start", r.absent_at_load_start},
                   {"sent", sent},
                   {"delivered", delivered},
                   {"latency_ns", HistogramToJson(r.latency_ns)},
@@ -91,7 +93,8 @@ Result<NodeResult> ResultFromJson(const std::string& text) {
   for (Status s :
        {f.Read("format", format), f.Read("node_id", r.node_id), f.Read("end", r.end),
         f.Read("elapsed_s", r.elapsed_s), f.Read("first_delivery_s", r.first_delivery_s, false),
-        f.Read("last_delivery_s", r.last_delivery_s, false),
+        f.Read("last_delivery_s", r.last_delivery_s, false), f.Read("load_start_s", r.load_start_s, false),
+        f.Read("absent_at_load_start", r.absent_at_load_start, false),
         f.Read("peak_pending_messages", r.peak_pending_messages),
         f.Read("peak_pending_bytes", r.peak_pending_bytes), f.Read("peak_cache_bytes", r.peak_cache_bytes),
         f.Read("cpu_seconds", r.cpu_seconds, false), f.Read("max_rss_bytes", r.max_rss_bytes, false),

@@ -29,6 +29,11 @@ struct NodeResult {
   double elapsed_s = 0;  // from the start to the end of the run
   double first_delivery_s = -1;  // seconds from the start; -1: nothing delivered
   double last_delivery_s = -1;
+  // Senders: when the load began, in seconds from the start (-1: it did not). With a GMS it waits
+  // for its groups' members (NodePlan::group_members); those still absent when it stopped waiting
+  // are listed: they were not in the views the first messages were sent in.
+  double load_start_s = -1;
+  std::vector<uint32_t> absent_at_load_start;
   std::map<uint32_t, uint64_t> sent;  // group -> messages sent (group seqs 1..n)
   std::map<std::pair<uint32_t, uint32_t>, StreamDeliveries> delivered;  // (sender, group)
   Histogram latency_ns;  // delivery latency from the intended send time

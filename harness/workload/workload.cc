@@ -8,6 +8,7 @@ namespace qsm::harness {
 
 namespace {
 constexpr Duration kPeakSampleInterval = 100ms;
+constexpr Duration kAwaitPoll = 10ms;  // how often a load waiting for its groups' members looks
 double Ms(uint64_t ns) { return static_cast<double>(ns) / 1e6; }
 }  // namespace
 
@@ -15,8 +16,15 @@ double Ms(uint64_t ns) { return static_cast<double>(ns) / 1e6; }
 // node takes messages), until start + send_for. Every payload starts with its index.
 class NodeWorkload::LoadFeed final : public MessageFeed {
  public:
-  LoadFeed(const NodePlan& plan, const Clock& clock, TimePoint start, NodeResult& result)
-      : plan_(plan), clock_(clock), start_(start), end_(start + plan.send_for), result_(result) {}
+  LoadFeed(const NodePlan& plan, const Clock& clock, NodeResult& result)
+      : plan_(plan), clock_(clock), result_(result) {}
+
+  // The load runs from `at` for plan.send_for; it offers nothing before this is called.
+  void Begin(TimePoint at) {
+    start_ = at;
+    end_ = at + plan_.send_for;
+    begun_ = true;
+  }
 
   bool Next(OutgoingMessage& out) override {
     const TimePoint now = clock_.Now();
@@ -34,6 +42,7 @@ class NodeWorkload::LoadFeed final : public MessageFeed {
   // Wake for a batch of up to 32 due messages rather than for each, but never hold the first of
   // them more than 200 us.
   std::optional<TimePoint> NextReady() const override {
+    if (!begun_) return std::nullopt;
     const TimePoint now = clock_.Now();
     if (now < start_) return start_;
     if (plan_.rate <= 0 || !Active(now)) return std::nullopt;
@@ -42,9 +51,10 @@ class NodeWorkload::LoadFeed final : public MessageFeed {
   // True while the load has messages left. A paced load is every message intended before the end,
   // even one the node takes late (after a stall): dropping those would hide the stall.
   bool Active(TimePoint now) const {
-    if (now < start_ || (plan_.send_count > 0 && sent_ >= plan_.send_count)) return false;
+    if (!begun_ || now < start_ || (plan_.send_count > 0 && sent_ >= plan_.send_count)) return false;
     return plan_.rate > 0 ? Due(sent_) < end_ : now < end_;
   }
+  bool begun() const { return begun_; }
   uint64_t sent() const { return sent_; }
 
  private:
@@ -55,9 +65,10 @@ class NodeWorkload::LoadFeed final : public MessageFeed {
 
   const NodePlan& plan_;
   const Clock& clock_;
-  TimePoint start_;
-  TimePoint end_;
   NodeResult& result_;
+  bool begun_ = false;
+  TimePoint start_{};
+  TimePoint end_{};
   uint64_t sent_ = 0;
 };
 
@@ -109,10 +120,9 @@ Status NodeWorkload::Start() {
   }
   node_.SetDeliveryHandler([this](const Delivery& d) { OnDelivery(d); });
   if (!plan_.send_groups.empty()) {
-    feed_ = std::make_unique<LoadFeed>(plan_, scheduler_.clock(), start_, result_);
+    feed_ = std::make_unique<LoadFeed>(plan_, scheduler_.clock(), result_);
     node_.SetFeed(feed_.get());
-    // The node asks the feed when it can send; make it ask at the start.
-    start_alarm_ = scheduler_.alarms().Schedule(start_, [this](TimePoint) { node_.Wake(); });
+    start_alarm_ = scheduler_.alarms().Schedule(start_, [this](TimePoint now) { AwaitMembers(now); });
   }
   if (!plan_.sleeps.empty() && !hooks_.stop_core) {
     return MakeError(ErrorCode::kInvalidArgument, "the plan has sleep faults but no stop_core hook");
@@ -140,9 +150,39 @@ Status NodeWorkload::ExcludeMembers(const std::vector<uint32_t>& ids) {
   return node_.InstallView(ViewFromPlan(plan_, view_members_, ++view_number_));
 }
 
+std::vector<uint32_t> NodeWorkload::AbsentMembers() const {
+  std::vector<uint32_t> absent;
+  if (!plan_.gms) return absent;  // a static view has everyone from the start
+  for (uint32_t group : plan_.send_groups) {
+    auto expected = plan_.group_members.find(group);
+    if (expected == plan_.group_members.end()) continue;
+    const std::vector<wire::NodeId> members = node_.MembersOf(group);
+    for (uint32_t id : expected->second) {
+      if (!std::binary_search(members.begin(), members.end(), id)) absent.push_back(id);
+    }
+  }
+  std::sort(absent.begin(), absent.end());
+  absent.erase(std::unique(absent.begin(), absent.end()), absent.end());
+  return absent;
+}
+
+void NodeWorkload::AwaitMembers(TimePoint now) {
+  std::vector<uint32_t> absent = AbsentMembers();
+  if (!absent.empty() && now < start_ + plan_.await_members_for) {
+    start_alarm_ = scheduler_.alarms().Schedule(now + kAwaitPoll, [this](TimePoint t) { AwaitMembers(t); });
+    return;
+  }
+  result_.load_start_s = ToSeconds(now - start_);
+  result_.absent_at_load_start = std::move(absent);
+  feed_->Begin(now);
+  node_.Wake();  // the node asks the feed when it can send
+}
+
 uint64_t NodeWorkload::sent() const { return feed_ ? feed_->sent() : 0; }
 
-bool NodeWorkload::sending() const { return feed_ != nullptr && feed_->Active(scheduler_.clock().Now()); }
+bool NodeWorkload::sending() const {
+  return feed_ != nullptr && (!feed_->begun() || feed_->Active(scheduler_.clock().Now()));
+}
 
 void NodeWorkload::OnDelivery(const Delivery& d) {
   const double at_s = ToSeconds(d.delivered_at - start_);

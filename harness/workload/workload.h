@@ -29,7 +29,8 @@ class NodeWorkload {
   };
 
   // `plan`, `node` and `scheduler` must outlive the workload. `start` is the run's time zero, on
-  // the scheduler's clock; the load starts then.
+  // the scheduler's clock; the load starts then, or with a GMS once this node's views of its send
+  // groups hold the plan's group_members (at most plan.await_members_for later).
   NodeWorkload(const NodePlan& plan, Node& node, Scheduler& scheduler, TimePoint start, Hooks hooks);
   ~NodeWorkload();
 
@@ -47,11 +48,14 @@ class NodeWorkload {
 
  private:
   class LoadFeed;
+  // The plan's group_members not yet in this node's views of its send groups.
+  std::vector<uint32_t> AbsentMembers() const;
+  // Starts the load now if no member is absent or the wait is over, else looks again shortly.
+  void AwaitMembers(TimePoint now);
   void OnDelivery(const Delivery& d);
   void SamplePeaks();
   void OnTickAlarm(TimePoint now);
   void OnPeakAlarm(TimePoint now);
-  void ScheduleSleeps();
 
   const NodePlan& plan_;
   Node& node_;
