@@ -143,6 +143,7 @@ struct RunOptions {
   double rate = 0;       // messages/s, 0: max
   double duration = 10;  // seconds the node runs in all
   double token_rate = 5;
+  std::string rounds = "adaptive";
   size_t replication = 5;
   size_t window = 20000;
   int64_t start_at_ms = 0;
@@ -201,6 +202,7 @@ Result<harness::NodePlan> PlanFromFlags(const RunOptions& o) {
   plan.send_for = o.send_seconds > 0 ? Duration(static_cast<int64_t>(o.send_seconds * 1e9))
                                      : Duration(static_cast<int64_t>(o.duration * 1e9));
   plan.token_rate = o.token_rate;
+  plan.adaptive_rounds = o.rounds == "adaptive";
   plan.replication = o.replication;
   plan.window_messages = o.window;
   plan.seed = o.node_id;
@@ -303,7 +305,9 @@ Result<harness::NodeResult> RunPlan(const harness::NodePlan& plan, const RunOpti
   Scheduler scheduler(clock, counters);
   Random random(plan.seed * 7919ULL + 1);
   NodeConfig config{.id = plan.node_id,
-                    .region = RegionConfig{.replication = plan.replication, .token_rate = plan.token_rate},
+                    .region = RegionConfig{.replication = plan.replication,
+                                               .token_rate = plan.token_rate,
+                                               .adaptive_rounds = plan.adaptive_rounds},
                     .window = SenderWindow{.max_messages = plan.window_messages},
                     .send_rate = 0,  // the load paces itself, so the node can catch up after a stall
                     .max_payload_bytes = std::max<size_t>(plan.message_size, 8)};
@@ -502,9 +506,13 @@ int main(int argc, char** argv) {
   r->add_option("--duration", run.duration, "seconds the node runs in all")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 86400.0));
-  r->add_option("--token-rate", run.token_rate, "token rounds per second")
+  r->add_option("--token-rate", run.token_rate, "token rounds per second (adaptive rounds: when idle)")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 1000.0));
+  r->add_option("--rounds", run.rounds,
+                "adaptive: rounds come faster with what is pending; fixed: every round at --token-rate")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"adaptive", "fixed"}));
   r->add_option("--replication", run.replication, "members per partition (R)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Engine benchmarks over real UDP on loopback, against the raw multicast limit in the same run.
 # Prints figures; asserts nothing. Usage: scripts/bench-engine.sh [build/release]
-#  1. throughput: 1 sender, K = 1, 2, 4 receivers, 1000-byte messages, maximum rate:
-#     qsm-blaster (raw, unreliable) vs qsm-node run (reliable QSM), msgs/s of the slowest receiver
+#  1. throughput: 1 sender, K = 1, 2, 4 receivers, 1000-byte messages, maximum rate, default
+#     settings: qsm-blaster (raw, unreliable) vs qsm-node run (reliable QSM, adaptive rounds), and
+#     QSM with the paper's fixed token rate (--rounds fixed, 5 rounds/s), msgs/s of the slowest
+#     receiver
 #  2. token RTT at the region leader: nearly idle (200 msgs/s) vs full rate
 #  3. throughput with 1 vs 10,000 groups in the region
 set -euo pipefail
@@ -10,7 +12,7 @@ build=${1:-build/release}
 node=$build/daemons/qsm-node
 blaster=$build/harness/blaster/qsm-blaster
 seconds=${BENCH_SECONDS:-3}
-engine_args=(--token-rate 20 --window 50000 --size 1000)
+engine_args=(--size 1000)  # everything else at its default
 
 # run_engine K EXTRA...: K receivers + 1 sender (the last node); prints one JSON line per node.
 run_engine() {
@@ -34,12 +36,13 @@ field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
 # slowest receiver (all nodes but the sender, which is the last)
 min_receiver_rate() { head -n "$1" | field delivered_per_s | sort -n | head -1; }
 
-printf "%-4s %14s %14s %8s\n" K "raw msgs/s" "QSM msgs/s" "QSM/raw"
+printf "%-4s %12s %12s %8s %16s %8s\n" K "raw msgs/s" "QSM msgs/s" "QSM/raw" "fixed 5/s msgs/s" "QSM/fixed"
 for k in 1 2 4; do
   raw=$("$blaster" --receivers $k --duration "$seconds" --json | grep -o '"per_s":[0-9]*' | cut -d: -f2 | sort -n | head -1)
-  results=$(run_engine $k)
-  qsm=$(echo "$results" | min_receiver_rate $k)
-  printf "%-4s %14.0f %14.0f %8.2f\n" $k "$raw" "$qsm" "$(echo "$qsm / $raw" | bc -l)"
+  qsm=$(run_engine $k | min_receiver_rate $k)
+  fixed=$(run_engine $k --rounds fixed | min_receiver_rate $k)
+  printf "%-4s %12.0f %12.0f %8.2f %16.0f %8.2f\n" $k "$raw" "$qsm" "$(echo "$qsm / $raw" | bc -l)" "$fixed" \
+    "$(echo "$qsm / $fixed" | bc -l)"
 done
 
 echo

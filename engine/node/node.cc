@@ -16,6 +16,7 @@ Node::Node(NodeConfig config, Scheduler& scheduler, Transport& transport, Random
       scheduler_(scheduler),
       transport_(transport),
       counters_(scheduler.counters()),
+      random_(random),
       region_({scheduler, transport, random, scheduler.counters()}, config.region, config.id, *this),
       targets_(config.window, config.view_change_suspend, scheduler.counters()),
       router_([this](uint32_t region) -> std::optional<uint32_t> {
@@ -68,7 +69,7 @@ Status Node::InstallView(const wire::RegionView& view) {
   if (!gms_) targets_.SendEveryGroupTo(view.id.region);
   FollowTarget(view, /*create=*/true);
   if (!scheduler_.alarms().IsPending(ack_timer_)) {
-    ack_timer_ = scheduler_.alarms().Schedule(scheduler_.clock().Now() + config_.ack_timeout / 2,
+    ack_timer_ = scheduler_.alarms().Schedule(scheduler_.clock().Now() + AckCheckInterval(),
                                               [this](TimePoint now) { OnAckTimer(now); });
   }
   ReplayHeld();
@@ -134,8 +135,6 @@ void Node::OnGroupView(const wire::GroupView& view) {
   targets_.ForgetUnused(own_region());
   PostPump(IoClass::kOutboundData);
 }
-
-std::vector<uint32_t> Node::RegionsOf(wire::GroupId group) const { return targets_.RegionsOf(group); }
 
 void Node::ReplayHeld() {
   if (held_.size() == 0) return;
@@ -359,7 +358,7 @@ SendStatus Node::Transmit(SendTarget& target, uint64_t seq, wire::PacketType typ
 
 void Node::OnAckTimer(TimePoint now) {
   ack_timer_ =
-      scheduler_.alarms().Schedule(now + config_.ack_timeout / 2, [this](TimePoint t) { OnAckTimer(t); });
+      scheduler_.alarms().Schedule(now + AckCheckInterval(), [this](TimePoint t) { OnAckTimer(t); });
   for (auto& [region, t] : targets_) {
     if (t.sender.pending_messages() == 0 || t.sender.highest_transmitted() <= t.sender.stable()) {
       t.last_ack_progress = now;

@@ -172,7 +172,7 @@ class Node final : public PacketHandler,
   // every region they were sent to (so every member of those region views delivers them).
   uint64_t AcknowledgedThrough(wire::GroupId group) const;
   // The regions messages to `group` go to now (empty: not known yet).
-  std::vector<uint32_t> RegionsOf(wire::GroupId group) const;
+  std::vector<uint32_t> RegionsOf(wire::GroupId group) const { return targets_.RegionsOf(group); }
   // The nodes a message to `group` sent now is for (sorted; empty before its views are known).
   std::vector<wire::NodeId> MembersOf(wire::GroupId group) const { return targets_.MembersOf(group); }
 
@@ -220,12 +220,19 @@ class Node final : public PacketHandler,
   void RecordOwnTransmitted(size_t sent);
   void ArmPumpAlarm(TimePoint at, IoClass io_class);
   void OnAckTimer(TimePoint now);
+  // The ACK timer's period: ack_timeout / 2, jittered by +-25%, so that tail probes cannot stay in
+  // phase with a periodic fault (a loss burst every 500 ms swallowed every probe, and a receiver
+  // alone in its region never learned of the last messages).
+  Duration AckCheckInterval() {
+    return std::chrono::duration_cast<Duration>(config_.ack_timeout / 2 * (0.75 + 0.5 * random_.NextDouble()));
+  }
   void RegisterGroups();
 
   NodeConfig config_;
   Scheduler& scheduler_;
   Transport& transport_;
   Counters& counters_;
+  Random& random_;
   RegionMember region_;
   SendTargets targets_;
   std::unique_ptr<membership::GmsClient> gms_;

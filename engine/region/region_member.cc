@@ -57,6 +57,21 @@ Duration RegionMember::TokenPeriod() const {
   return Duration(static_cast<int64_t>(1e9 / std::max(config_.token_rate, 0.001)));
 }
 
+Duration RegionMember::RoundPeriod(TimePoint now) {
+  uint64_t seen = 0;
+  for (const auto& [sender, ls] : leader_senders_) seen += ls.highest;
+  const uint64_t arrived = seen - std::min(seen, seen_at_round_end_);
+  const Duration since = now - last_round_end_;
+  seen_at_round_end_ = seen;
+  last_round_end_ = now;
+  const Duration idle = TokenPeriod();
+  if (!config_.adaptive_rounds || arrived == 0 || since <= Duration::zero()) return idle;
+  // The period in which pending_target messages arrive at the current rate.
+  const double per_message_ns = static_cast<double>(since.count()) / static_cast<double>(arrived);
+  const auto period = Duration(static_cast<int64_t>(per_message_ns * static_cast<double>(config_.pending_target)));
+  return std::clamp(period, std::min(config_.min_round_period, idle), idle);
+}
+
 RegionMember::SenderState* RegionMember::State(wire::NodeId sender) {
   auto it = senders_.find(sender);
   if (it != senders_.end()) return &it->second;
@@ -497,7 +512,7 @@ void RegionMember::CompleteRegionRound(const wire::TokenPacket& token, TimePoint
     // A token that could not carry every sender pages: the pages of one period come that much faster.
     const size_t carried = std::max<size_t>(token.records.size(), 1);
     const auto pages = static_cast<int64_t>((leader_senders_.size() + carried - 1) / carried);
-    Duration period = TokenPeriod() / std::max<int64_t>(pages, 1);
+    Duration period = RoundPeriod(now) / std::max<int64_t>(pages, 1);
     if (lagging) {
       const double speedup = std::max(1.0, config_.repair_speedup);
       period = Duration(static_cast<int64_t>(static_cast<double>(period.count()) / speedup));

@@ -54,7 +54,16 @@ namespace qsm {
 
 struct RegionConfig {
   size_t replication = 5;               // R: members per partition between R and 2R-1
-  double token_rate = 5;                // rounds per second (paper: 1 to 5)
+  double token_rate = 5;                // rounds per second (paper: 1 to 5); adaptive: the idle pace
+  // Adaptive rounds (the default): a round comes every time pending_target messages have arrived
+  // at the region's current rate (measured between round ends), at most every 1/token_rate and at
+  // least every min_round_period. The ACK clock then keeps up with the load (what waits for an
+  // ACK stays near pending_target messages plus one round's worth, so the sender's window does not
+  // cap throughput), and an idle region still goes at token_rate and quiets. Fixed (false): every
+  // round at token_rate, as in the paper's token-rate experiments (Fig 17-20).
+  bool adaptive_rounds = true;
+  size_t pending_target = 1024;
+  Duration min_round_period = 1ms;
   Duration min_token_timeout = 200ms;   // a round is regenerated after max(this, 3/rate, 10 x smoothed RTT <= 5 s)
   int idle_rounds_to_drop = 3;          // a sender whose records stay unchanged this long leaves the token
   Duration token_hop_timeout = 10ms;    // a token hop not acknowledged is re-sent, backing off x2...
@@ -206,6 +215,9 @@ class RegionMember {
   void QueueForward(const Endpoint& to, wire::NodeId sender, uint64_t seq, Counter kind);
   void PullFrom(const Endpoint& to, wire::NodeId sender, const std::vector<wire::SeqRange>& ranges);
   Duration TokenPeriod() const;
+  // At the region leader, when a round ends: the next round's period, TokenPeriod or (adaptive
+  // rounds) shorter with the rate messages arrive at since the previous round ended.
+  Duration RoundPeriod(TimePoint now);
   // Fits `token` to max_token_bytes and sends it to the next hop.
   void PassToken(const Endpoint& to, wire::PacketType type, wire::TokenPacket token);
   bool IsCurrent(const wire::RegionViewId& rvid) const { return layout_ && layout_->view().id == rvid; }
@@ -232,6 +244,8 @@ class RegionMember {
   std::map<wire::NodeId, LeaderSender> leader_senders_;
   TimePoint round_start_{};
   Duration last_rtt_{};
+  uint64_t seen_at_round_end_ = 0;  // the sum of every active sender's highest seq, when it ended
+  TimePoint last_round_end_{};
   Duration smoothed_rtt_{};  // EWMA of region round durations (1/8 of each new one)
   bool round_running_ = false;
   AlarmId next_round_alarm_;

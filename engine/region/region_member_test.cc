@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -464,6 +466,67 @@ TEST_F(RegionMemberTest, shouldClaimNothingForASenderThePartitionTokenDidNotCarr
   ASSERT_EQ(region.records.size(), 2u);
   EXPECT_EQ(region.records[0].contiguous, 3u);
   EXPECT_EQ(region.records[1].contiguous, 0u);  // member 2 never said what it has of this one
+}
+
+// Adaptive rounds: under a steady load the leader starts a round each time pending_target messages
+// have arrived (a round every 10 ms for 100 messages at 10,000 msgs/s), not every 1/token_rate;
+// with fixed rounds, every 1/token_rate whatever the load; idle, back to 1/token_rate.
+class AdaptiveRoundsTest : public RegionMemberTest {
+ protected:
+  // Feeds kSender's messages at `rate` for `d`, completing every round at once (member 2 holds
+  // everything); returns the times from one round start to the next.
+  std::vector<Duration> RunLoad(double rate, Duration d) {
+    const auto gap = Duration(static_cast<int64_t>(1e9 / rate));
+    std::vector<Duration> periods;
+    std::optional<TimePoint> last;
+    for (TimePoint end = clock_.Now() + d; clock_.Now() < end;) {
+      if (rate > 0) FeedData(++next_);
+      Advance(rate > 0 ? gap : 1ms);
+      auto sent = transport_->SentOf(wire::PacketType::kPartitionToken);
+      if (sent.empty()) continue;
+      if (last) periods.push_back(clock_.Now() - *last);
+      last = clock_.Now();
+      CompleteTwoMemberRound(std::get<wire::TokenPacket>(sent.front().packet().body), next_);
+      transport_->TakeSent();
+    }
+    return periods;
+  }
+  static Duration Median(std::vector<Duration> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? Duration::zero() : v[v.size() / 2];
+  }
+  uint64_t next_ = 0;
+};
+
+TEST_F(AdaptiveRoundsTest, shouldStartARoundEachTimePendingTargetMessagesHaveArrived) {
+  Become(1, 2, RegionConfig{.token_rate = 5, .pending_target = 100});
+  const auto periods = RunLoad(10'000, 1s);
+  ASSERT_GT(periods.size(), 20u);
+  EXPECT_GE(Median(periods), 9ms);
+  EXPECT_LE(Median(periods), 12ms);
+  transport_->TakeSent();
+  // The sender stops: one more short round for what arrived during the last one, then the token
+  // rate again, until the token goes quiet.
+  const auto idle = RunLoad(0, 2s);
+  ASSERT_GE(idle.size(), 2u);
+  ASSERT_LE(idle.size(), 4u);
+  EXPECT_GE(idle.back(), 150ms);
+}
+
+TEST_F(AdaptiveRoundsTest, shouldKeepTheTokenRateWithFixedRounds) {
+  Become(1, 2, RegionConfig{.token_rate = 5, .adaptive_rounds = false, .pending_target = 100});
+  const auto periods = RunLoad(10'000, 1s);
+  ASSERT_GE(periods.size(), 3u);
+  EXPECT_GE(Median(periods), 199ms);
+  EXPECT_LE(Median(periods), 201ms);
+}
+
+TEST_F(AdaptiveRoundsTest, shouldNotGoFasterThanMinRoundPeriod) {
+  Become(1, 2, RegionConfig{.token_rate = 5, .pending_target = 10, .min_round_period = 5ms});
+  const auto periods = RunLoad(10'000, 500ms);  // 10 messages every 1 ms: capped at 5 ms
+  ASSERT_GT(periods.size(), 20u);
+  EXPECT_GE(Median(periods), 5ms);
+  EXPECT_LE(Median(periods), 6ms);
 }
 
 }  // namespace

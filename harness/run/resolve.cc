@@ -69,6 +69,7 @@ Result<ResolvedRun> Resolve(const Scenario& sc, const Addressing& addressing) {
     p.message_size = sc.message_size;
     p.send_for = sc.duration;
     p.token_rate = sc.engine.token_rate;
+    p.adaptive_rounds = sc.engine.rounds == "adaptive";
     p.replication = sc.engine.replication;
     p.window_messages = sc.engine.window_messages;
     p.seed = sc.seed * 1000003ULL + id;

@@ -71,7 +71,9 @@ class SimRun {
     }
     const NodePlan& plan = run().plans[ctx.index];
     NodeConfig config{.id = plan.node_id,
-                      .region = RegionConfig{.replication = plan.replication, .token_rate = plan.token_rate},
+                      .region = RegionConfig{.replication = plan.replication,
+                                                 .token_rate = plan.token_rate,
+                                                 .adaptive_rounds = plan.adaptive_rounds},
                       .window = SenderWindow{.max_messages = plan.window_messages},
                       .max_payload_bytes = std::max<size_t>(plan.message_size, 8)};
     auto node = std::make_unique<Node>(config, ctx.scheduler, ctx.transport, ctx.random);

@@ -181,6 +181,7 @@ json ScenarioJson(const Scenario& sc) {
           {"seed", sc.seed},
           {"engine",
            {{"token_rate", sc.engine.token_rate},
+            {"rounds", sc.engine.rounds},
             {"replication", sc.engine.replication},
             {"window_messages", sc.engine.window_messages}}}};
 }

@@ -46,7 +46,8 @@ struct GmsParams {
 };
 
 struct EngineParams {
-  double token_rate = 5;
+  double token_rate = 5;       // rounds/s: with rounds "fixed" every round, with "adaptive" the idle pace
+  std::string rounds = "adaptive";  // or "fixed" (RegionConfig::adaptive_rounds)
   size_t replication = 5;
   size_t window_messages = 20000;
 };

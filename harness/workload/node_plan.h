@@ -47,6 +47,7 @@ struct NodePlan {
   uint64_t send_count = 0;  // ...or after this many messages (0: no limit)
   // Engine parameters.
   double token_rate = 5;
+  bool adaptive_rounds = true;  // RegionConfig::adaptive_rounds
   size_t replication = 5;
   size_t window_messages = 20000;
   // In-process faults, as offsets from the start.
