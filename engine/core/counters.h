@@ -62,6 +62,8 @@ enum class Counter : uint16_t {
   kTokenRecordsDeferred,  // sender records left out of a token that was full (carried in a later round)
   kCarriedToNewRegion,    // pending messages copied to a region new to their group (a member may have moved there)
   kMulticastJoinFailures,  // a region's multicast group could not be joined (the view is installed anyway)
+  kControlQueued,   // control datagrams that waited for a full socket to drain (node/control_outbox.h)
+  kControlDropped,  // ...and that were dropped because too many waited
   kCount,
 };
 

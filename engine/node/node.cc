@@ -17,7 +17,7 @@ Node::Node(NodeConfig config, Scheduler& scheduler, Transport& transport, Random
       transport_(transport),
       counters_(scheduler.counters()),
       random_(random),
-      region_({scheduler, transport, random, scheduler.counters()}, config.region, config.id, *this),
+      region_({scheduler, transport, random, scheduler.counters(), &control_}, config.region, config.id, *this),
       targets_(config.window, config.view_change_suspend, scheduler.counters()),
       router_([this](uint32_t region) -> std::optional<uint32_t> {
         if (!gms_) return std::nullopt;
@@ -86,7 +86,7 @@ Status Node::StartMembership(membership::GmsClientConfig config) {
     return MakeError(ErrorCode::kInvalidArgument, "the GMS client's node id is not this node's");
   }
   if (gms_) return MakeError(ErrorCode::kInvalidArgument, "membership already started");
-  gms_ = std::make_unique<membership::GmsClient>(config, scheduler_, transport_, *this);
+  gms_ = std::make_unique<membership::GmsClient>(config, scheduler_, control_, *this);
   targets_.SendEveryGroupTo(std::nullopt);
   RegisterGroups();
   gms_->Start();
@@ -225,6 +225,7 @@ void Node::OnWritable() {
 }
 
 void Node::HandleIo(IoClass io_class, IoEvent&) {
+  if (!blocked_ && !control_.Flush()) blocked_ = true;  // waiting control goes first (it asked for OnWritable)
   if (io_class == IoClass::kOutboundRecovery) {
     pump_posted_[kRecovery] = false;
     PumpRecovery();

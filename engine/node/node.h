@@ -48,6 +48,7 @@
 #include "engine/core/scheduler.h"
 #include "engine/core/token_bucket.h"
 #include "engine/membership/gms_client.h"
+#include "engine/node/control_outbox.h"
 #include "engine/node/delivery_filter.h"
 #include "engine/node/held_packets.h"
 #include "engine/node/inbound_router.h"
@@ -233,6 +234,7 @@ class Node final : public PacketHandler,
   Transport& transport_;
   Counters& counters_;
   Random& random_;
+  ControlOutbox control_{transport_, counters_};  // control waits for a full socket instead of being lost
   RegionMember region_;
   SendTargets targets_;
   std::unique_ptr<membership::GmsClient> gms_;

@@ -1,7 +1,8 @@
-// The parts a Node wires together, each alone: held future-view packets, inbound routing and the
-// delivery filter.
+// The parts a Node wires together, each alone: held future-view packets, inbound routing, the
+// delivery filter and the control outbox.
 #include <gtest/gtest.h>
 
+#include "engine/node/control_outbox.h"
 #include "engine/node/delivery_filter.h"
 #include "engine/node/held_packets.h"
 #include "engine/node/inbound_router.h"
@@ -14,6 +15,42 @@ namespace {
 const Endpoint kFrom = Endpoint::FromOctets(127, 0, 0, 1, 7001);
 
 std::vector<std::byte> Bytes(size_t n, uint8_t fill) { return std::vector<std::byte>(n, std::byte{fill}); }
+
+TEST(ControlOutboxTest, shouldKeepWhatAFullSocketRefusesAndSendItFirstInOrderOnceItDrains) {
+  Counters counters;
+  CapturingTransport socket(kFrom);
+  ControlOutbox outbox(socket, counters);
+  socket.BlockAfter(1);
+  EXPECT_EQ(outbox.Send(kFrom, Bytes(4, 1)), SendStatus::kSent);  // taken by the socket
+  EXPECT_EQ(outbox.Send(kFrom, Bytes(4, 2)), SendStatus::kSent);  // full: waits
+  EXPECT_EQ(outbox.Send(kFrom, Bytes(4, 3)), SendStatus::kSent);  // waits behind it
+  EXPECT_TRUE(socket.writable_requested());
+  EXPECT_EQ(outbox.queued(), 2u);
+  EXPECT_EQ(counters.Get(Counter::kControlQueued), 2u);
+  EXPECT_FALSE(outbox.Flush());  // still full
+  socket.BlockAfter(100);
+  EXPECT_EQ(outbox.Send(kFrom, Bytes(4, 4)), SendStatus::kSent);  // the waiting ones go first
+  EXPECT_TRUE(outbox.empty());
+  auto sent = socket.TakeSent();
+  ASSERT_EQ(sent.size(), 4u);
+  for (uint8_t i = 0; i < 4; ++i) EXPECT_EQ(sent[i].bytes, Bytes(4, i + 1));
+}
+
+TEST(ControlOutboxTest, shouldDropTheOldestBeyondItsBoundAndCountIt) {
+  Counters counters;
+  CapturingTransport socket(kFrom);
+  ControlOutbox outbox(socket, counters, /*max_queued=*/2);
+  socket.BlockAfter(0);
+  for (uint8_t i = 1; i <= 3; ++i) outbox.Send(kFrom, Bytes(4, i));
+  EXPECT_EQ(outbox.queued(), 2u);
+  EXPECT_EQ(counters.Get(Counter::kControlDropped), 1u);
+  socket.BlockAfter(100);
+  EXPECT_TRUE(outbox.Flush());
+  auto sent = socket.TakeSent();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0].bytes, Bytes(4, 2));
+  EXPECT_EQ(sent[1].bytes, Bytes(4, 3));
+}
 
 TEST(HeldPacketsTest, shouldGiveBackTheDatagramsAsTheyArrivedOldestFirst) {
   Counters counters;

@@ -21,7 +21,7 @@ RegionMember::RegionMember(Env env, RegionConfig config, wire::NodeId self, Regi
       self_(self),
       listener_(listener),
       hops_({config.token_hop_timeout, config.token_hop_give_up}, env.scheduler.alarms(), env.scheduler.clock(),
-            env.transport, env.counters,
+            env.control != nullptr ? *env.control : env.transport, env.counters,
             [this](const wire::TokenAckPacket& key) { return IsCurrent(key.rvid) && key.round >= round_; }) {}
 
 RegionMember::~RegionMember() {
@@ -603,7 +603,7 @@ void RegionMember::SendControl(const Endpoint& to, const wire::Packet& packet) {
   std::vector<std::byte> bytes(wire::EncodedSize(packet));
   auto n = wire::Encode(packet, bytes);
   QSM_CHECK(n.has_value(), "a control packet the engine built does not encode");
-  env_.transport.Send(to, std::span(bytes).first(*n));
+  (env_.control != nullptr ? *env_.control : env_.transport).Send(to, std::span(bytes).first(*n));
 }
 
 void RegionMember::OnTokenAck(const wire::TokenAckPacket& ack) { hops_.OnAck(ack); }

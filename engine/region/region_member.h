@@ -110,6 +110,7 @@ class RegionMember {
     Transport& transport;
     Random& random;
     Counters& counters;
+    Transport* control = nullptr;  // tokens, token acks, ACKs, NAKs, pulls (null: `transport`)
   };
   // All references must outlive the member.
   RegionMember(Env env, RegionConfig config, wire::NodeId self, RegionListener& listener);
