@@ -303,6 +303,43 @@ TEST_F(RegionMemberTest, shouldResendAnUnacknowledgedTokenHopWithBackoffUntilAck
   EXPECT_EQ(counters_.Get(Counter::kTokenHopsResent), 2u);
 }
 
+TEST_F(RegionMemberTest, shouldRegenerateALostRoundAfterTenSmoothedRttsNotTwentyTimesOneSlowRound) {
+  // Issue 14: the timeout was 20 x the last round's duration, so after one slow round (a member
+  // asleep half a second) a lost round waited 10 s. Now: max(200 ms, 3 periods, 10 x smoothed RTT).
+  Become(1, 2);
+  uint64_t seq = 0;
+  FeedData(++seq);
+  auto next_token = [&] {
+    for (int i = 0; i < 1000; ++i) {
+      auto sent = transport_->SentOf(wire::PacketType::kPartitionToken);
+      if (!sent.empty()) return std::get<wire::TokenPacket>(sent.front().packet().body);
+      Advance(1ms);
+    }
+    ADD_FAILURE() << "no round started";
+    return wire::TokenPacket{};
+  };
+  for (int round = 0; round < 5; ++round) {  // quick rounds: the smoothed RTT is about 1 ms
+    auto token = next_token();
+    Advance(1ms);
+    CompleteTwoMemberRound(token, seq);
+    transport_->TakeSent();
+    FeedData(++seq);
+  }
+  auto slow = next_token();
+  Advance(500ms);  // member 2 slept: a 500 ms round (under the 600 ms timeout); smoothed RTT ~63 ms
+  CompleteTwoMemberRound(slow, seq);
+  transport_->TakeSent();
+  FeedData(++seq);
+  auto lost = next_token();  // member 2 takes the hop, then the token is lost
+  AckTokensSent();
+  transport_->TakeSent();
+  Advance(1s);  // max(600 ms, 10 x 63 ms), not 20 x 500 ms
+  EXPECT_EQ(counters_.Get(Counter::kTokensRegenerated), 1u);
+  auto again = transport_->SentOf(wire::PacketType::kPartitionToken);
+  ASSERT_FALSE(again.empty());
+  EXPECT_EQ(std::get<wire::TokenPacket>(again.front().packet().body).round, lost.round + 1);
+}
+
 TEST_F(RegionMemberTest, shouldDropATokenOfAnOlderRoundAndOfAnotherView) {
   Become(2, 3);
   wire::SenderRecord rec{.sender = kSender, .partition_contiguous = {0}};

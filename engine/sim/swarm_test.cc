@@ -85,11 +85,13 @@ Drawn<RegionScenario> DrawRegion(uint64_t seed) {
     const size_t victim = sc.senders + r.Uniform(sc.nodes - sc.senders);
     sc.drop = DropMemberFault{victim, Duration(LogUniform(r, 10, 2000) * 1ms)};
   }
+  sc.node.region.adaptive_rounds = !r.Bernoulli(0.25);  // drawn last: earlier seeds keep their draws
   sc.max_time = 120s;
   std::ostringstream t;
   t << "region: nodes " << sc.nodes << ", senders " << sc.senders << ", groups " << sc.groups << ", messages "
     << sc.messages << " x " << sc.payload_bytes << " B" << (sc.unordered ? " unordered" : "") << ", R "
-    << sc.node.region.replication << ", token rate " << sc.node.region.token_rate << ", send rate "
+    << sc.node.region.replication << ", token rate " << sc.node.region.token_rate
+    << (sc.node.region.adaptive_rounds ? " adaptive" : " fixed") << ", send rate "
     << (sc.node.send_rate > 0 ? std::to_string(static_cast<int>(sc.node.send_rate)) : "max") << ", loss "
     << sc.link.loss << " dup " << sc.link.duplicate << " reorder " << sc.link.reorder;
   for (const auto& f : sc.inbound_loss) t << ", node " << f.node << " loses " << f.rate;
