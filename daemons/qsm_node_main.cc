@@ -351,7 +351,12 @@ Result<harness::NodeResult> RunPlan(const harness::NodePlan& plan, const RunOpti
   std::thread signals([&] { WaitForSignals(done, loop, end); });
   std::optional<std::thread> commands;
   if (o.control) commands.emplace([&] { ReadCommands(done, loop, scheduler, workload, end); });
-  loop.RunUntil(start + plan.max_run);
+  // The run lasts max_run, plus however long the load waited for its groups' members (with a GMS),
+  // so that the wait does not eat the drain the scenario gives.
+  for (TimePoint run_end = start + plan.max_run; !loop.stopped() && clock.Now() < run_end;
+       run_end = start + plan.max_run + workload.load_delay()) {
+    loop.RunUntil(run_end);
+  }
   done = true;
   signals.join();
   if (commands) commands->join();

@@ -20,6 +20,7 @@ class RunLoop {
   void RunUntil(TimePoint deadline);
   void Run() { RunUntil(TimePoint::max()); }
   void Stop();
+  bool stopped() const { return stop_.load(std::memory_order_acquire); }
 
  private:
   Scheduler& scheduler_;

@@ -172,7 +172,8 @@ void NodeWorkload::AwaitMembers(TimePoint now) {
     start_alarm_ = scheduler_.alarms().Schedule(now + kAwaitPoll, [this](TimePoint t) { AwaitMembers(t); });
     return;
   }
-  result_.load_start_s = ToSeconds(now - start_);
+  load_delay_ = now - start_;
+  result_.load_start_s = ToSeconds(load_delay_);
   result_.absent_at_load_start = std::move(absent);
   feed_->Begin(now);
   node_.Wake();  // the node asks the feed when it can send

@@ -42,6 +42,8 @@ class NodeWorkload {
   bool sending() const;
   uint64_t sent() const;
   uint64_t delivered() const { return delivered_; }
+  // How long after the start the load began (zero before it has, and for a node that only receives).
+  Duration load_delay() const { return load_delay_; }
   Tick MakeTick(TimePoint now);
   // The result so far. `end` says how the run ended (see NodeResult::end).
   NodeResult Finish(TimePoint now, std::string end);
@@ -67,6 +69,7 @@ class NodeWorkload {
   uint32_t view_number_ = 1;
   NodeResult result_;
   uint64_t delivered_ = 0;  // distinct deliveries (result_.delivered_total() without the walk)
+  Duration load_delay_{};
   NodeStats last_tick_stats_;
   double last_tick_s_ = 0;
   AlarmId start_alarm_;
