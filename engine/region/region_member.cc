@@ -517,6 +517,9 @@ void RegionMember::CompleteRegionRound(const wire::TokenPacket& token, TimePoint
       const double speedup = std::max(1.0, config_.repair_speedup);
       period = Duration(static_cast<int64_t>(static_cast<double>(period.count()) / speedup));
     }
+    // Paging and the repair speedup divide the period too: adaptive rounds stay at most one per
+    // min_round_period whatever divides it.
+    if (config_.adaptive_rounds) period = std::max(period, config_.min_round_period);
     ScheduleRound(now + std::max(period - last_rtt_, period / 2));
   }
 }

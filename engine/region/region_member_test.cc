@@ -512,7 +512,7 @@ class AdaptiveRoundsTest : public RegionMemberTest {
  protected:
   // Feeds kSender's messages at `rate` for `d`, completing every round at once (member 2 holds
   // everything); returns the times from one round start to the next.
-  std::vector<Duration> RunLoad(double rate, Duration d) {
+  std::vector<Duration> RunLoad(double rate, Duration d, uint64_t member2_behind = 0) {
     const auto gap = Duration(static_cast<int64_t>(1e9 / rate));
     std::vector<Duration> periods;
     std::optional<TimePoint> last;
@@ -523,7 +523,8 @@ class AdaptiveRoundsTest : public RegionMemberTest {
       if (sent.empty()) continue;
       if (last) periods.push_back(clock_.Now() - *last);
       last = clock_.Now();
-      CompleteTwoMemberRound(std::get<wire::TokenPacket>(sent.front().packet().body), next_);
+      CompleteTwoMemberRound(std::get<wire::TokenPacket>(sent.front().packet().body),
+                             next_ - std::min(next_, member2_behind));
       transport_->TakeSent();
     }
     return periods;
@@ -564,6 +565,15 @@ TEST_F(AdaptiveRoundsTest, shouldNotGoFasterThanMinRoundPeriod) {
   ASSERT_GT(periods.size(), 20u);
   EXPECT_GE(Median(periods), 5ms);
   EXPECT_LE(Median(periods), 6ms);
+}
+
+TEST_F(AdaptiveRoundsTest, shouldNotGoFasterThanMinRoundPeriodWhileRepairSpeedsRoundsUp) {
+  // Member 2 stays 200 messages (several rounds) behind, so rounds are lagging: the repair
+  // speedup divides the period by 4, which must not take adaptive rounds under min_round_period.
+  Become(1, 2, RegionConfig{.token_rate = 5, .pending_target = 10, .min_round_period = 5ms});
+  const auto periods = RunLoad(10'000, 500ms, /*member2_behind=*/200);
+  ASSERT_GT(periods.size(), 20u);
+  EXPECT_GE(*std::min_element(periods.begin(), periods.end()), 5ms);
 }
 
 }  // namespace
