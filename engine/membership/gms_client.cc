@@ -141,6 +141,7 @@ void GmsClient::OnViewUpdate(const wire::ViewUpdatePacket& u, const Endpoint& fr
     }
   }
   if (incoming_.intact) applied_epoch_ = incoming_.epoch;
+  listener_.OnUpdateComplete();
 }
 
 void GmsClient::Send(const wire::Packet& packet) {

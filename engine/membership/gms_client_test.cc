@@ -17,7 +17,9 @@ class Recorder final : public ViewListener {
  public:
   void OnRegionView(const wire::RegionView& v) override { regions.push_back(v); }
   void OnGroupView(const wire::GroupView& v) override { groups.push_back(v); }
+  void OnUpdateComplete() override { ++completes; }
   std::vector<wire::RegionView> regions;
+  size_t completes = 0;
   std::vector<wire::GroupView> groups;
 };
 
@@ -87,10 +89,13 @@ TEST_F(GmsClientTest, AMissedUpdateHoldsTheAppliedEpochUntilASnapshotRepairsIt) 
   EXPECT_EQ(client_.applied_epoch(), 1u);
   EXPECT_EQ(client_.stats().gaps, 1u);
   // The GMS answers with a snapshot of its last commit, epoch 3 again, in two parts.
+  const size_t completes = views_.completes;
   client_.OnViewUpdate(Update(3, 1, {Region(1, 3, {1, 2, 3})}, {}, true, 0, 2), kGms);
   EXPECT_EQ(client_.applied_epoch(), 1u);  // one part still missing
+  EXPECT_EQ(views_.completes, completes);
   client_.OnViewUpdate(Update(3, 1, {}, {{.group = 1, .view = 2, .regions = {{1, 3}}}}, true, 1, 2), kGms);
   EXPECT_EQ(client_.applied_epoch(), 3u);
+  EXPECT_EQ(views_.completes, completes + 1);
   EXPECT_EQ(client_.groups().at(1).view, 2u);
 }
 

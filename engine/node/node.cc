@@ -179,13 +179,10 @@ bool Node::Send(wire::GroupId group, std::span<const std::byte> payload) {
 bool Node::PullFromFeed() {
   if (feed_ == nullptr || targets_.empty()) return false;
   if (!feed_message_held_) {
-    // Only ask the feed when the message it gives can be taken: every window has room for a
-    // full one (which regions it goes to is known only once it is taken).
-    if (!targets_.AllHaveRoom(config_.max_payload_bytes)) return false;
     if (feed_message_.payload.capacity() == 0) feed_message_.payload = targets_.TakeSpareBuffer();
     feed_message_.payload.clear();
     feed_message_.intended = TimePoint{};
-    if (!feed_->Next(feed_message_)) return false;
+    if (!feed_->Next(feed_message_, group_ready_)) return false;
     if (feed_message_.payload.size() > config_.max_payload_bytes) {
       counters_.Add(Counter::kSendErrors);
       return true;  // refused; the pump goes on with the next
@@ -193,7 +190,7 @@ bool Node::PullFromFeed() {
     if (feed_message_.intended == TimePoint{}) feed_message_.intended = scheduler_.clock().Now();
   }
   if (!targets_.Reserve(feed_message_.group, feed_message_.payload.size(), reserved_)) {
-    feed_message_held_ = true;  // its group's regions are not known yet, or a window filled
+    feed_message_held_ = true;  // the feed gave a message to a group that was not ready
     return false;
   }
   feed_message_held_ = false;
@@ -280,8 +277,8 @@ SendTarget* Node::NextToTransmit(TimePoint now, std::optional<TimePoint>& resume
 
 void Node::ArmFeedAlarm() {
   // A full window reopens with an ACK, a held message with a view: no alarm for those.
-  if (feed_ == nullptr || feed_message_held_ || !targets_.AllHaveRoom(config_.max_payload_bytes)) return;
-  if (auto at = feed_->NextReady()) ArmPumpAlarm(*at, IoClass::kOutboundData);
+  if (feed_ == nullptr || feed_message_held_) return;
+  if (auto at = feed_->NextReady(group_ready_)) ArmPumpAlarm(*at, IoClass::kOutboundData);
 }
 
 void Node::PumpData() {
@@ -403,12 +400,15 @@ void Node::OnPacket(const wire::Packet& packet, std::span<const std::byte> datag
   if (region_.has_recovery()) PostPump(IoClass::kOutboundRecovery);
 }
 
+SendTarget* Node::TargetAddressed(wire::NodeId sender, const wire::RegionViewId& rvid) {
+  SendTarget* t = sender == config_.id ? targets_.FindView(rvid) : nullptr;
+  if (t == nullptr) counters_.Add(Counter::kWrongView);
+  return t;
+}
+
 void Node::OnAckReceived(const wire::AckPacket& ack) {
-  SendTarget* t = ack.sender == config_.id ? targets_.FindView(ack.rvid) : nullptr;
-  if (t == nullptr) {
-    counters_.Add(Counter::kWrongView);
-    return;
-  }
+  SendTarget* t = TargetAddressed(ack.sender, ack.rvid);
+  if (t == nullptr) return;
   if (t->sender.OnAck(ack.stable) > 0) {
     t->last_ack_progress = scheduler_.clock().Now();
     PostPump(IoClass::kOutboundData);
@@ -419,11 +419,8 @@ void Node::OnAckReceived(const wire::AckPacket& ack) {
 }
 
 void Node::OnNakReceived(const wire::RecoveryRequest& nak) {
-  SendTarget* t = nak.sender == config_.id ? targets_.FindView(nak.rvid) : nullptr;
-  if (t == nullptr) {
-    counters_.Add(Counter::kWrongView);
-    return;
-  }
+  SendTarget* t = TargetAddressed(nak.sender, nak.rvid);
+  if (t == nullptr) return;
   t->sender.OnNak(nak.ranges, scheduler_.clock().Now());
   PostPump(IoClass::kOutboundRecovery);
 }
@@ -484,12 +481,10 @@ NodeStats Node::Snapshot() const {
 }
 
 Node::Memory Node::MemoryUse() const {
-  Memory m;
-  m.pending_messages = targets_.pending_messages();
-  m.pending_bytes = targets_.pending_bytes();
-  m.cache_bytes = region_.stats().cache_bytes;
-  m.cached_messages = region_.stats().cached_messages;
-  return m;
+  return Memory{.pending_messages = targets_.pending_messages(),
+                .pending_bytes = targets_.pending_bytes(),
+                .cache_bytes = region_.stats().cache_bytes,
+                .cached_messages = region_.stats().cached_messages};
 }
 
 bool Node::idle() const {

@@ -12,8 +12,9 @@
 // the group spans, the next sequence number of that region; it is transmitted once per region, to
 // the region's multicast address, and stays pending in each region's window until that region's
 // leader acknowledges it. A region that lost it whole NAKs it and gets a retransmission (the
-// inter-region level of PROTOCOL.md §5). The application is back-pressured when any window the
-// next message needs is full.
+// inter-region level of PROTOCOL.md §5). The application is back-pressured per group: a group is
+// ready when its regions are known and every window it needs has room; a feed is asked only for
+// messages to ready groups, so a stuck region holds back its own groups, not the others.
 //
 // View changes: a new view of a region the node sends to re-sends, in the new view and in order,
 // what the old view did not acknowledge; if the view adds members, new data to that region waits
@@ -82,14 +83,21 @@ struct OutgoingMessage {
   TimePoint intended{};
 };
 
+// Whether the node can take a message to a group now (its regions are known and every window it
+// needs has room for a message of the largest size).
+using GroupReady = std::function<bool(wire::GroupId)>;
+
 // The application side of the pull stack: the node asks for a message whenever it can send one.
 class MessageFeed {
  public:
   virtual ~MessageFeed() = default;
-  // Fills `out` and returns true, or returns false if there is nothing to send now.
-  virtual bool Next(OutgoingMessage& out) = 0;
-  // After Next() returned false: when to ask again. nullopt: not until Node::Wake().
-  virtual std::optional<TimePoint> NextReady() const { return std::nullopt; }
+  // Fills `out` with a message to a group `ready` accepts and returns true, or returns false if
+  // there is no such message now. A message to a group that is not ready waits in the feed while
+  // the other groups' messages go on (a feed that gives it anyway holds back every group).
+  virtual bool Next(OutgoingMessage& out, const GroupReady& ready) = 0;
+  // After Next() returned false: when a message to a group `ready` accepts is due. nullopt: not
+  // until Node::Wake() (a group becoming ready wakes the node by itself).
+  virtual std::optional<TimePoint> NextReady(const GroupReady& /*ready*/) const { return std::nullopt; }
 };
 
 struct Delivery {
@@ -189,6 +197,7 @@ class Node final : public PacketHandler,
   void OnOwnAck(const wire::AckPacket& ack) override { OnAckReceived(ack); }
   void OnRegionView(const wire::RegionView& view) override;
   void OnGroupView(const wire::GroupView& view) override;
+  void OnUpdateComplete() override { targets_.ForgetDeparted(); }
 
  private:
   // The own region's view, if the node is in one.
@@ -201,6 +210,9 @@ class Node final : public PacketHandler,
   void FollowTarget(const wire::RegionView& view, bool create);
   void ReplayHeld();
 
+  // The target an ACK or NAK for (`sender`, `rvid`) addresses: this node's, in its current view
+  // (else nullptr, counted as kWrongView).
+  SendTarget* TargetAddressed(wire::NodeId sender, const wire::RegionViewId& rvid);
   void OnAckReceived(const wire::AckPacket& ack);
   void OnNakReceived(const wire::RecoveryRequest& nak);
   void PostPump(IoClass io_class);
@@ -246,6 +258,7 @@ class Node final : public PacketHandler,
   MessageFeed* feed_ = nullptr;
   OutgoingMessage feed_message_;
   bool feed_message_held_ = false;  // taken from the feed, waiting for its group's regions
+  GroupReady group_ready_ = [this](wire::GroupId g) { return targets_.CanTake(g, config_.max_payload_bytes); };
   TokenBucket data_rate_;
   TokenBucket recovery_rate_;
   bool pump_posted_[2] = {false, false};  // recovery, data

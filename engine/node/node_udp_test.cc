@@ -22,9 +22,10 @@ constexpr uint32_t kLoopback = 0x7f000001;
 class CountingFeed final : public MessageFeed {
  public:
   explicit CountingFeed(uint64_t count) : count_(count) {}
-  bool Next(OutgoingMessage& out) override {
-    if (next_ >= count_) return false;
-    out.group = static_cast<wire::GroupId>(next_ % 3 + 1);
+  bool Next(OutgoingMessage& out, const GroupReady& ready) override {
+    const auto group = static_cast<wire::GroupId>(next_ % 3 + 1);
+    if (next_ >= count_ || !ready(group)) return false;
+    out.group = group;
     out.payload.assign(1000, std::byte{static_cast<uint8_t>(next_)});
     ++next_;
     return true;

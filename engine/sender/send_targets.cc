@@ -1,6 +1,7 @@
 #include "engine/sender/send_targets.h"
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 namespace qsm {
@@ -37,14 +38,20 @@ void SendTargets::SetGroupRegions(wire::GroupId group, std::vector<uint32_t> reg
 }
 
 std::map<std::pair<wire::GroupId, uint64_t>, const PendingMessage*> SendTargets::PendingElsewhere(
-    uint32_t region, const std::map<wire::GroupId, uint64_t>& below) const {
+    uint32_t region, const std::map<wire::GroupId, uint64_t>& below, const std::vector<wire::NodeId>& added) const {
   std::map<std::pair<wire::GroupId, uint64_t>, const PendingMessage*> out;  // each message once, in order
+  auto consider = [&](const PendingMessage& m) {
+    auto limit = below.find(m.group);
+    if (limit != below.end() && m.group_seq < limit->second) out.emplace(std::pair{m.group, m.group_seq}, &m);
+  };
   for (const auto& [other, t] : targets_) {
-    if (other == region) continue;
-    t.sender.ForEachPending([&](const PendingMessage& m) {
-      auto limit = below.find(m.group);
-      if (limit != below.end() && m.group_seq < limit->second) out.emplace(std::pair{m.group, m.group_seq}, &m);
+    if (other != region) t.sender.ForEachPending(consider);
+  }
+  for (const Departed& d : departed_) {
+    const bool all_departed = !added.empty() && std::all_of(added.begin(), added.end(), [&](wire::NodeId n) {
+      return std::find(d.members.begin(), d.members.end(), n) != d.members.end();
     });
+    if (all_departed) std::for_each(d.messages.begin(), d.messages.end(), consider);
   }
   return out;
 }
@@ -52,7 +59,7 @@ std::map<std::pair<wire::GroupId, uint64_t>, const PendingMessage*> SendTargets:
 void SendTargets::CarryPending(wire::GroupId group, uint32_t to) {
   SendTarget* target = Find(to);
   if (target == nullptr || target->sender.LowestPendingGroupSeq(group)) return;  // already sending it
-  for (const auto& [key, m] : PendingElsewhere(to, {{group, UINT64_MAX}})) {
+  for (const auto& [key, m] : PendingElsewhere(to, {{group, UINT64_MAX}}, target->members)) {
     if (!target->sender.HasRoom(m->payload.size())) break;  // the rest: a gap, counted by receivers
     target->sender.Add(PendingMessage{m->group, m->group_seq, m->send_time_ns, m->payload});
     counters_.Add(Counter::kCarriedToNewRegion);
@@ -85,8 +92,11 @@ bool SendTargets::Named(uint32_t region) const {
 bool SendTargets::Follow(const wire::RegionView& view, bool create, TimePoint now) {
   auto it = targets_.find(view.id.region);
   if (view.members.empty()) {
-    // The region is gone: nobody is left to deliver its pending messages to.
-    if (it != targets_.end()) targets_.erase(it);
+    // The region is gone; its members may be in other regions now.
+    if (it != targets_.end()) {
+      KeepForDeparted(it->second, {}, it->second.sender.TakeUnacknowledged());
+      targets_.erase(it);
+    }
     return false;
   }
   if (it == targets_.end()) {
@@ -106,14 +116,16 @@ bool SendTargets::Follow(const wire::RegionView& view, bool create, TimePoint no
   SendTarget& t = it->second;
   if (t.sender.rvid().view >= view.id.view) return false;  // not newer
   std::vector<wire::NodeId> members = MemberIds(view);
-  const bool added = std::any_of(members.begin(), members.end(), [&](wire::NodeId n) {
+  std::vector<wire::NodeId> added;
+  std::copy_if(members.begin(), members.end(), std::back_inserter(added), [&](wire::NodeId n) {
     return std::find(t.members.begin(), t.members.end(), n) == t.members.end();
   });
   std::vector<PendingMessage> carried = t.sender.TakeUnacknowledged();
+  KeepForDeparted(t, members, carried);
   t.sender = RegionSender(view.id, window_);
-  if (added) GiveNewMembersWhatTheyMayLack(view.id.region, t, carried);
+  if (!added.empty()) GiveNewMembersWhatTheyMayLack(view.id.region, t, carried, added);
   for (auto& m : carried) t.sender.Add(std::move(m));  // fits: room for them was kept
-  if (added) {
+  if (!added.empty()) {
     // New members: let the new view's rings form before new data arrives (PROTOCOL.md §3).
     t.suspended_until = now + view_change_suspend_;
     counters_.Add(Counter::kSendSuspended);
@@ -124,10 +136,32 @@ bool SendTargets::Follow(const wire::RegionView& view, bool create, TimePoint no
   return true;
 }
 
+void SendTargets::KeepForDeparted(const SendTarget& t, const std::vector<wire::NodeId>& members_now,
+                                  const std::vector<PendingMessage>& messages) {
+  if (every_group_to_ || messages.empty()) return;  // static membership: nowhere else to go
+  Departed d;
+  std::copy_if(t.members.begin(), t.members.end(), std::back_inserter(d.members), [&](wire::NodeId n) {
+    return std::find(members_now.begin(), members_now.end(), n) == members_now.end();
+  });
+  if (d.members.empty()) return;
+  d.messages = messages;
+  departed_.push_back(std::move(d));
+}
+
 void SendTargets::ForgetUnused(std::optional<uint32_t> keep) {
   std::erase_if(targets_, [&](const auto& entry) {
     return entry.first != keep && entry.second.sender.pending_messages() == 0 && !Named(entry.first);
   });
+}
+
+bool SendTargets::CanTake(wire::GroupId group, size_t bytes) const {
+  auto room = [&](uint32_t region) {
+    const SendTarget* t = Find(region);
+    return t != nullptr && t->sender.HasRoom(bytes);
+  };
+  if (every_group_to_) return room(*every_group_to_);
+  auto it = group_regions_.find(group);
+  return it != group_regions_.end() && !it->second.empty() && std::all_of(it->second.begin(), it->second.end(), room);
 }
 
 bool SendTargets::Reserve(wire::GroupId group, size_t bytes, std::vector<SendTarget*>& out) {
@@ -158,7 +192,8 @@ uint64_t SendTargets::Assign(const std::vector<SendTarget*>& targets, PendingMes
 }
 
 void SendTargets::GiveNewMembersWhatTheyMayLack(uint32_t region, SendTarget& t,
-                                                 const std::vector<PendingMessage>& carried) {
+                                                 const std::vector<PendingMessage>& carried,
+                                                 const std::vector<wire::NodeId>& added) {
   // Per group this region serves: the copies go below the group's first carried message.
   std::map<wire::GroupId, uint64_t> below;
   for (const auto& [group, regions] : group_regions_) {
@@ -171,7 +206,7 @@ void SendTargets::GiveNewMembersWhatTheyMayLack(uint32_t region, SendTarget& t,
   size_t room = window_.max_messages - std::min(window_.max_messages, carried.size());
   size_t bytes = 0;
   for (const PendingMessage& m : carried) bytes += m.payload.size();
-  for (const auto& [key, m] : PendingElsewhere(region, below)) {
+  for (const auto& [key, m] : PendingElsewhere(region, below, added)) {
     if (room == 0 || bytes + m->payload.size() > window_.max_bytes) break;  // the rest: a gap, counted
     t.sender.Add(PendingMessage{m->group, m->group_seq, m->send_time_ns, m->payload});
     counters_.Add(Counter::kCarriedToNewRegion);
@@ -199,11 +234,6 @@ const SendTarget* SendTargets::Find(uint32_t region) const {
   return it == targets_.end() ? nullptr : &it->second;
 }
 
-bool SendTargets::AllHaveRoom(size_t bytes) const {
-  return std::all_of(targets_.begin(), targets_.end(),
-                     [&](const auto& t) { return t.second.sender.HasRoom(bytes); });
-}
-
 bool SendTargets::HasRetransmits() const {
   return std::any_of(targets_.begin(), targets_.end(),
                      [](const auto& t) { return t.second.sender.has_retransmits(); });
@@ -222,6 +252,12 @@ uint64_t SendTargets::AcknowledgedThrough(wire::GroupId group) const {
 size_t SendTargets::pending_messages() const {
   size_t n = 0;
   for (const auto& [region, t] : targets_) n += t.sender.pending_messages();
+  return n;
+}
+
+size_t SendTargets::departed_copies() const {
+  size_t n = 0;
+  for (const Departed& d : departed_) n += d.messages.size();
   return n;
 }
 

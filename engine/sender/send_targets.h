@@ -60,13 +60,23 @@ class SendTargets {
   // re-sends, in order, what the old view did not acknowledge; if the view adds members, it first
   // sends them what other regions of its groups still hold (a member may come from one of them),
   // and new data waits `view_change_suspend` (counted as kSendSuspended). A missing target is created only if
-  // `create`. A view without members (the region is gone) drops the target and its pending messages.
+  // `create`. A view without members (the region is gone) drops the target.
+  // Members that leave a region view (or whose region is gone) may not have what it had pending
+  // (sent before they joined its address, say), and the view that moves them into another region
+  // of the same groups may come later in the same GMS update: copies of those messages are kept
+  // until the update ends (ForgetDeparted), and a view whose new members are all such departed
+  // members gets them too (a view that also adds a joiner does not: the copies would be a gap in
+  // the joiner's stream). Static membership (one region) keeps none.
   // Returns true if a target was created or changed (the pump has something to look at).
   bool Follow(const wire::RegionView& view, bool create, TimePoint now);
   // Drops the targets that no group names and that hold nothing pending, except `keep`.
   void ForgetUnused(std::optional<uint32_t> keep);
+  // The GMS update that removed members from views is complete: drops the copies kept for them.
+  void ForgetDeparted() { departed_.clear(); }
 
-  // Whether every region of `group` is a target with room for `bytes` more; those targets in `out`.
+  // Whether the regions of `group` are known and every one is a target with room for `bytes` more.
+  bool CanTake(wire::GroupId group, size_t bytes) const;
+  // CanTake, and if so, those targets in `out`.
   bool Reserve(wire::GroupId group, size_t bytes, std::vector<SendTarget*>& out);
   // Gives `message` the next group seq of its group and assigns it to every target of `targets`
   // (from Reserve, non-empty; copies for all but the last), counted once as kMessagesSent.
@@ -86,14 +96,14 @@ class SendTargets {
   Map::const_iterator begin() const { return targets_.begin(); }
   Map::const_iterator end() const { return targets_.end(); }
 
-  // Every target's window has room for `bytes` more.
-  bool AllHaveRoom(size_t bytes) const;
   bool HasRetransmits() const;
   // The highest group seq g such that messages 1..g to `group` were acknowledged by every region
   // they were sent to.
   uint64_t AcknowledgedThrough(wire::GroupId group) const;
   size_t pending_messages() const;
   size_t pending_bytes() const;
+  // Copies kept for members that left a region view (see Follow).
+  size_t departed_copies() const;
 
  private:
   SenderWindow window_;
@@ -105,17 +115,29 @@ class SendTargets {
   std::unordered_map<wire::GroupId, uint64_t> group_seqs_;  // last group seq given, per group
   // Regions new to a group whose target does not exist yet: they get the carry when it does.
   std::multimap<uint32_t, wire::GroupId> carry_on_create_;
+  // What a region view had pending when members left it, kept until the update ends (see Follow).
+  struct Departed {
+    std::vector<wire::NodeId> members;  // the members that left
+    std::vector<PendingMessage> messages;
+  };
+  std::vector<Departed> departed_;
+
+  // Keeps `messages` for the members of `t` not in `members_now` (none left: nothing).
+  void KeepForDeparted(const SendTarget& t, const std::vector<wire::NodeId>& members_now,
+                       const std::vector<PendingMessage>& messages);
 
   // Copies the messages of `group` pending in other targets into target `to` (see SetGroupRegions).
   void CarryPending(wire::GroupId group, uint32_t to);
-  // A view of `region` added members, which may have come from another region of the same groups
-  // (their groups changed): before the re-sent `carried` messages, `t` gets copies of what other
-  // regions still hold of each group it serves, below that group's first carried message.
-  void GiveNewMembersWhatTheyMayLack(uint32_t region, SendTarget& t, const std::vector<PendingMessage>& carried);
-  // The messages pending in targets other than `region` of each group in `below` with a group seq
-  // below its value, by (group, group seq).
+  // A view of `region` added members `added`, which may have come from another region of the same
+  // groups (their groups changed): before the re-sent `carried` messages, `t` gets copies of what
+  // other regions still hold of each group it serves, below that group's first carried message.
+  void GiveNewMembersWhatTheyMayLack(uint32_t region, SendTarget& t, const std::vector<PendingMessage>& carried,
+                                     const std::vector<wire::NodeId>& added);
+  // The messages pending in targets other than `region`, and those kept for departed members if
+  // they include all of `added`, of each group in `below` with a group seq below its value, by
+  // (group, group seq).
   std::map<std::pair<wire::GroupId, uint64_t>, const PendingMessage*> PendingElsewhere(
-      uint32_t region, const std::map<wire::GroupId, uint64_t>& below) const;
+      uint32_t region, const std::map<wire::GroupId, uint64_t>& below, const std::vector<wire::NodeId>& added) const;
 };
 
 }  // namespace qsm

@@ -114,15 +114,19 @@ TEST_F(SendTargetsTest, shouldCarryAtOnceToARegionNewToTheGroupWhoseTargetExists
   EXPECT_EQ(targets_.Find(2)->sender.pending_messages(), 1u);
 }
 
-TEST_F(SendTargetsTest, shouldBackPressureWhenAnyRegionOfTheGroupIsFull) {
+TEST_F(SendTargetsTest, shouldBackPressureAGroupWhenAnyOfItsRegionsIsFullAndOnlyThatGroup) {
   targets_.Follow(View(1, 1, {1}), true, now_);
   targets_.Follow(View(2, 1, {2}), true, now_);
   targets_.SetGroupRegions(5, {1, 2});
   targets_.SetGroupRegions(6, {1});
+  targets_.SetGroupRegions(7, {2});
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(Send(6));  // region 1 is full
+  EXPECT_FALSE(targets_.CanTake(5, 10));
   EXPECT_FALSE(Send(5));
-  EXPECT_FALSE(targets_.AllHaveRoom(10));
+  EXPECT_TRUE(targets_.CanTake(7, 10));  // region 2 alone: not held back by region 1
+  EXPECT_FALSE(targets_.CanTake(8, 10));  // regions not known
   Ack(1, 4);
+  EXPECT_TRUE(targets_.CanTake(5, 10));
   EXPECT_TRUE(Send(5));
 }
 
@@ -170,6 +174,80 @@ TEST_F(SendTargetsTest, shouldForgetTargetsNoGroupNamesOnceNothingIsPending) {
   EXPECT_NE(targets_.Find(1), nullptr);  // kept
   EXPECT_FALSE(targets_.Follow(View(2, 2, {2}), /*create=*/false, now_));
   EXPECT_EQ(targets_.Find(2), nullptr);
+}
+
+// Swarm seed 715: a node alone in region 2 had not got messages 2 and 3 (sent before it joined the
+// region's address) when region 2 ended and the node moved back to region 1, which had
+// acknowledged them. The copies kept for departed members go to region 1's new view.
+TEST_F(SendTargetsTest, shouldGiveAMemberWhatItsGoneRegionHadPendingWhenAnotherRegionTakesItLater) {
+  targets_.Follow(View(1, 1, {1, 3}), true, now_);
+  targets_.Follow(View(2, 1, {2}), true, now_);
+  targets_.SetGroupRegions(5, {1, 2});
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Send(5));
+  Ack(1, 3);
+  Ack(2, 1);
+  targets_.Follow(View(2, 2, {}), false, now_);  // region 2 is gone
+  EXPECT_EQ(targets_.departed_copies(), 2u);
+  targets_.Follow(View(1, 2, {1, 3, 2}), false, now_);
+  const RegionSender& sender = targets_.Find(1)->sender;
+  ASSERT_EQ(sender.pending_messages(), 2u);
+  EXPECT_EQ(sender.Find(sender.stable() + 1)->group_seq, 2u);
+  EXPECT_EQ(sender.Find(sender.stable() + 2)->group_seq, 3u);
+}
+
+TEST_F(SendTargetsTest, shouldGiveAMemberThatLeftARegionWhatItHadPendingThoughItWasAcknowledgedSince) {
+  // Member 2 leaves region 1 (messages 2 and 3 pending there), region 1's new view acknowledges
+  // them without it, and only then does region 2's view take member 2 in.
+  targets_.Follow(View(1, 1, {1, 2}), true, now_);
+  targets_.Follow(View(2, 1, {3}), true, now_);
+  targets_.SetGroupRegions(5, {1, 2});
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Send(5));
+  Ack(1, 1);
+  Ack(2, 3);
+  targets_.Follow(View(1, 2, {1}), false, now_);
+  Ack(1, 2);  // the re-sent 2 and 3, region seqs 1 and 2 of the new view
+  EXPECT_EQ(targets_.Find(1)->sender.pending_messages(), 0u);
+  targets_.Follow(View(2, 2, {3, 2}), false, now_ + 1s);
+  const RegionSender& sender = targets_.Find(2)->sender;
+  ASSERT_EQ(sender.pending_messages(), 2u);
+  EXPECT_EQ(sender.Find(sender.stable() + 1)->group_seq, 2u);
+  EXPECT_EQ(sender.Find(sender.stable() + 2)->group_seq, 3u);
+}
+
+TEST_F(SendTargetsTest, shouldForgetWhatDepartedMembersWereOwedWhenTheUpdateEnds) {
+  // A member that leaves and comes back in a later update (a new stretch of membership) must not
+  // get old messages: they would be a gap in its new stream.
+  targets_.Follow(View(1, 1, {1, 3}), true, now_);
+  targets_.Follow(View(2, 1, {2}), true, now_);
+  targets_.SetGroupRegions(5, {1, 2});
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Send(5));
+  Ack(1, 3);
+  targets_.Follow(View(2, 2, {}), false, now_);
+  targets_.Follow(View(1, 2, {1}), false, now_);  // member 3 leaves with nothing pending: no copies
+  EXPECT_EQ(targets_.departed_copies(), 3u);
+  targets_.ForgetDeparted();
+  EXPECT_EQ(targets_.departed_copies(), 0u);
+  targets_.Follow(View(1, 3, {1, 2}), false, now_);
+  EXPECT_EQ(targets_.Find(1)->sender.pending_messages(), 0u);
+}
+
+TEST_F(SendTargetsTest, shouldNotGiveDepartedCopiesToAViewThatAlsoAddsAJoiner) {
+  targets_.Follow(View(1, 1, {1, 3}), true, now_);
+  targets_.Follow(View(2, 1, {2}), true, now_);
+  targets_.SetGroupRegions(5, {1, 2});
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Send(5));
+  Ack(1, 3);
+  targets_.Follow(View(2, 2, {}), false, now_);
+  targets_.Follow(View(1, 2, {1, 3, 2, 4}), false, now_);  // 4 joins: its stream starts after 3
+  EXPECT_EQ(targets_.Find(1)->sender.pending_messages(), 0u);
+}
+
+TEST_F(SendTargetsTest, shouldKeepNoDepartedCopiesWithStaticMembership) {
+  targets_.SendEveryGroupTo(1);
+  targets_.Follow(View(1, 1, {1, 2}), true, now_);
+  ASSERT_TRUE(Send(5));
+  targets_.Follow(View(1, 2, {1}), false, now_);
+  EXPECT_EQ(targets_.departed_copies(), 0u);
 }
 
 TEST_F(SendTargetsTest, shouldDropATargetWhoseRegionIsGone) {

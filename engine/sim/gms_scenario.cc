@@ -46,11 +46,11 @@ class LoadFeed final : public MessageFeed {
  public:
   LoadFeed(const Clock& clock, TimePoint zero) : clock_(clock), zero_(zero) {}
   void Add(const GmsLoad& load) { loads_.push_back({load, 0}); }
-  bool Next(OutgoingMessage& out) override {
+  bool Next(OutgoingMessage& out, const GroupReady& ready) override {
     const TimePoint now = clock_.Now();
     Entry* best = nullptr;
     for (Entry& e : loads_) {
-      if (e.sent >= e.load.messages || Due(e) > now) continue;
+      if (e.sent >= e.load.messages || Due(e) > now || !ready(e.load.group)) continue;
       if (best == nullptr || Due(e) < Due(*best)) best = &e;
     }
     if (best == nullptr) return false;
@@ -61,10 +61,10 @@ class LoadFeed final : public MessageFeed {
     ++best->sent;
     return true;
   }
-  std::optional<TimePoint> NextReady() const override {
+  std::optional<TimePoint> NextReady(const GroupReady& ready) const override {
     std::optional<TimePoint> next;
     for (const Entry& e : loads_) {
-      if (e.sent < e.load.messages) next = next ? std::min(*next, Due(e)) : Due(e);
+      if (e.sent < e.load.messages && ready(e.load.group)) next = next ? std::min(*next, Due(e)) : Due(e);
     }
     return next;
   }

@@ -180,7 +180,8 @@ TEST(GmsSimTest, UpdatesGoExactlyToTheNodesThatNeedThem) {
 // A feed that always has a 1000-byte message for group 1 (a sender at full speed).
 class FullSpeedFeed final : public MessageFeed {
  public:
-  bool Next(OutgoingMessage& out) override {
+  bool Next(OutgoingMessage& out, const GroupReady& ready) override {
+    if (!ready(1)) return false;
     out.group = 1;
     out.payload.assign(1000, std::byte{7});
     return true;
@@ -222,6 +223,71 @@ TEST(GmsSimTest, ASenderAtFullSpeedServesEveryRegionOfTheGroup) {
   const uint64_t in_b = nodes[3]->Snapshot().counter(Counter::kMessagesDelivered);
   EXPECT_GT(in_a, 500u);
   EXPECT_GT(in_b, in_a / 2) << "region B got " << in_b << " messages while region A got " << in_a;
+  nodes[1]->SetFeed(nullptr);
+}
+
+// Messages alternately to groups 1 and 2, as fast as the node takes them; a turn whose group is
+// not ready passes to the other group.
+class TwoGroupFeed final : public MessageFeed {
+ public:
+  bool Next(OutgoingMessage& out, const GroupReady& ready) override {
+    for (int i = 0; i < 2; ++i) {
+      next_ = next_ == 1 ? 2 : 1;
+      if (!ready(next_)) continue;
+      out.group = next_;
+      out.payload.assign(1000, std::byte{7});
+      return true;
+    }
+    return false;
+  }
+
+ private:
+  wire::GroupId next_ = 2;
+};
+
+// Node 1 sends to group 1 (region of node 2) and group 2 (region of node 3). Node 3 sleeps for
+// two seconds, so group 2's window fills: group 1 must go on meanwhile (no head-of-line blocking), and
+// group 2 must resume after.
+TEST(GmsSimTest, AStuckRegionHoldsBackItsOwnGroupsOnly) {
+  std::vector<Node*> nodes(4, nullptr);
+  membership::MemoryStore store;
+  TwoGroupFeed feed;
+  Cluster cluster(
+      ClusterConfig{.nodes = 4, .seed = 14, .host = HostModel{.egress_bits_per_second = 100'000'000}},
+      [&](NodeContext& ctx) -> std::unique_ptr<PacketHandler> {
+        if (ctx.index == 0) {
+          auto g =
+              std::make_unique<membership::Gms>(membership::GmsConfig{}, ctx.scheduler, ctx.transport, store);
+          EXPECT_TRUE(g->Start().has_value());
+          return g;
+        }
+        auto node = std::make_unique<Node>(NodeConfig{.id = static_cast<wire::NodeId>(ctx.index),
+                                                      .window = SenderWindow{.max_messages = 2000}},
+                                           ctx.scheduler, ctx.transport, ctx.random);
+        nodes[ctx.index] = node.get();
+        return node;
+      });
+  const std::vector<std::vector<wire::GroupId>> groups = {{}, {1, 2}, {1}, {2}};
+  for (wire::NodeId id = 1; id <= 3; ++id) {
+    for (wire::GroupId g : groups[id]) (void)nodes[id]->Join(g);
+    ASSERT_TRUE(nodes[id]->StartMembership({.node = id, .gms = cluster.endpoint(0)}).has_value());
+  }
+  cluster.RunFor(1s);
+  ASSERT_EQ(nodes[1]->RegionsOf(1).size(), 2u);
+  ASSERT_EQ(nodes[1]->RegionsOf(2).size(), 2u);
+  nodes[1]->SetFeed(&feed);
+  cluster.RunFor(100ms);
+  auto delivered = [&](wire::NodeId id) { return nodes[id]->Snapshot().counter(Counter::kMessagesDelivered); };
+  ASSERT_GT(delivered(3), 100u);  // both groups flow
+  cluster.Sleep(3, cluster.now() + 2s);
+  cluster.RunFor(600ms);  // group 2's window fills
+  const uint64_t group1_before = delivered(2);
+  cluster.RunFor(1s);
+  EXPECT_GT(delivered(2) - group1_before, 2000u) << "group 1 stalled behind group 2's full window";
+  cluster.RunFor(600ms);  // node 3 wakes
+  const uint64_t group2_before = delivered(3);
+  cluster.RunFor(500ms);
+  EXPECT_GT(delivered(3) - group2_before, 500u) << "group 2 did not resume";
   nodes[1]->SetFeed(nullptr);
 }
 

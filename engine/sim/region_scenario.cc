@@ -19,15 +19,16 @@ class ScriptedFeed final : public MessageFeed {
  public:
   ScriptedFeed(const Clock& clock, const RegionScenario& sc)
       : clock_(clock), sc_(sc), payload_bytes_(std::max<size_t>(sc.payload_bytes, 8)) {}
-  bool Next(OutgoingMessage& out) override {
-    if (next_ >= sc_.messages || Paused()) return false;
-    out.group = static_cast<wire::GroupId>(next_ % sc_.groups + 1);
+  bool Next(OutgoingMessage& out, const GroupReady& ready) override {
+    const auto group = static_cast<wire::GroupId>(next_ % sc_.groups + 1);
+    if (next_ >= sc_.messages || Paused() || !ready(group)) return false;  // strictly round robin
+    out.group = group;
     out.payload.assign(payload_bytes_, std::byte{0x5a});
     std::memcpy(out.payload.data(), &next_, 8);
     ++next_;
     return true;
   }
-  std::optional<TimePoint> NextReady() const override {
+  std::optional<TimePoint> NextReady(const GroupReady& /*ready*/) const override {
     if (next_ < sc_.messages && Paused()) return TimePoint(sc_.resume_at);
     return std::nullopt;
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <map>
 
 namespace qsm::harness {
 
@@ -12,8 +13,11 @@ constexpr Duration kAwaitPoll = 10ms;  // how often a load waiting for its group
 double Ms(uint64_t ns) { return static_cast<double>(ns) / 1e6; }
 }  // namespace
 
-// The load: round robin over the plan's send groups, paced at the plan's rate (or as fast as the
-// node takes messages), until start + send_for. Every payload starts with its index.
+// The load: message i goes to send group i mod G, paced at the plan's rate (message i is due at
+// start + i / rate) or as fast as the node takes messages, until start + send_for. Every payload
+// starts with its index. A group the node cannot take yet (a full window, regions not known) holds
+// back only its own messages: paced, they wait with their intended times (so latency shows the
+// wait) while the other groups go on; unpaced, its turns pass to the next group that is ready.
 class NodeWorkload::LoadFeed final : public MessageFeed {
  public:
   LoadFeed(const NodePlan& plan, const Clock& clock, NodeResult& result)
@@ -26,41 +30,81 @@ class NodeWorkload::LoadFeed final : public MessageFeed {
     begun_ = true;
   }
 
-  bool Next(OutgoingMessage& out) override {
+  bool Next(OutgoingMessage& out, const GroupReady& ready) override {
     const TimePoint now = clock_.Now();
-    if (!Active(now)) return false;
-    if (plan_.rate > 0 && Due(sent_) > now) return false;  // paced: not yet
-    const uint32_t group = plan_.send_groups[sent_ % plan_.send_groups.size()];
+    if (!begun_ || now < start_) return false;
+    const std::optional<uint64_t> index = paced() ? NextPaced(now, ready) : NextUnpaced(now, ready);
+    if (!index) return false;
+    const uint32_t group = GroupOf(*index);
     out.group = group;
     out.payload.assign(plan_.message_size, std::byte{0x51});
-    std::memcpy(out.payload.data(), &sent_, std::min<size_t>(sizeof sent_, plan_.message_size));
-    out.intended = plan_.rate > 0 ? Due(sent_) : TimePoint{};
+    std::memcpy(out.payload.data(), &*index, std::min<size_t>(sizeof *index, plan_.message_size));
+    out.intended = paced() ? Due(*index) : TimePoint{};
     ++sent_;
     ++result_.sent[group];
     return true;
   }
   // Wake for a batch of up to 32 due messages rather than for each, but never hold the first of
-  // them more than 200 us.
-  std::optional<TimePoint> NextReady() const override {
+  // them more than 200 us. Messages waiting for their group are sent when it is ready (the node
+  // wakes by itself then).
+  std::optional<TimePoint> NextReady(const GroupReady& /*ready*/) const override {
     if (!begun_) return std::nullopt;
     const TimePoint now = clock_.Now();
     if (now < start_) return start_;
-    if (plan_.rate <= 0 || !Active(now)) return std::nullopt;
-    return std::min(Due(sent_ + 31), Due(sent_) + 200us);
+    if (!paced() || !Scheduled(next_)) return std::nullopt;
+    return std::min(Due(next_ + 31), Due(next_) + 200us);
   }
   // True while the load has messages left. A paced load is every message intended before the end,
   // even one the node takes late (after a stall): dropping those would hide the stall.
   bool Active(TimePoint now) const {
-    if (!begun_ || now < start_ || (plan_.send_count > 0 && sent_ >= plan_.send_count)) return false;
-    return plan_.rate > 0 ? Due(sent_) < end_ : now < end_;
+    if (!begun_ || now < start_) return false;
+    if (paced()) return Scheduled(next_) || !waiting_.empty();
+    return now < end_ && (plan_.send_count == 0 || sent_ < plan_.send_count);
   }
   bool begun() const { return begun_; }
   uint64_t sent() const { return sent_; }
 
  private:
+  bool paced() const { return plan_.rate > 0; }
+  uint32_t GroupOf(uint64_t index) const { return plan_.send_groups[index % plan_.send_groups.size()]; }
   // The intended send time of message i, which latency is measured from.
   TimePoint Due(uint64_t i) const {
     return start_ + Duration(static_cast<int64_t>(static_cast<double>(i) * 1e9 / plan_.rate));
+  }
+  // Paced: whether message i is part of the load.
+  bool Scheduled(uint64_t i) const { return (plan_.send_count == 0 || i < plan_.send_count) && Due(i) < end_; }
+
+  // The oldest message that waits for a group ready now, or the next due one of a ready group;
+  // due messages of groups not ready join their group's wait on the way.
+  std::optional<uint64_t> NextPaced(TimePoint now, const GroupReady& ready) {
+    auto oldest = waiting_.end();
+    for (auto w = waiting_.begin(); w != waiting_.end(); ++w) {
+      const bool go = ready(GroupOf(w->second.first));
+      if (go && (oldest == waiting_.end() || w->second.first < oldest->second.first)) oldest = w;
+    }
+    // Every waiting index is below next_: a ready group's wait goes first. So a turn's new
+    // messages join its wait only while its group is not ready: a wait is consecutive turns.
+    while (oldest == waiting_.end() && Scheduled(next_) && Due(next_) <= now) {
+      const uint64_t i = next_++;
+      if (ready(GroupOf(i))) return i;
+      Waiting& w = waiting_.try_emplace(i % plan_.send_groups.size(), Waiting{.first = i, .count = 0}).first->second;
+      ++w.count;
+    }
+    if (oldest == waiting_.end()) return std::nullopt;
+    const uint64_t i = oldest->second.first;
+    oldest->second.first += plan_.send_groups.size();
+    if (--oldest->second.count == 0) waiting_.erase(oldest);
+    return i;
+  }
+  // The next index, from next_ on, whose group is ready (at most one turn of the groups).
+  std::optional<uint64_t> NextUnpaced(TimePoint now, const GroupReady& ready) {
+    if (!Active(now)) return std::nullopt;
+    for (uint64_t i = next_; i < next_ + plan_.send_groups.size(); ++i) {
+      if (!ready(GroupOf(i))) continue;
+      next_ = i + 1;
+      return i;
+    }
+    return std::nullopt;
   }
 
   const NodePlan& plan_;
@@ -69,7 +113,14 @@ class NodeWorkload::LoadFeed final : public MessageFeed {
   bool begun_ = false;
   TimePoint start_{};
   TimePoint end_{};
+  uint64_t next_ = 0;  // the next index of the schedule (paced) or of the turns (unpaced)
   uint64_t sent_ = 0;
+  // Paced, by turn (index mod G): due messages not yet taken, indices first, first + G, ...
+  struct Waiting {
+    uint64_t first;
+    uint64_t count;
+  };
+  std::map<size_t, Waiting> waiting_;
 };
 
 wire::RegionView ViewFromPlan(const NodePlan& plan, const std::vector<uint32_t>& members, uint32_t number) {

@@ -71,7 +71,6 @@ class NodeWorkload {
   uint64_t delivered_ = 0;  // distinct deliveries (result_.delivered_total() without the walk)
   Duration load_delay_{};
   NodeStats last_tick_stats_;
-  double last_tick_s_ = 0;
   AlarmId start_alarm_;
   AlarmId tick_alarm_;
   AlarmId peak_alarm_;
