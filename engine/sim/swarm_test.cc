@@ -8,8 +8,9 @@
 // Each run checks safety (exactly once, FIFO per sender and group, nothing that was not sent) and
 // liveness: within the run's bound every survivor delivered everything, every pending window and
 // cache is empty, and the token completed rounds while there were senders. A failure prints the
-// configuration and its seed; QSM_SWARM=N-N replays it exactly. QSM_SWARM=first-last runs any
-// range (default 1-120 in CI; see engine/README.md for the ranges run by hand and what they found).
+// configuration and its seed; QSM_SWARM=N-N replays it exactly and shrinks it (Smaller, Shrink).
+// QSM_SWARM=first-last runs any range (default 1-120 in CI; see engine/README.md for the ranges
+// run by hand and what they found).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -20,6 +21,10 @@
 #include <cstdlib>
 #include <sstream>
 #include <string>
+#include <vector>
+#include <utility>
+#include <numeric>
+#include <functional>
 
 #include "engine/core/random.h"
 #include "engine/sim/gms_scenario.h"
@@ -45,16 +50,9 @@ LinkModel DrawLink(Random& r, double max_loss) {
   return link;
 }
 
-// A drawn scenario and its one-line description (printed, and with a failure).
-template <typename Scenario>
-struct Drawn {
-  Scenario sc;
-  std::string text;
-};
-
 // A region configuration. Deliveries (nodes x senders x messages) are kept near a budget so that
 // a run takes about a second or less on the dev build, whatever was drawn.
-Drawn<RegionScenario> DrawRegion(uint64_t seed) {
+RegionScenario DrawRegion(uint64_t seed) {
   Random r(seed * 7919 + 1);
   RegionScenario sc;
   sc.seed = seed;
@@ -87,6 +85,10 @@ Drawn<RegionScenario> DrawRegion(uint64_t seed) {
   }
   sc.node.region.adaptive_rounds = !r.Bernoulli(0.25);  // drawn last: earlier seeds keep their draws
   sc.max_time = 120s;
+  return sc;
+}
+
+std::string Describe(const RegionScenario& sc) {
   std::ostringstream t;
   t << "region: nodes " << sc.nodes << ", senders " << sc.senders << ", groups " << sc.groups << ", messages "
     << sc.messages << " x " << sc.payload_bytes << " B" << (sc.unordered ? " unordered" : "") << ", R "
@@ -100,11 +102,11 @@ Drawn<RegionScenario> DrawRegion(uint64_t seed) {
   for (const auto& f : sc.sleeps)
     t << ", node " << f.node << " sleeps " << ToSeconds(f.duration) * 1000 << " ms/2s";
   if (sc.drop) t << ", node " << sc.drop->node << " dropped at " << ToSeconds(sc.drop->at) << " s";
-  return {sc, t.str()};
+  return t.str();
 }
 
 // A membership configuration: nodes in a few groups (so in several regions), loads, and events.
-Drawn<GmsScenario> DrawGms(uint64_t seed) {
+GmsScenario DrawGms(uint64_t seed) {
   Random r(seed * 104729 + 3);
   GmsScenario sc;
   sc.seed = seed;
@@ -162,12 +164,149 @@ Drawn<GmsScenario> DrawGms(uint64_t seed) {
     sc.events.push_back(e);
   }
   sc.max_time = 90s;
+  return sc;
+}
+
+std::string Describe(const GmsScenario& sc) {
+  const size_t groups = std::accumulate(sc.groups.begin(), sc.groups.end(), size_t{1}, [](size_t m, const auto& g) {
+    return g.empty() ? m : std::max<size_t>(m, *std::max_element(g.begin(), g.end()));
+  });
   std::ostringstream t;
   t << "gms: nodes " << sc.nodes << ", groups " << groups << ", loads " << sc.loads.size() << ", R "
     << sc.node.region.replication << ", loss " << sc.link.loss << ", events:";
   for (const auto& e : sc.events)
     t << " " << static_cast<int>(e.kind) << "@" << ToSeconds(e.at) << "s/n" << e.node;
-  return {sc, t.str()};
+  return t.str();
+}
+
+// One run of a configuration: whether it passed, and its summary with the violations.
+struct Outcome {
+  bool ok = false;
+  std::string summary;
+};
+
+Outcome Run(const RegionScenario& sc) {
+  RegionResult r = RunRegionScenario(sc);
+  // Liveness beyond delivery: rounds completed while there were senders to acknowledge.
+  if (r.ok && sc.nodes > 1 && sc.senders > 0 && r.token_rounds == 0) {
+    r.ok = false;
+    r.violations.emplace_back("no token round completed");
+  }
+  Outcome out{r.ok, r.Summary()};
+  for (const auto& v : r.violations) out.summary += "\n  " + v;
+  return out;
+}
+
+Outcome Run(const GmsScenario& sc) {
+  GmsResult r = RunGmsScenario(sc);
+  return {r.ok, r.Summary()};
+}
+
+// Variants of `sc` with one thing less (a fault, loss, half the nodes, senders, groups, messages
+// or payload), the ones that remove most first. Every variant is a valid configuration.
+std::vector<RegionScenario> Smaller(const RegionScenario& sc) {
+  std::vector<RegionScenario> out;
+  auto add = [&](const std::function<bool(RegionScenario&)>& change) {
+    RegionScenario c = sc;
+    if (change(c)) out.push_back(std::move(c));
+  };
+  auto with_nodes = [](RegionScenario& c, size_t n) {
+    if (n == 0 || n >= c.nodes) return false;
+    c.nodes = n;
+    c.senders = std::min(c.senders, n);
+    auto gone = [n](const auto& f) { return f.node >= n; };
+    std::erase_if(c.sleeps, gone);
+    std::erase_if(c.loss_bursts, gone);
+    std::erase_if(c.inbound_loss, gone);
+    if (c.drop && (c.drop->node >= n || c.drop->node < c.senders)) c.drop.reset();
+    return true;
+  };
+  add([&](RegionScenario& c) { return with_nodes(c, c.nodes / 2); });
+  add([](RegionScenario& c) { return std::exchange(c.messages, std::max<uint64_t>(1, c.messages / 2)) > 1; });
+  add([](RegionScenario& c) { return std::exchange(c.senders, std::max<size_t>(1, c.senders / 2)) > 1; });
+  add([](RegionScenario& c) { return std::exchange(c.groups, std::max<size_t>(1, c.groups / 2)) > 1; });
+  add([](RegionScenario& c) { return std::exchange(c.drop, std::nullopt).has_value(); });
+  add([](RegionScenario& c) { return !std::exchange(c.sleeps, {}).empty(); });
+  add([](RegionScenario& c) { return !std::exchange(c.loss_bursts, {}).empty(); });
+  add([](RegionScenario& c) { return !std::exchange(c.inbound_loss, {}).empty(); });
+  add([](RegionScenario& c) { return std::exchange(c.link.loss, 0.0) > 0; });
+  add([](RegionScenario& c) { return std::exchange(c.link.duplicate, 0.0) > 0; });
+  add([](RegionScenario& c) { return std::exchange(c.link.reorder, 0.0) > 0; });
+  add([](RegionScenario& c) { return std::exchange(c.link.tail_probability, 0.0) > 0; });
+  add([](RegionScenario& c) { return std::exchange(c.payload_bytes, std::max<size_t>(8, c.payload_bytes / 2)) > 8; });
+  add([&](RegionScenario& c) { return with_nodes(c, c.nodes - 1); });
+  add([](RegionScenario& c) { return std::exchange(c.unordered, false); });
+  return out;
+}
+
+std::vector<GmsScenario> Smaller(const GmsScenario& sc) {
+  std::vector<GmsScenario> out;
+  for (size_t i = 0; i < sc.events.size(); ++i) {
+    out.push_back(sc);
+    out.back().events.erase(out.back().events.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+  for (size_t i = 0; i < sc.loads.size() && sc.loads.size() > 1; ++i) {
+    out.push_back(sc);
+    out.back().loads.erase(out.back().loads.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+  if (std::any_of(sc.loads.begin(), sc.loads.end(), [](const GmsLoad& l) { return l.messages > 1; })) {
+    out.push_back(sc);
+    for (GmsLoad& l : out.back().loads) l.messages = std::max<uint64_t>(1, l.messages / 2);
+  }
+  if (sc.link.loss > 0 || sc.link.duplicate > 0 || sc.link.reorder > 0 || sc.link.tail_probability > 0) {
+    out.push_back(sc);
+    out.back().link = LinkModel{};
+  }
+  // The highest node, if no load or event names it.
+  const auto n = static_cast<wire::NodeId>(sc.nodes);
+  const bool named = std::any_of(sc.loads.begin(), sc.loads.end(), [n](const GmsLoad& l) { return l.node == n; }) ||
+                     std::any_of(sc.events.begin(), sc.events.end(), [n](const GmsEvent& e) {
+                       return e.node == n || std::find(e.nodes.begin(), e.nodes.end(), n) != e.nodes.end();
+                     });
+  if (sc.nodes > 2 && !named) {
+    out.push_back(sc);
+    out.back().nodes = sc.nodes - 1;
+    if (out.back().groups.size() > out.back().nodes) out.back().groups.resize(out.back().nodes);
+  }
+  return out;
+}
+
+// Reduces a configuration for which `fails` holds to a smaller one for which it still holds:
+// takes the first smaller variant that fails, again and again, until none does or `budget`
+// runs were made. Deterministic: a replay of the seed shrinks the same way.
+template <typename Scenario>
+Scenario Shrink(Scenario sc, const std::function<bool(const Scenario&)>& fails, int budget, int& runs) {
+  for (bool smaller = true; smaller && runs < budget;) {
+    smaller = false;
+    for (Scenario& c : Smaller(sc)) {
+      if (runs >= budget) break;
+      ++runs;
+      if (fails(c)) {
+        sc = std::move(c);
+        smaller = true;
+        break;
+      }
+    }
+  }
+  return sc;
+}
+
+// Runs seed `seed`'s configuration; on failure, shrinks it if `shrink` and reports both.
+template <typename Scenario>
+bool RunSeed(uint64_t seed, const Scenario& sc, bool shrink) {
+  const Outcome o = Run(sc);
+  std::printf("[ swarm %lu ] %s: %s\n", static_cast<unsigned long>(seed), o.ok ? "OK" : "FAILED", Describe(sc).c_str());
+  if (o.ok) return true;
+  std::string report = "swarm seed " + std::to_string(seed) + " (replay: QSM_SWARM=" + std::to_string(seed) + "-" +
+                       std::to_string(seed) + ")\n  " + Describe(sc) + "\n  " + o.summary;
+  if (shrink) {
+    int runs = 0;
+    const auto small = Shrink<Scenario>(
+        sc, [](const Scenario& c) { return !Run(c).ok; }, /*budget=*/300, runs);
+    report += "\n  shrunk in " + std::to_string(runs) + " runs to: " + Describe(small) + "\n  " + Run(small).summary;
+  }
+  ADD_FAILURE() << report;
+  return false;
 }
 
 std::pair<uint64_t, uint64_t> SeedRange() {
@@ -183,40 +322,52 @@ std::pair<uint64_t, uint64_t> SeedRange() {
 
 TEST(SwarmTest, DrawnConfigurationsAreSafeAndLive) {
   const auto [first, last] = SeedRange();
-  // Stops after 5 failures; QSM_SWARM_ALL=1 runs the whole range (to count what fails).
+  // Stops after 5 failures; QSM_SWARM_ALL=1 runs the whole range (to count what fails). A failing
+  // seed is shrunk when it is replayed alone (QSM_SWARM=N-N) or with QSM_SWARM_SHRINK=1.
   const int max_failures = std::getenv("QSM_SWARM_ALL") != nullptr ? INT32_MAX : 5;
+  const bool shrink = first == last || std::getenv("QSM_SWARM_SHRINK") != nullptr;
   int failures = 0;
   for (uint64_t seed = first; seed <= last && failures < max_failures; ++seed) {
     Random kind(seed);
-    std::string text, summary;
-    bool ok = false;
-    if (kind.Bernoulli(0.7)) {
-      Drawn<RegionScenario> d = DrawRegion(seed);
-      RegionResult r = RunRegionScenario(d.sc);
-      ok = r.ok;
-      // Liveness beyond delivery: rounds completed while there were senders to acknowledge.
-      if (ok && d.sc.nodes > 1 && d.sc.senders > 0 && r.token_rounds == 0) {
-        ok = false;
-        r.violations.emplace_back("no token round completed");
-      }
-      text = d.text;
-      summary = r.Summary();
-      for (const auto& v : r.violations) summary += "\n  " + v;
-    } else {
-      Drawn<GmsScenario> d = DrawGms(seed);
-      GmsResult r = RunGmsScenario(d.sc);
-      ok = r.ok;
-      text = d.text;
-      summary = r.Summary();
-    }
-    std::printf("[ swarm %lu ] %s: %s\n", static_cast<unsigned long>(seed), ok ? "OK" : "FAILED",
-                text.c_str());
-    if (!ok) {
-      ++failures;
-      ADD_FAILURE() << "swarm seed " << seed << " (replay: QSM_SWARM=" << seed << "-" << seed << ")\n  "
-                    << text << "\n  " << summary;
-    }
+    const bool ok = kind.Bernoulli(0.7) ? RunSeed(seed, DrawRegion(seed), shrink) : RunSeed(seed, DrawGms(seed), shrink);
+    if (!ok) ++failures;
   }
+}
+
+// The shrinker, on a made-up failure ("fails with 3 or more nodes and some link loss"): it keeps
+// what the failure needs and removes the rest.
+TEST(SwarmTest, TheShrinkerKeepsOnlyWhatTheFailureNeeds) {
+  RegionScenario sc;
+  sc.nodes = 40;
+  sc.senders = 6;
+  sc.groups = 100;
+  sc.messages = 500;
+  sc.payload_bytes = 4000;
+  sc.link = LinkModel{.loss = 0.05, .duplicate = 0.01};
+  sc.sleeps.push_back({30, 2s, 100ms});
+  sc.inbound_loss.push_back({2, 0.1});
+  sc.drop = DropMemberFault{20, 1s};
+  int runs = 0;
+  const auto small = Shrink<RegionScenario>(
+      sc, [](const RegionScenario& c) { return c.nodes >= 3 && c.link.loss > 0; }, 1000, runs);
+  EXPECT_EQ(small.nodes, 3u);
+  EXPECT_EQ(small.senders, 1u);
+  EXPECT_EQ(small.groups, 1u);
+  EXPECT_EQ(small.messages, 1u);
+  EXPECT_EQ(small.payload_bytes, 8u);
+  EXPECT_GT(small.link.loss, 0);
+  EXPECT_EQ(small.link.duplicate, 0);
+  EXPECT_TRUE(small.sleeps.empty() && small.inbound_loss.empty() && !small.drop);
+  EXPECT_LT(runs, 200);
+
+  GmsScenario g = DrawGms(715);
+  ASSERT_GE(g.events.size(), 3u);
+  runs = 0;
+  const auto gsmall = Shrink<GmsScenario>(
+      g, [](const GmsScenario& c) { return c.events.size() >= 2; }, 1000, runs);
+  EXPECT_EQ(gsmall.events.size(), 2u);
+  EXPECT_EQ(gsmall.loads.size(), 1u);
+  EXPECT_EQ(gsmall.loads[0].messages, 1u);
 }
 
 }  // namespace
