@@ -326,22 +326,17 @@ void RegionMember::VisitPartitionToken(wire::TokenPacket& token, bool first, Tim
     rec.rate_max = std::max(rec.rate_max, rate);
     rec.rate_sum += rate;
     rec.pred_contiguous = my_prefix;
-    // The successor pushes what this node lacks, except what it has just asked others for (each
-    // loss repaired once, not by a pull and a push both).
     rec.pred_missing = scratch_ranges_;
-    for (const auto& asked : requested_) rec.pred_missing = Subtract(rec.pred_missing, asked);
   };
 
   for (auto& rec : token.records) {
     present.insert(rec.sender);
     auto it = senders_.find(rec.sender);
     SenderState* s = it == senders_.end() ? nullptr : &it->second;
-    requested_.clear();
     if (!first) CompareWithPredecessor(rec, predecessor);
     PullAcrossPartitions(rec);
     fold(rec, s, /*record_is_new=*/false);
   }
-  requested_.clear();
   for (auto& [sender, s] : senders_) {
     if (!s.active || present.contains(sender) || token.records.size() >= wire::kMaxSenderRecords) continue;
     wire::SenderRecord rec{.sender = sender,
@@ -626,7 +621,6 @@ void RegionMember::PullFrom(const Endpoint& to, wire::NodeId sender,
   SendControl(to, wire::Packet{wire::PacketType::kPullRequest, self_,
                                wire::RecoveryRequest{layout_->view().id, sender, ranges}});
   env_.counters.Add(Counter::kPullRequests);
-  requested_.push_back(ranges);
 }
 
 RegionMember::RecoveryResult RegionMember::SendNextRecovery(std::vector<std::byte>& scratch) {

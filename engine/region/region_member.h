@@ -256,7 +256,6 @@ class RegionMember {
 
   RegionStats stats_;
   std::vector<wire::SeqRange> scratch_ranges_;
-  std::vector<std::vector<wire::SeqRange>> requested_;  // pulled during the current record's visit
 };
 
 }  // namespace qsm

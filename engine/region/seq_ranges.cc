@@ -18,26 +18,6 @@ std::vector<wire::SeqRange> Intersect(const std::vector<wire::SeqRange>& a, cons
   return out;
 }
 
-std::vector<wire::SeqRange> Subtract(const std::vector<wire::SeqRange>& a, const std::vector<wire::SeqRange>& b) {
-  std::vector<wire::SeqRange> out;
-  size_t j = 0;
-  for (const wire::SeqRange& r : a) {
-    while (j < b.size() && b[j].last < r.first) ++j;
-    uint64_t from = r.first;
-    bool rest = true;  // something of r is left above the last b range that touches it
-    for (size_t k = j; k < b.size() && b[k].first <= r.last; ++k) {
-      if (b[k].first > from) out.push_back({from, b[k].first - 1});
-      if (b[k].last >= r.last) {
-        rest = false;
-        break;
-      }
-      from = std::max(from, b[k].last + 1);
-    }
-    if (rest) out.push_back({from, r.last});
-  }
-  return out;
-}
-
 std::vector<wire::SeqRange> CachedBy(const std::vector<wire::SeqRange>& ranges, size_t p, size_t parts,
                                      size_t max_ranges) {
   std::vector<wire::SeqRange> out;

@@ -14,9 +14,6 @@ namespace qsm {
 std::vector<wire::SeqRange> Intersect(const std::vector<wire::SeqRange>& a, const std::vector<wire::SeqRange>& b,
                                       size_t max_ranges = wire::kMaxRanges);
 
-// The parts of `a` not in `b`. At most as many ranges as `a` plus `b`.
-std::vector<wire::SeqRange> Subtract(const std::vector<wire::SeqRange>& a, const std::vector<wire::SeqRange>& b);
-
 // The parts of `ranges` cached by partition `p` of `parts` (message s is cached by partition
 // (s - 1) mod parts). Short ranges give exact single seqs; a range longer than 4 x parts gives the
 // covering range from its first seq partition p caches (a partition that lost that much means the

@@ -2,10 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <set>
-
-#include "engine/core/random.h"
-
 namespace qsm {
 namespace {
 
@@ -23,51 +19,6 @@ TEST(IntersectTest, ofManyShortGapsCanBeAsLongAsEitherList) {
   for (uint64_t s = 1; s <= 40; s += 2) a.push_back({s, s});
   b.push_back({1, 100});
   EXPECT_EQ(Intersect(a, b), a);
-}
-
-TEST(SubtractTest, keepsWhatTheSecondListDoesNotCover) {
-  using R = std::vector<wire::SeqRange>;
-  EXPECT_EQ(Subtract(R{{1, 10}}, R{}), (R{{1, 10}}));
-  EXPECT_EQ(Subtract(R{{1, 10}}, R{{1, 10}}), R{});
-  EXPECT_EQ(Subtract(R{{1, 10}}, R{{0, 20}}), R{});
-  EXPECT_EQ(Subtract(R{{1, 10}}, R{{3, 4}, {7, 7}}), (R{{1, 2}, {5, 6}, {8, 10}}));
-  EXPECT_EQ(Subtract(R{{1, 10}}, R{{1, 4}, {9, 12}}), (R{{5, 8}}));
-  EXPECT_EQ(Subtract(R{{1, 3}, {5, 9}, {20, 30}}, R{{2, 6}, {25, 25}}), (R{{1, 1}, {7, 9}, {20, 24}, {26, 30}}));
-  EXPECT_EQ(Subtract(R{{5, 6}}, R{{1, 2}, {8, 9}}), (R{{5, 6}}));
-}
-
-TEST(SubtractTest, matchesASetOnRandomLists) {
-  Random r(11);
-  auto draw = [&] {
-    std::vector<wire::SeqRange> out;
-    uint64_t at = 1 + r.Uniform(5);
-    while (at < 200 && out.size() < 20) {
-      const uint64_t len = 1 + r.Uniform(10);
-      out.push_back({at, at + len - 1});
-      at += len + 1 + r.Uniform(10);
-    }
-    return out;
-  };
-  for (int trial = 0; trial < 500; ++trial) {
-    const auto a = draw(), b = draw();
-    std::set<uint64_t> expected;
-    for (auto x : a) {
-      for (uint64_t s = x.first; s <= x.last; ++s) expected.insert(s);
-    }
-    for (auto x : b) {
-      for (uint64_t s = x.first; s <= x.last; ++s) expected.erase(s);
-    }
-    std::set<uint64_t> got;
-    const auto out = Subtract(a, b);
-    for (size_t i = 0; i < out.size(); ++i) {
-      ASSERT_LE(out[i].first, out[i].last);
-      if (i > 0) {
-        ASSERT_GT(out[i].first, out[i - 1].last);
-      }
-      for (uint64_t s = out[i].first; s <= out[i].last; ++s) got.insert(s);
-    }
-    ASSERT_EQ(got, expected) << "trial " << trial;
-  }
 }
 
 TEST(CachedByTest, withOnePartitionKeepsTheRanges) {
