@@ -64,6 +64,7 @@ enum class Counter : uint16_t {
   kMulticastJoinFailures,  // a region's multicast group could not be joined (the view is installed anyway)
   kControlQueued,   // control datagrams that waited for a full socket to drain (node/control_outbox.h)
   kControlDropped,  // ...and that were dropped because too many waited
+  kRingMembersSkipped,  // partition-token hops passed over an unanswering member (it is suspected)
   kCount,
 };
 

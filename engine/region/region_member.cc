@@ -20,9 +20,10 @@ RegionMember::RegionMember(Env env, RegionConfig config, wire::NodeId self, Regi
       config_(config),
       self_(self),
       listener_(listener),
-      hops_({config.token_hop_timeout, config.token_hop_give_up}, env.scheduler.alarms(), env.scheduler.clock(),
-            env.control != nullptr ? *env.control : env.transport, env.counters,
-            [this](const wire::TokenAckPacket& key) { return IsCurrent(key.rvid) && key.round >= round_; }) {}
+      hops_({config.token_hop_timeout, config.token_hop_give_up, config.ring_skip_after}, env.scheduler.alarms(),
+            env.scheduler.clock(), env.control != nullptr ? *env.control : env.transport, env.counters,
+            [this](const wire::TokenAckPacket& key) { return IsCurrent(key.rvid) && key.round >= round_; },
+            [this](const wire::TokenAckPacket& key, const Endpoint& to) { return SkipUnanswered(key, to); }) {}
 
 RegionMember::~RegionMember() {
   env_.scheduler.alarms().Cancel(next_round_alarm_);
@@ -39,6 +40,8 @@ void RegionMember::InstallView(const wire::RegionView& view) {
   queued_forwards_.clear();
   round_ = visited_round_ = completed_partition_round_ = completed_region_round_ = 0;
   held_region_token_.reset();
+  last_passed_.reset();
+  suspected_.clear();
   leader_senders_.clear();
   round_running_ = false;
   last_rtt_ = smoothed_rtt_ = Duration::zero();
@@ -100,7 +103,7 @@ void RegionMember::OnPacket(const wire::Packet& packet, const Endpoint& from, Ti
       OnToken(packet, from, at);
       return;
     case wire::PacketType::kTokenAck:
-      OnTokenAck(std::get<wire::TokenAckPacket>(packet.body));
+      OnTokenAck(std::get<wire::TokenAckPacket>(packet.body), from);
       return;
     case wire::PacketType::kPullRequest:
       OnPullRequest(std::get<wire::RecoveryRequest>(packet.body), from);
@@ -348,7 +351,7 @@ void RegionMember::VisitPartitionToken(wire::TokenPacket& token, bool first, Tim
   }
   ++token.members_visited;
   const size_t successor = layout_->successor_in_partition(me);
-  PassToken(layout_->member(successor).endpoint, wire::PacketType::kPartitionToken, token);
+  PassPartitionToken(successor, token);
   // Freeing what the cleanup point releases can take a while (a round's worth of messages): it
   // happens after the token has left, so it never delays the round.
   for (const auto& rec : token.records) {
@@ -531,6 +534,42 @@ void RegionMember::PassToken(const Endpoint& to, wire::PacketType type, wire::To
   hops_.Send(to, wire::Packet{type, self_, std::move(token)});
 }
 
+bool RegionMember::SkipUnanswered(const wire::TokenAckPacket& key, const Endpoint& to) {
+  if (!last_passed_ || last_passed_->key != key || layout_->member(last_passed_->to).endpoint != to) return false;
+  const size_t skipped = last_passed_->to;
+  if (layout_->position_of(skipped) == 0) return false;  // a partition leader: its round cannot end without it
+  wire::TokenPacket token = std::move(last_passed_->token);
+  last_passed_.reset();
+  env_.counters.Add(Counter::kRingMembersSkipped);
+  suspected_.insert(skipped);
+  // As if the skipped member had visited and held nothing: no record claims a prefix this round,
+  // and the next member neither pushes to it nor pulls from it.
+  for (auto& rec : token.records) {
+    rec.contiguous = 0;
+    rec.pred_contiguous = 0;
+    rec.pred_missing.clear();
+  }
+  ++token.members_visited;
+  const size_t next = layout_->successor_in_partition(skipped);
+  if (next == layout_->self_index()) {  // this node leads the partition: the token is back
+    CompletePartitionRound(token, env_.scheduler.clock().Now());
+    return true;
+  }
+  PassPartitionToken(next, std::move(token));
+  return true;
+}
+
+void RegionMember::PassPartitionToken(size_t to, wire::TokenPacket token) {
+  wire::Packet packet{wire::PacketType::kPartitionToken, self_, token};
+  if (const size_t deferred = FitToken(std::get<wire::TokenPacket>(packet.body), config_.max_token_bytes); deferred > 0) {
+    env_.counters.Add(Counter::kTokenRecordsDeferred, deferred);
+  }
+  const std::optional<Duration> skip_after =
+      suspected_.contains(to) ? std::optional(config_.suspect_skip_after) : std::nullopt;
+  hops_.Send(layout_->member(to).endpoint, packet, skip_after);
+  last_passed_ = PassedToken{TokenHops::AckOf(packet), to, std::move(token)};
+}
+
 // ---------------------------------------------------------------- inbound control
 
 void RegionMember::OnToken(const wire::Packet& packet, const Endpoint& from, TimePoint at) {
@@ -609,7 +648,10 @@ void RegionMember::SendControl(const Endpoint& to, const wire::Packet& packet) {
   (env_.control != nullptr ? *env_.control : env_.transport).Send(to, std::span(bytes).first(*n));
 }
 
-void RegionMember::OnTokenAck(const wire::TokenAckPacket& ack) { hops_.OnAck(ack); }
+void RegionMember::OnTokenAck(const wire::TokenAckPacket& ack, const Endpoint& from) {
+  hops_.OnAck(ack);
+  std::erase_if(suspected_, [&](size_t i) { return layout_->member(i).endpoint == from; });
+}
 
 void RegionMember::QueueForward(const Endpoint& to, wire::NodeId sender, uint64_t seq, Counter kind) {
   if (!queued_forwards_.emplace(to.address ^ (uint32_t{to.port} << 16), sender, seq).second) return;

@@ -68,6 +68,14 @@ struct RegionConfig {
   int idle_rounds_to_drop = 3;          // a sender whose records stay unchanged this long leaves the token
   Duration token_hop_timeout = 10ms;    // a token hop not acknowledged is re-sent, backing off x2...
   Duration token_hop_give_up = 2s;      // ...until this much time has passed (then the round regenerates)
+  // A partition-token hop unanswered this long skips its member (not a partition leader): the token
+  // goes to the next member as if the skipped one had visited, claiming nothing (the round
+  // acknowledges no progress: the skipped member may lack it), so the others' repair goes on
+  // while it is suspected. Counted as ring_members_skipped. Zero: never skip.
+  Duration ring_skip_after = 200ms;
+  // A member skipped once stays suspected, and later hops to it are skipped after this, until it
+  // acknowledges a hop again.
+  Duration suspect_skip_after = 10ms;
   size_t max_recovery_per_token = 512;  // forwards queued per sender record per token visit
   // A token is fitted to this many bytes (at most the transport's datagram size): range lists are
   // shortened, then sender records left for later rounds, which then come faster (see StartRound).
@@ -128,7 +136,7 @@ class RegionMember {
   void OnPacket(const wire::Packet& packet, const Endpoint& from, TimePoint at);
   void OnData(const wire::Packet& packet, const Endpoint& from, TimePoint at);
   void OnToken(const wire::Packet& packet, const Endpoint& from, TimePoint at);
-  void OnTokenAck(const wire::TokenAckPacket& ack);
+  void OnTokenAck(const wire::TokenAckPacket& ack, const Endpoint& from);
   void OnPullRequest(const wire::RecoveryRequest& request, const Endpoint& from);
 
   // This node's own multicast, recorded as received and delivered at once (the sender always has
@@ -221,6 +229,11 @@ class RegionMember {
   Duration RoundPeriod(TimePoint now);
   // Fits `token` to max_token_bytes and sends it to the next hop.
   void PassToken(const Endpoint& to, wire::PacketType type, wire::TokenPacket token);
+  // Passes a partition token to member `to` (by index), remembered for SkipUnanswered.
+  void PassPartitionToken(size_t to, wire::TokenPacket token);
+  // TokenHops' unanswered hop: if it is the partition token this node last passed, to a member
+  // that is not its partition's leader, passes it to the member after (see ring_skip_after).
+  bool SkipUnanswered(const wire::TokenAckPacket& key, const Endpoint& to);
   bool IsCurrent(const wire::RegionViewId& rvid) const { return layout_ && layout_->view().id == rvid; }
 
   Env env_;
@@ -256,6 +269,14 @@ class RegionMember {
 
   RegionStats stats_;
   std::vector<wire::SeqRange> scratch_ranges_;
+  // The partition token this node last passed, and to which member (for SkipUnanswered).
+  struct PassedToken {
+    wire::TokenAckPacket key;
+    size_t to = 0;
+    wire::TokenPacket token;
+  };
+  std::optional<PassedToken> last_passed_;
+  std::set<size_t> suspected_;  // members skipped and not heard from since (by index in the view)
 };
 
 }  // namespace qsm

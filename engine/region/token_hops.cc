@@ -5,13 +5,14 @@
 namespace qsm {
 
 TokenHops::TokenHops(Config config, AlarmQueue& alarms, const Clock& clock, Transport& transport,
-                     Counters& counters, Wanted wanted)
+                     Counters& counters, Wanted wanted, Unanswered unanswered)
     : config_(config),
       alarms_(alarms),
       clock_(clock),
       transport_(transport),
       counters_(counters),
-      wanted_(std::move(wanted)) {}
+      wanted_(std::move(wanted)),
+      unanswered_(std::move(unanswered)) {}
 
 TokenHops::~TokenHops() { Clear(); }
 
@@ -21,7 +22,7 @@ wire::TokenAckPacket TokenHops::AckOf(const wire::Packet& token) {
                               static_cast<uint8_t>(token.type == wire::PacketType::kRegionToken ? 1 : 0)};
 }
 
-void TokenHops::Send(const Endpoint& to, const wire::Packet& token) {
+void TokenHops::Send(const Endpoint& to, const wire::Packet& token, std::optional<Duration> skip_after) {
   size_t slot = 0;
   while (slot < hops_.size() && hops_[slot].used) ++slot;
   if (slot == hops_.size()) hops_.emplace_back();
@@ -36,16 +37,26 @@ void TokenHops::Send(const Endpoint& to, const wire::Packet& token) {
   const TimePoint now = clock_.Now();
   hop.backoff = config_.first_timeout;
   hop.give_up = now + config_.give_up;
+  const Duration skip = skip_after.value_or(config_.skip_after);
+  hop.skip_at = unanswered_ && skip > Duration::zero() ? now + skip : TimePoint::max();
   hop.alarm = alarms_.Schedule(now + hop.backoff, [this, slot](TimePoint t) { OnTimeout(slot, t); });
 }
 
 void TokenHops::OnTimeout(size_t slot, TimePoint now) {
-  Hop& hop = hops_[slot];
-  if (!hop.used) return;
-  if (now >= hop.give_up || !wanted_(hop.key)) {
-    hop.used = false;  // the round has moved on, or the leader will regenerate it
+  if (!hops_[slot].used) return;
+  if (now >= hops_[slot].give_up || !wanted_(hops_[slot].key)) {
+    hops_[slot].used = false;  // the round has moved on, or the leader will regenerate it
     return;
   }
+  if (now >= hops_[slot].skip_at) {
+    const wire::TokenAckPacket key = hops_[slot].key;
+    const Endpoint to = hops_[slot].to;
+    hops_[slot].used = false;  // free before the call: it may Send, reusing the slot or growing hops_
+    if (unanswered_(key, to)) return;
+    hops_[slot].used = true;  // not passed on (no Send happened): keep re-sending, not offered again
+    hops_[slot].skip_at = TimePoint::max();
+  }
+  Hop& hop = hops_[slot];
   counters_.Add(Counter::kTokenHopsResent);
   transport_.Send(hop.to, hop.bytes);
   hop.backoff *= 2;

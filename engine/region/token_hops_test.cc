@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "engine/transport/capturing_transport.h"
 
 namespace qsm {
@@ -55,6 +57,59 @@ TEST_F(TokenHopsTest, shouldStopResendingOnTheMatchingAckOnly) {
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_EQ(std::get<wire::TokenPacket>(sent[0].packet().body).round, 2u);
   EXPECT_EQ(counters_.Get(Counter::kTokenHopsResent), 1u);
+}
+
+TEST(TokenHopsSkipTest, shouldOfferAnUnansweredHopOnceAfterSkipAfter) {
+  VirtualClock clock;
+  AlarmQueue alarms;
+  Counters counters;
+  CapturingTransport transport{Endpoint::FromOctets(127, 0, 0, 1, 7001)};
+  const Endpoint other = Endpoint::FromOctets(127, 0, 0, 1, 7003);
+  std::vector<int> offered_at_ms;
+  bool pass_on = false;
+  int ms = 0;
+  TokenHops* self = nullptr;
+  TokenHops hops{{.first_timeout = 10ms, .give_up = 2s, .skip_after = 100ms}, alarms, clock, transport, counters,
+                 [](const wire::TokenAckPacket&) { return true; },
+                 [&](const wire::TokenAckPacket& key, const Endpoint& to) {
+                   EXPECT_EQ(to, kNext);
+                   EXPECT_EQ(key.round, 1u);
+                   offered_at_ms.push_back(ms);
+                   if (pass_on) self->Send(other, wire::Packet{wire::PacketType::kPartitionToken, 1,
+                                                               wire::TokenPacket{.rvid = {1, 1}, .round = 1,
+                                                                                 .members_visited = 2}});
+                   return pass_on;
+                 }};
+  self = &hops;
+  auto run = [&](int until_ms) {
+    std::vector<Endpoint> to;
+    for (; ms < until_ms;) {
+      ++ms;
+      clock.Advance(1ms);
+      while (alarms.FireDue(clock, 1h) > 0) {
+      }
+      for (const auto& s : transport.TakeSent()) to.push_back(s.to);
+    }
+    return to;
+  };
+  // Not passed on: re-sent as before, offered once (at the first timeout after 100 ms).
+  hops.Send(kNext, wire::Packet{wire::PacketType::kPartitionToken, 1,
+                                wire::TokenPacket{.rvid = {1, 1}, .round = 1, .members_visited = 1}});
+  transport.TakeSent();
+  EXPECT_EQ(run(700).size(), 6u);  // at 10, 30, 70, 150, 310, 630 ms; offered first at 150
+  EXPECT_EQ(offered_at_ms, std::vector<int>{150});
+  // Passed on: the hop to kNext stops, the new one to `other` is re-sent instead.
+  pass_on = true;
+  offered_at_ms.clear();
+  const int start = ms;
+  hops.Send(kNext, wire::Packet{wire::PacketType::kPartitionToken, 1,
+                                wire::TokenPacket{.rvid = {1, 1}, .round = 1, .members_visited = 1}});
+  transport.TakeSent();
+  const auto to = run(start + 200);
+  EXPECT_EQ(offered_at_ms, std::vector<int>{start + 150});
+  ASSERT_FALSE(to.empty());
+  EXPECT_EQ(std::count(to.begin(), to.end(), kNext), 3);  // at 10, 30, 70 ms; not after 150
+  EXPECT_EQ(to[3], other);                               // the token passed on at 150 ms
 }
 
 TEST_F(TokenHopsTest, shouldDropAHopThatIsNoLongerWanted) {

@@ -223,6 +223,7 @@ class RegionRun {
     for (size_t i = 0; i < sc_.nodes; ++i) {
       NodeStats stats = nodes_[i]->Snapshot();
       result_.region_rtt_ns.Merge(stats.region_rtt_ns);
+      result_.delivery_latency_ns.push_back(stats.delivery_latency_ns);
       for (size_t c = 0; c < kCounterCount; ++c) result_.totals.counters[c] += stats.counters[c];
       if (!alive_[i]) continue;
       result_.expected += sent_total;

@@ -72,6 +72,7 @@ struct RegionResult {
   uint64_t rounds_during_pause = 0;   // rounds completed in the last second before resume_at
   uint64_t rounds_after_idle = 0;     // rounds completed in the 3 s after everything settled
   Histogram region_rtt_ns;            // merged over nodes (only the leader records)
+  std::vector<Histogram> delivery_latency_ns;  // by node
   size_t pending_messages_at_end = 0;
   size_t cached_messages_at_end = 0;
   uint64_t trace_hash = 0;

@@ -124,6 +124,31 @@ TEST(RegionFaultTest, SleepingRegionLeaderCatchesUp) {
   Expect(sc, "leader sleeps 0.5 s every 2 s");
 }
 
+// A member that does not answer (asleep 1 s every 2 s) no longer stalls the others' repair: its
+// ring predecessor skips it (ring_skip_after). Node 3, after the sleeper, loses 5% of its input;
+// without skipping, its losses wait for the sleeper to wake.
+TEST(RegionFaultTest, TheRingSkipsASleepingMemberSoTheOthersRepairMeanwhile) {
+  auto run = [](Duration skip_after) {
+    RegionScenario sc{.nodes = 5,
+                      .messages = 10000,
+                      .seed = 504,
+                      .sleeps = {{.node = 2, .every = 2s, .duration = 1s}},
+                      .inbound_loss = {{.node = 3, .rate = 0.05}}};
+    sc.node.send_rate = 2000;
+    sc.node.region.ring_skip_after = skip_after;
+    return Expect(sc, "a member sleeps 1 s every 2 s, the next one loses 5%");
+  };
+  const RegionResult skipping = run(200ms);
+  const RegionResult waiting = run(Duration::zero());
+  EXPECT_GT(skipping.totals.counter(Counter::kRingMembersSkipped), 0u);
+  EXPECT_EQ(waiting.totals.counter(Counter::kRingMembersSkipped), 0u);
+  const uint64_t p99_skipping = skipping.delivery_latency_ns[3].Quantile(0.99);
+  const uint64_t p99_waiting = waiting.delivery_latency_ns[3].Quantile(0.99);
+  std::printf("node 3 latency p99: %.0f ms skipping, %.0f ms waiting\n", p99_skipping / 1e6, p99_waiting / 1e6);
+  EXPECT_LT(p99_skipping, uint64_t{700'000'000});  // 491 ms when written (1,124 ms waiting)
+  EXPECT_GT(p99_waiting, 3 * p99_skipping / 2);
+}
+
 TEST(RegionFaultTest, DuplicationAndReorderingChangeNothing) {
   RegionScenario sc{.nodes = 11,
                     .senders = 2,
