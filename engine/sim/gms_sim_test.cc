@@ -188,42 +188,51 @@ class FullSpeedFeed final : public MessageFeed {
   }
 };
 
+// A GMS (host 0) and nodes 1-3, each joined to groups[id], on 100 Mbit/s links; the regions have
+// formed when the constructor returns.
+struct ThreeNodeCluster {
+  ThreeNodeCluster(uint64_t seed, size_t window, const std::vector<std::vector<wire::GroupId>>& groups)
+      : cluster(ClusterConfig{.nodes = 4, .seed = seed, .host = HostModel{.egress_bits_per_second = 100'000'000}},
+                [this, window](NodeContext& ctx) -> std::unique_ptr<PacketHandler> {
+                  if (ctx.index == 0) {
+                    auto g = std::make_unique<membership::Gms>(membership::GmsConfig{}, ctx.scheduler,
+                                                               ctx.transport, store);
+                    EXPECT_TRUE(g->Start().has_value());
+                    return g;
+                  }
+                  auto node = std::make_unique<Node>(NodeConfig{.id = static_cast<wire::NodeId>(ctx.index),
+                                                                .window = SenderWindow{.max_messages = window}},
+                                                     ctx.scheduler, ctx.transport, ctx.random);
+                  nodes[ctx.index] = node.get();
+                  return node;
+                }) {
+    for (wire::NodeId id = 1; id <= 3; ++id) {
+      for (wire::GroupId g : groups[id]) (void)nodes[id]->Join(g);
+      EXPECT_TRUE(nodes[id]->StartMembership({.node = id, .gms = cluster.endpoint(0)}).has_value());
+    }
+    cluster.RunFor(1s);
+  }
+  uint64_t Delivered(wire::NodeId id) const { return nodes[id]->Snapshot().counter(Counter::kMessagesDelivered); }
+
+  membership::MemoryStore store;
+  std::vector<Node*> nodes = std::vector<Node*>(4, nullptr);
+  Cluster cluster;
+};
+
 // Group 1 spans region A (nodes 1, 2) and region B (node 3); node 1 sends to it at full speed on a
 // 100 Mbit/s link. Both regions must get their share of the link from the start: B must not wait
 // until A's window is full.
 TEST(GmsSimTest, ASenderAtFullSpeedServesEveryRegionOfTheGroup) {
-  std::vector<Node*> nodes(4, nullptr);
-  membership::MemoryStore store;
+  ThreeNodeCluster c(12, 5000, {{}, {1, 2}, {1, 2}, {1, 3}});
   FullSpeedFeed feed;
-  Cluster cluster(
-      ClusterConfig{.nodes = 4, .seed = 12, .host = HostModel{.egress_bits_per_second = 100'000'000}},
-      [&](NodeContext& ctx) -> std::unique_ptr<PacketHandler> {
-        if (ctx.index == 0) {
-          auto g =
-              std::make_unique<membership::Gms>(membership::GmsConfig{}, ctx.scheduler, ctx.transport, store);
-          EXPECT_TRUE(g->Start().has_value());
-          return g;
-        }
-        auto node = std::make_unique<Node>(NodeConfig{.id = static_cast<wire::NodeId>(ctx.index),
-                                                      .window = SenderWindow{.max_messages = 5000}},
-                                           ctx.scheduler, ctx.transport, ctx.random);
-        nodes[ctx.index] = node.get();
-        return node;
-      });
-  const std::vector<std::vector<wire::GroupId>> groups = {{}, {1, 2}, {1, 2}, {1, 3}};
-  for (wire::NodeId id = 1; id <= 3; ++id) {
-    for (wire::GroupId g : groups[id]) (void)nodes[id]->Join(g);
-    ASSERT_TRUE(nodes[id]->StartMembership({.node = id, .gms = cluster.endpoint(0)}).has_value());
-  }
-  cluster.RunFor(1s);
-  ASSERT_EQ(nodes[1]->RegionsOf(1).size(), 2u);
-  nodes[1]->SetFeed(&feed);
-  cluster.RunFor(200ms);
-  const uint64_t in_a = nodes[2]->Snapshot().counter(Counter::kMessagesDelivered);
-  const uint64_t in_b = nodes[3]->Snapshot().counter(Counter::kMessagesDelivered);
+  ASSERT_EQ(c.nodes[1]->RegionsOf(1).size(), 2u);
+  c.nodes[1]->SetFeed(&feed);
+  c.cluster.RunFor(200ms);
+  const uint64_t in_a = c.Delivered(2);
+  const uint64_t in_b = c.Delivered(3);
   EXPECT_GT(in_a, 500u);
   EXPECT_GT(in_b, in_a / 2) << "region B got " << in_b << " messages while region A got " << in_a;
-  nodes[1]->SetFeed(nullptr);
+  c.nodes[1]->SetFeed(nullptr);
 }
 
 // Messages alternately to groups 1 and 2, as fast as the node takes them; a turn whose group is
@@ -249,46 +258,23 @@ class TwoGroupFeed final : public MessageFeed {
 // two seconds, so group 2's window fills: group 1 must go on meanwhile (no head-of-line blocking), and
 // group 2 must resume after.
 TEST(GmsSimTest, AStuckRegionHoldsBackItsOwnGroupsOnly) {
-  std::vector<Node*> nodes(4, nullptr);
-  membership::MemoryStore store;
+  ThreeNodeCluster c(14, 2000, {{}, {1, 2}, {1}, {2}});
   TwoGroupFeed feed;
-  Cluster cluster(
-      ClusterConfig{.nodes = 4, .seed = 14, .host = HostModel{.egress_bits_per_second = 100'000'000}},
-      [&](NodeContext& ctx) -> std::unique_ptr<PacketHandler> {
-        if (ctx.index == 0) {
-          auto g =
-              std::make_unique<membership::Gms>(membership::GmsConfig{}, ctx.scheduler, ctx.transport, store);
-          EXPECT_TRUE(g->Start().has_value());
-          return g;
-        }
-        auto node = std::make_unique<Node>(NodeConfig{.id = static_cast<wire::NodeId>(ctx.index),
-                                                      .window = SenderWindow{.max_messages = 2000}},
-                                           ctx.scheduler, ctx.transport, ctx.random);
-        nodes[ctx.index] = node.get();
-        return node;
-      });
-  const std::vector<std::vector<wire::GroupId>> groups = {{}, {1, 2}, {1}, {2}};
-  for (wire::NodeId id = 1; id <= 3; ++id) {
-    for (wire::GroupId g : groups[id]) (void)nodes[id]->Join(g);
-    ASSERT_TRUE(nodes[id]->StartMembership({.node = id, .gms = cluster.endpoint(0)}).has_value());
-  }
-  cluster.RunFor(1s);
-  ASSERT_EQ(nodes[1]->RegionsOf(1).size(), 2u);
-  ASSERT_EQ(nodes[1]->RegionsOf(2).size(), 2u);
-  nodes[1]->SetFeed(&feed);
-  cluster.RunFor(100ms);
-  auto delivered = [&](wire::NodeId id) { return nodes[id]->Snapshot().counter(Counter::kMessagesDelivered); };
-  ASSERT_GT(delivered(3), 100u);  // both groups flow
-  cluster.Sleep(3, cluster.now() + 2s);
-  cluster.RunFor(600ms);  // group 2's window fills
-  const uint64_t group1_before = delivered(2);
-  cluster.RunFor(1s);
-  EXPECT_GT(delivered(2) - group1_before, 2000u) << "group 1 stalled behind group 2's full window";
-  cluster.RunFor(600ms);  // node 3 wakes
-  const uint64_t group2_before = delivered(3);
-  cluster.RunFor(500ms);
-  EXPECT_GT(delivered(3) - group2_before, 500u) << "group 2 did not resume";
-  nodes[1]->SetFeed(nullptr);
+  ASSERT_EQ(c.nodes[1]->RegionsOf(1).size(), 2u);
+  ASSERT_EQ(c.nodes[1]->RegionsOf(2).size(), 2u);
+  c.nodes[1]->SetFeed(&feed);
+  c.cluster.RunFor(100ms);
+  ASSERT_GT(c.Delivered(3), 100u);  // both groups flow
+  c.cluster.Sleep(3, c.cluster.now() + 2s);
+  c.cluster.RunFor(600ms);  // group 2's window fills
+  const uint64_t group1_before = c.Delivered(2);
+  c.cluster.RunFor(1s);
+  EXPECT_GT(c.Delivered(2) - group1_before, 2000u) << "group 1 stalled behind group 2's full window";
+  c.cluster.RunFor(600ms);  // node 3 wakes
+  const uint64_t group2_before = c.Delivered(3);
+  c.cluster.RunFor(500ms);
+  EXPECT_GT(c.Delivered(3) - group2_before, 500u) << "group 2 did not resume";
+  c.nodes[1]->SetFeed(nullptr);
 }
 
 // A group view may name a region whose view comes later (a lost or reordered part): once the
