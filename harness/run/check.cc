@@ -1,6 +1,7 @@
 #include "harness/run/check.h"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace qsm::harness {
 namespace {
@@ -21,8 +22,10 @@ std::string Stream(uint32_t sender, uint32_t group) {
 std::string AbsentNote(const NodeResult& sender, uint32_t receiver) {
   const auto& absent = sender.absent_at_load_start;
   if (std::find(absent.begin(), absent.end(), receiver) == absent.end()) return "";
+  char at[32];
+  std::snprintf(at, sizeof at, "%.2f", sender.load_start_s);
   return "; it was not yet in node " + std::to_string(sender.node_id) + "'s view when its load started at " +
-         std::to_string(sender.load_start_s).substr(0, 5) + " s";
+         at + " s";
 }
 
 }  // namespace

@@ -59,14 +59,14 @@ TEST_F(CheckTest, MissingMessagesAreLostAndNamed) {
 
 TEST_F(CheckTest, ALossFromAMemberTheSenderDidNotWaitForSaysSo) {
   Sent(1, 100);
-  Result(1).load_start_s = 10.0;
+  Result(1).load_start_s = 123.456;
   Result(1).absent_at_load_start = {3};
   for (uint32_t id : {1, 2}) Delivered(id, 1, 1, 100);
   Delivered(3, 1, 31, 100);
   const CheckReport r = Check();
   EXPECT_FALSE(r.ok);
   EXPECT_TRUE(Mentions(r, "node 3 lost 30 of 100 messages from node 1 in group 1 (first missing: 1); it was "
-                          "not yet in node 1's view when its load started at 10.00 s"));
+                          "not yet in node 1's view when its load started at 123.46 s"));
 }
 
 TEST_F(CheckTest, AReceiverThatHadNotCaughtUpIsBehindNotLost) {
