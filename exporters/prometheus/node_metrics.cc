@@ -32,6 +32,8 @@ NodeMetrics::NodeMetrics(prometheus::Registry& registry, const Labels& labels) {
   auto& dropped = counter("qsm_packets_dropped_total", "Inbound datagrams dropped, by reason.");
   auto& views = counter("qsm_view_changes_total", "Region views installed.");
   auto& tokens = counter("qsm_token_rounds_total", "Region token rounds completed (region leader).");
+  auto& skips = counter("qsm_ring_members_skipped_total",
+                        "Token hops passed over a ring member that did not answer (it is suspected).");
   const std::pair<Counter, prometheus::Counter*> list[] = {
       {Counter::kMessagesSent, &sent.Add(labels)},
       {Counter::kMessagesDelivered, &delivered.Add(labels)},
@@ -50,6 +52,7 @@ NodeMetrics::NodeMetrics(prometheus::Registry& registry, const Labels& labels) {
       {Counter::kDuplicatesDropped, &dropped.Add(With(labels, "reason", "duplicate"))},
       {Counter::kViewChanges, &views.Add(labels)},
       {Counter::kTokenRounds, &tokens.Add(labels)},
+      {Counter::kRingMembersSkipped, &skips.Add(labels)},
   };
   counters_.assign(std::begin(list), std::end(list));
   last_counters_.assign(counters_.size(), 0);

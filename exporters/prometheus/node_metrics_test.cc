@@ -40,11 +40,13 @@ TEST_F(NodeMetricsTest, GaugesFollowTheSnapshot) {
 TEST_F(NodeMetricsTest, CountersAddTheEnginesGrowthAndNeverGoBack) {
   stats_.counters[static_cast<size_t>(Counter::kMessagesDelivered)] = 100;
   stats_.counters[static_cast<size_t>(Counter::kRecoveryPull)] = 5;
+  stats_.counters[static_cast<size_t>(Counter::kRingMembersSkipped)] = 2;
   metrics_.Update(stats_);
   stats_.counters[static_cast<size_t>(Counter::kMessagesDelivered)] = 250;
   metrics_.Update(stats_);
   EXPECT_TRUE(Has("qsm_messages_delivered_total{node=\"3\",role=\"sender\"} 250"));
   EXPECT_TRUE(Has("qsm_recovery_packets_total{kind=\"pull\",node=\"3\",role=\"sender\"} 5"));
+  EXPECT_TRUE(Has("qsm_ring_members_skipped_total{node=\"3\",role=\"sender\"} 2"));
   stats_.counters[static_cast<size_t>(Counter::kMessagesDelivered)] = 0;  // a restarted engine
   metrics_.Update(stats_);
   EXPECT_TRUE(Has("qsm_messages_delivered_total{node=\"3\",role=\"sender\"} 250"));
