@@ -257,7 +257,7 @@ class Node final : public PacketHandler,
   std::function<void(const Delivery&)> on_deliver_;
   MessageFeed* feed_ = nullptr;
   OutgoingMessage feed_message_;
-  bool feed_message_held_ = false;  // taken from the feed, waiting for its group's regions
+  bool feed_message_held_ = false;  // a feed broke its contract: a message to a group not ready waits
   GroupReady group_ready_ = [this](wire::GroupId g) { return targets_.CanTake(g, config_.max_payload_bytes); };
   TokenBucket data_rate_;
   TokenBucket recovery_rate_;

@@ -527,11 +527,14 @@ void RegionMember::CompleteRegionRound(const wire::TokenPacket& token, TimePoint
   }
 }
 
-void RegionMember::PassToken(const Endpoint& to, wire::PacketType type, wire::TokenPacket token) {
+wire::TokenAckPacket RegionMember::PassToken(const Endpoint& to, wire::PacketType type, wire::TokenPacket token,
+                                             std::optional<Duration> skip_after) {
   if (const size_t deferred = FitToken(token, config_.max_token_bytes); deferred > 0) {
     env_.counters.Add(Counter::kTokenRecordsDeferred, deferred);
   }
-  hops_.Send(to, wire::Packet{type, self_, std::move(token)});
+  const wire::Packet packet{type, self_, std::move(token)};
+  hops_.Send(to, packet, skip_after);
+  return TokenHops::AckOf(packet);
 }
 
 bool RegionMember::SkipUnanswered(const wire::TokenAckPacket& key, const Endpoint& to) {
@@ -560,14 +563,11 @@ bool RegionMember::SkipUnanswered(const wire::TokenAckPacket& key, const Endpoin
 }
 
 void RegionMember::PassPartitionToken(size_t to, wire::TokenPacket token) {
-  wire::Packet packet{wire::PacketType::kPartitionToken, self_, token};
-  if (const size_t deferred = FitToken(std::get<wire::TokenPacket>(packet.body), config_.max_token_bytes); deferred > 0) {
-    env_.counters.Add(Counter::kTokenRecordsDeferred, deferred);
-  }
   const std::optional<Duration> skip_after =
       suspected_.contains(to) ? std::optional(config_.suspect_skip_after) : std::nullopt;
-  hops_.Send(layout_->member(to).endpoint, packet, skip_after);
-  last_passed_ = PassedToken{TokenHops::AckOf(packet), to, std::move(token)};
+  const wire::TokenAckPacket key =
+      PassToken(layout_->member(to).endpoint, wire::PacketType::kPartitionToken, token, skip_after);
+  last_passed_ = PassedToken{key, to, std::move(token)};
 }
 
 // ---------------------------------------------------------------- inbound control

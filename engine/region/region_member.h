@@ -228,7 +228,10 @@ class RegionMember {
   // rounds) shorter with the rate messages arrive at since the previous round ended.
   Duration RoundPeriod(TimePoint now);
   // Fits `token` to max_token_bytes and sends it to the next hop.
-  void PassToken(const Endpoint& to, wire::PacketType type, wire::TokenPacket token);
+  // Fits `token` to a datagram and sends it as a hop (TokenHops; `skip_after` as there). Returns
+  // the hop's acknowledgement key.
+  wire::TokenAckPacket PassToken(const Endpoint& to, wire::PacketType type, wire::TokenPacket token,
+                                 std::optional<Duration> skip_after = std::nullopt);
   // Passes a partition token to member `to` (by index), remembered for SkipUnanswered.
   void PassPartitionToken(size_t to, wire::TokenPacket token);
   // TokenHops' unanswered hop: if it is the partition token this node last passed, to a member

@@ -94,7 +94,7 @@ bool SendTargets::Follow(const wire::RegionView& view, bool create, TimePoint no
   if (view.members.empty()) {
     // The region is gone; its members may be in other regions now.
     if (it != targets_.end()) {
-      KeepForDeparted(it->second, {}, it->second.sender.TakeUnacknowledged());
+      KeepForDeparted(it->second.members, it->second.sender.TakeUnacknowledged());
       targets_.erase(it);
     }
     return false;
@@ -121,7 +121,11 @@ bool SendTargets::Follow(const wire::RegionView& view, bool create, TimePoint no
     return std::find(t.members.begin(), t.members.end(), n) == t.members.end();
   });
   std::vector<PendingMessage> carried = t.sender.TakeUnacknowledged();
-  KeepForDeparted(t, members, carried);
+  std::vector<wire::NodeId> departed;
+  std::copy_if(t.members.begin(), t.members.end(), std::back_inserter(departed), [&](wire::NodeId n) {
+    return std::find(members.begin(), members.end(), n) == members.end();
+  });
+  if (!departed.empty() && !carried.empty()) KeepForDeparted(std::move(departed), carried);
   t.sender = RegionSender(view.id, window_);
   if (!added.empty()) GiveNewMembersWhatTheyMayLack(view.id.region, t, carried, added);
   for (auto& m : carried) t.sender.Add(std::move(m));  // fits: room for them was kept
@@ -136,16 +140,9 @@ bool SendTargets::Follow(const wire::RegionView& view, bool create, TimePoint no
   return true;
 }
 
-void SendTargets::KeepForDeparted(const SendTarget& t, const std::vector<wire::NodeId>& members_now,
-                                  const std::vector<PendingMessage>& messages) {
-  if (every_group_to_ || messages.empty()) return;  // static membership: nowhere else to go
-  Departed d;
-  std::copy_if(t.members.begin(), t.members.end(), std::back_inserter(d.members), [&](wire::NodeId n) {
-    return std::find(members_now.begin(), members_now.end(), n) == members_now.end();
-  });
-  if (d.members.empty()) return;
-  d.messages = messages;
-  departed_.push_back(std::move(d));
+void SendTargets::KeepForDeparted(std::vector<wire::NodeId> members, std::vector<PendingMessage> messages) {
+  if (every_group_to_ || members.empty() || messages.empty()) return;  // static membership: nowhere else to go
+  departed_.push_back({std::move(members), std::move(messages)});
 }
 
 void SendTargets::ForgetUnused(std::optional<uint32_t> keep) {

@@ -122,9 +122,8 @@ class SendTargets {
   };
   std::vector<Departed> departed_;
 
-  // Keeps `messages` for the members of `t` not in `members_now` (none left: nothing).
-  void KeepForDeparted(const SendTarget& t, const std::vector<wire::NodeId>& members_now,
-                       const std::vector<PendingMessage>& messages);
+  // Keeps `messages` for `members`, which left a region view (see Follow).
+  void KeepForDeparted(std::vector<wire::NodeId> members, std::vector<PendingMessage> messages);
 
   // Copies the messages of `group` pending in other targets into target `to` (see SetGroupRegions).
   void CarryPending(wire::GroupId group, uint32_t to);
