@@ -274,9 +274,15 @@ void RegionMember::BeginPartitionRound(wire::TokenPacket region_token, TimePoint
     env_.counters.Add(Counter::kStaleTokens);
     return;
   }
+  // Standing in for the partition's leader: it and every member before this one in the ring were
+  // skipped by the region ring, so this round's partition ring passes over them fast.
+  const size_t p = layout_->my_partition();
+  for (size_t pos = 0; pos < layout_->position_of(layout_->self_index()); ++pos) {
+    suspected_.insert(layout_->member_at(p, pos));
+  }
   wire::TokenPacket token{.rvid = region_token.rvid,
                           .round = region_token.round,
-                          .partition = static_cast<uint32_t>(layout_->my_partition()),
+                          .partition = static_cast<uint32_t>(p),
                           .round_start_ns = region_token.round_start_ns};
   for (const auto& r : region_token.records) {
     token.records.push_back(wire::SenderRecord{.sender = r.sender,
@@ -423,11 +429,11 @@ void RegionMember::PullAcrossPartitions(const wire::SenderRecord& rec) {
 }
 
 void RegionMember::CompletePartitionRound(const wire::TokenPacket& token, TimePoint now) {
-  completed_partition_round_ = token.round;
   if (!held_region_token_ || held_region_token_->round != token.round) {
     env_.counters.Add(Counter::kStaleTokens);
     return;
   }
+  completed_partition_round_ = token.round;
   stats_.partition_rtt_ns.Record(static_cast<uint64_t>((now - partition_round_start_).count()));
   wire::TokenPacket region = std::move(*held_region_token_);
   held_region_token_.reset();
@@ -473,8 +479,7 @@ void RegionMember::CompletePartitionRound(const wire::TokenPacket& token, TimePo
   }
   region.members_visited += token.members_visited;
   region.partition = static_cast<uint32_t>(p + 1);
-  const size_t next = p + 1 < parts ? layout_->member_at(p + 1, 0) : 0;
-  PassToken(layout_->member(next).endpoint, wire::PacketType::kRegionToken, std::move(region));
+  PassRegionToken(p + 1 < parts ? layout_->member_at(p + 1, 0) : 0, std::move(region));
 }
 
 void RegionMember::CompleteRegionRound(const wire::TokenPacket& token, TimePoint now) {
@@ -539,8 +544,13 @@ wire::TokenAckPacket RegionMember::PassToken(const Endpoint& to, wire::PacketTyp
 
 bool RegionMember::SkipUnanswered(const wire::TokenAckPacket& key, const Endpoint& to) {
   if (!last_passed_ || last_passed_->key != key || layout_->member(last_passed_->to).endpoint != to) return false;
+  return last_passed_->type == wire::PacketType::kPartitionToken ? SkipInPartitionRing() : SkipInRegionRing();
+}
+
+bool RegionMember::SkipInPartitionRing() {
   const size_t skipped = last_passed_->to;
-  if (layout_->position_of(skipped) == 0) return false;  // a partition leader: its round cannot end without it
+  // This hop returns the token to the member leading the round: the round cannot end without it.
+  if (last_passed_->token.members_visited >= layout_->partition_size(layout_->my_partition())) return false;
   wire::TokenPacket token = std::move(last_passed_->token);
   last_passed_.reset();
   env_.counters.Add(Counter::kRingMembersSkipped);
@@ -554,7 +564,7 @@ bool RegionMember::SkipUnanswered(const wire::TokenAckPacket& key, const Endpoin
   }
   ++token.members_visited;
   const size_t next = layout_->successor_in_partition(skipped);
-  if (next == layout_->self_index()) {  // this node leads the partition: the token is back
+  if (next == layout_->self_index()) {  // this node leads the round: the token is back
     CompletePartitionRound(token, env_.scheduler.clock().Now());
     return true;
   }
@@ -562,12 +572,41 @@ bool RegionMember::SkipUnanswered(const wire::TokenAckPacket& key, const Endpoin
   return true;
 }
 
+bool RegionMember::SkipInRegionRing() {
+  const size_t skipped = last_passed_->to;
+  const size_t q = last_passed_->token.partition;
+  const size_t parts = layout_->partitions();
+  if (q >= parts) return false;  // the hop back to the region leader: nobody can stand in for it
+  wire::TokenPacket token = std::move(last_passed_->token);
+  last_passed_.reset();
+  env_.counters.Add(Counter::kRingMembersSkipped);
+  suspected_.insert(skipped);
+  const size_t next = layout_->successor_in_partition(skipped);
+  if (layout_->position_of(next) != 0) {  // the next member of q stands in for its leader
+    PassRegionToken(next, std::move(token));
+    return true;
+  }
+  // No member of q answered: q is left out of this round. It claims nothing (its prefix in the
+  // partition table stays the one from an earlier round: prefixes only grow).
+  for (auto& rec : token.records) rec.contiguous = 0;
+  token.partition = static_cast<uint32_t>(q + 1);
+  PassRegionToken(q + 1 < parts ? layout_->member_at(q + 1, 0) : 0, std::move(token));
+  return true;
+}
+
 void RegionMember::PassPartitionToken(size_t to, wire::TokenPacket token) {
+  PassRemembered(to, wire::PacketType::kPartitionToken, std::move(token));
+}
+
+void RegionMember::PassRegionToken(size_t to, wire::TokenPacket token) {
+  PassRemembered(to, wire::PacketType::kRegionToken, std::move(token));
+}
+
+void RegionMember::PassRemembered(size_t to, wire::PacketType type, wire::TokenPacket token) {
   const std::optional<Duration> skip_after =
       suspected_.contains(to) ? std::optional(config_.suspect_skip_after) : std::nullopt;
-  const wire::TokenAckPacket key =
-      PassToken(layout_->member(to).endpoint, wire::PacketType::kPartitionToken, token, skip_after);
-  last_passed_ = PassedToken{key, to, std::move(token)};
+  const wire::TokenAckPacket key = PassToken(layout_->member(to).endpoint, type, token, skip_after);
+  last_passed_ = PassedToken{key, type, to, std::move(token)};
 }
 
 // ---------------------------------------------------------------- inbound control
@@ -588,30 +627,32 @@ void RegionMember::OnToken(const wire::Packet& packet, const Endpoint& from, Tim
       env_.counters.Add(Counter::kStaleTokens);
       return;
     }
-    if (layout_->is_partition_leader()) {
-      // The partition token came back around the ring.
-      if (completed_partition_round_ >= token.round || token.members_visited < layout_->partition_size(p)) {
+    const size_t psize = layout_->partition_size(p);
+    if (token.members_visited >= psize) {
+      // Back round the ring, at the member that leads this round (the partition leader, or the
+      // member standing in for it).
+      if (!held_region_token_ || held_region_token_->round != token.round) {
         env_.counters.Add(Counter::kStaleTokens);
         return;
       }
-      const size_t psize = layout_->partition_size(p);
-      for (const auto& rec : token.records) CompareWithPredecessor(rec, layout_->member_at(p, psize - 1));
+      const size_t predecessor = layout_->member_at(p, (layout_->position_of(layout_->self_index()) + psize - 1) % psize);
+      for (const auto& rec : token.records) CompareWithPredecessor(rec, predecessor);
       CompletePartitionRound(token, at);
       return;
     }
     if (visited_round_ >= token.round) {
-      env_.counters.Add(Counter::kStaleTokens);
-      return;
+      if (!YieldsTo(token)) {
+        env_.counters.Add(Counter::kStaleTokens);
+        return;
+      }
+      held_region_token_.reset();
     }
     wire::TokenPacket copy = token;
     VisitPartitionToken(copy, /*first=*/false, at);
     return;
   }
-  // Region token.
-  if (!layout_->is_partition_leader()) {
-    env_.counters.Add(Counter::kStaleTokens);
-    return;
-  }
+  // Region token: for the leader of partition `token.partition` (or a member standing in for it),
+  // or back at the region leader.
   if (layout_->is_region_leader() && token.partition >= layout_->partitions()) {
     CompleteRegionRound(token, at);
   } else if (token.partition == p) {
@@ -619,6 +660,14 @@ void RegionMember::OnToken(const wire::Packet& packet, const Endpoint& from, Tim
   } else {
     env_.counters.Add(Counter::kStaleTokens);
   }
+}
+
+bool RegionMember::YieldsTo(const wire::TokenPacket& token) const {
+  if (!held_region_token_ || held_region_token_->round != token.round) return false;
+  const size_t psize = layout_->partition_size(layout_->my_partition());
+  const size_t mine = layout_->position_of(layout_->self_index());
+  const size_t leader = (mine + psize - token.members_visited % psize) % psize;  // the token's first member
+  return leader > mine;
 }
 
 void RegionMember::OnPullRequest(const wire::RecoveryRequest& request, const Endpoint& from) {

@@ -21,6 +21,10 @@
 //      sender, and the next round carries it as the cleanup point (cached data up to it is freed).
 // Every token hop is acknowledged by its receiver (kTokenAck) and re-sent with backoff until it is:
 // under random loss a ring of N members would otherwise lose most rounds once N x loss nears 1.
+// A hop that stays unanswered skips its member (ring_skip_after): whoever holds the region token
+// for a partition leads that partition's round (its leader, or the next member standing in for a
+// leader that does not answer), and a partition token that has visited (or skipped) every member
+// of the partition is back at the member leading the round.
 // Records are created conservatively: a record that appears mid-round claims nothing (prefix 0,
 // no NAK), so a partial view of the region can never release or NAK anything.
 //
@@ -68,10 +72,14 @@ struct RegionConfig {
   int idle_rounds_to_drop = 3;          // a sender whose records stay unchanged this long leaves the token
   Duration token_hop_timeout = 10ms;    // a token hop not acknowledged is re-sent, backing off x2...
   Duration token_hop_give_up = 2s;      // ...until this much time has passed (then the round regenerates)
-  // A partition-token hop unanswered this long skips its member (not a partition leader): the token
-  // goes to the next member as if the skipped one had visited, claiming nothing (the round
-  // acknowledges no progress: the skipped member may lack it), so the others' repair goes on
-  // while it is suspected. Counted as ring_members_skipped. Zero: never skip.
+  // A token hop unanswered this long skips its member. Partition ring: the token goes to the next
+  // member as if the skipped one had visited, claiming nothing (the round acknowledges no
+  // progress: the skipped member may lack it), so the others' repair goes on while it is
+  // suspected. Region ring: the next member of the skipped partition leader's partition leads
+  // that partition's round in its place (the partition ring then skips the leader like any
+  // member); a partition none of whose members answers is left out of the round, claiming
+  // nothing. The hop back to the member leading a round is never skipped. Counted as
+  // ring_members_skipped. Zero: never skip.
   Duration ring_skip_after = 200ms;
   // A member skipped once stays suspected, and later hops to it are skipped after this, until it
   // acknowledges a hop again.
@@ -227,16 +235,29 @@ class RegionMember {
   // At the region leader, when a round ends: the next round's period, TokenPeriod or (adaptive
   // rounds) shorter with the rate messages arrive at since the previous round ended.
   Duration RoundPeriod(TimePoint now);
-  // Fits `token` to max_token_bytes and sends it to the next hop.
   // Fits `token` to a datagram and sends it as a hop (TokenHops; `skip_after` as there). Returns
   // the hop's acknowledgement key.
   wire::TokenAckPacket PassToken(const Endpoint& to, wire::PacketType type, wire::TokenPacket token,
                                  std::optional<Duration> skip_after = std::nullopt);
-  // Passes a partition token to member `to` (by index), remembered for SkipUnanswered.
+  // Passes a partition or region token to member `to` (by index), remembered for SkipUnanswered.
   void PassPartitionToken(size_t to, wire::TokenPacket token);
-  // TokenHops' unanswered hop: if it is the partition token this node last passed, to a member
-  // that is not its partition's leader, passes it to the member after (see ring_skip_after).
+  void PassRegionToken(size_t to, wire::TokenPacket token);
+  void PassRemembered(size_t to, wire::PacketType type, wire::TokenPacket token);
+  // TokenHops' unanswered hop: if it is the token this node last passed, passes it on over the
+  // member that does not answer (see ring_skip_after) and returns true.
   bool SkipUnanswered(const wire::TokenAckPacket& key, const Endpoint& to);
+  // Partition ring: to the member after, claiming nothing; never the hop back to the round's leader.
+  bool SkipInPartitionRing();
+  // Region ring: to the next member of the same partition, which leads the partition's round in
+  // its leader's place; if none answers, to the next partition, this one claiming nothing. Never
+  // the hop back to the region leader.
+  bool SkipInRegionRing();
+  // Whether this node, leading its partition's round, gives the round up to `token` (a partition
+  // token of the same round led by another member). Two lead one round when a skipped partition
+  // leader wakes and starts the round its stand-in already leads (or a skipped stand-in, the
+  // round of the one after it): the later stand-in, at the higher position, keeps it, and the
+  // other visits its token as an ordinary member.
+  bool YieldsTo(const wire::TokenPacket& token) const;
   bool IsCurrent(const wire::RegionViewId& rvid) const { return layout_ && layout_->view().id == rvid; }
 
   Env env_;
@@ -272,9 +293,10 @@ class RegionMember {
 
   RegionStats stats_;
   std::vector<wire::SeqRange> scratch_ranges_;
-  // The partition token this node last passed, and to which member (for SkipUnanswered).
+  // The token this node last passed, and to which member (for SkipUnanswered).
   struct PassedToken {
     wire::TokenAckPacket key;
+    wire::PacketType type;
     size_t to = 0;
     wire::TokenPacket token;
   };

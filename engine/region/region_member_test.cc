@@ -207,7 +207,7 @@ TEST_F(RegionMemberTest, shouldSkipARingMemberThatDoesNotAnswerAndClaimNothingFo
   EXPECT_EQ(std::get<wire::TokenPacket>(sent.back().packet().body).members_visited, 4u);
 }
 
-TEST_F(RegionMemberTest, shouldNotSkipAPartitionLeader) {
+TEST_F(RegionMemberTest, shouldNotSkipTheHopBackToTheMemberLeadingTheRound) {
   Become(4, 4);  // member 4 passes to member 1, which leads the partition
   FeedData(1);
   wire::SenderRecord rec{.sender = kSender, .highest_seen = 1, .contiguous = 1, .pred_contiguous = 1,
@@ -232,6 +232,132 @@ TEST_F(RegionMemberTest, shouldEndThePartitionRoundItselfWhenItsOnlyOtherMemberD
   // The partition round ended here: the region token goes round (to this node, the only partition).
   const auto region = std::get<wire::TokenPacket>(OnlySent(wire::PacketType::kRegionToken).body);
   EXPECT_EQ(region.records[0].contiguous, 0u);
+}
+
+// Issue 14 (PROTOCOL.md §5): a partition leader that does not answer stalled the region ring.
+// With R = 2 and 4 members there are two partitions: {1, 3} led by 1 and {2, 4} led by 2.
+TEST_F(RegionMemberTest, shouldHandTheRegionTokenToTheNextMemberOfAPartitionWhoseLeaderDoesNotAnswer) {
+  RegionConfig config;
+  config.replication = 2;
+  Become(1, 4, config);
+  FeedData(1);  // starts a round
+  Advance(1ms);
+  auto partition = std::get<wire::TokenPacket>(OnlySent(wire::PacketType::kPartitionToken).body);
+  EXPECT_EQ(OnlySentTo(wire::PacketType::kPartitionToken), EndpointOf(3));
+  AckTokensSent();
+  transport_->TakeSent();
+  partition.records[0].contiguous = 1;
+  partition.members_visited = 2;
+  FeedToken(wire::PacketType::kPartitionToken, partition, 3);
+  EXPECT_EQ(OnlySentTo(wire::PacketType::kRegionToken), EndpointOf(2));
+  transport_->TakeSent();
+  Advance(250ms);  // member 2 does not answer: member 4 leads partition 1's round in its place
+  EXPECT_EQ(counters_.Get(Counter::kRingMembersSkipped), 1u);
+  EXPECT_EQ(OnlySentTo(wire::PacketType::kRegionToken), EndpointOf(4));
+  auto region = std::get<wire::TokenPacket>(OnlySent(wire::PacketType::kRegionToken).body);
+  EXPECT_EQ(region.partition, 1u);
+  EXPECT_EQ(region.records[0].contiguous, 1u);  // partition 0's result is kept
+  transport_->TakeSent();
+  Advance(250ms);  // member 4 does not answer either: partition 1 is left out, claiming nothing
+  EXPECT_EQ(counters_.Get(Counter::kRingMembersSkipped), 2u);
+  EXPECT_EQ(OnlySentTo(wire::PacketType::kRegionToken), EndpointOf(1));
+  region = std::get<wire::TokenPacket>(OnlySent(wire::PacketType::kRegionToken).body);
+  EXPECT_EQ(region.partition, 2u);
+  EXPECT_EQ(region.records[0].contiguous, 0u);
+  AckTokensSent();
+  transport_->TakeSent();
+  FeedToken(wire::PacketType::kRegionToken, region, 1);  // the round ends without progress
+  ASSERT_EQ(transport_->SentOf(wire::PacketType::kAck).size(), 1u);
+  EXPECT_EQ(std::get<wire::AckPacket>(transport_->SentOf(wire::PacketType::kAck)[0].packet().body).stable, 0u);
+}
+
+TEST_F(RegionMemberTest, shouldLeadItsPartitionsRoundWhenHandedTheRegionTokenInItsLeadersPlace) {
+  RegionConfig config;
+  config.replication = 2;
+  Become(4, 4, config);  // partition 1 = {2, 4}; member 2 leads it
+  for (uint64_t s : {1, 2}) FeedData(s);
+  wire::SenderRecord rec{.sender = kSender, .highest_seen = 2, .contiguous = 2, .partition_contiguous = {0, 0}};
+  FeedToken(wire::PacketType::kRegionToken, PartitionToken(1, 1, 2, rec), 1);
+  EXPECT_EQ(OnlySentTo(wire::PacketType::kTokenAck), EndpointOf(1));
+  EXPECT_EQ(OnlySentTo(wire::PacketType::kPartitionToken), EndpointOf(2));  // its ring: 4 -> 2 -> 4
+  auto partition = std::get<wire::TokenPacket>(OnlySent(wire::PacketType::kPartitionToken).body);
+  EXPECT_EQ(partition.members_visited, 1u);
+  AckTokensSent();
+  transport_->TakeSent();
+  // Member 2 woke up: it visits as an ordinary member and passes the token back round to 4.
+  partition.records[0].contiguous = 1;
+  partition.members_visited = 2;
+  FeedToken(wire::PacketType::kPartitionToken, partition, 2);
+  EXPECT_EQ(OnlySentTo(wire::PacketType::kRegionToken), EndpointOf(1));  // the last partition: back to 1
+  const auto region = std::get<wire::TokenPacket>(OnlySent(wire::PacketType::kRegionToken).body);
+  EXPECT_EQ(region.partition, 2u);
+  EXPECT_EQ(region.records[0].contiguous, 1u);
+  EXPECT_EQ(region.records[0].partition_contiguous[1], 1u);
+}
+
+TEST_F(RegionMemberTest, shouldSkipItsSleepingPartitionLeaderWhenLeadingTheRoundInItsPlace) {
+  RegionConfig config;
+  config.replication = 2;
+  Become(4, 4, config);
+  FeedData(1);
+  wire::SenderRecord rec{.sender = kSender, .highest_seen = 1, .contiguous = 1, .partition_contiguous = {1, 0}};
+  FeedToken(wire::PacketType::kRegionToken, PartitionToken(1, 1, 2, rec), 1);
+  EXPECT_EQ(OnlySentTo(wire::PacketType::kPartitionToken), EndpointOf(2));
+  transport_->TakeSent();
+  Advance(20ms);  // member 2, skipped by the region ring, is suspected: skipped after 10 ms
+  EXPECT_EQ(counters_.Get(Counter::kRingMembersSkipped), 1u);
+  EXPECT_EQ(OnlySentTo(wire::PacketType::kRegionToken), EndpointOf(1));
+  const auto region = std::get<wire::TokenPacket>(OnlySent(wire::PacketType::kRegionToken).body);
+  EXPECT_EQ(region.records[0].contiguous, 0u);  // member 2 may lack message 1
+}
+
+TEST_F(RegionMemberTest, shouldVisitAsAMemberWhenItsPartitionsRoundIsLedByAnother) {
+  RegionConfig config;
+  config.replication = 2;
+  Become(2, 4, config);  // the leader of partition 1 = {2, 4}, skipped this round: 4 leads it
+  FeedData(1);
+  wire::SenderRecord rec{.sender = kSender, .highest_seen = 1, .contiguous = 1, .partition_contiguous = {1, 0}};
+  FeedToken(wire::PacketType::kPartitionToken, PartitionToken(1, 1, 1, rec), 4);
+  EXPECT_EQ(OnlySentTo(wire::PacketType::kPartitionToken), EndpointOf(4));
+  EXPECT_EQ(std::get<wire::TokenPacket>(OnlySent(wire::PacketType::kPartitionToken).body).members_visited, 2u);
+  EXPECT_TRUE(transport_->SentOf(wire::PacketType::kRegionToken).empty());
+}
+
+// A skipped partition leader that wakes with the region token of a round its stand-in leads: the
+// stand-in keeps the round, the leader gives it up and visits the stand-in's token.
+TEST_F(RegionMemberTest, shouldGiveUpARoundItsStandInLeads) {
+  RegionConfig config;
+  config.replication = 2;
+  Become(2, 4, config);
+  FeedData(1);
+  wire::SenderRecord rec{.sender = kSender, .highest_seen = 1, .contiguous = 1, .partition_contiguous = {1, 0}};
+  FeedToken(wire::PacketType::kRegionToken, PartitionToken(1, 1, 2, rec), 1);  // late: it slept
+  EXPECT_EQ(OnlySentTo(wire::PacketType::kPartitionToken), EndpointOf(4));
+  AckTokensSent();
+  transport_->TakeSent();
+  FeedToken(wire::PacketType::kPartitionToken, PartitionToken(1, 1, 1, rec), 4);  // led by 4
+  EXPECT_EQ(OnlySentTo(wire::PacketType::kPartitionToken), EndpointOf(4));
+  EXPECT_EQ(std::get<wire::TokenPacket>(OnlySent(wire::PacketType::kPartitionToken).body).members_visited, 2u);
+  AckTokensSent();
+  transport_->TakeSent();
+  // Its own token, had it come back, no longer ends a round here.
+  FeedToken(wire::PacketType::kPartitionToken, PartitionToken(1, 1, 2, rec), 4);
+  EXPECT_TRUE(transport_->SentOf(wire::PacketType::kRegionToken).empty());
+}
+
+TEST_F(RegionMemberTest, shouldKeepTheRoundItLeadsInPlaceOfItsLeaderWhenTheLeaderStartsItToo) {
+  RegionConfig config;
+  config.replication = 2;
+  Become(4, 4, config);
+  FeedData(1);
+  wire::SenderRecord rec{.sender = kSender, .highest_seen = 1, .contiguous = 1, .partition_contiguous = {1, 0}};
+  FeedToken(wire::PacketType::kRegionToken, PartitionToken(1, 1, 2, rec), 1);
+  AckTokensSent();
+  transport_->TakeSent();
+  FeedToken(wire::PacketType::kPartitionToken, PartitionToken(1, 1, 1, rec), 2);  // member 2's own round
+  EXPECT_TRUE(transport_->SentOf(wire::PacketType::kPartitionToken).empty());
+  FeedToken(wire::PacketType::kPartitionToken, PartitionToken(1, 1, 2, rec), 2);  // 4's, back
+  EXPECT_EQ(OnlySentTo(wire::PacketType::kRegionToken), EndpointOf(1));
 }
 
 TEST_F(RegionMemberTest, shouldPushWhatThePredecessorLacksAndPullWhatItHas) {

@@ -36,10 +36,16 @@ void TokenHops::Send(const Endpoint& to, const wire::Packet& token, std::optiona
   transport_.Send(to, hop.bytes);
   const TimePoint now = clock_.Now();
   hop.backoff = config_.first_timeout;
+  hop.resend_at = now + hop.backoff;
   hop.give_up = now + config_.give_up;
   const Duration skip = skip_after.value_or(config_.skip_after);
   hop.skip_at = unanswered_ && skip > Duration::zero() ? now + skip : TimePoint::max();
-  hop.alarm = alarms_.Schedule(now + hop.backoff, [this, slot](TimePoint t) { OnTimeout(slot, t); });
+  Arm(slot);
+}
+
+void TokenHops::Arm(size_t slot) {
+  Hop& hop = hops_[slot];
+  hop.alarm = alarms_.Schedule(std::min(hop.resend_at, hop.skip_at), [this, slot](TimePoint t) { OnTimeout(slot, t); });
 }
 
 void TokenHops::OnTimeout(size_t slot, TimePoint now) {
@@ -57,10 +63,13 @@ void TokenHops::OnTimeout(size_t slot, TimePoint now) {
     hops_[slot].skip_at = TimePoint::max();
   }
   Hop& hop = hops_[slot];
-  counters_.Add(Counter::kTokenHopsResent);
-  transport_.Send(hop.to, hop.bytes);
-  hop.backoff *= 2;
-  hop.alarm = alarms_.Schedule(now + hop.backoff, [this, slot](TimePoint t) { OnTimeout(slot, t); });
+  if (now >= hop.resend_at) {
+    counters_.Add(Counter::kTokenHopsResent);
+    transport_.Send(hop.to, hop.bytes);
+    hop.backoff *= 2;
+    hop.resend_at = now + hop.backoff;
+  }
+  Arm(slot);
 }
 
 void TokenHops::OnAck(const wire::TokenAckPacket& ack) {

@@ -3,8 +3,9 @@
 // then twice that, ...) until it is acknowledged, until `give_up` has passed since it was first
 // sent (the region leader then regenerates the round), or until it is obsolete (`wanted` says no:
 // its view is no longer current, or a later round has been seen). A hop still unacknowledged
-// `skip_after` after it was first sent is offered once to `unanswered`, which may pass the token
-// on another way (skip the member that does not answer): then it is no longer re-sent.
+// `skip_after` after it was first sent (exactly then, not at the next re-send) is offered once to
+// `unanswered`, which may pass the token on another way (skip the member that does not answer):
+// then it is no longer re-sent.
 // Why: with random loss p on every link, a ring of N hops would complete a round with probability
 // (1 - p)^N without per-hop acknowledgement (engine/README.md, "Token rounds").
 // Threading: core thread only.
@@ -60,11 +61,14 @@ class TokenHops {
     Endpoint to;
     std::vector<std::byte> bytes;
     Duration backoff{};
+    TimePoint resend_at{};
     TimePoint give_up{};
     TimePoint skip_at{};  // when to offer it to unanswered_ (TimePoint::max(): not again)
     AlarmId alarm;
     bool used = false;
   };
+  // Schedules the hop's alarm for its next re-send or its skip, whichever comes first.
+  void Arm(size_t slot);
   void OnTimeout(size_t slot, TimePoint now);
 
   Config config_;

@@ -92,12 +92,12 @@ TEST(TokenHopsSkipTest, shouldOfferAnUnansweredHopOnceAfterSkipAfter) {
     }
     return to;
   };
-  // Not passed on: re-sent as before, offered once (at the first timeout after 100 ms).
+  // Not passed on: re-sent as before, offered once (at 100 ms, between two re-sends).
   hops.Send(kNext, wire::Packet{wire::PacketType::kPartitionToken, 1,
                                 wire::TokenPacket{.rvid = {1, 1}, .round = 1, .members_visited = 1}});
   transport.TakeSent();
-  EXPECT_EQ(run(700).size(), 6u);  // at 10, 30, 70, 150, 310, 630 ms; offered first at 150
-  EXPECT_EQ(offered_at_ms, std::vector<int>{150});
+  EXPECT_EQ(run(700).size(), 6u);  // at 10, 30, 70, 150, 310, 630 ms
+  EXPECT_EQ(offered_at_ms, std::vector<int>{100});
   // Passed on: the hop to kNext stops, the new one to `other` is re-sent instead.
   pass_on = true;
   offered_at_ms.clear();
@@ -105,11 +105,11 @@ TEST(TokenHopsSkipTest, shouldOfferAnUnansweredHopOnceAfterSkipAfter) {
   hops.Send(kNext, wire::Packet{wire::PacketType::kPartitionToken, 1,
                                 wire::TokenPacket{.rvid = {1, 1}, .round = 1, .members_visited = 1}});
   transport.TakeSent();
-  const auto to = run(start + 200);
-  EXPECT_EQ(offered_at_ms, std::vector<int>{start + 150});
-  ASSERT_FALSE(to.empty());
-  EXPECT_EQ(std::count(to.begin(), to.end(), kNext), 3);  // at 10, 30, 70 ms; not after 150
-  EXPECT_EQ(to[3], other);                               // the token passed on at 150 ms
+  const auto to = run(start + 190);
+  EXPECT_EQ(offered_at_ms, std::vector<int>{start + 100});
+  ASSERT_GE(to.size(), 4u);
+  EXPECT_EQ(std::count(to.begin(), to.end(), kNext), 3);  // at 10, 30, 70 ms; not at 150
+  EXPECT_EQ(to[3], other);                               // the token passed on at 100 ms
 }
 
 TEST_F(TokenHopsTest, shouldDropAHopThatIsNoLongerWanted) {
