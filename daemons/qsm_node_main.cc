@@ -146,6 +146,7 @@ struct RunOptions {
   std::string rounds = "adaptive";
   size_t replication = 5;
   size_t window = 20000;
+  size_t window_mb = 64;
   int64_t start_at_ms = 0;
   bool json = false;
   bool allow_external = false;
@@ -205,6 +206,7 @@ Result<harness::NodePlan> PlanFromFlags(const RunOptions& o) {
   plan.adaptive_rounds = o.rounds == "adaptive";
   plan.replication = o.replication;
   plan.window_messages = o.window;
+  plan.window_bytes = o.window_mb << 20;
   plan.seed = o.node_id;
   plan.max_run = Duration(static_cast<int64_t>(o.duration * 1e9));
   return plan;
@@ -308,7 +310,7 @@ Result<harness::NodeResult> RunPlan(const harness::NodePlan& plan, const RunOpti
                     .region = RegionConfig{.replication = plan.replication,
                                                .token_rate = plan.token_rate,
                                                .adaptive_rounds = plan.adaptive_rounds},
-                    .window = SenderWindow{.max_messages = plan.window_messages},
+                    .window = SenderWindow{.max_messages = plan.window_messages, .max_bytes = plan.window_bytes},
                     .send_rate = 0,  // the load paces itself, so the node can catch up after a stall
                     .max_payload_bytes = std::max<size_t>(plan.message_size, 8)};
   Node node(config, scheduler, *transport, random);
@@ -521,9 +523,12 @@ int main(int argc, char** argv) {
   r->add_option("--replication", run.replication, "members per partition (R)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
-  r->add_option("--window", run.window, "pending-ACK window, messages")
+  r->add_option("--window", run.window, "a fixed pending-ACK window of this many messages (0: adaptive)")
       ->capture_default_str()
-      ->check(CLI::Range(1, 10000000));
+      ->check(CLI::Range(0, 10000000));
+  r->add_option("--window-mb", run.window_mb, "pending-ACK memory cap, MiB of payload")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65536));
   r->add_option("--start-at-ms", run.start_at_ms,
                 "wall-clock start (ms since the Unix epoch), shared by the run's nodes");
   r->add_flag("--json", run.json, "print one JSON object");

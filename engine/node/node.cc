@@ -310,7 +310,7 @@ void Node::PumpData() {
     QSM_CHECK(n.has_value(), "a data packet does not encode");
     batch_[count] = OutgoingDatagram{next->multicast, std::span(buffer).first(*n)};
     batch_seqs_[count] = {next, seq};
-    next->sender.MarkTransmitted(seq);  // provisional: undone below for what the transport refuses
+    next->sender.MarkTransmitted(seq, now);  // provisional: undone below for what the transport refuses
     ++count;
   }
   if (resume) ArmPumpAlarm(*resume, IoClass::kOutboundData);
@@ -409,7 +409,7 @@ SendTarget* Node::TargetAddressed(wire::NodeId sender, const wire::RegionViewId&
 void Node::OnAckReceived(const wire::AckPacket& ack) {
   SendTarget* t = TargetAddressed(ack.sender, ack.rvid);
   if (t == nullptr) return;
-  if (t->sender.OnAck(ack.stable) > 0) {
+  if (t->sender.OnAck(ack.stable, scheduler_.clock().Now()) > 0) {
     t->last_ack_progress = scheduler_.clock().Now();
     PostPump(IoClass::kOutboundData);
   }

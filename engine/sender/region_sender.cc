@@ -6,13 +6,28 @@
 
 namespace qsm {
 
+RegionSender::RegionSender(wire::RegionViewId rvid, SenderWindow window)
+    : rvid_(rvid),
+      window_(window),
+      sizer_({.min_bytes = window.min_bytes, .max_bytes = window.max_bytes, .gain = window.gain}) {}
+
+RegionSender::RegionSender(wire::RegionViewId rvid, SenderWindow window, const RegionSender& previous)
+    : RegionSender(rvid, window) {
+  sizer_ = previous.sizer_;
+  sizer_.Restart();
+}
+
 bool RegionSender::HasRoom(size_t payload_bytes) const {
-  return pending_.size() < window_.max_messages &&
+  return Fits(payload_bytes) && (pending_.empty() || pending_bytes_ + payload_bytes <= window_bytes());
+}
+
+bool RegionSender::Fits(size_t payload_bytes) const {
+  return (window_.max_messages == 0 || pending_.size() < window_.max_messages) &&
          (pending_.empty() || pending_bytes_ + payload_bytes <= window_.max_bytes);
 }
 
 uint64_t RegionSender::Add(PendingMessage message) {
-  QSM_CHECK(HasRoom(message.payload.size()), "RegionSender::Add with a full window");
+  QSM_CHECK(Fits(message.payload.size()), "RegionSender::Add beyond the window's caps");
   pending_bytes_ += message.payload.size();
   pending_.push_back(std::move(message));
   return highest_assigned();
@@ -35,11 +50,19 @@ std::optional<uint64_t> RegionSender::NextUntransmitted() const {
   return std::max(transmitted_, stable_) + 1;
 }
 
-size_t RegionSender::OnAck(uint64_t stable) {
+void RegionSender::MarkTransmitted(uint64_t seq, TimePoint now) {
+  if (seq <= transmitted_) return;
+  transmitted_ = seq;
+  sizer_.OnTransmit(seq, now);
+}
+
+size_t RegionSender::OnAck(uint64_t stable, TimePoint now) {
   // An ACK beyond what was transmitted is not trusted: release only what the region can have.
   stable = std::min(stable, transmitted_);
   size_t released = 0;
+  size_t released_bytes = 0;
   while (stable_ < stable && !pending_.empty()) {
+    released_bytes += pending_.front().payload.size();
     pending_bytes_ -= pending_.front().payload.size();
     if (spare_.size() < kMaxSpareBuffers) {
       pending_.front().payload.clear();
@@ -49,6 +72,7 @@ size_t RegionSender::OnAck(uint64_t stable) {
     ++stable_;
     ++released;
   }
+  if (released > 0) sizer_.OnRelease(stable_, released_bytes, now);
   return released;
 }
 

@@ -13,13 +13,21 @@
 #include <vector>
 
 #include "engine/core/time.h"
+#include "engine/sender/window_sizer.h"
 #include "engine/wire/packets.h"
 
 namespace qsm {
 
+// The pending-ACK window: what a sender keeps until the region acknowledges it.
 struct SenderWindow {
+  // A fixed window of this many messages (the default). 0: the window adapts to the path
+  // (WindowSizer: gain x bandwidth-delay product, at least min_bytes). Adaptive is not the default
+  // yet: at full speed on loopback the sender's ACK clock is as coarse as the scheduler's 50 ms
+  // I/O quantum, and the adaptive window measured lower throughput there (engine/README.md).
   size_t max_messages = 20000;
-  size_t max_bytes = 64 << 20;  // payload bytes
+  size_t max_bytes = 64 << 20;  // payload bytes pending at most, fixed or adaptive: the memory cap
+  size_t min_bytes = 1 << 20;   // adaptive: the window never shrinks below this
+  double gain = 2;              // adaptive: the window allows this many times the measured BDP
 };
 
 struct PendingMessage {
@@ -31,23 +39,29 @@ struct PendingMessage {
 
 class RegionSender {
  public:
-  RegionSender(wire::RegionViewId rvid, SenderWindow window) : rvid_(rvid), window_(window) {}
+  RegionSender(wire::RegionViewId rvid, SenderWindow window);
+  // A sender for the next view of the same region: the window's estimate of the path carries over.
+  RegionSender(wire::RegionViewId rvid, SenderWindow window, const RegionSender& previous);
 
   wire::RegionViewId rvid() const { return rvid_; }
+  // Whether a new message of this size may enter the window (the adaptive limit or the fixed one).
   bool HasRoom(size_t payload_bytes) const;
-  // Assigns the next region sequence number and keeps the message. Requires HasRoom().
+  // Whether a message fits under the hard caps (max_messages if set, max_bytes): messages carried
+  // from another view or region need only this, so that carrying never leaves a gap.
+  bool Fits(size_t payload_bytes) const;
+  // Assigns the next region sequence number and keeps the message. Requires Fits().
   uint64_t Add(PendingMessage message);
   // The pending message with this sequence number, or null.
   const PendingMessage* Find(uint64_t seq) const;
 
   // The next assigned message not yet transmitted once, or nullopt.
   std::optional<uint64_t> NextUntransmitted() const;
-  void MarkTransmitted(uint64_t seq) { transmitted_ = std::max(transmitted_, seq); }
+  void MarkTransmitted(uint64_t seq, TimePoint now);
   // The transport refused `seq` and what follows: they are transmitted again later.
   void UnmarkTransmitted(uint64_t seq) { transmitted_ = std::min(transmitted_, seq - 1); }
 
   // Releases every message with seq <= stable. Returns how many were released.
-  size_t OnAck(uint64_t stable);
+  size_t OnAck(uint64_t stable, TimePoint now);
   // Queues retransmission of whatever in `ranges` is still pending and already transmitted, and
   // neither queued already nor retransmitted within kRetransmitHoldoff: every partition of a
   // region that lost a burst NAKs it in the same round, and one retransmission (multicast to the
@@ -80,6 +94,8 @@ class RegionSender {
   uint64_t highest_transmitted() const { return transmitted_; }
   size_t pending_messages() const { return pending_.size(); }
   size_t pending_bytes() const { return pending_bytes_; }
+  // The window's current limit in payload bytes.
+  size_t window_bytes() const { return window_.max_messages > 0 ? window_.max_bytes : sizer_.limit_bytes(); }
 
  private:
   static constexpr size_t kMaxQueuedRetransmitRanges = 1024;
@@ -87,6 +103,7 @@ class RegionSender {
 
   wire::RegionViewId rvid_;
   SenderWindow window_;
+  WindowSizer sizer_;
   // Invariant: pending_[i] has region seq stable_ + 1 + i.
   std::deque<PendingMessage> pending_;
   uint64_t stable_ = 0;

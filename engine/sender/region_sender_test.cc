@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
+
 namespace qsm {
 namespace {
 
@@ -16,7 +18,7 @@ class RegionSenderTest : public ::testing::Test {
   void AddAndTransmit(int n, size_t bytes = 10) {
     for (int i = 0; i < n; ++i) {
       uint64_t seq = sender_.Add(Msg(bytes));
-      sender_.MarkTransmitted(seq);
+      sender_.MarkTransmitted(seq, kT0);
     }
   }
   RegionSender sender_{{1, 1}, SenderWindow{.max_messages = 4, .max_bytes = 100}};
@@ -26,14 +28,14 @@ TEST_F(RegionSenderTest, AssignsConsecutiveSequenceNumbersFromOne) {
   EXPECT_EQ(sender_.Add(Msg(1)), 1u);
   EXPECT_EQ(sender_.Add(Msg(1)), 2u);
   EXPECT_EQ(sender_.NextUntransmitted(), 1u);
-  sender_.MarkTransmitted(1);
+  sender_.MarkTransmitted(1, kT0);
   EXPECT_EQ(sender_.NextUntransmitted(), 2u);
 }
 
 TEST_F(RegionSenderTest, WindowBoundsMessagesAndBytes) {
   AddAndTransmit(4);
   EXPECT_FALSE(sender_.HasRoom(1));
-  EXPECT_EQ(sender_.OnAck(1), 1u);
+  EXPECT_EQ(sender_.OnAck(1, kT0), 1u);
   EXPECT_TRUE(sender_.HasRoom(10));
   EXPECT_FALSE(sender_.HasRoom(80));  // 30 pending + 80 > 100
   EXPECT_EQ(sender_.pending_messages(), 3u);
@@ -43,8 +45,8 @@ TEST_F(RegionSenderTest, WindowBoundsMessagesAndBytes) {
 TEST_F(RegionSenderTest, AckReleasesOnlyWhatWasTransmitted) {
   sender_.Add(Msg(1));
   sender_.Add(Msg(1));
-  sender_.MarkTransmitted(1);
-  EXPECT_EQ(sender_.OnAck(2), 1u);  // 2 was never sent: an ACK for it is not believed
+  sender_.MarkTransmitted(1, kT0);
+  EXPECT_EQ(sender_.OnAck(2, kT0), 1u);  // 2 was never sent: an ACK for it is not believed
   EXPECT_EQ(sender_.stable(), 1u);
   EXPECT_EQ(sender_.Find(1), nullptr);
   EXPECT_NE(sender_.Find(2), nullptr);
@@ -55,14 +57,14 @@ TEST_F(RegionSenderTest, NakQueuesPendingMessagesAndSkipsAcknowledgedOnes) {
   const wire::SeqRange ranges[] = {{2, 3}, {4, 9}};
   sender_.OnNak(ranges, kT0);
   EXPECT_EQ(sender_.PopRetransmit(kT0), 2u);
-  sender_.OnAck(3);  // 3 became stable meanwhile: never retransmitted
+  sender_.OnAck(3, kT0);  // 3 became stable meanwhile: never retransmitted
   EXPECT_EQ(sender_.PopRetransmit(kT0), 4u);
   EXPECT_EQ(sender_.PopRetransmit(kT0), std::nullopt);
 }
 
 TEST_F(RegionSenderTest, NaksOfTheSameBurstFromEveryPartitionAreRetransmittedOnce) {
   RegionSender sender{{1, 1}, SenderWindow{.max_messages = 100}};
-  for (int i = 0; i < 100; ++i) sender.MarkTransmitted(sender.Add(Msg(10)));
+  for (int i = 0; i < 100; ++i) sender.MarkTransmitted(sender.Add(Msg(10)), kT0);
   const wire::SeqRange burst[] = {{11, 60}};
   const wire::SeqRange overlapping[] = {{40, 80}};
   sender.OnNak(burst, kT0);
@@ -78,11 +80,68 @@ TEST_F(RegionSenderTest, NaksOfTheSameBurstFromEveryPartitionAreRetransmittedOnc
   EXPECT_EQ(sender.PopRetransmit(kT0 + 30ms), 11u);
 }
 
+// Issue 15: without max_messages the window adapts to the path. Messages of 100 B offered at
+// 2 MB/s, each acknowledged 5 ms after it is transmitted: the window grows from min_bytes until
+// it lets the whole offered rate through, and settles at about twice the BDP (2 x 2 MB/s x 5 ms),
+// far below max_bytes.
+TEST(AdaptiveWindowTest, growsFromMinBytesToTheRateTheAcksAllow) {
+  RegionSender sender{{1, 1}, SenderWindow{.max_messages = 0, .max_bytes = 1 << 20, .min_bytes = 1000, .gain = 2}};
+  EXPECT_EQ(sender.window_bytes(), 1000u);
+  std::deque<std::pair<uint64_t, TimePoint>> in_flight;
+  uint64_t sent_in_last_100ms = 0;
+  for (int ms = 0; ms < 1000; ++ms) {
+    const TimePoint now = kT0 + std::chrono::milliseconds(ms);
+    for (int i = 0; i < 20 && sender.HasRoom(100); ++i) {
+      const uint64_t seq = sender.Add(Msg(100));
+      sender.MarkTransmitted(seq, now);
+      in_flight.emplace_back(seq, now);
+      if (ms >= 900) ++sent_in_last_100ms;
+    }
+    uint64_t stable = 0;
+    while (!in_flight.empty() && now - in_flight.front().second >= 5ms) {
+      stable = in_flight.front().first;
+      in_flight.pop_front();
+    }
+    if (stable > 0) sender.OnAck(stable, now);
+  }
+  EXPECT_EQ(sent_in_last_100ms, 2000u);  // the whole offered rate
+  EXPECT_NEAR(static_cast<double>(sender.window_bytes()), 20'000, 2'000);
+  EXPECT_LE(sender.pending_bytes(), 12'000u);
+}
+
+TEST(AdaptiveWindowTest, carriedMessagesNeedOnlyTheHardCaps) {
+  RegionSender sender{{1, 1}, SenderWindow{.max_messages = 0, .max_bytes = 10'000, .min_bytes = 1000}};
+  while (sender.HasRoom(100)) sender.Add(Msg(100));
+  EXPECT_EQ(sender.pending_bytes(), 1000u);
+  EXPECT_TRUE(sender.Fits(100));  // a message carried from another view still fits
+  for (int i = 0; i < 90; ++i) sender.Add(Msg(100));
+  EXPECT_FALSE(sender.Fits(100));  // max_bytes
+}
+
+TEST(AdaptiveWindowTest, theNextViewKeepsTheEstimate) {
+  RegionSender sender{{1, 1}, SenderWindow{.max_messages = 0, .max_bytes = 1 << 20, .min_bytes = 1000}};
+  sender.MarkTransmitted(sender.Add(Msg(100)), kT0);
+  sender.OnAck(1, kT0 + 10ms);
+  for (int i = 0; i < 100; ++i) sender.Add(Msg(100));
+  sender.MarkTransmitted(101, kT0 + 10ms);
+  sender.OnAck(101, kT0 + 20ms);  // 10,000 B in 10 ms, 10 ms late: BDP 10,000 B
+  EXPECT_EQ(sender.window_bytes(), 20'000u);
+  const RegionSender next{{1, 2}, SenderWindow{.max_messages = 0, .max_bytes = 1 << 20, .min_bytes = 1000}, sender};
+  EXPECT_EQ(next.window_bytes(), 20'000u);
+}
+
+TEST(AdaptiveWindowTest, aFixedWindowIsMaxMessagesAndMaxBytes) {
+  RegionSender sender{{1, 1}, SenderWindow{.max_messages = 3, .max_bytes = 1 << 20, .min_bytes = 1000}};
+  EXPECT_EQ(sender.window_bytes(), size_t{1 << 20});
+  for (int i = 0; i < 3; ++i) sender.Add(Msg(500));
+  EXPECT_FALSE(sender.HasRoom(1));
+}
+
 TEST_F(RegionSenderTest, TakeUnacknowledgedEmptiesTheWindowInOrder) {
   for (uint64_t i = 1; i <= 3; ++i) {
-    sender_.MarkTransmitted(sender_.Add(Msg(5, i)));
+    sender_.MarkTransmitted(sender_.Add(Msg(5, i)), kT0);
   }
-  sender_.OnAck(1);
+  sender_.OnAck(1, kT0);
   auto rest = sender_.TakeUnacknowledged();
   ASSERT_EQ(rest.size(), 2u);
   EXPECT_EQ(rest[0].group_seq, 2u);

@@ -60,7 +60,7 @@ void SendTargets::CarryPending(wire::GroupId group, uint32_t to) {
   SendTarget* target = Find(to);
   if (target == nullptr || target->sender.LowestPendingGroupSeq(group)) return;  // already sending it
   for (const auto& [key, m] : PendingElsewhere(to, {{group, UINT64_MAX}}, target->members)) {
-    if (!target->sender.HasRoom(m->payload.size())) break;  // the rest: a gap, counted by receivers
+    if (!target->sender.Fits(m->payload.size())) break;  // the rest: a gap, counted by receivers
     target->sender.Add(PendingMessage{m->group, m->group_seq, m->send_time_ns, m->payload});
     counters_.Add(Counter::kCarriedToNewRegion);
   }
@@ -126,7 +126,7 @@ bool SendTargets::Follow(const wire::RegionView& view, bool create, TimePoint no
     return std::find(members.begin(), members.end(), n) == members.end();
   });
   if (!departed.empty() && !carried.empty()) KeepForDeparted(std::move(departed), carried);
-  t.sender = RegionSender(view.id, window_);
+  t.sender = RegionSender(view.id, window_, t.sender);
   if (!added.empty()) GiveNewMembersWhatTheyMayLack(view.id.region, t, carried, added);
   for (auto& m : carried) t.sender.Add(std::move(m));  // fits: room for them was kept
   if (!added.empty()) {
@@ -200,7 +200,8 @@ void SendTargets::GiveNewMembersWhatTheyMayLack(uint32_t region, SendTarget& t,
     auto b = below.find(m.group);
     if (b != below.end()) b->second = std::min(b->second, m.group_seq);
   }
-  size_t room = window_.max_messages - std::min(window_.max_messages, carried.size());
+  const size_t cap = window_.max_messages > 0 ? window_.max_messages : SIZE_MAX;
+  size_t room = cap - std::min(cap, carried.size());
   size_t bytes = 0;
   for (const PendingMessage& m : carried) bytes += m.payload.size();
   for (const auto& [key, m] : PendingElsewhere(region, below, added)) {

@@ -26,8 +26,8 @@ class SendTargetsTest : public ::testing::Test {
   // The region leader of `region` acknowledges its messages 1..stable (all sent by then).
   void Ack(uint32_t region, uint64_t stable) {
     RegionSender& sender = targets_.Find(region)->sender;
-    sender.MarkTransmitted(sender.highest_assigned());
-    sender.OnAck(stable);
+    sender.MarkTransmitted(sender.highest_assigned(), TimePoint{});
+    sender.OnAck(stable, TimePoint{});
   }
 
   // Group 5 spans region 1 (`one`) and region 2 (`two`); messages 1..3 are sent to it.

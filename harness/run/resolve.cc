@@ -72,6 +72,7 @@ Result<ResolvedRun> Resolve(const Scenario& sc, const Addressing& addressing) {
     p.adaptive_rounds = sc.engine.rounds == "adaptive";
     p.replication = sc.engine.replication;
     p.window_messages = sc.engine.window_messages;
+    p.window_bytes = sc.engine.window_mb << 20;
     p.seed = sc.seed * 1000003ULL + id;
     p.max_run = run_length + 60s;  // the harness stops it long before, unless the harness died
     for (const FaultWindow& w : run.windows) {

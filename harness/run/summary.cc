@@ -183,7 +183,8 @@ json ScenarioJson(const Scenario& sc) {
            {{"token_rate", sc.engine.token_rate},
             {"rounds", sc.engine.rounds},
             {"replication", sc.engine.replication},
-            {"window_messages", sc.engine.window_messages}}}};
+            {"window_messages", sc.engine.window_messages},
+            {"window_mb", sc.engine.window_mb}}}};
 }
 
 json CheckJson(const RunRecord& record, const CheckReport& check) {

@@ -19,7 +19,7 @@ rate: 2000
 duration: 30s
 warmup: 5s
 seed: 42
-engine: {token_rate: 10, replication: 3, window_messages: 5000}
+engine: {token_rate: 10, replication: 3, window_messages: 5000, window_mb: 16}
 faults:
   - {type: sleep, nodes: [3], every: 5s, for: 500ms}
   - {type: loss-burst, nodes: [4], every: 1s, for: 10ms}
@@ -51,6 +51,7 @@ TEST(ScenarioTest, EveryDesignKeyParsesWithItsMeaning) {
   EXPECT_DOUBLE_EQ(sc->engine.token_rate, 10);
   EXPECT_EQ(sc->engine.replication, 3u);
   EXPECT_EQ(sc->engine.window_messages, 5000u);
+  EXPECT_EQ(sc->engine.window_mb, 16u);
   ASSERT_EQ(sc->faults.size(), 5u);
   EXPECT_EQ(sc->faults[0].type, FaultType::kSleep);
   EXPECT_EQ(sc->faults[0].schedule.kind, faults::Schedule::Kind::kPeriodic);
@@ -67,6 +68,14 @@ TEST(ScenarioTest, RateMaxMeansUnpaced) {
   auto sc = ParseScenario("name: x\nrate: max\n", "t.yaml");
   ASSERT_TRUE(sc.has_value());
   EXPECT_EQ(sc->rate, 0);
+}
+
+TEST(ScenarioTest, WindowMessagesZeroMeansAdaptiveAndTheMemoryCapIsChecked) {
+  auto sc = ParseScenario("name: a\nnodes: 2\nengine: {window_messages: 0}\n", "test.yaml");
+  ASSERT_TRUE(sc.has_value()) << sc.error().message;
+  EXPECT_EQ(sc->engine.window_messages, 0u);
+  EXPECT_EQ(sc->engine.window_mb, 64u);
+  EXPECT_NE(ErrorOf("name: a\nnodes: 2\nengine: {window_mb: 0}\n").find("engine.window_mb"), std::string::npos);
 }
 
 TEST(ScenarioTest, ErrorsNameTheFileTheLineAndTheKey) {
