@@ -66,9 +66,17 @@ size_t Scheduler::RunIoPhase() {
     PollSources();
     if (io_queued_ == 0) break;
     handled += DispatchIo(kDispatchBatch);
-    if (clock_.Now() >= deadline) break;
+    const TimePoint now = clock_.Now();
+    if (now >= deadline || (OnlyOutboundQueued() && alarms_.NextDeadline().value_or(TimePoint::max()) <= now)) break;
   }
   return handled;
+}
+
+bool Scheduler::OnlyOutboundQueued() const {
+  for (size_t c = 0; c < static_cast<size_t>(IoClass::kOutboundControl); ++c) {
+    if (!io_queues_[c].empty()) return false;
+  }
+  return true;
 }
 
 bool Scheduler::RunOnce() {

@@ -5,6 +5,10 @@
 // priority classes, and events are handled highest class first, FIFO within a class. Sources are
 // drained again after every 64 inbound events and after every outbound event (a batch of sends),
 // so a token that arrives behind a burst of data, or while the node is sending, still goes first.
+// The I/O phase also ends early when a timer is due and no inbound event waits: on a path that is
+// always writable (loopback, a fast NIC) a sender's own outbound data would otherwise hold every
+// timer (round starts, token hop re-sends) for the whole I/O quantum, making the ACK clock, and
+// so the pending window, 50 ms coarse at full speed. Inbound events are still drained first.
 //
 // The same scheduler runs in the real runtime (RealClock) and in simulation (VirtualClock); under
 // virtual time no quantum ever expires, so every phase runs to completion.
@@ -115,6 +119,7 @@ class Scheduler {
   // Handles up to `max_events` queued I/O events, highest class first.
   size_t DispatchIo(size_t max_events);
   size_t RunIoPhase();
+  bool OnlyOutboundQueued() const;
 
   const Clock& clock_;
   Counters& counters_;

@@ -112,6 +112,29 @@ TEST(SchedulerQuantumTest, IoQuantumBoundsTheIoPhaseSoTimersStillRun) {
   EXPECT_GT(scheduler.io_queue_depth(IoClass::kInboundData), 0u);
 }
 
+// Issue 15: a sender on an always-writable path kept its I/O phase busy with its own outbound
+// batches for the whole 50 ms quantum, so round starts and token re-sends waited that long.
+TEST_F(SchedulerTest, ADueTimerEndsTheIoPhaseOnceOnlyOutboundWorkIsLeft) {
+  for (uint16_t i = 1; i <= 3; ++i) Post(IoClass::kInboundData, i);
+  for (uint16_t i = 11; i <= 15; ++i) Post(IoClass::kOutboundData, i);
+  std::vector<std::string> order;
+  handler_.on_event = [&](IoClass) { order.push_back(handler_.log.back()); };
+  scheduler_.alarms().Schedule(clock_.Now(), [&](TimePoint) { order.push_back("timer"); });
+  scheduler_.RunOnce();
+  // Every inbound event first, then one outbound batch, then the timer; the rest of the outbound
+  // work waits for the next round.
+  EXPECT_EQ(order, (std::vector<std::string>{"inbound_data:1", "inbound_data:2", "inbound_data:3",
+                                             "outbound_data:11", "timer"}));
+  EXPECT_EQ(scheduler_.io_queue_depth(IoClass::kOutboundData), 4u);
+}
+
+TEST_F(SchedulerTest, WithoutADueTimerTheIoPhaseRunsItsOutboundWorkToTheEnd) {
+  for (uint16_t i = 11; i <= 15; ++i) Post(IoClass::kOutboundData, i);
+  scheduler_.alarms().Schedule(clock_.Now() + 1ms, [](TimePoint) {});
+  scheduler_.RunOnce();
+  EXPECT_EQ(handler_.log.size(), 5u);
+}
+
 TEST_F(SchedulerTest, WakeupTimeIsNowWithPendingWorkElseNextAlarm) {
   EXPECT_EQ(scheduler_.WakeupTime(), std::nullopt);
   scheduler_.alarms().Schedule(TimePoint(7ms), [](TimePoint) {});

@@ -310,7 +310,8 @@ void RegionMember::VisitPartitionToken(wire::TokenPacket& token, bool first, Tim
     rec.highest_seen = std::max(rec.highest_seen, s ? s->window.highest() : 0);
     scratch_ranges_.clear();
     if (s != nullptr) {
-      s->window.MissingRanges(rec.highest_seen, wire::kMaxRanges, scratch_ranges_);
+      s->window.MissingRanges(RepairUpTo(*s, rec.highest_seen), wire::kMaxRanges, scratch_ranges_);
+      s->seen_by_region_at_visit = rec.highest_seen;
     } else if (rec.highest_seen > 0) {
       scratch_ranges_.push_back({1, rec.highest_seen});
     }
@@ -365,6 +366,10 @@ void RegionMember::VisitPartitionToken(wire::TokenPacket& token, bool first, Tim
   }
 }
 
+uint64_t RegionMember::RepairUpTo(const SenderState& s, uint64_t token_highest) {
+  return std::min(token_highest, std::max(s.window.highest(), s.seen_by_region_at_visit));
+}
+
 void RegionMember::CompareWithPredecessor(const wire::SenderRecord& rec, size_t predecessor) {
   if (predecessor == layout_->self_index()) return;
   const Endpoint pred = layout_->member(predecessor).endpoint;
@@ -388,7 +393,7 @@ void RegionMember::CompareWithPredecessor(const wire::SenderRecord& rec, size_t 
   // caches the same messages).
   scratch_ranges_.clear();
   if (s != nullptr) {
-    s->window.MissingRanges(std::min(rec.highest_seen, rec.pred_contiguous), wire::kMaxRanges,
+    s->window.MissingRanges(std::min(RepairUpTo(*s, rec.highest_seen), rec.pred_contiguous), wire::kMaxRanges,
                             scratch_ranges_);
   } else if (std::min(rec.highest_seen, rec.pred_contiguous) > 0) {
     scratch_ranges_.push_back({1, std::min(rec.highest_seen, rec.pred_contiguous)});
@@ -403,7 +408,7 @@ void RegionMember::PullAcrossPartitions(const wire::SenderRecord& rec) {
   auto it = senders_.find(rec.sender);
   scratch_ranges_.clear();
   if (it != senders_.end()) {
-    it->second.window.MissingRanges(rec.highest_seen, wire::kMaxRanges, scratch_ranges_);
+    it->second.window.MissingRanges(RepairUpTo(it->second, rec.highest_seen), wire::kMaxRanges, scratch_ranges_);
   } else if (rec.highest_seen > 0) {
     scratch_ranges_.push_back({1, rec.highest_seen});
   }

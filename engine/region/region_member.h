@@ -169,6 +169,7 @@ class RegionMember {
     MessageStore store;                 // held for delivery, or cached until stable
     uint64_t received_since_visit = 0;  // for the receive rate
     TimePoint last_visit{};
+    uint64_t seen_by_region_at_visit = 0;  // the token's highest seen at this member's last visit
     bool active = false;  // received something since the last token visit
   };
   struct Forward {
@@ -203,6 +204,12 @@ class RegionMember {
       if (!f(seq)) return;
     }
   }
+  // How far this member repairs (pulls, or asks others to push, or NAKs) what it lacks of a
+  // sender whose highest seen in the region is `token_highest`: up to what it has seen itself (a
+  // gap below that is lost: data arrives in order) or what the region had seen by its last visit.
+  // Above both, a message may still be in flight to it (fast rounds see much of that): it is
+  // repaired from the next visit on, if still missing.
+  static uint64_t RepairUpTo(const SenderState& s, uint64_t token_highest);
   void Store(SenderState& s, const wire::DataPacket& m);
   void DeliverReady(wire::NodeId sender, SenderState& s, TimePoint at);
   void Cleanup(SenderState& s, uint64_t upto);

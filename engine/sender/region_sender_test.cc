@@ -119,15 +119,21 @@ TEST(AdaptiveWindowTest, carriedMessagesNeedOnlyTheHardCaps) {
 }
 
 TEST(AdaptiveWindowTest, theNextViewKeepsTheEstimate) {
-  RegionSender sender{{1, 1}, SenderWindow{.max_messages = 0, .max_bytes = 1 << 20, .min_bytes = 1000}};
+  const SenderWindow window{.max_messages = 0, .max_bytes = 1 << 20, .min_bytes = 1000, .gain = 2};
+  RegionSender sender{{1, 1}, window};
   sender.MarkTransmitted(sender.Add(Msg(100)), kT0);
   sender.OnAck(1, kT0 + 10ms);
   for (int i = 0; i < 100; ++i) sender.Add(Msg(100));
   sender.MarkTransmitted(101, kT0 + 10ms);
   sender.OnAck(101, kT0 + 20ms);  // 10,000 B in 10 ms, 10 ms late: BDP 10,000 B
   EXPECT_EQ(sender.window_bytes(), 20'000u);
-  const RegionSender next{{1, 2}, SenderWindow{.max_messages = 0, .max_bytes = 1 << 20, .min_bytes = 1000}, sender};
+  const RegionSender next{{1, 2}, window, sender};
   EXPECT_EQ(next.window_bytes(), 20'000u);
+}
+
+TEST(AdaptiveWindowTest, isTheDefault) {
+  EXPECT_EQ(SenderWindow{}.max_messages, 0u);
+  EXPECT_EQ(RegionSender({1, 1}, SenderWindow{}).window_bytes(), SenderWindow{}.min_bytes);
 }
 
 TEST(AdaptiveWindowTest, aFixedWindowIsMaxMessagesAndMaxBytes) {

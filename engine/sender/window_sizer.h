@@ -27,7 +27,7 @@ class WindowSizer {
   struct Config {
     size_t min_bytes = 1 << 20;
     size_t max_bytes = 64 << 20;
-    double gain = 2;
+    double gain = 4;
     Duration span = 2s;
   };
   explicit WindowSizer(Config config) : config_(config) {}
