@@ -145,7 +145,7 @@ struct RunOptions {
   double token_rate = 5;
   std::string rounds = "adaptive";
   size_t replication = 5;
-  size_t window = 0;
+  size_t window = 20000;
   size_t window_mb = 64;
   int64_t start_at_ms = 0;
   bool json = false;

@@ -131,11 +131,6 @@ TEST(AdaptiveWindowTest, theNextViewKeepsTheEstimate) {
   EXPECT_EQ(next.window_bytes(), 20'000u);
 }
 
-TEST(AdaptiveWindowTest, isTheDefault) {
-  EXPECT_EQ(SenderWindow{}.max_messages, 0u);
-  EXPECT_EQ(RegionSender({1, 1}, SenderWindow{}).window_bytes(), SenderWindow{}.min_bytes);
-}
-
 TEST(AdaptiveWindowTest, aFixedWindowIsMaxMessagesAndMaxBytes) {
   RegionSender sender{{1, 1}, SenderWindow{.max_messages = 3, .max_bytes = 1 << 20, .min_bytes = 1000}};
   EXPECT_EQ(sender.window_bytes(), size_t{1 << 20});

@@ -31,7 +31,7 @@ void WindowSizer::OnRelease(uint64_t stable, size_t bytes, TimePoint now) {
     newest_sent = transmitted_.front().second;
     transmitted_.pop_front();
   }
-  if (oldest_sent) Push(delays_, {now, static_cast<double>((now - *oldest_sent).count())}, config_.span, /*keep_max=*/false);
+  if (oldest_sent) Push(delays_, {now, static_cast<double>((now - *oldest_sent).count())}, config_.span, /*keep_max=*/true);
   if (rate_since_ == TimePoint{}) {  // the first ACK starts the first interval
     rate_since_ = now;
     sent_since_ = newest_sent.value_or(now);
@@ -57,7 +57,7 @@ void WindowSizer::Restart() {
 }
 
 size_t WindowSizer::limit_bytes() const {
-  const double bdp = max_rate_bytes_per_s() * ToSeconds(min_ack_delay());
+  const double bdp = max_rate_bytes_per_s() * ToSeconds(max_ack_delay());
   const double limit = std::clamp(config_.gain * bdp, static_cast<double>(config_.min_bytes),
                                   static_cast<double>(std::max(config_.min_bytes, config_.max_bytes)));
   return static_cast<size_t>(limit);

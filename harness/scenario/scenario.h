@@ -49,7 +49,7 @@ struct EngineParams {
   double token_rate = 5;       // rounds/s: with rounds "fixed" every round, with "adaptive" the idle pace
   std::string rounds = "adaptive";  // or "fixed" (RegionConfig::adaptive_rounds)
   size_t replication = 5;
-  size_t window_messages = 0;  // a fixed pending-ACK window of this many messages; 0: adaptive
+  size_t window_messages = 20000;  // a fixed pending-ACK window of this many messages; 0: adaptive
   size_t window_mb = 64;       // the pending-ACK memory cap, MiB of payload (SenderWindow::max_bytes)
 };
 
