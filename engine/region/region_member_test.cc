@@ -51,6 +51,16 @@ class RegionMemberTest : public ::testing::Test {
     for (wire::NodeId id = 1; id <= n; ++id) view_.members.push_back({id, EndpointOf(id)});
     member_->InstallView(view_);
   }
+  // R = 2 over members 1..4: partitions {1, 3} (led by 1) and {2, 4} (led by 2).
+  void BecomeOneOfTwoPartitions(wire::NodeId self) {
+    RegionConfig config;
+    config.replication = 2;
+    Become(self, 4, config);
+  }
+  // kSender's record in a two-partition region where every member so far holds message 1.
+  static wire::SenderRecord HoldingMessageOne() {
+    return wire::SenderRecord{.sender = kSender, .highest_seen = 1, .contiguous = 1, .partition_contiguous = {1, 0}};
+  }
   // Moves time forward and fires every alarm that is due.
   void Advance(Duration d) {
     clock_.Advance(d);
@@ -237,9 +247,7 @@ TEST_F(RegionMemberTest, shouldEndThePartitionRoundItselfWhenItsOnlyOtherMemberD
 // Issue 14 (PROTOCOL.md §5): a partition leader that does not answer stalled the region ring.
 // With R = 2 and 4 members there are two partitions: {1, 3} led by 1 and {2, 4} led by 2.
 TEST_F(RegionMemberTest, shouldHandTheRegionTokenToTheNextMemberOfAPartitionWhoseLeaderDoesNotAnswer) {
-  RegionConfig config;
-  config.replication = 2;
-  Become(1, 4, config);
+  BecomeOneOfTwoPartitions(1);
   FeedData(1);  // starts a round
   Advance(1ms);
   auto partition = std::get<wire::TokenPacket>(OnlySent(wire::PacketType::kPartitionToken).body);
@@ -272,9 +280,7 @@ TEST_F(RegionMemberTest, shouldHandTheRegionTokenToTheNextMemberOfAPartitionWhos
 }
 
 TEST_F(RegionMemberTest, shouldLeadItsPartitionsRoundWhenHandedTheRegionTokenInItsLeadersPlace) {
-  RegionConfig config;
-  config.replication = 2;
-  Become(4, 4, config);  // partition 1 = {2, 4}; member 2 leads it
+  BecomeOneOfTwoPartitions(4);  // partition 1 = {2, 4}; member 2 leads it
   for (uint64_t s : {1, 2}) FeedData(s);
   wire::SenderRecord rec{.sender = kSender, .highest_seen = 2, .contiguous = 2, .partition_contiguous = {0, 0}};
   FeedToken(wire::PacketType::kRegionToken, PartitionToken(1, 1, 2, rec), 1);
@@ -296,11 +302,9 @@ TEST_F(RegionMemberTest, shouldLeadItsPartitionsRoundWhenHandedTheRegionTokenInI
 }
 
 TEST_F(RegionMemberTest, shouldSkipItsSleepingPartitionLeaderWhenLeadingTheRoundInItsPlace) {
-  RegionConfig config;
-  config.replication = 2;
-  Become(4, 4, config);
+  BecomeOneOfTwoPartitions(4);
   FeedData(1);
-  wire::SenderRecord rec{.sender = kSender, .highest_seen = 1, .contiguous = 1, .partition_contiguous = {1, 0}};
+  const wire::SenderRecord rec = HoldingMessageOne();
   FeedToken(wire::PacketType::kRegionToken, PartitionToken(1, 1, 2, rec), 1);
   EXPECT_EQ(OnlySentTo(wire::PacketType::kPartitionToken), EndpointOf(2));
   transport_->TakeSent();
@@ -312,11 +316,9 @@ TEST_F(RegionMemberTest, shouldSkipItsSleepingPartitionLeaderWhenLeadingTheRound
 }
 
 TEST_F(RegionMemberTest, shouldVisitAsAMemberWhenItsPartitionsRoundIsLedByAnother) {
-  RegionConfig config;
-  config.replication = 2;
-  Become(2, 4, config);  // the leader of partition 1 = {2, 4}, skipped this round: 4 leads it
+  BecomeOneOfTwoPartitions(2);  // the leader of partition 1 = {2, 4}, skipped this round: 4 leads it
   FeedData(1);
-  wire::SenderRecord rec{.sender = kSender, .highest_seen = 1, .contiguous = 1, .partition_contiguous = {1, 0}};
+  const wire::SenderRecord rec = HoldingMessageOne();
   FeedToken(wire::PacketType::kPartitionToken, PartitionToken(1, 1, 1, rec), 4);
   EXPECT_EQ(OnlySentTo(wire::PacketType::kPartitionToken), EndpointOf(4));
   EXPECT_EQ(std::get<wire::TokenPacket>(OnlySent(wire::PacketType::kPartitionToken).body).members_visited, 2u);
@@ -326,11 +328,9 @@ TEST_F(RegionMemberTest, shouldVisitAsAMemberWhenItsPartitionsRoundIsLedByAnothe
 // A skipped partition leader that wakes with the region token of a round its stand-in leads: the
 // stand-in keeps the round, the leader gives it up and visits the stand-in's token.
 TEST_F(RegionMemberTest, shouldGiveUpARoundItsStandInLeads) {
-  RegionConfig config;
-  config.replication = 2;
-  Become(2, 4, config);
+  BecomeOneOfTwoPartitions(2);
   FeedData(1);
-  wire::SenderRecord rec{.sender = kSender, .highest_seen = 1, .contiguous = 1, .partition_contiguous = {1, 0}};
+  const wire::SenderRecord rec = HoldingMessageOne();
   FeedToken(wire::PacketType::kRegionToken, PartitionToken(1, 1, 2, rec), 1);  // late: it slept
   EXPECT_EQ(OnlySentTo(wire::PacketType::kPartitionToken), EndpointOf(4));
   AckTokensSent();
@@ -346,11 +346,9 @@ TEST_F(RegionMemberTest, shouldGiveUpARoundItsStandInLeads) {
 }
 
 TEST_F(RegionMemberTest, shouldKeepTheRoundItLeadsInPlaceOfItsLeaderWhenTheLeaderStartsItToo) {
-  RegionConfig config;
-  config.replication = 2;
-  Become(4, 4, config);
+  BecomeOneOfTwoPartitions(4);
   FeedData(1);
-  wire::SenderRecord rec{.sender = kSender, .highest_seen = 1, .contiguous = 1, .partition_contiguous = {1, 0}};
+  const wire::SenderRecord rec = HoldingMessageOne();
   FeedToken(wire::PacketType::kRegionToken, PartitionToken(1, 1, 2, rec), 1);
   AckTokensSent();
   transport_->TakeSent();
