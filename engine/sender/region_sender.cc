@@ -53,7 +53,7 @@ std::optional<uint64_t> RegionSender::NextUntransmitted() const {
 void RegionSender::MarkTransmitted(uint64_t seq, TimePoint now) {
   if (seq <= transmitted_) return;
   transmitted_ = seq;
-  sizer_.OnTransmit(seq, now);
+  if (window_.max_messages == 0) sizer_.OnTransmit(seq, now);  // a fixed window needs no estimate
 }
 
 size_t RegionSender::OnAck(uint64_t stable, TimePoint now) {
@@ -72,7 +72,7 @@ size_t RegionSender::OnAck(uint64_t stable, TimePoint now) {
     ++stable_;
     ++released;
   }
-  if (released > 0) sizer_.OnRelease(stable_, released_bytes, now);
+  if (released > 0 && window_.max_messages == 0) sizer_.OnRelease(stable_, released_bytes, now);
   return released;
 }
 
