@@ -65,6 +65,7 @@ enum class Counter : uint16_t {
   kControlQueued,   // control datagrams that waited for a full socket to drain (node/control_outbox.h)
   kControlDropped,  // ...and that were dropped because too many waited
   kRingMembersSkipped,  // partition-token hops passed over an unanswering member (it is suspected)
+  kCatchUpSkipped,      // catch-up copies not delivered: this node joined the group in their view
   kCount,
 };
 

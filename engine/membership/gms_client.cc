@@ -140,7 +140,8 @@ void GmsClient::OnViewUpdate(const wire::ViewUpdatePacket& u, const Endpoint& fr
       listener_.OnGroupView(gone);
     }
   }
-  if (incoming_.intact) applied_epoch_ = incoming_.epoch;
+  if (!incoming_.intact) return;  // an update before it is missing: a snapshot will repair both
+  applied_epoch_ = incoming_.epoch;
   listener_.OnUpdateComplete();
 }
 

@@ -34,8 +34,8 @@ class ViewListener {
   virtual void OnRegionView(const wire::RegionView& view) = 0;
   // A newer view of one of this node's groups. No regions: nobody is in it (or the node left it).
   virtual void OnGroupView(const wire::GroupView& view) = 0;
-  // Every part of an update (one GMS commit, or a snapshot) has been applied: the views above
-  // that came with it are all known now.
+  // Every part of an update (one GMS commit, or a snapshot) has been applied, and no earlier
+  // update is missing: every view the GMS had committed for this node by then is known now.
   virtual void OnUpdateComplete() {}
 };
 

@@ -83,13 +83,15 @@ TEST_F(GmsClientTest, AMissedUpdateHoldsTheAppliedEpochUntilASnapshotRepairsIt) 
   client_.SetGroups({1});
   client_.Start();
   client_.OnViewUpdate(Update(1, 0, {Region(1, 1, {1, 2})}), kGms);
-  // Epoch 2 is lost; epoch 3 still applies (views are monotonic), but the chain is broken.
+  const size_t completes = views_.completes;
+  // Epoch 2 is lost; epoch 3 still applies (views are monotonic), but the chain is broken: not
+  // complete, since what epoch 2 said may still be unknown.
   client_.OnViewUpdate(Update(3, 2, {Region(1, 3, {1, 2, 3})}), kGms);
   EXPECT_EQ(client_.regions().at(1).id.view, 3u);
   EXPECT_EQ(client_.applied_epoch(), 1u);
   EXPECT_EQ(client_.stats().gaps, 1u);
+  EXPECT_EQ(views_.completes, completes);
   // The GMS answers with a snapshot of its last commit, epoch 3 again, in two parts.
-  const size_t completes = views_.completes;
   client_.OnViewUpdate(Update(3, 1, {Region(1, 3, {1, 2, 3})}, {}, true, 0, 2), kGms);
   EXPECT_EQ(client_.applied_epoch(), 1u);  // one part still missing
   EXPECT_EQ(views_.completes, completes);

@@ -67,6 +67,9 @@ Status Node::InstallView(const wire::RegionView& view) {
   region_.InstallView(view);
   counters_.Add(Counter::kViewChanges);
   if (!gms_) targets_.SendEveryGroupTo(view.id.region);
+  for (wire::GroupId g : delivery_.groups()) {
+    if (targets_.Spans(g, view.id.region)) delivery_.EnteredRegion(g, view.id);
+  }
   FollowTarget(view, /*create=*/true);
   if (!scheduler_.alarms().IsPending(ack_timer_)) {
     ack_timer_ = scheduler_.alarms().Schedule(scheduler_.clock().Now() + AckCheckInterval(),
@@ -131,6 +134,7 @@ void Node::OnGroupView(const wire::GroupView& view) {
     auto known = gms_->regions().find(rvid.region);
     if (known != gms_->regions().end()) FollowTarget(known->second, /*create=*/true);
   }
+  if (own_view() && std::ranges::find(regions, own_view()->region) != regions.end()) delivery_.EnteredRegion(view.group, *own_view());
   targets_.SetGroupRegions(view.group, std::move(regions));
   targets_.ForgetUnused(own_region());
   PostPump(IoClass::kOutboundData);
@@ -445,11 +449,12 @@ wire::DataPacket Node::PacketOf(const SendTarget& target, uint64_t seq, const Pe
                           .region_seq = seq,
                           .group_seq = m.group_seq,
                           .send_time_ns = m.send_time_ns,
+                          .catch_up = m.catch_up,
                           .payload = m.payload};
 }
 
 void Node::OnRegionMessage(wire::NodeId sender, const wire::DataPacket& m, TimePoint at) {
-  if (!delivery_.Admit(sender, m.group, m.group_seq)) return;
+  if (!delivery_.Admit(sender, m)) return;
   counters_.Add(Counter::kMessagesDelivered);
   counters_.Add(Counter::kBytesDelivered, m.payload.size());
   const int64_t latency = ToNanos(at) - m.send_time_ns;

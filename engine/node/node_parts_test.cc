@@ -190,6 +190,24 @@ TEST(DeliveryFilterTest, shouldStartAfreshAfterLeavingAndJoiningAgain) {
   EXPECT_EQ(filter.groups(), (std::vector<wire::GroupId>{1}));
 }
 
+TEST(DeliveryFilterTest, shouldLeaveCatchUpCopiesToMembersThatEnteredTheGroupsRegionsInAnEarlierView) {
+  Counters counters;
+  DeliveryFilter filter(counters);
+  filter.Join(1, false);
+  filter.Join(2, false);
+  EXPECT_TRUE(filter.SkipsCatchUp(1, {4, 1})) << "not in the group's regions yet";
+  filter.EnteredRegion(1, {4, 1});  // group 1 since region 4's view 1: a mover in later views
+  filter.EnteredRegion(1, {5, 2});  // changes nothing
+  filter.EnteredRegion(2, {5, 2});  // group 2 joined in region 5's view 2
+  EXPECT_FALSE(filter.SkipsCatchUp(1, {5, 2}));
+  EXPECT_TRUE(filter.SkipsCatchUp(2, {5, 2})) << "a joiner skips the catch-up copies of its first view";
+  EXPECT_FALSE(filter.SkipsCatchUp(2, {5, 3}));
+  EXPECT_TRUE(filter.SkipsCatchUp(3, {5, 2})) << "not joined";
+  filter.Leave(1);
+  filter.Join(1, false);
+  EXPECT_TRUE(filter.SkipsCatchUp(1, {5, 2})) << "a new stretch of membership enters afresh";
+}
+
 TEST(NodeViewTest, shouldInstallItsRegionViewEvenWhenTheMulticastJoinFails) {
   // A failed join used to leave the view uninstalled, silently: the region's rings waited for
   // this node until the GMS timed it out.

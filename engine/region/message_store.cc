@@ -28,6 +28,7 @@ size_t MessageStore::Put(const wire::DataPacket& m) {
   slot.group = m.group;
   slot.group_seq = m.group_seq;
   slot.send_time_ns = m.send_time_ns;
+  slot.catch_up = m.catch_up;
   slot.delivered_early = false;
   slot.present = true;
   if (!spare_.empty()) {

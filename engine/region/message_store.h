@@ -20,6 +20,7 @@ struct StoredMessage {
   wire::GroupId group = 0;
   uint64_t group_seq = 0;
   int64_t send_time_ns = 0;
+  bool catch_up = false;         // wire::DataPacket::catch_up
   bool delivered_early = false;  // went up on arrival (unordered group)
   bool present = false;
   std::vector<std::byte> payload;

@@ -208,6 +208,7 @@ void RegionMember::DeliverReady(wire::NodeId sender, SenderState& s, TimePoint a
                           .region_seq = seq,
                           .group_seq = m->group_seq,
                           .send_time_ns = m->send_time_ns,
+                          .catch_up = m->catch_up,
                           .payload = m->payload};
     if (!m->delivered_early) listener_.OnRegionMessage(sender, view, at);
     if (!layout_->i_cache(seq) || seq <= s.cleanup) EraseStored(s, seq);
@@ -734,6 +735,7 @@ RegionMember::RecoveryResult RegionMember::SendNextRecovery(std::vector<std::byt
                                 .region_seq = f.seq,
                                 .group_seq = stored->group_seq,
                                 .send_time_ns = stored->send_time_ns,
+                                .catch_up = stored->catch_up,
                                 .payload = stored->payload};
         held = true;
       }

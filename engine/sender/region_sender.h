@@ -34,6 +34,7 @@ struct PendingMessage {
   uint64_t group_seq = 0;
   int64_t send_time_ns = 0;
   std::vector<std::byte> payload;
+  bool catch_up = false;  // wire::DataPacket::catch_up
 };
 
 class RegionSender {

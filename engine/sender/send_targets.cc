@@ -37,21 +37,32 @@ void SendTargets::SetGroupRegions(wire::GroupId group, std::vector<uint32_t> reg
   }
 }
 
-std::map<std::pair<wire::GroupId, uint64_t>, const PendingMessage*> SendTargets::PendingElsewhere(
+std::map<std::pair<wire::GroupId, uint64_t>, SendTargets::Copy> SendTargets::CopiesFor(
     uint32_t region, const std::map<wire::GroupId, uint64_t>& below, const std::vector<wire::NodeId>& added) const {
-  std::map<std::pair<wire::GroupId, uint64_t>, const PendingMessage*> out;  // each message once, in order
-  auto consider = [&](const PendingMessage& m) {
+  std::map<std::pair<wire::GroupId, uint64_t>, Copy> out;  // each message once, in order
+  std::map<wire::GroupId, uint64_t> highest_departed;       // per group: the highest catch-up copy
+  auto consider = [&](const PendingMessage& m, bool departed) {
     auto limit = below.find(m.group);
-    if (limit != below.end() && m.group_seq < limit->second) out.emplace(std::pair{m.group, m.group_seq}, &m);
+    if (limit == below.end() || m.group_seq >= limit->second) return;
+    out.emplace(std::pair{m.group, m.group_seq}, Copy{&m, false});
+    if (departed) highest_departed[m.group] = std::max(highest_departed[m.group], m.group_seq);
   };
   for (const auto& [other, t] : targets_) {
-    if (other != region) t.sender.ForEachPending(consider);
+    if (other != region) t.sender.ForEachPending([&](const PendingMessage& m) { consider(m, false); });
   }
   for (const Departed& d : departed_) {
-    const bool all_departed = !added.empty() && std::all_of(added.begin(), added.end(), [&](wire::NodeId n) {
+    const bool mover_added = std::any_of(added.begin(), added.end(), [&](wire::NodeId n) {
       return std::find(d.members.begin(), d.members.end(), n) != d.members.end();
     });
-    if (all_departed) std::for_each(d.messages.begin(), d.messages.end(), consider);
+    if (mover_added) {
+      for (const PendingMessage& m : d.messages) consider(m, true);
+    }
+  }
+  // Below a group's highest departed-member copy, every copy is for movers only: a joiner that
+  // delivered some of them would then see the gap up to the next message it gets.
+  for (auto& [key, copy] : out) {
+    auto h = highest_departed.find(key.first);
+    copy.catch_up = h != highest_departed.end() && key.second <= h->second;
   }
   return out;
 }
@@ -59,9 +70,9 @@ std::map<std::pair<wire::GroupId, uint64_t>, const PendingMessage*> SendTargets:
 void SendTargets::CarryPending(wire::GroupId group, uint32_t to) {
   SendTarget* target = Find(to);
   if (target == nullptr || target->sender.LowestPendingGroupSeq(group)) return;  // already sending it
-  for (const auto& [key, m] : PendingElsewhere(to, {{group, UINT64_MAX}}, target->members)) {
-    if (!target->sender.Fits(m->payload.size())) break;  // the rest: a gap, counted by receivers
-    target->sender.Add(PendingMessage{m->group, m->group_seq, m->send_time_ns, m->payload});
+  for (const auto& [key, copy] : CopiesFor(to, {{group, UINT64_MAX}}, target->members)) {
+    if (!target->sender.Fits(copy.message->payload.size())) break;  // the rest: a gap, counted by receivers
+    target->sender.Add(copy.Make());
     counters_.Add(Counter::kCarriedToNewRegion);
   }
 }
@@ -70,6 +81,12 @@ std::vector<uint32_t> SendTargets::RegionsOf(wire::GroupId group) const {
   if (every_group_to_) return {*every_group_to_};
   auto it = group_regions_.find(group);
   return it == group_regions_.end() ? std::vector<uint32_t>{} : it->second;
+}
+
+bool SendTargets::Spans(wire::GroupId group, uint32_t region) const {
+  if (every_group_to_) return *every_group_to_ == region;
+  auto it = group_regions_.find(group);
+  return it != group_regions_.end() && std::find(it->second.begin(), it->second.end(), region) != it->second.end();
 }
 
 std::vector<wire::NodeId> SendTargets::MembersOf(wire::GroupId group) const {
@@ -204,12 +221,12 @@ void SendTargets::GiveNewMembersWhatTheyMayLack(uint32_t region, SendTarget& t,
   size_t room = cap - std::min(cap, carried.size());
   size_t bytes = 0;
   for (const PendingMessage& m : carried) bytes += m.payload.size();
-  for (const auto& [key, m] : PendingElsewhere(region, below, added)) {
-    if (room == 0 || bytes + m->payload.size() > window_.max_bytes) break;  // the rest: a gap, counted
-    t.sender.Add(PendingMessage{m->group, m->group_seq, m->send_time_ns, m->payload});
+  for (const auto& [key, copy] : CopiesFor(region, below, added)) {
+    if (room == 0 || bytes + copy.message->payload.size() > window_.max_bytes) break;  // the rest: a gap, counted
+    t.sender.Add(copy.Make());
     counters_.Add(Counter::kCarriedToNewRegion);
     --room;
-    bytes += m->payload.size();
+    bytes += copy.message->payload.size();
   }
 }
 

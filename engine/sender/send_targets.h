@@ -50,6 +50,8 @@ class SendTargets {
   void SetGroupRegions(wire::GroupId group, std::vector<uint32_t> regions);
   // The regions messages to `group` go to now (empty: not known yet).
   std::vector<uint32_t> RegionsOf(wire::GroupId group) const;
+  // Whether `region` is one of RegionsOf(group).
+  bool Spans(wire::GroupId group, uint32_t region) const;
   // The members of the current views of those regions that have a target yet, sorted, without
   // repeats: the nodes a message to `group` sent now is for.
   std::vector<wire::NodeId> MembersOf(wire::GroupId group) const;
@@ -63,15 +65,17 @@ class SendTargets {
   // `create`. A view without members (the region is gone) drops the target.
   // Members that leave a region view (or whose region is gone) may not have what it had pending
   // (sent before they joined its address, say), and the view that moves them into another region
-  // of the same groups may come later in the same GMS update: copies of those messages are kept
-  // until the update ends (ForgetDeparted), and a view whose new members are all such departed
-  // members gets them too (a view that also adds a joiner does not: the copies would be a gap in
-  // the joiner's stream). Static membership (one region) keeps none.
+  // of the same groups may come later in the same GMS update (or in the snapshot that repairs a
+  // lost part of it): copies of those messages are kept until the update is applied whole with
+  // nothing missing before it (ForgetDeparted), and a view that adds one of those departed members
+  // gets them too, marked catch_up so that a joiner added in the same view skips them (for it they
+  // would be a stretch followed by a gap). Static membership (one region) keeps none.
   // Returns true if a target was created or changed (the pump has something to look at).
   bool Follow(const wire::RegionView& view, bool create, TimePoint now);
   // Drops the targets that no group names and that hold nothing pending, except `keep`.
   void ForgetUnused(std::optional<uint32_t> keep);
-  // The GMS update that removed members from views is complete: drops the copies kept for them.
+  // The GMS update that removed members from views, and every update before it, has been applied
+  // whole (membership::ViewListener::OnUpdateComplete): drops the copies kept for them.
   void ForgetDeparted() { departed_.clear(); }
 
   // Whether the regions of `group` are known and every one is a target with room for `bytes` more.
@@ -115,7 +119,7 @@ class SendTargets {
   std::unordered_map<wire::GroupId, uint64_t> group_seqs_;  // last group seq given, per group
   // Regions new to a group whose target does not exist yet: they get the carry when it does.
   std::multimap<uint32_t, wire::GroupId> carry_on_create_;
-  // What a region view had pending when members left it, kept until the update ends (see Follow).
+  // What a region view had pending when members left it, kept until ForgetDeparted (see Follow).
   struct Departed {
     std::vector<wire::NodeId> members;  // the members that left
     std::vector<PendingMessage> messages;
@@ -132,11 +136,21 @@ class SendTargets {
   // other regions still hold of each group it serves, below that group's first carried message.
   void GiveNewMembersWhatTheyMayLack(uint32_t region, SendTarget& t, const std::vector<PendingMessage>& carried,
                                      const std::vector<wire::NodeId>& added);
-  // The messages pending in targets other than `region`, and those kept for departed members if
-  // they include all of `added`, of each group in `below` with a group seq below its value, by
-  // (group, group seq).
-  std::map<std::pair<wire::GroupId, uint64_t>, const PendingMessage*> PendingElsewhere(
-      uint32_t region, const std::map<wire::GroupId, uint64_t>& below, const std::vector<wire::NodeId>& added) const;
+  // A message a region view gets a copy of, and whether the copy is for movers only.
+  struct Copy {
+    const PendingMessage* message;
+    bool catch_up;
+    PendingMessage Make() const {
+      return PendingMessage{message->group, message->group_seq, message->send_time_ns, message->payload, catch_up};
+    }
+  };
+  // The copies for a view of `region` that adds `added`, of each group in `below` with a group seq
+  // below its value, by (group, group seq): what other targets still hold, and what was kept for
+  // departed members if one of `added` is among them. Copies at or below a group's highest
+  // departed-member copy are catch_up (wire::DataPacket): a joiner added in the same view skips them.
+  std::map<std::pair<wire::GroupId, uint64_t>, Copy> CopiesFor(uint32_t region,
+                                                               const std::map<wire::GroupId, uint64_t>& below,
+                                                               const std::vector<wire::NodeId>& added) const;
 };
 
 }  // namespace qsm

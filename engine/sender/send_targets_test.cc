@@ -231,12 +231,40 @@ TEST_F(SendTargetsTest, shouldForgetWhatDepartedMembersWereOwedWhenTheUpdateEnds
   EXPECT_TRUE(PendingGroupSeqs(1).empty());
 }
 
-TEST_F(SendTargetsTest, shouldNotGiveDepartedCopiesToAViewThatAlsoAddsAJoiner) {
-  GroupOverTwoRegions({1, 3}, {2});
-  Ack(1, 3);
+TEST_F(SendTargetsTest, shouldMarkCopiesUpToWhatDepartedMembersWereOwedCatchUpWhenAViewAlsoAddsAJoiner) {
+  // Group 5 spans regions 1, 2 and 3. Region 2 (member 2) goes away with 3 and 4 pending; message 5
+  // goes to regions 1 and 3. Region 1 acknowledged everything, region 3 only 1. Region 1's next
+  // view takes in member 2 (a mover) and member 7 (a joiner): it gets 2..5 first. 2..4 are
+  // catch-up copies, which the joiner skips (its stream starts at 5); 5 is for both.
+  targets_.Follow(View(1, 1, {1}), true, now_);
+  targets_.Follow(View(2, 1, {2}), true, now_);
+  targets_.Follow(View(3, 1, {3}), true, now_);
+  targets_.SetGroupRegions(5, {1, 2, 3});
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(Send(5));
+  Ack(1, 4);
+  Ack(2, 2);
+  Ack(3, 1);
   targets_.Follow(View(2, 2, {}), false, now_);
-  targets_.Follow(View(1, 2, {1, 3, 2, 4}), false, now_);  // 4 joins: its stream starts after 3
-  EXPECT_TRUE(PendingGroupSeqs(1).empty());
+  targets_.SetGroupRegions(5, {1, 3});
+  ASSERT_TRUE(Send(5));
+  Ack(1, 5);
+  targets_.Follow(View(1, 2, {1, 2, 7}), false, now_);
+  ASSERT_EQ(PendingGroupSeqs(1), (std::vector<uint64_t>{2, 3, 4, 5}));
+  const RegionSender& sender = targets_.Find(1)->sender;
+  std::vector<bool> catch_up;
+  for (uint64_t seq = sender.stable() + 1; seq <= sender.highest_assigned(); ++seq) catch_up.push_back(sender.Find(seq)->catch_up);
+  EXPECT_EQ(catch_up, (std::vector<bool>{true, true, true, false}));
+}
+
+TEST_F(SendTargetsTest, shouldMarkNoCopyCatchUpWhenNoDepartedMemberIsAdded) {
+  GroupOverTwoRegions({1, 3}, {2});
+  Ack(1, 1);
+  Ack(2, 3);
+  targets_.Follow(View(2, 2, {2, 4}), false, now_);  // 4 joins region 2: it gets 2 and 3, region 1 holds them
+  ASSERT_EQ(PendingGroupSeqs(2), (std::vector<uint64_t>{2, 3}));
+  const RegionSender& sender = targets_.Find(2)->sender;
+  EXPECT_FALSE(sender.Find(sender.stable() + 1)->catch_up);
+  EXPECT_FALSE(sender.Find(sender.stable() + 2)->catch_up);
 }
 
 TEST_F(SendTargetsTest, shouldKeepNoDepartedCopiesWithStaticMembership) {

@@ -370,6 +370,7 @@ class GmsRun {
       result_.retransmits += st.counter(Counter::kRecoveryRetransmit);
       result_.suspensions += st.counter(Counter::kSendSuspended);
       result_.held_packets += st.counter(Counter::kHeldFutureView);
+      result_.catch_up_skipped += st.counter(Counter::kCatchUpSkipped);
       if (st.counter(Counter::kDeliveryGaps) > 0)
         checker_.Violation("node " + std::to_string(id) + " counted delivery gaps");
     }

@@ -79,6 +79,7 @@ struct GmsResult {
   uint64_t retransmits = 0;  // retransmissions sent by senders
   uint64_t suspensions = 0;
   uint64_t held_packets = 0;
+  uint64_t catch_up_skipped = 0;  // catch-up copies a joiner did not deliver (wire::DataPacket)
   // Final region of each live node (id -> region id, 0: none), and the regions of each group.
   std::map<wire::NodeId, uint32_t> region_of;
   std::map<wire::GroupId, std::vector<uint32_t>> regions_of_group;

@@ -102,6 +102,7 @@ void Put(Writer& w, const DataPacket& p) {
   w.U64(p.region_seq);
   w.U64(p.group_seq);
   w.I64(p.send_time_ns);
+  w.U8(p.catch_up ? kDataFlagCatchUp : 0);
   w.Bytes(p.payload);
 }
 void Put(Writer& w, const SenderRecord& r) {
@@ -228,6 +229,7 @@ bool Get(Reader& r, DataPacket& p) {
   p.region_seq = r.U64();
   p.group_seq = r.U64();
   p.send_time_ns = r.I64();
+  p.catch_up = (r.U8() & kDataFlagCatchUp) != 0;
   p.payload = r.Bytes(r.remaining());
   return r.ok();
 }
@@ -423,7 +425,7 @@ Result<size_t> EncodeBody(PacketType type, NodeId source, const Body& body, std:
 
 bool operator==(const DataPacket& a, const DataPacket& b) {
   return a.rvid == b.rvid && a.sender == b.sender && a.group == b.group && a.region_seq == b.region_seq &&
-         a.group_seq == b.group_seq && a.send_time_ns == b.send_time_ns &&
+         a.group_seq == b.group_seq && a.send_time_ns == b.send_time_ns && a.catch_up == b.catch_up &&
          std::equal(a.payload.begin(), a.payload.end(), b.payload.begin(), b.payload.end());
 }
 

@@ -81,7 +81,8 @@ struct SeqRange {
 
 // kData, kRetransmit, kForward. Body:
 //   0 u32 region  4 u32 view  8 u32 sender  12 u32 group
-//   16 u64 region_seq  24 u64 group_seq  32 i64 send_time_ns  40.. payload (to the end)
+//   16 u64 region_seq  24 u64 group_seq  32 i64 send_time_ns  40 u8 flags  41.. payload (to the end)
+// flags: bit 0 catch_up; other bits are sent as 0 and ignored.
 struct DataPacket {
   RegionViewId rvid;
   NodeId sender = 0;  // the original sender (the header's source may be a forwarder)
@@ -89,10 +90,15 @@ struct DataPacket {
   uint64_t region_seq = 0;             // per (sender, region view), from 1
   uint64_t group_seq = 0;              // per (sender, group), from 1
   int64_t send_time_ns = 0;            // the intended send time, for latency without coordinated omission
+  // A copy, for members that moved here from another region of the group, of a message their old
+  // region had pending when they left it: a member that joined the group in this very view does
+  // not deliver it (engine/README.md, "View changes").
+  bool catch_up = false;
   std::span<const std::byte> payload;  // decode: points into the datagram
   friend bool operator==(const DataPacket& a, const DataPacket& b);
 };
-inline constexpr size_t kDataBodyFixed = 40;
+inline constexpr size_t kDataBodyFixed = 41;
+inline constexpr uint8_t kDataFlagCatchUp = 1;
 
 // Per active sender, in a token. Body:
 //   0 u32 sender  4 u64 highest_seen  12 u64 contiguous  20 u64 cleanup  28 u32 rate_min

@@ -25,6 +25,7 @@ std::vector<Packet> OneOfEach(const std::vector<std::byte>& payload) {
                   .region_seq = 1ull << 40,
                   .group_seq = 77,
                   .send_time_ns = -12345,
+                  .catch_up = true,
                   .payload = payload};
   SenderRecord rec{.sender = 4,
                    .highest_seen = 900,
