@@ -29,6 +29,7 @@
 #include "engine/runtime/dispatcher.h"
 #include "engine/runtime/run_loop.h"
 #include "engine/transport/asio/asio_transport.h"
+#include "engine/wire/packets.h"
 #include "exporters/prometheus/exposer.h"
 #include "exporters/prometheus/node_metrics.h"
 #include "faults/inbound_loss.h"
@@ -147,6 +148,7 @@ struct RunOptions {
   size_t replication = 5;
   size_t window = 20000;
   size_t window_mb = 64;
+  size_t datagram_bytes = 1472;
   int64_t start_at_ms = 0;
   bool json = false;
   bool allow_external = false;
@@ -207,6 +209,7 @@ Result<harness::NodePlan> PlanFromFlags(const RunOptions& o) {
   plan.replication = o.replication;
   plan.window_messages = o.window;
   plan.window_bytes = o.window_mb << 20;
+  plan.datagram_bytes = o.datagram_bytes;
   plan.seed = o.node_id;
   plan.max_run = Duration(static_cast<int64_t>(o.duration * 1e9));
   return plan;
@@ -312,7 +315,8 @@ Result<harness::NodeResult> RunPlan(const harness::NodePlan& plan, const RunOpti
                                                .adaptive_rounds = plan.adaptive_rounds},
                     .window = SenderWindow{.max_messages = plan.window_messages, .max_bytes = plan.window_bytes},
                     .send_rate = 0,  // the load paces itself, so the node can catch up after a stall
-                    .max_payload_bytes = std::max<size_t>(plan.message_size, 8)};
+                    .max_payload_bytes = std::max<size_t>(plan.message_size, 8),
+                    .datagram_bytes = plan.datagram_bytes};
   Node node(config, scheduler, *transport, random);
   Dispatcher dispatcher(scheduler, *transport, node);
   RunLoop loop(scheduler, *transport);
@@ -529,6 +533,10 @@ int main(int argc, char** argv) {
   r->add_option("--window-mb", run.window_mb, "pending-ACK memory cap, MiB of payload")
       ->capture_default_str()
       ->check(CLI::Range(1, 65536));
+  r->add_option("--datagram-bytes", run.datagram_bytes,
+                "pack small messages into datagrams of up to this many bytes (0: one message per datagram)")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{0}, qsm::wire::kMaxPacketSize));
   r->add_option("--start-at-ms", run.start_at_ms,
                 "wall-clock start (ms since the Unix epoch), shared by the run's nodes");
   r->add_flag("--json", run.json, "print one JSON object");

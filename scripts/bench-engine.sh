@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # Engine benchmarks over real UDP on loopback, against the raw multicast limit in the same run.
 # Prints figures; asserts nothing. Usage: scripts/bench-engine.sh [build/release]
-#  1. throughput: 1 sender, K = 1, 2, 4 receivers, 1000-byte messages, maximum rate, default
-#     settings: qsm-blaster (raw, unreliable) vs qsm-node run (reliable QSM, adaptive rounds), and
-#     QSM with the paper's fixed token rate (--rounds fixed, 5 rounds/s), msgs/s of the slowest
-#     receiver
-#  2. token RTT at the region leader: nearly idle (200 msgs/s) vs full rate
-#  3. throughput with 1 vs 10,000 groups in the region
+#  1. throughput: 1 sender, K = 1 and 4 receivers, 64, 1000 and 8192-byte messages, maximum rate,
+#     default settings: qsm-blaster (raw, unreliable, one message per datagram) vs qsm-node run
+#     (reliable QSM), and QSM with packing off (--datagram-bytes 0), msgs/s of the slowest receiver
+#  2. 1000-byte messages: adaptive rounds (default) vs the paper's fixed token rate (5 rounds/s)
+#  3. token RTT at the region leader: nearly idle (200 msgs/s) vs full rate
+#  4. throughput with 1 vs 10,000 groups in the region
 set -euo pipefail
 build=${1:-build/release}
 node=$build/daemons/qsm-node
 blaster=$build/harness/blaster/qsm-blaster
 seconds=${BENCH_SECONDS:-3}
-engine_args=(--size 1000)  # everything else at its default
+size=1000  # message bytes; everything else at its default
 
 # run_engine K EXTRA...: K receivers + 1 sender (the last node); prints one JSON line per node.
 run_engine() {
@@ -24,7 +24,7 @@ run_engine() {
   for i in $(seq 1 $((k + 1))); do
     local load=()
     [[ $i -eq $((k + 1)) ]] && load=(--send-seconds "$seconds")
-    "$node" run --node-id "$i" "${members[@]}" "${engine_args[@]}" "${load[@]}" "$@" \
+    "$node" run --node-id "$i" "${members[@]}" --size "$size" "${load[@]}" "$@" \
       --duration $((seconds + 3)) --start-at-ms $start --json >"$out/$i.json" &
     pids+=($!)
   done
@@ -36,13 +36,25 @@ field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
 # slowest receiver (all nodes but the sender, which is the last)
 min_receiver_rate() { head -n "$1" | field delivered_per_s | sort -n | head -1; }
 
-printf "%-4s %12s %12s %8s %16s %8s\n" K "raw msgs/s" "QSM msgs/s" "QSM/raw" "fixed 5/s msgs/s" "QSM/fixed"
-for k in 1 2 4; do
-  raw=$("$blaster" --receivers $k --duration "$seconds" --json | grep -o '"per_s":[0-9]*' | cut -d: -f2 | sort -n | head -1)
+printf "%-6s %-3s %12s %12s %8s %16s %8s\n" bytes K "raw msgs/s" "QSM msgs/s" "QSM/raw" "unpacked msgs/s" "packing"
+for size in 64 1000 8192; do
+  for k in 1 4; do
+    raw=$("$blaster" --receivers $k --size "$size" --duration "$seconds" --json | grep -o '"per_s":[0-9]*' |
+      cut -d: -f2 | sort -n | head -1)
+    qsm=$(run_engine $k | min_receiver_rate $k)
+    unpacked=$(run_engine $k --datagram-bytes 0 | min_receiver_rate $k)
+    printf "%-6s %-3s %12.0f %12.0f %8.2f %16.0f %8.2f\n" "$size" $k "$raw" "$qsm" "$(echo "$qsm / $raw" | bc -l)" \
+      "$unpacked" "$(echo "$qsm / $unpacked" | bc -l)"
+  done
+done
+size=1000
+
+echo
+printf "%-3s %16s %20s %8s\n" K "adaptive msgs/s" "fixed 5/s msgs/s" "ratio"
+for k in 1 4; do
   qsm=$(run_engine $k | min_receiver_rate $k)
   fixed=$(run_engine $k --rounds fixed | min_receiver_rate $k)
-  printf "%-4s %12.0f %12.0f %8.2f %16.0f %8.2f\n" $k "$raw" "$qsm" "$(echo "$qsm / $raw" | bc -l)" "$fixed" \
-    "$(echo "$qsm / $fixed" | bc -l)"
+  printf "%-3s %16.0f %20.0f %8.2f\n" $k "$qsm" "$fixed" "$(echo "$qsm / $fixed" | bc -l)"
 done
 
 echo

@@ -70,6 +70,9 @@ struct NodeConfig {
   double recovery_rate = 50000;  // recovery packets/s this node may send
   Duration ack_timeout = 1s;     // no ACK progress for this long: resend the highest message
   size_t max_payload_bytes = 8192;
+  // Messages of one region waiting to go out together are packed into one datagram of at most
+  // this many bytes (wire::DataBatchPacket); 0: one message per datagram.
+  size_t datagram_bytes = 1472;
   Duration view_change_suspend = 200ms;  // after a view that adds members (orig: 0.2 s)
   HoldLimits hold;                       // packets for a region view not installed yet
 };
@@ -229,6 +232,13 @@ class Node final : public PacketHandler,
   SendTarget* NextToTransmit(TimePoint now, std::optional<TimePoint>& resume);
   // After the pump found nothing to send: when to look at the feed again.
   void ArmFeedAlarm();
+  // Encodes message `seq` of `target` into `buffer` (resized to the datagram), with the messages
+  // that follow it if they fit in datagram_bytes; marks them transmitted and returns the last.
+  uint64_t EncodeFrom(SendTarget& target, uint64_t seq, std::vector<std::byte>& buffer, TimePoint now);
+  // The message after `seq` of `target` if it can join seq's datagram: packing is on, it is next
+  // to transmit (taken from the feed if need be and no other region waits to transmit), its entry
+  // fits in `room` bytes, and the send rate allows one more message (taken).
+  const PendingMessage* NextToPack(SendTarget& target, uint64_t seq, size_t room, TimePoint now);
   // Own messages the transport took: the sender has them in its region from the first send on.
   void RecordOwnTransmitted(size_t sent);
   void ArmPumpAlarm(TimePoint at, IoClass io_class);
@@ -271,7 +281,11 @@ class Node final : public PacketHandler,
   static constexpr size_t kPumpBatch = 32;
   std::array<std::vector<std::byte>, kPumpBatch> batch_buffers_;
   std::array<OutgoingDatagram, kPumpBatch> batch_;
-  std::array<std::pair<SendTarget*, uint64_t>, kPumpBatch> batch_seqs_;  // each datagram's region and seq
+  struct Transmitted {
+    SendTarget* target;
+    uint64_t first, last;  // region seqs
+  };
+  std::array<Transmitted, kPumpBatch> batch_seqs_;  // each datagram's region and messages
 };
 
 }  // namespace qsm

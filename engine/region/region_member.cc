@@ -96,7 +96,12 @@ void RegionMember::OnPacket(const wire::Packet& packet, const Endpoint& from, Ti
     case wire::PacketType::kData:
     case wire::PacketType::kRetransmit:
     case wire::PacketType::kForward:
-      OnData(packet, from, at);
+      OnData(packet.type, packet.source, std::get<wire::DataPacket>(packet.body), from, at);
+      return;
+    case wire::PacketType::kDataBatch:
+      std::get<wire::DataBatchPacket>(packet.body).ForEach([&](const wire::DataPacket& data) {
+        OnData(wire::PacketType::kData, packet.source, data, from, at);
+      });
       return;
     case wire::PacketType::kPartitionToken:
     case wire::PacketType::kRegionToken:
@@ -135,8 +140,8 @@ void RegionMember::NoteActivity(wire::NodeId sender, TimePoint at) {
   if (!round_running_ && !env_.scheduler.alarms().IsPending(next_round_alarm_)) ScheduleRound(at);
 }
 
-void RegionMember::OnData(const wire::Packet& packet, const Endpoint& from, TimePoint at) {
-  const auto& data = std::get<wire::DataPacket>(packet.body);
+void RegionMember::OnData(wire::PacketType type, wire::NodeId source, const wire::DataPacket& data,
+                          const Endpoint& from, TimePoint at) {
   if (!IsCurrent(data.rvid)) {
     env_.counters.Add(Counter::kWrongView);
     return;
@@ -146,7 +151,7 @@ void RegionMember::OnData(const wire::Packet& packet, const Endpoint& from, Time
     return;
   }
   // Data and retransmissions (tail probes too) come from the sender itself; forwards do not.
-  if (packet.source == data.sender && packet.type != wire::PacketType::kForward) {
+  if (source == data.sender && type != wire::PacketType::kForward) {
     auto [endpoint, added] = sender_endpoints_.try_emplace(data.sender, from);
     if (!added && endpoint->second != from) endpoint->second = from;
   }
@@ -164,7 +169,7 @@ void RegionMember::OnData(const wire::Packet& packet, const Endpoint& from, Time
       env_.counters.Add(Counter::kDuplicatesDropped);
       // A retransmission (a tail probe) says the sender still waits for an ACK: a leader whose
       // token went quiet must start rounds again, though it has the message.
-      if (packet.type == wire::PacketType::kRetransmit) NoteActivity(data.sender, at);
+      if (type == wire::PacketType::kRetransmit) NoteActivity(data.sender, at);
       return;
     case ReceiveWindow::InsertResult::kNew:
       break;

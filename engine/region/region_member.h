@@ -139,10 +139,12 @@ class RegionMember {
   bool has_view() const { return layout_.has_value(); }
   const RegionLayout& layout() const { return *layout_; }
 
-  // A packet whose scope is the region (data, retransmission, forward, tokens, token ACK, pull
-  // request; already decoded, routed here by the node). Dispatches to the handlers below.
+  // A packet whose scope is the region (data, data batch, retransmission, forward, tokens, token
+  // ACK, pull request; already decoded, routed here by the node). Dispatches to the handlers below.
   void OnPacket(const wire::Packet& packet, const Endpoint& from, TimePoint at);
-  void OnData(const wire::Packet& packet, const Endpoint& from, TimePoint at);
+  // One message that came in a packet of `type` (a batch's messages come as kData) from `source`.
+  void OnData(wire::PacketType type, wire::NodeId source, const wire::DataPacket& data, const Endpoint& from,
+              TimePoint at);
   void OnToken(const wire::Packet& packet, const Endpoint& from, TimePoint at);
   void OnTokenAck(const wire::TokenAckPacket& ack, const Endpoint& from);
   void OnPullRequest(const wire::RecoveryRequest& request, const Endpoint& from);

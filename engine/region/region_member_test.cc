@@ -24,12 +24,14 @@ Endpoint EndpointOf(wire::NodeId id) { return Endpoint::FromOctets(127, 0, 0, 1,
 struct Delivered {
   wire::NodeId sender;
   uint64_t region_seq;
+  size_t payload_size = 0;
+  bool catch_up = false;
 };
 
 class RecordingListener : public RegionListener {
  public:
   void OnRegionMessage(wire::NodeId sender, const wire::DataPacket& m, TimePoint) override {
-    delivered.push_back({sender, m.region_seq});
+    delivered.push_back({sender, m.region_seq, m.payload.size(), m.catch_up});
   }
   bool DeliversOnArrival(wire::GroupId) const override { return false; }
   uint64_t FirstOwnHeld() const override { return UINT64_MAX; }
@@ -156,6 +158,27 @@ TEST_F(RegionMemberTest, shouldDeliverInOrderAndHoldWhatArrivesEarly) {
   FeedData(2);  // a duplicate is dropped
   EXPECT_EQ(listener_.delivered.size(), 3u);
   EXPECT_EQ(counters_.Get(Counter::kDuplicatesDropped), 1u);
+}
+
+TEST_F(RegionMemberTest, shouldTakeEachMessageOfABatchAsItsOwnDataPacket) {
+  Become(2, 3);
+  FeedData(2);  // 1 is missing: 2 waits
+  std::vector<std::byte> datagram(1000);
+  const std::vector<std::byte> payload(30, std::byte{9});
+  wire::DataBatchWriter batch(datagram, kSender, view_.id, kSender, 1);
+  for (uint64_t seq = 1; seq <= 4; ++seq) {
+    batch.Add(wire::DataPacket{.group = 1, .group_seq = seq, .catch_up = seq == 4, .payload = payload});
+  }
+  datagram.resize(batch.Finish());
+  auto packet = wire::Decode(datagram);
+  ASSERT_TRUE(packet.has_value());
+  member_->OnPacket(*packet, kSenderEndpoint, clock_.Now());
+  ASSERT_EQ(listener_.delivered.size(), 4u);
+  for (uint64_t seq = 1; seq <= 4; ++seq) EXPECT_EQ(listener_.delivered[seq - 1].region_seq, seq);
+  EXPECT_EQ(listener_.delivered[0].payload_size, 30u);  // 1 straight from the batch
+  EXPECT_EQ(listener_.delivered[1].payload_size, 100u);  // 2 from the store, as it came alone
+  EXPECT_EQ(counters_.Get(Counter::kDuplicatesDropped), 1u);  // the batch's copy of 2
+  EXPECT_TRUE(listener_.delivered[3].catch_up);
 }
 
 TEST_F(RegionMemberTest, shouldFoldItsStateIntoThePartitionTokenAndAcknowledgeTheHop) {

@@ -198,15 +198,19 @@ TEST(GmsSimTest, UpdatesGoExactlyToTheNodesThatNeedThem) {
   EXPECT_EQ(nodes[6]->RegionsOf(3), std::vector<uint32_t>{nodes[6]->region().layout().view().id.region});
 }
 
-// A feed that always has a 1000-byte message for group 1 (a sender at full speed).
+// A feed that always has a message of `bytes` for group 1 (a sender at full speed).
 class FullSpeedFeed final : public MessageFeed {
  public:
+  explicit FullSpeedFeed(size_t bytes = 1000) : bytes_(bytes) {}
   bool Next(OutgoingMessage& out, const GroupReady& ready) override {
     if (!ready(1)) return false;
     out.group = 1;
-    out.payload.assign(1000, std::byte{7});
+    out.payload.assign(bytes_, std::byte{7});
     return true;
   }
+
+ private:
+  size_t bytes_;
 };
 
 // A GMS (host 0) and nodes 1-3, each joined to groups[id], on 100 Mbit/s links; the regions have
@@ -254,6 +258,23 @@ TEST(GmsSimTest, ASenderAtFullSpeedServesEveryRegionOfTheGroup) {
   EXPECT_GT(in_a, 500u);
   EXPECT_GT(in_b, in_a / 2) << "region B got " << in_b << " messages while region A got " << in_a;
   c.nodes[1]->SetFeed(nullptr);
+}
+
+// 64-byte messages at full speed go out packed, 16 to a 1472-byte datagram, and every receiver
+// gets every one of them.
+TEST(GmsSimTest, SmallMessagesArePackedIntoDatagrams) {
+  ThreeNodeCluster c(15, 20000, {{}, {1}, {1}, {1}});
+  FullSpeedFeed feed(64);
+  c.nodes[1]->SetFeed(&feed);
+  c.cluster.RunFor(300ms);
+  c.nodes[1]->SetFeed(nullptr);
+  c.cluster.RunFor(2s);
+  const NodeStats sender = c.nodes[1]->Snapshot();
+  const uint64_t sent = sender.counter(Counter::kMessagesSent);
+  EXPECT_GT(sent, 10'000u);
+  EXPECT_GT(sent, 10 * sender.counter(Counter::kPacketsSent)) << "packets: " << sender.counter(Counter::kPacketsSent);
+  EXPECT_EQ(c.Delivered(2), sent);
+  EXPECT_EQ(c.Delivered(3), sent);
 }
 
 // Messages alternately to groups 1 and 2, as fast as the node takes them; a turn whose group is

@@ -32,6 +32,7 @@ bool TypeCarries(PacketType t) {
 
 // ---- sizes ----
 size_t BodySize(const DataPacket& p) { return kDataBodyFixed + p.payload.size(); }
+size_t BodySize(const DataBatchPacket& p) { return kDataBatchFixed + p.entries.size(); }
 size_t BodySize(const SenderRecord& r) {
   return kSenderRecordFixed + (r.missing_all.size() + r.pred_missing.size()) * kRangeBytes +
          r.partition_contiguous.size() * 8;
@@ -56,6 +57,9 @@ size_t BodySize(const ViewUpdatePacket& p) {
 
 // ---- bounds ----
 bool WithinBounds(const DataPacket&) { return true; }
+bool WithinBounds(const DataBatchPacket& p) {
+  return p.count >= 1 && p.entries.size() >= p.count * kDataBatchEntryFixed;
+}
 bool WithinBounds(const SenderRecord& r) {
   return r.missing_all.size() <= kMaxRanges && r.pred_missing.size() <= kMaxRanges &&
          r.partition_contiguous.size() <= kMaxPartitions;
@@ -104,6 +108,13 @@ void Put(Writer& w, const DataPacket& p) {
   w.I64(p.send_time_ns);
   w.U8(p.catch_up ? kDataFlagCatchUp : 0);
   w.Bytes(p.payload);
+}
+void Put(Writer& w, const DataBatchPacket& p) {
+  Put(w, p.rvid);
+  w.U32(p.sender);
+  w.U64(p.first_region_seq);
+  w.U16(p.count);
+  w.Bytes(p.entries);
 }
 void Put(Writer& w, const SenderRecord& r) {
   w.U32(r.sender);
@@ -231,6 +242,22 @@ bool Get(Reader& r, DataPacket& p) {
   p.send_time_ns = r.I64();
   p.catch_up = (r.U8() & kDataFlagCatchUp) != 0;
   p.payload = r.Bytes(r.remaining());
+  return r.ok();
+}
+bool Get(Reader& r, DataBatchPacket& p) {
+  p.rvid = GetRvid(r);
+  p.sender = r.U32();
+  p.first_region_seq = r.U64();
+  p.count = r.U16();
+  if (!r.ok() || p.count == 0 || p.first_region_seq == 0 || p.first_region_seq > UINT64_MAX - p.count) return false;
+  const size_t entries_size = r.remaining();
+  Reader entries = r;
+  for (uint16_t i = 0; i < p.count; ++i) {
+    (void)r.Bytes(kDataBatchEntryFixed - 4);
+    (void)r.Bytes(r.U32());
+    if (!r.ok()) return false;
+  }
+  p.entries = entries.Bytes(entries_size - r.remaining());
   return r.ok();
 }
 bool Get(Reader& r, SenderRecord& rec) {
@@ -429,6 +456,11 @@ bool operator==(const DataPacket& a, const DataPacket& b) {
          std::equal(a.payload.begin(), a.payload.end(), b.payload.begin(), b.payload.end());
 }
 
+bool operator==(const DataBatchPacket& a, const DataBatchPacket& b) {
+  return a.rvid == b.rvid && a.sender == b.sender && a.first_region_seq == b.first_region_seq &&
+         a.count == b.count && std::equal(a.entries.begin(), a.entries.end(), b.entries.begin(), b.entries.end());
+}
+
 // kPacketTypes indexed by the type byte (every datagram is looked up here, some twice).
 constexpr std::array<const PacketTypeInfo*, 256> kInfoByType = [] {
   std::array<const PacketTypeInfo*, 256> table{};
@@ -542,6 +574,45 @@ std::expected<Packet, DecodeError> Decode(std::span<const std::byte> datagram) {
   if (ComputeChecksum(datagram) != header->checksum) return std::unexpected(DecodeError::kBadChecksum);
   Reader r(datagram.subspan(kHeaderSize));
   return kBodyDecoders[InfoOf(header->type).body](*header, r);
+}
+
+DataBatchWriter::DataBatchWriter(std::span<std::byte> out, NodeId source, RegionViewId rvid, NodeId sender,
+                                 uint64_t first_region_seq)
+    : out_(out.first(std::min(out.size(), kMaxPacketSize))), size_(kHeaderSize + kDataBatchFixed) {
+  QSM_CHECK(out_.size() >= size_, "a batch buffer smaller than a batch header");
+  Writer w(out_);
+  WriteHeader(w, PacketType::kDataBatch, source, 0);  // length, later
+  Put(w, rvid);
+  w.U32(sender);
+  w.U64(first_region_seq);
+}
+
+bool DataBatchWriter::Fits(size_t payload_bytes) const {
+  return count_ < UINT16_MAX && payload_bytes <= out_.size() - size_ &&
+         out_.size() - size_ - payload_bytes >= kDataBatchEntryFixed;
+}
+
+void DataBatchWriter::Add(const DataPacket& m) {
+  QSM_CHECK(Fits(m.payload.size()), "DataBatchWriter::Add beyond the datagram");
+  Writer w(out_.subspan(size_));
+  w.U32(m.group);
+  w.U64(m.group_seq);
+  w.I64(m.send_time_ns);
+  w.U8(m.catch_up ? kDataFlagCatchUp : 0);
+  w.U32(static_cast<uint32_t>(m.payload.size()));
+  w.Bytes(m.payload);
+  size_ += w.size();
+  ++count_;
+}
+
+size_t DataBatchWriter::Finish() {
+  QSM_CHECK(count_ >= 1, "an empty data batch");
+  Writer length(out_.subspan(4, 2));
+  length.U16(static_cast<uint16_t>(size_));
+  Writer count(out_.subspan(kHeaderSize + kDataBatchFixed - 2, 2));
+  count.U16(count_);
+  SealChecksum(out_.first(size_));
+  return size_;
 }
 
 }  // namespace qsm::wire

@@ -31,6 +31,7 @@
 #include "engine/core/endpoint.h"
 #include "engine/core/status.h"
 #include "engine/core/traffic.h"
+#include "engine/wire/bytes.h"
 
 namespace qsm::wire {
 
@@ -59,6 +60,7 @@ enum class PacketType : uint8_t {
   kNak = 7,             // partition leader -> sender: ranges no caching member has
   kPullRequest = 8,     // member -> member: send me these cached messages
   kTokenAck = 9,        // next member -> previous: the token hop arrived (else it is re-sent)
+  kDataBatch = 10,      // a sender's multicast of several consecutive messages in one datagram
   kRegister = 16,       // node -> GMS: here I am, and these are all my groups
   kHeartbeat = 17,      // node -> GMS: alive, and the last view update applied
   kDeregister = 18,     // node -> GMS: leaving the cluster
@@ -99,6 +101,27 @@ struct DataPacket {
 };
 inline constexpr size_t kDataBodyFixed = 41;
 inline constexpr uint8_t kDataFlagCatchUp = 1;
+
+// kDataBatch: messages region_seq first_region_seq .. first_region_seq + count - 1 of one sender to
+// one region view, packed into one datagram by the sender (small messages are not bounded by
+// datagrams per second). Body:
+//   0 u32 region  4 u32 view  8 u32 sender  12 u64 first_region_seq  20 u16 count
+//   22.. count x (u32 group  u64 group_seq  i64 send_time_ns  u8 flags  u32 length  length bytes)
+// The fields mean what they mean in DataPacket. Decode checks every entry (count >= 1, lengths
+// within the datagram, nothing left over, no seq beyond 2^64 - 1).
+struct DataBatchPacket {
+  RegionViewId rvid;
+  NodeId sender = 0;
+  uint64_t first_region_seq = 0;
+  uint16_t count = 0;
+  std::span<const std::byte> entries;  // the count entries as on the wire
+  // Calls f(const DataPacket&) for each message, in region-seq order; payloads point into `entries`.
+  template <typename F>
+  void ForEach(F&& f) const;
+  friend bool operator==(const DataBatchPacket& a, const DataBatchPacket& b);
+};
+inline constexpr size_t kDataBatchFixed = 22;
+inline constexpr size_t kDataBatchEntryFixed = 25;
 
 // Per active sender, in a token. Body:
 //   0 u32 sender  4 u64 highest_seen  12 u64 contiguous  20 u64 cleanup  28 u32 rate_min
@@ -238,8 +261,8 @@ struct ViewUpdatePacket {
   friend bool operator==(const ViewUpdatePacket&, const ViewUpdatePacket&) = default;
 };
 
-using PacketBody = std::variant<DataPacket, TokenPacket, AckPacket, RecoveryRequest, TokenAckPacket,
-                                RegisterPacket, HeartbeatPacket, DeregisterPacket, ViewUpdatePacket>;
+using PacketBody = std::variant<DataPacket, DataBatchPacket, TokenPacket, AckPacket, RecoveryRequest,
+                                TokenAckPacket, RegisterPacket, HeartbeatPacket, DeregisterPacket, ViewUpdatePacket>;
 
 struct Packet {
   PacketType type = PacketType::kData;
@@ -279,6 +302,7 @@ inline constexpr PacketTypeInfo kPacketTypes[] = {
     {PacketType::kData, "data", BodyIndex<DataPacket>(), Scope::kRegion, Traffic::kData},
     {PacketType::kRetransmit, "retransmit", BodyIndex<DataPacket>(), Scope::kRegion, Traffic::kRecovery},
     {PacketType::kForward, "forward", BodyIndex<DataPacket>(), Scope::kRegion, Traffic::kRecovery},
+    {PacketType::kDataBatch, "data_batch", BodyIndex<DataBatchPacket>(), Scope::kRegion, Traffic::kData},
     {PacketType::kPartitionToken, "partition_token", BodyIndex<TokenPacket>(), Scope::kRegion, Traffic::kControl},
     {PacketType::kRegionToken, "region_token", BodyIndex<TokenPacket>(), Scope::kRegion, Traffic::kControl},
     {PacketType::kAck, "ack", BodyIndex<AckPacket>(), Scope::kSender, Traffic::kControl},
@@ -333,6 +357,33 @@ Result<size_t> Encode(const Packet& packet, std::span<std::byte> out);
 // The hot-path encoder for kData/kRetransmit/kForward; same contract as Encode.
 Result<size_t> EncodeData(PacketType type, NodeId source, const DataPacket& data, std::span<std::byte> out);
 
+// Packs consecutive messages of one sender to one region view into one kDataBatch datagram, in
+// place, without building a DataBatchPacket first.
+class DataBatchWriter {
+ public:
+  // Writes into `out` (at most kMaxPacketSize bytes of it are used); the batch's first message
+  // will have region seq `first_region_seq`.
+  DataBatchWriter(std::span<std::byte> out, NodeId source, RegionViewId rvid, NodeId sender,
+                  uint64_t first_region_seq);
+  // Whether one more message with `payload_bytes` of payload fits (count is at most 65,535).
+  bool Fits(size_t payload_bytes) const;
+  // Appends the next message (its rvid, sender and region_seq are implied). Requires Fits.
+  void Add(const DataPacket& message);
+  uint16_t count() const { return count_; }
+  size_t size() const { return size_; }  // bytes so far, header included
+  // Completes the datagram (count, length, checksum) and returns its size. Requires count() >= 1.
+  size_t Finish();
+  // The datagram size of a batch of messages with these payload sizes in total.
+  static size_t SizeFor(size_t messages, size_t payload_bytes) {
+    return kHeaderSize + kDataBatchFixed + messages * kDataBatchEntryFixed + payload_bytes;
+  }
+
+ private:
+  std::span<std::byte> out_;
+  size_t size_;
+  uint16_t count_ = 0;
+};
+
 // Recomputes the checksum of an encoded packet in place (after a deliberate edit, in tests and the
 // fuzzer). Requires packet.size() >= kHeaderSize.
 void SealChecksum(std::span<std::byte> packet);
@@ -341,5 +392,19 @@ void SealChecksum(std::span<std::byte> packet);
 std::expected<Header, DecodeError> PeekHeader(std::span<const std::byte> datagram);
 // Fully validates and decodes one datagram. Spans in the result point into `datagram`.
 std::expected<Packet, DecodeError> Decode(std::span<const std::byte> datagram);
+
+template <typename F>
+void DataBatchPacket::ForEach(F&& f) const {
+  Reader r(entries);
+  for (uint16_t i = 0; i < count; ++i) {
+    DataPacket m{.rvid = rvid, .sender = sender, .region_seq = first_region_seq + i};
+    m.group = r.U32();
+    m.group_seq = r.U64();
+    m.send_time_ns = r.I64();
+    m.catch_up = (r.U8() & kDataFlagCatchUp) != 0;
+    m.payload = r.Bytes(r.U32());
+    f(static_cast<const DataPacket&>(m));
+  }
+}
 
 }  // namespace qsm::wire

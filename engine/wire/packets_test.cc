@@ -58,8 +58,25 @@ std::vector<Packet> OneOfEach(const std::vector<std::byte>& payload) {
                                                 .members = {{1, Endpoint::FromOctets(127, 0, 0, 1, 7001)},
                                                             {2, Endpoint::FromOctets(127, 0, 0, 1, 7002)}}}},
                          .groups = {GroupView{.group = 5, .view = 2, .regions = {{3, 9}, {4, 1}}}}};
+  // Two batch entries as on the wire: the payload with the catch-up flag, then an empty payload.
+  static std::vector<std::byte> entries;
+  entries.assign(2 * kDataBatchEntryFixed + payload.size(), std::byte{0});
+  Writer w(entries);
+  w.U32(5);
+  w.U64(77);
+  w.I64(-12345);
+  w.U8(kDataFlagCatchUp);
+  w.U32(static_cast<uint32_t>(payload.size()));
+  w.Bytes(payload);
+  w.U32(6);
+  w.U64(78);
+  w.I64(3);
+  w.U8(0);
+  w.U32(0);
+  DataBatchPacket batch{.rvid = {3, 9}, .sender = 17, .first_region_seq = 1ull << 40, .count = 2, .entries = entries};
   return {
       {PacketType::kData, 17, data},
+      {PacketType::kDataBatch, 17, batch},
       {PacketType::kRetransmit, 17, data},
       {PacketType::kForward, 2, data},
       {PacketType::kPartitionToken, 1, token},
@@ -247,7 +264,7 @@ TEST_F(PacketsTest, TheTypeTableHasOneRowPerTypeAndEveryBodyDecodesToIt) {
     EXPECT_EQ(PacketTypeName(info.type), info.name);
   }
   EXPECT_EQ(InfoOf(uint8_t{0}), nullptr);
-  EXPECT_EQ(InfoOf(uint8_t{10}), nullptr);
+  EXPECT_EQ(InfoOf(uint8_t{11}), nullptr);
   EXPECT_EQ(PacketTypeName(static_cast<PacketType>(200)), "unknown");
   // Every sample packet decodes to the body its row names, and routes by its row's scope.
   const auto payload = Payload(3);
@@ -264,8 +281,58 @@ TEST_F(PacketsTest, TheTypeTableHasOneRowPerTypeAndEveryBodyDecodesToIt) {
   }
 }
 
+TEST_F(PacketsTest, ABatchWriterPacksConsecutiveMessagesUpToItsDatagramSize) {
+  std::vector<std::byte> buffer(200);
+  DataBatchWriter batch(buffer, 2, {3, 9}, 17, 41);
+  const auto p40 = Payload(40);
+  const auto p3 = Payload(3);
+  ASSERT_TRUE(batch.Fits(40));
+  batch.Add(DataPacket{.group = 5, .group_seq = 8, .send_time_ns = 100, .catch_up = true, .payload = p40});
+  ASSERT_TRUE(batch.Fits(3));
+  batch.Add(DataPacket{.group = 6, .group_seq = 1, .send_time_ns = 101, .payload = p3});
+  EXPECT_EQ(batch.size(), DataBatchWriter::SizeFor(2, 43));
+  EXPECT_FALSE(batch.Fits(200 - batch.size() - kDataBatchEntryFixed + 1));
+  EXPECT_TRUE(batch.Fits(200 - batch.size() - kDataBatchEntryFixed));
+  const size_t n = batch.Finish();
+  auto packet = Decode(std::span(buffer).first(n));
+  ASSERT_TRUE(packet.has_value()) << DecodeErrorName(packet.error());
+  EXPECT_EQ(packet->type, PacketType::kDataBatch);
+  EXPECT_EQ(packet->source, 2u);
+  std::vector<DataPacket> messages;
+  std::get<DataBatchPacket>(packet->body).ForEach([&](const DataPacket& m) { messages.push_back(m); });
+  ASSERT_EQ(messages.size(), 2u);
+  EXPECT_EQ(messages[0], (DataPacket{.rvid = {3, 9}, .sender = 17, .group = 5, .region_seq = 41, .group_seq = 8,
+                                     .send_time_ns = 100, .catch_up = true, .payload = p40}));
+  EXPECT_EQ(messages[1], (DataPacket{.rvid = {3, 9}, .sender = 17, .group = 6, .region_seq = 42, .group_seq = 1,
+                                     .send_time_ns = 101, .payload = p3}));
+}
+
+TEST_F(PacketsTest, ABatchWhoseEntriesDoNotAddUpIsRejected) {
+  std::vector<std::byte> buffer(300);
+  DataBatchWriter batch(buffer, 2, {3, 9}, 17, 41);
+  const auto p40 = Payload(40);
+  batch.Add(DataPacket{.group = 5, .group_seq = 8, .payload = p40});
+  batch.Add(DataPacket{.group = 5, .group_seq = 9, .payload = p40});
+  buffer.resize(batch.Finish());
+  ASSERT_TRUE(Decode(buffer).has_value());
+  const size_t count_at = kHeaderSize + kDataBatchFixed - 2;
+  const size_t first_length_at = kHeaderSize + kDataBatchFixed + kDataBatchEntryFixed - 4;
+  auto edited = [&](size_t at, uint8_t value) {
+    auto copy = buffer;
+    copy[at] = std::byte{value};
+    Reseal(copy);
+    return Decode(copy);
+  };
+  EXPECT_EQ(edited(count_at, 0).error(), DecodeError::kBadBody);  // no message
+  EXPECT_EQ(edited(count_at, 3).error(), DecodeError::kBadBody);  // a third entry missing
+  EXPECT_EQ(edited(count_at, 1).error(), DecodeError::kBadBody);  // bytes left over
+  EXPECT_EQ(edited(first_length_at, 200).error(), DecodeError::kBadBody);  // beyond the datagram
+  EXPECT_EQ(edited(kHeaderSize + 12, 0).error(), DecodeError::kBadBody);  // region seq 0 (first byte of 41)
+}
+
 TEST_F(PacketsTest, EveryTypeHasTheTrafficClassOfItsPriority) {
   EXPECT_EQ(InfoOf(PacketType::kData).traffic, Traffic::kData);
+  EXPECT_EQ(InfoOf(PacketType::kDataBatch).traffic, Traffic::kData);
   EXPECT_EQ(InfoOf(PacketType::kForward).traffic, Traffic::kRecovery);
   EXPECT_EQ(InfoOf(PacketType::kRetransmit).traffic, Traffic::kRecovery);
   for (auto t : {PacketType::kPartitionToken, PacketType::kRegionToken, PacketType::kAck, PacketType::kNak,

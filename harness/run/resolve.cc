@@ -73,6 +73,7 @@ Result<ResolvedRun> Resolve(const Scenario& sc, const Addressing& addressing) {
     p.replication = sc.engine.replication;
     p.window_messages = sc.engine.window_messages;
     p.window_bytes = sc.engine.window_mb << 20;
+    p.datagram_bytes = sc.engine.datagram_bytes;
     p.seed = sc.seed * 1000003ULL + id;
     p.max_run = run_length + 60s;  // the harness stops it long before, unless the harness died
     for (const FaultWindow& w : run.windows) {

@@ -75,7 +75,8 @@ class SimRun {
                                                  .token_rate = plan.token_rate,
                                                  .adaptive_rounds = plan.adaptive_rounds},
                       .window = SenderWindow{.max_messages = plan.window_messages, .max_bytes = plan.window_bytes},
-                      .max_payload_bytes = std::max<size_t>(plan.message_size, 8)};
+                      .max_payload_bytes = std::max<size_t>(plan.message_size, 8),
+                      .datagram_bytes = plan.datagram_bytes};
     auto node = std::make_unique<Node>(config, ctx.scheduler, ctx.transport, ctx.random);
     nodes_[ctx.index] = node.get();
     return node;

@@ -184,7 +184,8 @@ json ScenarioJson(const Scenario& sc) {
             {"rounds", sc.engine.rounds},
             {"replication", sc.engine.replication},
             {"window_messages", sc.engine.window_messages},
-            {"window_mb", sc.engine.window_mb}}}};
+            {"window_mb", sc.engine.window_mb},
+            {"datagram_bytes", sc.engine.datagram_bytes}}}};
 }
 
 json CheckJson(const RunRecord& record, const CheckReport& check) {

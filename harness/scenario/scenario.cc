@@ -9,6 +9,7 @@
 #include <span>
 #include <sstream>
 
+#include "engine/wire/packets.h"
 #include "harness/workload/text.h"
 
 namespace qsm::harness {
@@ -288,14 +289,17 @@ Result<Scenario> Parse(const YAML::Node& root, const Reader& r, Scenario sc) {
   }
   if (const YAML::Node e = root["engine"]) {
     if (!e.IsMap()) return std::unexpected(r.Fail(e, "engine", "must be a map such as {token_rate: 5}"));
-    const char* const keys[] = {"token_rate", "rounds", "replication", "window_messages", "window_mb"};
+    const char* const keys[] = {"token_rate", "rounds", "replication", "window_messages", "window_mb",
+                                "datagram_bytes"};
     for (Status s : {r.CheckKeys(e, "engine.", keys),
                      r.Number(e, "token_rate", "engine.token_rate", sc.engine.token_rate, 0.1, 1000.0),
                      r.String(e, "rounds", "engine.rounds", sc.engine.rounds, {"adaptive", "fixed"}),
                      r.Number<size_t>(e, "replication", "engine.replication", sc.engine.replication, 1, 1000),
                      r.Number<size_t>(e, "window_messages", "engine.window_messages",
                                       sc.engine.window_messages, 0, 10'000'000),
-                     r.Number<size_t>(e, "window_mb", "engine.window_mb", sc.engine.window_mb, 1, 65'536)}) {
+                     r.Number<size_t>(e, "window_mb", "engine.window_mb", sc.engine.window_mb, 1, 65'536),
+                     r.Number<size_t>(e, "datagram_bytes", "engine.datagram_bytes", sc.engine.datagram_bytes, 0,
+                                      wire::kMaxPacketSize)}) {
       if (!s) return std::unexpected(s.error());
     }
   }
