@@ -148,7 +148,7 @@ struct RunOptions {
   size_t replication = 5;
   size_t window = 20000;
   size_t window_mb = 64;
-  size_t datagram_bytes = 1472;
+  size_t datagram_bytes = 8972;
   int64_t start_at_ms = 0;
   bool json = false;
   bool allow_external = false;
@@ -316,7 +316,8 @@ Result<harness::NodeResult> RunPlan(const harness::NodePlan& plan, const RunOpti
                     .window = SenderWindow{.max_messages = plan.window_messages, .max_bytes = plan.window_bytes},
                     .send_rate = 0,  // the load paces itself, so the node can catch up after a stall
                     .max_payload_bytes = std::max<size_t>(plan.message_size, 8),
-                    .datagram_bytes = plan.datagram_bytes};
+                    .datagram_bytes = std::min(plan.datagram_bytes,
+                                               UnfragmentedUdpPayload(plan.interface_address).value_or(SIZE_MAX))};
   Node node(config, scheduler, *transport, random);
   Dispatcher dispatcher(scheduler, *transport, node);
   RunLoop loop(scheduler, *transport);
@@ -534,9 +535,10 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 65536));
   r->add_option("--datagram-bytes", run.datagram_bytes,
-                "pack small messages into datagrams of up to this many bytes (0: one message per datagram)")
+                "pack small messages into datagrams of up to this many bytes, and no more than the "
+                "interface's MTU carries unfragmented (0: one message per datagram)")
       ->capture_default_str()
-      ->check(CLI::Range(size_t{0}, qsm::wire::kMaxPacketSize));
+      ->check(CLI::Range(size_t{0}, qsm::wire::kMaxDataBatchBytes));
   r->add_option("--start-at-ms", run.start_at_ms,
                 "wall-clock start (ms since the Unix epoch), shared by the run's nodes");
   r->add_flag("--json", run.json, "print one JSON object");

@@ -35,16 +35,27 @@ run_engine() {
 field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
 # slowest receiver (all nodes but the sender, which is the last)
 min_receiver_rate() { head -n "$1" | field delivered_per_s | sort -n | head -1; }
+# messages sent but missing at the slowest receiver (QSM is reliable: must be 0)
+undelivered() {
+  local runs=$2 sent least
+  sent=$(echo "$runs" | tail -1 | sed -n 's/.*"sent":\([0-9]*\).*/\1/p')
+  least=$(echo "$runs" | head -n "$1" | sed -n 's/.*"delivered":\([0-9]*\).*/\1/p' | sort -n | head -1)
+  echo $((sent - least))
+}
 
-printf "%-6s %-3s %12s %12s %8s %16s %8s\n" bytes K "raw msgs/s" "QSM msgs/s" "QSM/raw" "unpacked msgs/s" "packing"
+printf "%-6s %-3s %12s %12s %8s %16s %8s %12s\n" bytes K "raw msgs/s" "QSM msgs/s" "QSM/raw" "unpacked msgs/s" "packing" \
+  "undelivered"
 for size in 64 1000 8192; do
   for k in 1 4; do
     raw=$("$blaster" --receivers $k --size "$size" --duration "$seconds" --json | grep -o '"per_s":[0-9]*' |
       cut -d: -f2 | sort -n | head -1)
-    qsm=$(run_engine $k | min_receiver_rate $k)
-    unpacked=$(run_engine $k --datagram-bytes 0 | min_receiver_rate $k)
-    printf "%-6s %-3s %12.0f %12.0f %8.2f %16.0f %8.2f\n" "$size" $k "$raw" "$qsm" "$(echo "$qsm / $raw" | bc -l)" \
-      "$unpacked" "$(echo "$qsm / $unpacked" | bc -l)"
+    runs=$(run_engine $k)
+    qsm=$(echo "$runs" | min_receiver_rate $k)
+    unpacked_runs=$(run_engine $k --datagram-bytes 0)
+    unpacked=$(echo "$unpacked_runs" | min_receiver_rate $k)
+    printf "%-6s %-3s %12.0f %12.0f %8.2f %16.0f %8.2f %6d + %-5d\n" "$size" $k "$raw" "$qsm" \
+      "$(echo "$qsm / $raw" | bc -l)" "$unpacked" "$(echo "$qsm / $unpacked" | bc -l)" \
+      "$(undelivered $k "$runs")" "$(undelivered $k "$unpacked_runs")"
   done
 done
 size=1000

@@ -71,8 +71,9 @@ struct NodeConfig {
   Duration ack_timeout = 1s;     // no ACK progress for this long: resend the highest message
   size_t max_payload_bytes = 8192;
   // Messages of one region waiting to go out together are packed into one datagram of at most
-  // this many bytes (wire::DataBatchPacket); 0: one message per datagram.
-  size_t datagram_bytes = 1472;
+  // this many bytes (wire::DataBatchPacket, at most wire::kMaxDataBatchBytes); 0: one message per
+  // datagram. The daemon lowers it to what the multicast interface carries unfragmented.
+  size_t datagram_bytes = 8972;
   Duration view_change_suspend = 200ms;  // after a view that adds members (orig: 0.2 s)
   HoldLimits hold;                       // packets for a region view not installed yet
 };

@@ -260,8 +260,8 @@ TEST(GmsSimTest, ASenderAtFullSpeedServesEveryRegionOfTheGroup) {
   c.nodes[1]->SetFeed(nullptr);
 }
 
-// 64-byte messages at full speed go out packed, 16 to a 1472-byte datagram, and every receiver
-// gets every one of them.
+// 64-byte messages at full speed go out packed, many to a datagram (up to 8972 bytes), and every
+// receiver gets every one of them.
 TEST(GmsSimTest, SmallMessagesArePackedIntoDatagrams) {
   ThreeNodeCluster c(15, 20000, {{}, {1}, {1}, {1}});
   FullSpeedFeed feed(64);

@@ -240,7 +240,9 @@ bool Get(Reader& r, DataPacket& p) {
   p.region_seq = r.U64();
   p.group_seq = r.U64();
   p.send_time_ns = r.I64();
-  p.catch_up = (r.U8() & kDataFlagCatchUp) != 0;
+  const uint8_t flags = r.U8();
+  if ((flags & ~kDataFlagCatchUp) != 0) return false;
+  p.catch_up = flags == kDataFlagCatchUp;
   p.payload = r.Bytes(r.remaining());
   return r.ok();
 }
@@ -253,9 +255,10 @@ bool Get(Reader& r, DataBatchPacket& p) {
   const size_t entries_size = r.remaining();
   Reader entries = r;
   for (uint16_t i = 0; i < p.count; ++i) {
-    (void)r.Bytes(kDataBatchEntryFixed - 4);
+    (void)r.Bytes(kDataBatchEntryFixed - 5);  // group, group_seq, send_time_ns
+    const uint8_t flags = r.U8();
     (void)r.Bytes(r.U32());
-    if (!r.ok()) return false;
+    if (!r.ok() || (flags & ~kDataFlagCatchUp) != 0) return false;
   }
   p.entries = entries.Bytes(entries_size - r.remaining());
   return r.ok();

@@ -84,7 +84,7 @@ struct SeqRange {
 // kData, kRetransmit, kForward. Body:
 //   0 u32 region  4 u32 view  8 u32 sender  12 u32 group
 //   16 u64 region_seq  24 u64 group_seq  32 i64 send_time_ns  40 u8 flags  41.. payload (to the end)
-// flags: bit 0 catch_up; other bits are sent as 0 and ignored.
+// flags: bit 0 catch_up; any other bit set makes the datagram malformed.
 struct DataPacket {
   RegionViewId rvid;
   NodeId sender = 0;  // the original sender (the header's source may be a forwarder)
@@ -121,6 +121,9 @@ struct DataBatchPacket {
   friend bool operator==(const DataBatchPacket& a, const DataBatchPacket& b);
 };
 inline constexpr size_t kDataBatchFixed = 22;
+// The largest batch a sender builds: receivers drop datagrams beyond their largest receive
+// (AsioTransportConfig::max_datagram_bytes, 9216 by default).
+inline constexpr size_t kMaxDataBatchBytes = 9216;
 inline constexpr size_t kDataBatchEntryFixed = 25;
 
 // Per active sender, in a token. Body:

@@ -217,6 +217,14 @@ TEST_F(PacketsTest, HugeCountInAShortDatagramIsRejectedWithoutAllocating) {
   EXPECT_EQ(Decode(bytes).error(), DecodeError::kBadBody);
 }
 
+TEST_F(PacketsTest, DataWithAnUnknownFlagIsRejected) {
+  auto bytes = EncodeOk({PacketType::kData, 1, DataPacket{.catch_up = true}});
+  ASSERT_EQ(bytes[kHeaderSize + 40], std::byte{kDataFlagCatchUp});
+  bytes[kHeaderSize + 40] = std::byte{3};  // a flag this version does not know: it could not re-encode it
+  Reseal(bytes);
+  EXPECT_EQ(Decode(bytes).error(), DecodeError::kBadBody);
+}
+
 TEST_F(PacketsTest, ViewUpdatePartOutsideItsPartsIsRejected) {
   auto bytes = EncodeOk({PacketType::kViewUpdate, 1, ViewUpdatePacket{.part = 1, .parts = 2}});
   bytes[kHeaderSize + 37] = std::byte{2};  // part = 2 of 2
@@ -328,6 +336,7 @@ TEST_F(PacketsTest, ABatchWhoseEntriesDoNotAddUpIsRejected) {
   EXPECT_EQ(edited(count_at, 1).error(), DecodeError::kBadBody);  // bytes left over
   EXPECT_EQ(edited(first_length_at, 200).error(), DecodeError::kBadBody);  // beyond the datagram
   EXPECT_EQ(edited(kHeaderSize + 12, 0).error(), DecodeError::kBadBody);  // region seq 0 (first byte of 41)
+  EXPECT_EQ(edited(first_length_at - 1, 2).error(), DecodeError::kBadBody);  // an unknown flag
 }
 
 TEST_F(PacketsTest, EveryTypeHasTheTrafficClassOfItsPriority) {

@@ -299,7 +299,7 @@ Result<Scenario> Parse(const YAML::Node& root, const Reader& r, Scenario sc) {
                                       sc.engine.window_messages, 0, 10'000'000),
                      r.Number<size_t>(e, "window_mb", "engine.window_mb", sc.engine.window_mb, 1, 65'536),
                      r.Number<size_t>(e, "datagram_bytes", "engine.datagram_bytes", sc.engine.datagram_bytes, 0,
-                                      wire::kMaxPacketSize)}) {
+                                      wire::kMaxDataBatchBytes)}) {
       if (!s) return std::unexpected(s.error());
     }
   }

@@ -51,7 +51,7 @@ struct EngineParams {
   size_t replication = 5;
   size_t window_messages = 20000;  // a fixed pending-ACK window of this many messages; 0: adaptive
   size_t window_mb = 64;       // the pending-ACK memory cap, MiB of payload (SenderWindow::max_bytes)
-  size_t datagram_bytes = 1472;  // small messages packed up to this datagram size; 0: one per datagram
+  size_t datagram_bytes = 8972;  // small messages packed up to this datagram size; 0: one per datagram
 };
 
 struct Scenario {

@@ -51,7 +51,7 @@ struct NodePlan {
   size_t replication = 5;
   size_t window_messages = 20000;   // SenderWindow::max_messages (0: adaptive)
   size_t window_bytes = 64 << 20;   // SenderWindow::max_bytes
-  size_t datagram_bytes = 1472;     // NodeConfig::datagram_bytes
+  size_t datagram_bytes = 8972;     // NodeConfig::datagram_bytes
   // In-process faults, as offsets from the start.
   std::vector<faults::Window> sleeps;       // the core thread stops
   std::vector<faults::Window> loss_bursts;  // every incoming datagram dropped

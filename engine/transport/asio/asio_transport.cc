@@ -1,6 +1,10 @@
 #include "engine/transport/asio/asio_transport.h"
 
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 #include <sys/socket.h>
 
 #include <boost/asio.hpp>
@@ -362,6 +366,28 @@ Result<std::unique_ptr<AsioTransport>> AsioTransport::Create(const Clock& clock,
   auto transport = std::make_unique<AsioTransportImpl>(clock, counters, config);
   if (auto opened = transport->Open(); !opened) return std::unexpected(opened.error());
   return std::unique_ptr<AsioTransport>(std::move(transport));
+}
+
+std::optional<size_t> UnfragmentedUdpPayload(uint32_t interface_address) {
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return std::nullopt;
+  std::optional<size_t> payload;
+  for (const ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) continue;
+    sockaddr_in in{};
+    std::memcpy(&in, i->ifa_addr, sizeof in);
+    if (ntohl(in.sin_addr.s_addr) != interface_address) continue;
+    ifreq request{};
+    std::strncpy(request.ifr_name, i->ifa_name, IFNAMSIZ - 1);
+    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    if (fd >= 0 && ::ioctl(fd, SIOCGIFMTU, &request) == 0 && request.ifr_mtu > 28) {
+      payload = static_cast<size_t>(request.ifr_mtu - 28);  // IPv4 and UDP headers
+    }
+    if (fd >= 0) ::close(fd);
+    break;
+  }
+  freeifaddrs(list);
+  return payload;
 }
 
 }  // namespace qsm

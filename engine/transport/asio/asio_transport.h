@@ -13,6 +13,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include "engine/core/counters.h"
 #include "engine/transport/transport.h"
@@ -30,6 +31,10 @@ struct AsioTransportConfig {
   int multicast_ttl = 1;                 // 1: never beyond the local link
   bool allow_external_networks = false;  // lift the 127/8 + 198.18/15 restriction (real clusters)
 };
+
+// The largest UDP payload the interface with IPv4 address `interface_address` (host order)
+// carries without IP fragmentation (its MTU - 28), or nullopt if no interface has that address.
+std::optional<size_t> UnfragmentedUdpPayload(uint32_t interface_address);
 
 class AsioTransport : public Transport {
  public:

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <thread>
 #include <vector>
 
@@ -66,6 +67,14 @@ TEST_F(AsioTransportTest, RefusesConfigurationsThatCouldLeakTraffic) {
   auto bytes = Bytes(10);
   EXPECT_EQ(ok->Send(Endpoint::FromOctets(192, 0, 2, 1, 9), bytes), SendStatus::kFailed);
   EXPECT_EQ(counters_.Get(Counter::kSendErrors), 1u);
+}
+
+TEST(UnfragmentedUdpPayloadTest, IsTheInterfacesMtuLessTheHeaders) {
+  std::ifstream mtu_file("/sys/class/net/lo/mtu");
+  size_t mtu = 0;
+  ASSERT_TRUE(mtu_file >> mtu);
+  EXPECT_EQ(UnfragmentedUdpPayload(Endpoint::FromOctets(127, 0, 0, 1, 0).address), mtu - 28);
+  EXPECT_EQ(UnfragmentedUdpPayload(Endpoint::FromOctets(198, 19, 255, 254, 0).address), std::nullopt);
 }
 
 TEST_F(AsioTransportTest, ReportsAnAddressInUseAsAnIoError) {
