@@ -50,6 +50,9 @@ LinkModel DrawLink(Random& r, double max_loss) {
   return link;
 }
 
+// Packing off, one Ethernet MTU, and the default (NodeConfig::datagram_bytes).
+constexpr size_t kDatagramSizes[] = {0, 1472, 8972};
+
 // A region configuration. Deliveries (nodes x senders x messages) are kept near a budget so that
 // a run takes about a second or less on the dev build, whatever was drawn.
 RegionScenario DrawRegion(uint64_t seed) {
@@ -84,6 +87,7 @@ RegionScenario DrawRegion(uint64_t seed) {
     sc.drop = DropMemberFault{victim, Duration(LogUniform(r, 10, 2000) * 1ms)};
   }
   sc.node.region.adaptive_rounds = !r.Bernoulli(0.25);  // drawn last: earlier seeds keep their draws
+  sc.node.datagram_bytes = kDatagramSizes[r.Uniform(std::size(kDatagramSizes))];  // after it, likewise
   sc.max_time = 120s;
   return sc;
 }
@@ -92,7 +96,8 @@ std::string Describe(const RegionScenario& sc) {
   std::ostringstream t;
   t << "region: nodes " << sc.nodes << ", senders " << sc.senders << ", groups " << sc.groups << ", messages "
     << sc.messages << " x " << sc.payload_bytes << " B" << (sc.unordered ? " unordered" : "") << ", R "
-    << sc.node.region.replication << ", token rate " << sc.node.region.token_rate
+    << sc.node.region.replication << ", datagram " << sc.node.datagram_bytes << " B, token rate "
+    << sc.node.region.token_rate
     << (sc.node.region.adaptive_rounds ? " adaptive" : " fixed") << ", send rate "
     << (sc.node.send_rate > 0 ? std::to_string(static_cast<int>(sc.node.send_rate)) : "max") << ", loss "
     << sc.link.loss << " dup " << sc.link.duplicate << " reorder " << sc.link.reorder;
@@ -163,6 +168,7 @@ GmsScenario DrawGms(uint64_t seed) {
     }
     sc.events.push_back(e);
   }
+  sc.node.datagram_bytes = kDatagramSizes[r.Uniform(std::size(kDatagramSizes))];  // drawn last
   sc.max_time = 90s;
   return sc;
 }
@@ -173,7 +179,8 @@ std::string Describe(const GmsScenario& sc) {
   });
   std::ostringstream t;
   t << "gms: nodes " << sc.nodes << ", groups " << groups << ", loads " << sc.loads.size() << ", R "
-    << sc.node.region.replication << ", loss " << sc.link.loss << ", events:";
+    << sc.node.region.replication << ", datagram " << sc.node.datagram_bytes << " B, loss " << sc.link.loss
+    << ", events:";
   for (const auto& e : sc.events)
     t << " " << static_cast<int>(e.kind) << "@" << ToSeconds(e.at) << "s/n" << e.node;
   return t.str();
