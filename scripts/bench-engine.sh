@@ -5,7 +5,7 @@
 #     default settings: qsm-blaster (raw, unreliable, one message per datagram) vs qsm-node run
 #     (reliable QSM), and QSM with packing off (--datagram-bytes 0), msgs/s of the slowest receiver
 #  2. 1000-byte messages: adaptive rounds (default) vs the paper's fixed token rate (5 rounds/s)
-#  3. token RTT at the region leader: nearly idle (200 msgs/s) vs full rate
+#  3. token RTT at the region leader, K = 1 (2 nodes): nearly idle (200 msgs/s) vs full rate
 #  4. throughput with 1 vs 10,000 groups in the region
 set -euo pipefail
 build=${1:-build/release}
@@ -69,11 +69,12 @@ for k in 1 4; do
 done
 
 echo
-idle=$(run_engine 2 --rate 200 | head -1)
-busy=$(run_engine 2 | head -1)
-printf "token RTT at the region leader (3 nodes): idle p50 %s us p99 %s us; full rate p50 %s us p99 %s us\n" \
+idle=$(run_engine 1 --rate 200 | head -1)
+busy=$(run_engine 1 | head -1)
+printf "token RTT at the region leader (K = 1, 2 nodes): idle p50 %s us p99 %s us; full rate p50 %s us p99 %s us" \
   "$(echo "$idle" | field token_rtt_p50_us)" "$(echo "$idle" | field token_rtt_p99_us)" \
   "$(echo "$busy" | field token_rtt_p50_us)" "$(echo "$busy" | field token_rtt_p99_us)"
+printf " (p99 full/idle %.1f)\n" "$(echo "$(echo "$busy" | field token_rtt_p99_us) / $(echo "$idle" | field token_rtt_p99_us)" | bc -l)"
 
 echo
 one=$(run_engine 2 --groups 1 | min_receiver_rate 2)
