@@ -40,12 +40,13 @@ void SendTargets::SetGroupRegions(wire::GroupId group, std::vector<uint32_t> reg
 std::map<std::pair<wire::GroupId, uint64_t>, SendTargets::Copy> SendTargets::CopiesFor(
     uint32_t region, const std::map<wire::GroupId, uint64_t>& below, const std::vector<wire::NodeId>& added) const {
   std::map<std::pair<wire::GroupId, uint64_t>, Copy> out;  // each message once, in order
-  std::map<wire::GroupId, uint64_t> highest_departed;       // per group: the highest catch-up copy
+  std::map<wire::GroupId, uint64_t> highest_catch_up;       // per group
   auto consider = [&](const PendingMessage& m, bool departed) {
     auto limit = below.find(m.group);
     if (limit == below.end() || m.group_seq >= limit->second) return;
     out.emplace(std::pair{m.group, m.group_seq}, Copy{&m, false});
-    if (departed) highest_departed[m.group] = std::max(highest_departed[m.group], m.group_seq);
+    // A departed member's copy is catch-up, and so stays a catch-up copy pending elsewhere.
+    if (departed || m.catch_up) highest_catch_up[m.group] = std::max(highest_catch_up[m.group], m.group_seq);
   };
   for (const auto& [other, t] : targets_) {
     if (other != region) t.sender.ForEachPending([&](const PendingMessage& m) { consider(m, false); });
@@ -58,11 +59,11 @@ std::map<std::pair<wire::GroupId, uint64_t>, SendTargets::Copy> SendTargets::Cop
       for (const PendingMessage& m : d.messages) consider(m, true);
     }
   }
-  // Below a group's highest departed-member copy, every copy is for movers only: a joiner that
+  // At or below a group's highest catch-up copy, every copy is for movers only: a joiner that
   // delivered some of them would then see the gap up to the next message it gets.
   for (auto& [key, copy] : out) {
-    auto h = highest_departed.find(key.first);
-    copy.catch_up = h != highest_departed.end() && key.second <= h->second;
+    auto h = highest_catch_up.find(key.first);
+    copy.catch_up = h != highest_catch_up.end() && key.second <= h->second;
   }
   return out;
 }

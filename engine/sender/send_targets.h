@@ -147,7 +147,8 @@ class SendTargets {
   // The copies for a view of `region` that adds `added`, of each group in `below` with a group seq
   // below its value, by (group, group seq): what other targets still hold, and what was kept for
   // departed members if one of `added` is among them. Copies at or below a group's highest
-  // departed-member copy are catch_up (wire::DataPacket): a joiner added in the same view skips them.
+  // departed-member copy, or highest copy of a catch-up message, are catch_up (wire::DataPacket):
+  // a joiner added in the same view skips them, always a prefix of what it is given.
   std::map<std::pair<wire::GroupId, uint64_t>, Copy> CopiesFor(uint32_t region,
                                                                const std::map<wire::GroupId, uint64_t>& below,
                                                                const std::vector<wire::NodeId>& added) const;

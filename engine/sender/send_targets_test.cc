@@ -254,6 +254,15 @@ TEST_F(SendTargetsTest, shouldMarkCopiesUpToWhatDepartedMembersWereOwedCatchUpWh
   std::vector<bool> catch_up;
   for (uint64_t seq = sender.stable() + 1; seq <= sender.highest_assigned(); ++seq) catch_up.push_back(sender.Find(seq)->catch_up);
   EXPECT_EQ(catch_up, (std::vector<bool>{true, true, true, false}));
+  // Region 3 acknowledges everything, then takes in a joiner: what region 1 still holds is
+  // copied there, and the catch-up copies stay catch-up.
+  Ack(3, 4);
+  targets_.Follow(View(3, 2, {3, 9}), false, now_);
+  ASSERT_EQ(PendingGroupSeqs(3), (std::vector<uint64_t>{2, 3, 4, 5}));
+  const RegionSender& three = targets_.Find(3)->sender;
+  catch_up.clear();
+  for (uint64_t seq = three.stable() + 1; seq <= three.highest_assigned(); ++seq) catch_up.push_back(three.Find(seq)->catch_up);
+  EXPECT_EQ(catch_up, (std::vector<bool>{true, true, true, false}));
 }
 
 TEST_F(SendTargetsTest, shouldMarkNoCopyCatchUpWhenNoDepartedMemberIsAdded) {
