@@ -160,14 +160,16 @@ uint64_t Node::EncodeFrom(SendTarget& target, uint64_t seq, std::vector<std::byt
 }
 
 const PendingMessage* Node::NextToPack(SendTarget& target, uint64_t seq, size_t room, TimePoint now) {
-  if (config_.datagram_bytes == 0) return nullptr;
+  if (config_.datagram_bytes == 0 || room < wire::kDataBatchEntryFixed) return nullptr;
   auto next = target.sender.NextUntransmitted();
   // The feed may have more for it, unless another region waits for its turn (the message would
   // go to that region too, and this one would pack ahead of it for as long as the feed lasts).
-  const bool others_wait = std::any_of(targets_.begin(), targets_.end(), [&](const auto& entry) {
-    return &entry.second != &target && entry.second.sender.NextUntransmitted().has_value();
-  });
-  if (!next && !others_wait && PullFromFeed()) next = target.sender.NextUntransmitted();
+  auto others_wait = [&] {
+    return std::any_of(targets_.begin(), targets_.end(), [&](const auto& entry) {
+      return &entry.second != &target && entry.second.sender.NextUntransmitted().has_value();
+    });
+  };
+  if (!next && !others_wait() && PullFromFeed()) next = target.sender.NextUntransmitted();
   if (next != seq + 1) return nullptr;
   const PendingMessage* m = target.sender.Find(*next);
   if (wire::kDataBatchEntryFixed + m->payload.size() > room || !data_rate_.Take(now)) return nullptr;
