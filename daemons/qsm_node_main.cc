@@ -146,8 +146,9 @@ struct RunOptions {
   double token_rate = 5;
   std::string rounds = "adaptive";
   size_t replication = 5;
-  size_t window = 20000;
-  size_t window_mb = 64;
+  std::string window = "fixed";
+  size_t window_mb = 20;
+  size_t window_messages = 0;
   size_t datagram_bytes = 8972;
   int64_t start_at_ms = 0;
   bool json = false;
@@ -207,8 +208,9 @@ Result<harness::NodePlan> PlanFromFlags(const RunOptions& o) {
   plan.token_rate = o.token_rate;
   plan.adaptive_rounds = o.rounds == "adaptive";
   plan.replication = o.replication;
-  plan.window_messages = o.window;
+  plan.adaptive_window = o.window == "adaptive";
   plan.window_bytes = o.window_mb << 20;
+  plan.window_messages = o.window_messages;
   plan.datagram_bytes = o.datagram_bytes;
   plan.seed = o.node_id;
   plan.max_run = Duration(static_cast<int64_t>(o.duration * 1e9));
@@ -313,7 +315,9 @@ Result<harness::NodeResult> RunPlan(const harness::NodePlan& plan, const RunOpti
                     .region = RegionConfig{.replication = plan.replication,
                                                .token_rate = plan.token_rate,
                                                .adaptive_rounds = plan.adaptive_rounds},
-                    .window = SenderWindow{.max_messages = plan.window_messages, .max_bytes = plan.window_bytes},
+                    .window = SenderWindow{.max_bytes = plan.window_bytes,
+                                           .max_messages = plan.window_messages,
+                                           .adaptive = plan.adaptive_window},
                     .send_rate = 0,  // the load paces itself, so the node can catch up after a stall
                     .max_payload_bytes = std::max<size_t>(plan.message_size, 8),
                     .datagram_bytes = std::min(plan.datagram_bytes,
@@ -528,12 +532,17 @@ int main(int argc, char** argv) {
   r->add_option("--replication", run.replication, "members per partition (R)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
-  r->add_option("--window", run.window, "a fixed pending-ACK window of this many messages (0: adaptive)")
+  r->add_option("--window", run.window,
+                "fixed: the pending-ACK window is --window-mb; adaptive: sized by the path, up to it")
       ->capture_default_str()
-      ->check(CLI::Range(0, 10000000));
-  r->add_option("--window-mb", run.window_mb, "pending-ACK memory cap, MiB of payload")
+      ->check(CLI::IsMember({"fixed", "adaptive"}));
+  r->add_option("--window-mb", run.window_mb,
+                "pending-ACK window, MiB held (payload + bookkeeping of each pending message)")
       ->capture_default_str()
       ->check(CLI::Range(1, 65536));
+  r->add_option("--window-messages", run.window_messages, "also at most this many messages pending (0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 10000000));
   r->add_option("--datagram-bytes", run.datagram_bytes,
                 "pack small messages into datagrams of up to this many bytes, and no more than the "
                 "interface's MTU carries unfragmented (0: one message per datagram)")

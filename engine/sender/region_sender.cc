@@ -18,17 +18,17 @@ RegionSender::RegionSender(wire::RegionViewId rvid, SenderWindow window, const R
 }
 
 bool RegionSender::HasRoom(size_t payload_bytes) const {
-  return Fits(payload_bytes) && (pending_.empty() || pending_bytes_ + payload_bytes <= window_bytes());
+  return Fits(payload_bytes) && (pending_.empty() || pending_bytes_ + HeldBytes(payload_bytes) <= window_bytes());
 }
 
 bool RegionSender::Fits(size_t payload_bytes) const {
   return (window_.max_messages == 0 || pending_.size() < window_.max_messages) &&
-         (pending_.empty() || pending_bytes_ + payload_bytes <= window_.max_bytes);
+         (pending_.empty() || pending_bytes_ + HeldBytes(payload_bytes) <= window_.max_bytes);
 }
 
 uint64_t RegionSender::Add(PendingMessage message) {
   QSM_CHECK(Fits(message.payload.size()), "RegionSender::Add beyond the window's caps");
-  pending_bytes_ += message.payload.size();
+  pending_bytes_ += HeldBytes(message.payload.size());
   pending_.push_back(std::move(message));
   return highest_assigned();
 }
@@ -53,7 +53,7 @@ std::optional<uint64_t> RegionSender::NextUntransmitted() const {
 void RegionSender::MarkTransmitted(uint64_t seq, TimePoint now) {
   if (seq <= transmitted_) return;
   transmitted_ = seq;
-  if (window_.max_messages == 0) sizer_.OnTransmit(seq, now);  // a fixed window needs no estimate
+  if (window_.adaptive) sizer_.OnTransmit(seq, now);  // a fixed window needs no estimate
 }
 
 size_t RegionSender::OnAck(uint64_t stable, TimePoint now) {
@@ -62,8 +62,8 @@ size_t RegionSender::OnAck(uint64_t stable, TimePoint now) {
   size_t released = 0;
   size_t released_bytes = 0;
   while (stable_ < stable && !pending_.empty()) {
-    released_bytes += pending_.front().payload.size();
-    pending_bytes_ -= pending_.front().payload.size();
+    released_bytes += HeldBytes(pending_.front().payload.size());
+    pending_bytes_ -= HeldBytes(pending_.front().payload.size());
     if (spare_.size() < kMaxSpareBuffers) {
       pending_.front().payload.clear();
       spare_.push_back(std::move(pending_.front().payload));
@@ -72,7 +72,7 @@ size_t RegionSender::OnAck(uint64_t stable, TimePoint now) {
     ++stable_;
     ++released;
   }
-  if (released > 0 && window_.max_messages == 0) sizer_.OnRelease(stable_, released_bytes, now);
+  if (released > 0 && window_.adaptive) sizer_.OnRelease(stable_, released_bytes, now);
   return released;
 }
 

@@ -18,15 +18,17 @@
 
 namespace qsm {
 
-// The pending-ACK window: what a sender keeps until the region acknowledges it.
+// The pending-ACK window: what a sender keeps until the region acknowledges it, counted in bytes
+// of memory held: each message's payload plus kBookkeepingBytes (its entry and its
+// buffer's allocation), so that one limit fits 8-byte and 8-KB messages alike (engine/README.md).
 struct SenderWindow {
-  // A fixed window of this many messages (the default). 0: the window adapts to the path
-  // (WindowSizer: gain x bandwidth-delay product, at least min_bytes); not the default because
-  // it measured worse on loopback (engine/README.md).
-  size_t max_messages = 20000;
-  size_t max_bytes = 64 << 20;  // payload bytes pending at most, fixed or adaptive: the memory cap
-  size_t min_bytes = 1 << 20;   // adaptive: the window never shrinks below this
-  double gain = 2;              // adaptive: the window allows this many times the measured BDP
+  size_t max_bytes = 20 << 20;  // memory held at most: the cap, and the window unless adaptive
+  size_t max_messages = 0;      // also at most this many messages (0: no count limit)
+  // The window follows the path instead (WindowSizer: gain x bandwidth-delay product, between
+  // min_bytes and max_bytes); opt-in because it measured slower than the fixed byte window.
+  bool adaptive = false;
+  size_t min_bytes = 1 << 20;
+  double gain = 2;
 };
 
 struct PendingMessage {
@@ -37,6 +39,10 @@ struct PendingMessage {
   bool catch_up = false;  // wire::DataPacket::catch_up
 };
 
+// Per pending message beyond its payload: the window's entry and the payload buffer's allocation
+// header (glibc's malloc: 16 bytes).
+inline constexpr size_t kBookkeepingBytes = sizeof(PendingMessage) + 16;
+
 class RegionSender {
  public:
   RegionSender(wire::RegionViewId rvid, SenderWindow window);
@@ -44,10 +50,14 @@ class RegionSender {
   RegionSender(wire::RegionViewId rvid, SenderWindow window, const RegionSender& previous);
 
   wire::RegionViewId rvid() const { return rvid_; }
+  // What a pending message of this payload size holds in memory, as the window counts it.
+  static constexpr size_t HeldBytes(size_t payload_bytes) { return payload_bytes + kBookkeepingBytes; }
+
   // Whether a new message of this size may enter the window (the adaptive limit or the fixed one).
   bool HasRoom(size_t payload_bytes) const;
   // Whether a message fits under the hard caps (max_messages if set, max_bytes): messages carried
-  // from another view or region need only this, so that carrying never leaves a gap.
+  // from another view or region need only this, so that carrying never leaves a gap. A message
+  // always fits an empty window, whatever its size.
   bool Fits(size_t payload_bytes) const;
   // Assigns the next region sequence number and keeps the message. Requires Fits().
   uint64_t Add(PendingMessage message);
@@ -93,9 +103,9 @@ class RegionSender {
   uint64_t highest_assigned() const { return stable_ + pending_.size(); }
   uint64_t highest_transmitted() const { return transmitted_; }
   size_t pending_messages() const { return pending_.size(); }
-  size_t pending_bytes() const { return pending_bytes_; }
-  // The window's current limit in payload bytes.
-  size_t window_bytes() const { return window_.max_messages > 0 ? window_.max_bytes : sizer_.limit_bytes(); }
+  size_t pending_bytes() const { return pending_bytes_; }  // held: HeldBytes() of each message
+  // The window's current limit in bytes held.
+  size_t window_bytes() const { return window_.adaptive ? sizer_.limit_bytes() : window_.max_bytes; }
 
  private:
   static constexpr size_t kMaxQueuedRetransmitRanges = 1024;

@@ -21,7 +21,8 @@ class RegionSenderTest : public ::testing::Test {
       sender_.MarkTransmitted(seq, kT0);
     }
   }
-  RegionSender sender_{{1, 1}, SenderWindow{.max_messages = 4, .max_bytes = 100}};
+  // 4 messages, or 100 B of payload with their bookkeeping.
+  RegionSender sender_{{1, 1}, SenderWindow{.max_bytes = 100 + 4 * kBookkeepingBytes, .max_messages = 4}};
 };
 
 TEST_F(RegionSenderTest, AssignsConsecutiveSequenceNumbersFromOne) {
@@ -39,7 +40,26 @@ TEST_F(RegionSenderTest, WindowBoundsMessagesAndBytes) {
   EXPECT_TRUE(sender_.HasRoom(10));
   EXPECT_FALSE(sender_.HasRoom(80));  // 30 pending + 80 > 100
   EXPECT_EQ(sender_.pending_messages(), 3u);
-  EXPECT_EQ(sender_.pending_bytes(), 30u);
+  EXPECT_EQ(sender_.pending_bytes(), 30 + 3 * kBookkeepingBytes);
+}
+
+// The default window is bytes held, not a message count: small messages take less room, but
+// never less than their bookkeeping (issue 14: 64-byte messages under scattered loss need more
+// messages in flight than a count sized for 1000-byte ones allowed).
+TEST(RegionSenderWindowTest, CountsEachMessageAsItsPayloadPlusItsBookkeeping) {
+  RegionSender sender{{1, 1}, SenderWindow{.max_bytes = 10 * RegionSender::HeldBytes(64)}};
+  int small = 0;
+  while (sender.HasRoom(64)) {
+    sender.Add(Msg(64));
+    ++small;
+  }
+  EXPECT_EQ(small, 10);
+  EXPECT_EQ(sender.pending_bytes(), sender.window_bytes());
+  RegionSender empty{{1, 1}, SenderWindow{.max_bytes = 1000}};
+  EXPECT_TRUE(empty.HasRoom(0));
+  EXPECT_TRUE(empty.Fits(5000));  // an empty window takes any one message
+  empty.Add(Msg(5000));
+  EXPECT_FALSE(empty.Fits(0));
 }
 
 TEST_F(RegionSenderTest, AckReleasesOnlyWhatWasTransmitted) {
@@ -80,12 +100,12 @@ TEST_F(RegionSenderTest, NaksOfTheSameBurstFromEveryPartitionAreRetransmittedOnc
   EXPECT_EQ(sender.PopRetransmit(kT0 + 30ms), 11u);
 }
 
-// Issue 15: without max_messages the window adapts to the path. Messages of 100 B offered at
-// 2 MB/s, each acknowledged 5 ms after it is transmitted: the window grows from min_bytes until
-// it lets the whole offered rate through, and settles at about twice the BDP (2 x 2 MB/s x 5 ms),
-// far below max_bytes.
+// Issue 15: an adaptive window follows the path. Messages of 100 B offered at 20,000 msgs/s,
+// each acknowledged 5 ms after it is transmitted: the window grows from min_bytes until it lets
+// the whole offered rate through, and settles at about twice the BDP (in bytes held), far below
+// max_bytes.
 TEST(AdaptiveWindowTest, growsFromMinBytesToTheRateTheAcksAllow) {
-  RegionSender sender{{1, 1}, SenderWindow{.max_messages = 0, .max_bytes = 1 << 20, .min_bytes = 1000, .gain = 2}};
+  RegionSender sender{{1, 1}, SenderWindow{.max_bytes = 1 << 20, .adaptive = true, .min_bytes = 1000, .gain = 2}};
   EXPECT_EQ(sender.window_bytes(), 1000u);
   std::deque<std::pair<uint64_t, TimePoint>> in_flight;
   uint64_t sent_in_last_100ms = 0;
@@ -105,34 +125,37 @@ TEST(AdaptiveWindowTest, growsFromMinBytesToTheRateTheAcksAllow) {
     if (stable > 0) sender.OnAck(stable, now);
   }
   EXPECT_EQ(sent_in_last_100ms, 2000u);  // the whole offered rate
-  EXPECT_NEAR(static_cast<double>(sender.window_bytes()), 20'000, 2'000);
-  EXPECT_LE(sender.pending_bytes(), 12'000u);
+  const double bdp = 20'000.0 * RegionSender::HeldBytes(100) * 0.005;
+  EXPECT_NEAR(static_cast<double>(sender.window_bytes()), 2 * bdp, 0.2 * bdp);
+  EXPECT_LE(static_cast<double>(sender.pending_bytes()), 1.2 * bdp);
 }
 
 TEST(AdaptiveWindowTest, carriedMessagesNeedOnlyTheHardCaps) {
-  RegionSender sender{{1, 1}, SenderWindow{.max_messages = 0, .max_bytes = 10'000, .min_bytes = 1000}};
+  const size_t held = RegionSender::HeldBytes(100);
+  RegionSender sender{{1, 1}, SenderWindow{.max_bytes = 100 * held, .adaptive = true, .min_bytes = 10 * held}};
   while (sender.HasRoom(100)) sender.Add(Msg(100));
-  EXPECT_EQ(sender.pending_bytes(), 1000u);
+  EXPECT_EQ(sender.pending_bytes(), 10 * held);
   EXPECT_TRUE(sender.Fits(100));  // a message carried from another view still fits
   for (int i = 0; i < 90; ++i) sender.Add(Msg(100));
   EXPECT_FALSE(sender.Fits(100));  // max_bytes
 }
 
 TEST(AdaptiveWindowTest, theNextViewKeepsTheEstimate) {
-  const SenderWindow window{.max_messages = 0, .max_bytes = 1 << 20, .min_bytes = 1000, .gain = 2};
+  const SenderWindow window{.max_bytes = 1 << 20, .adaptive = true, .min_bytes = 1000, .gain = 2};
   RegionSender sender{{1, 1}, window};
   sender.MarkTransmitted(sender.Add(Msg(100)), kT0);
   sender.OnAck(1, kT0 + 10ms);
   for (int i = 0; i < 100; ++i) sender.Add(Msg(100));
   sender.MarkTransmitted(101, kT0 + 10ms);
-  sender.OnAck(101, kT0 + 20ms);  // 10,000 B in 10 ms, 10 ms late: BDP 10,000 B
-  EXPECT_EQ(sender.window_bytes(), 20'000u);
+  sender.OnAck(101, kT0 + 20ms);  // 100 messages in 10 ms, 10 ms late: BDP 100 messages' worth
+  const size_t twice_bdp = 200 * RegionSender::HeldBytes(100);
+  EXPECT_EQ(sender.window_bytes(), twice_bdp);
   const RegionSender next{{1, 2}, window, sender};
-  EXPECT_EQ(next.window_bytes(), 20'000u);
+  EXPECT_EQ(next.window_bytes(), twice_bdp);
 }
 
 TEST(AdaptiveWindowTest, aFixedWindowIsMaxMessagesAndMaxBytes) {
-  RegionSender sender{{1, 1}, SenderWindow{.max_messages = 3, .max_bytes = 1 << 20, .min_bytes = 1000}};
+  RegionSender sender{{1, 1}, SenderWindow{.max_bytes = 1 << 20, .max_messages = 3}};
   EXPECT_EQ(sender.window_bytes(), size_t{1 << 20});
   for (int i = 0; i < 3; ++i) sender.Add(Msg(500));
   EXPECT_FALSE(sender.HasRoom(1));

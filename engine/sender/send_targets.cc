@@ -221,13 +221,14 @@ void SendTargets::GiveNewMembersWhatTheyMayLack(uint32_t region, SendTarget& t,
   const size_t cap = window_.max_messages > 0 ? window_.max_messages : SIZE_MAX;
   size_t room = cap - std::min(cap, carried.size());
   size_t bytes = 0;
-  for (const PendingMessage& m : carried) bytes += m.payload.size();
+  for (const PendingMessage& m : carried) bytes += RegionSender::HeldBytes(m.payload.size());
   for (const auto& [key, copy] : CopiesFor(region, below, added)) {
-    if (room == 0 || bytes + copy.message->payload.size() > window_.max_bytes) break;  // the rest: a gap, counted
+    const size_t held = RegionSender::HeldBytes(copy.message->payload.size());
+    if (room == 0 || bytes + held > window_.max_bytes) break;  // the rest: a gap, counted
     t.sender.Add(copy.Make());
     counters_.Add(Counter::kCarriedToNewRegion);
     --room;
-    bytes += copy.message->payload.size();
+    bytes += held;
   }
 }
 

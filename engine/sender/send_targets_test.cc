@@ -46,7 +46,7 @@ class SendTargetsTest : public ::testing::Test {
   }
 
   Counters counters_;
-  SendTargets targets_{SenderWindow{.max_messages = 4, .max_bytes = 1000}, 200ms, counters_};
+  SendTargets targets_{SenderWindow{.max_bytes = 1000, .max_messages = 4}, 200ms, counters_};
   std::vector<SendTarget*> scratch_;
   TimePoint now_ = TimePoint(1s);
 };

@@ -71,8 +71,9 @@ Result<ResolvedRun> Resolve(const Scenario& sc, const Addressing& addressing) {
     p.token_rate = sc.engine.token_rate;
     p.adaptive_rounds = sc.engine.rounds == "adaptive";
     p.replication = sc.engine.replication;
-    p.window_messages = sc.engine.window_messages;
+    p.adaptive_window = sc.engine.window == "adaptive";
     p.window_bytes = sc.engine.window_mb << 20;
+    p.window_messages = sc.engine.window_messages;
     p.datagram_bytes = sc.engine.datagram_bytes;
     p.seed = sc.seed * 1000003ULL + id;
     p.max_run = run_length + 60s;  // the harness stops it long before, unless the harness died

@@ -74,7 +74,9 @@ class SimRun {
                       .region = RegionConfig{.replication = plan.replication,
                                                  .token_rate = plan.token_rate,
                                                  .adaptive_rounds = plan.adaptive_rounds},
-                      .window = SenderWindow{.max_messages = plan.window_messages, .max_bytes = plan.window_bytes},
+                      .window = SenderWindow{.max_bytes = plan.window_bytes,
+                                                             .max_messages = plan.window_messages,
+                                                             .adaptive = plan.adaptive_window},
                       .max_payload_bytes = std::max<size_t>(plan.message_size, 8),
                       .datagram_bytes = plan.datagram_bytes};
     auto node = std::make_unique<Node>(config, ctx.scheduler, ctx.transport, ctx.random);

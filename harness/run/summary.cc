@@ -183,8 +183,9 @@ json ScenarioJson(const Scenario& sc) {
            {{"token_rate", sc.engine.token_rate},
             {"rounds", sc.engine.rounds},
             {"replication", sc.engine.replication},
-            {"window_messages", sc.engine.window_messages},
+            {"window", sc.engine.window},
             {"window_mb", sc.engine.window_mb},
+            {"window_messages", sc.engine.window_messages},
             {"datagram_bytes", sc.engine.datagram_bytes}}}};
 }
 

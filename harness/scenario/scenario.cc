@@ -289,12 +289,13 @@ Result<Scenario> Parse(const YAML::Node& root, const Reader& r, Scenario sc) {
   }
   if (const YAML::Node e = root["engine"]) {
     if (!e.IsMap()) return std::unexpected(r.Fail(e, "engine", "must be a map such as {token_rate: 5}"));
-    const char* const keys[] = {"token_rate", "rounds", "replication", "window_messages", "window_mb",
-                                "datagram_bytes"};
+    const char* const keys[] = {"token_rate", "rounds",           "replication",   "window",
+                                "window_mb",  "window_messages", "datagram_bytes"};
     for (Status s : {r.CheckKeys(e, "engine.", keys),
                      r.Number(e, "token_rate", "engine.token_rate", sc.engine.token_rate, 0.1, 1000.0),
                      r.String(e, "rounds", "engine.rounds", sc.engine.rounds, {"adaptive", "fixed"}),
                      r.Number<size_t>(e, "replication", "engine.replication", sc.engine.replication, 1, 1000),
+                     r.String(e, "window", "engine.window", sc.engine.window, {"fixed", "adaptive"}),
                      r.Number<size_t>(e, "window_messages", "engine.window_messages",
                                       sc.engine.window_messages, 0, 10'000'000),
                      r.Number<size_t>(e, "window_mb", "engine.window_mb", sc.engine.window_mb, 1, 65'536),

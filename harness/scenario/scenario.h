@@ -49,8 +49,9 @@ struct EngineParams {
   double token_rate = 5;       // rounds/s: with rounds "fixed" every round, with "adaptive" the idle pace
   std::string rounds = "adaptive";  // or "fixed" (RegionConfig::adaptive_rounds)
   size_t replication = 5;
-  size_t window_messages = 20000;  // a fixed pending-ACK window of this many messages; 0: adaptive
-  size_t window_mb = 64;       // the pending-ACK memory cap, MiB of payload (SenderWindow::max_bytes)
+  std::string window = "fixed";  // or "adaptive" (SenderWindow::adaptive)
+  size_t window_mb = 20;         // the pending-ACK window, MiB held (SenderWindow::max_bytes)
+  size_t window_messages = 0;    // also at most this many messages pending (0: no count limit)
   size_t datagram_bytes = 8972;  // small messages packed up to this datagram size; 0: one per datagram
 };
 

@@ -19,7 +19,7 @@ rate: 2000
 duration: 30s
 warmup: 5s
 seed: 42
-engine: {token_rate: 10, replication: 3, window_messages: 5000, window_mb: 16, datagram_bytes: 1472}
+engine: {token_rate: 10, replication: 3, window: adaptive, window_mb: 16, window_messages: 5000, datagram_bytes: 1472}
 faults:
   - {type: sleep, nodes: [3], every: 5s, for: 500ms}
   - {type: loss-burst, nodes: [4], every: 1s, for: 10ms}
@@ -50,6 +50,7 @@ TEST(ScenarioTest, EveryDesignKeyParsesWithItsMeaning) {
   EXPECT_EQ(sc->seed, 42u);
   EXPECT_DOUBLE_EQ(sc->engine.token_rate, 10);
   EXPECT_EQ(sc->engine.replication, 3u);
+  EXPECT_EQ(sc->engine.window, "adaptive");
   EXPECT_EQ(sc->engine.window_messages, 5000u);
   EXPECT_EQ(sc->engine.window_mb, 16u);
   EXPECT_EQ(sc->engine.datagram_bytes, 1472u);
@@ -71,15 +72,17 @@ TEST(ScenarioTest, RateMaxMeansUnpaced) {
   EXPECT_EQ(sc->rate, 0);
 }
 
-TEST(ScenarioTest, WindowMessagesZeroMeansAdaptiveAndTheMemoryCapIsChecked) {
-  auto sc = ParseScenario("name: a\nnodes: 2\nengine: {window_messages: 0}\n", "test.yaml");
+TEST(ScenarioTest, TheDefaultWindowIsFixedInBytesAndItsKeysAreChecked) {
+  auto sc = ParseScenario("name: a\nnodes: 2\nengine: {token_rate: 5}\n", "test.yaml");
   ASSERT_TRUE(sc.has_value()) << sc.error().message;
+  EXPECT_EQ(sc->engine.window, "fixed");
   EXPECT_EQ(sc->engine.window_messages, 0u);
-  EXPECT_EQ(sc->engine.window_mb, 64u);
+  EXPECT_EQ(sc->engine.window_mb, 20u);
   EXPECT_EQ(sc->engine.datagram_bytes, 8972u);
   EXPECT_NE(ErrorOf("name: a\nnodes: 2\nengine: {datagram_bytes: 65000}\n").find("engine.datagram_bytes"),
             std::string::npos);
   EXPECT_NE(ErrorOf("name: a\nnodes: 2\nengine: {window_mb: 0}\n").find("engine.window_mb"), std::string::npos);
+  EXPECT_NE(ErrorOf("name: a\nnodes: 2\nengine: {window: bdp}\n").find("engine.window"), std::string::npos);
 }
 
 TEST(ScenarioTest, ErrorsNameTheFileTheLineAndTheKey) {

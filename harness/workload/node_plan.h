@@ -49,8 +49,9 @@ struct NodePlan {
   double token_rate = 5;
   bool adaptive_rounds = true;  // RegionConfig::adaptive_rounds
   size_t replication = 5;
-  size_t window_messages = 20000;   // SenderWindow::max_messages (0: adaptive)
-  size_t window_bytes = 64 << 20;   // SenderWindow::max_bytes
+  bool adaptive_window = false;     // SenderWindow::adaptive
+  size_t window_bytes = 20 << 20;   // SenderWindow::max_bytes
+  size_t window_messages = 0;       // SenderWindow::max_messages
   size_t datagram_bytes = 8972;     // NodeConfig::datagram_bytes
   // In-process faults, as offsets from the start.
   std::vector<faults::Window> sleeps;       // the core thread stops
