@@ -2,8 +2,9 @@
 # Engine benchmarks over real UDP on loopback, against the raw multicast limit in the same run.
 # Prints figures; asserts nothing. Usage: scripts/bench-engine.sh [build/release]
 #  1. throughput: 1 sender, K = 1 and 4 receivers, 64, 1000 and 8192-byte messages, maximum rate,
-#     default settings: qsm-blaster (raw, unreliable, one message per datagram) vs qsm-node run
-#     (reliable QSM), and QSM with packing off (--datagram-bytes 0), msgs/s of the slowest receiver
+#     default settings: qsm-blaster (raw, unreliable, one message per datagram), qsm-norm-blaster
+#     (NORM, reliable, ACK-based flow control; when libnorm is installed) vs qsm-node run (reliable
+#     QSM), and QSM with packing off (--datagram-bytes 0), msgs/s of the slowest receiver
 #  2. 1000-byte messages: adaptive rounds (default) vs the paper's fixed token rate (5 rounds/s)
 #  3. token RTT at the region leader, K = 1 (2 nodes): nearly idle (200 msgs/s) vs full rate
 #  4. throughput with 1 vs 10,000 groups in the region
@@ -11,6 +12,7 @@ set -euo pipefail
 build=${1:-build/release}
 node=$build/daemons/qsm-node
 blaster=$build/harness/blaster/qsm-blaster
+norm=$build/harness/blaster/qsm-norm-blaster  # absent without libnorm: its columns say n/a
 seconds=${BENCH_SECONDS:-3}
 size=1000  # message bytes; everything else at its default
 
@@ -43,18 +45,29 @@ undelivered() {
   echo $((sent - least))
 }
 
-printf "%-6s %-3s %12s %12s %8s %16s %8s %12s\n" bytes K "raw msgs/s" "QSM msgs/s" "QSM/raw" "unpacked msgs/s" "packing" \
-  "undelivered"
+# NORM's msgs/s at the slowest receiver, or n/a; its undelivered messages go to stderr.
+norm_rate() {
+  [[ -x $norm ]] || { echo n/a; return; }
+  local out
+  out=$("$norm" --receivers "$1" --size "$2" --duration "$seconds" --json) ||
+    echo "qsm-norm-blaster: not everything delivered: $out" >&2
+  echo "$out" | grep -o '"per_s":[0-9]*' | cut -d: -f2 | sort -n | head -1
+}
+ratio() { [[ $2 == n/a ]] && echo n/a || printf "%.2f" "$(echo "$1 / $2" | bc -l)"; }
+
+printf "%-6s %-3s %12s %12s %12s %8s %9s %16s %8s %12s\n" bytes K "raw msgs/s" "NORM msgs/s" "QSM msgs/s" \
+  "QSM/raw" "QSM/NORM" "unpacked msgs/s" "packing" "undelivered"
 for size in 64 1000 8192; do
   for k in 1 4; do
     raw=$("$blaster" --receivers $k --size "$size" --duration "$seconds" --json | grep -o '"per_s":[0-9]*' |
       cut -d: -f2 | sort -n | head -1)
+    nrm=$(norm_rate $k "$size")
     runs=$(run_engine $k)
     qsm=$(echo "$runs" | min_receiver_rate $k)
     unpacked_runs=$(run_engine $k --datagram-bytes 0)
     unpacked=$(echo "$unpacked_runs" | min_receiver_rate $k)
-    printf "%-6s %-3s %12.0f %12.0f %8.2f %16.0f %8.2f %6d + %-5d\n" "$size" $k "$raw" "$qsm" \
-      "$(echo "$qsm / $raw" | bc -l)" "$unpacked" "$(echo "$qsm / $unpacked" | bc -l)" \
+    printf "%-6s %-3s %12.0f %12s %12.0f %8.2f %9s %16.0f %8.2f %6d + %-5d\n" "$size" $k "$raw" "$nrm" "$qsm" \
+      "$(echo "$qsm / $raw" | bc -l)" "$(ratio "$qsm" "$nrm")" "$unpacked" "$(echo "$qsm / $unpacked" | bc -l)" \
       "$(undelivered $k "$runs")" "$(undelivered $k "$unpacked_runs")"
   done
 done
