@@ -53,7 +53,7 @@ void Node::PumpRecovery() {
       ArmPumpAlarm(recovery_rate_.NextAvailable(now, kPumpBatch), IoClass::kOutboundRecovery);
       return;
     }
-    switch (region_.SendNextRecovery(scratch_)) {
+    switch (region_.SendNextRecovery(scratch_, config_.datagram_bytes)) {
       case RegionMember::RecoveryResult::kSent:
         continue;
       case RegionMember::RecoveryResult::kWouldBlock:

@@ -99,10 +99,13 @@ void RegionMember::OnPacket(const wire::Packet& packet, const Endpoint& from, Ti
       OnData(packet.type, packet.source, std::get<wire::DataPacket>(packet.body), from, at);
       return;
     case wire::PacketType::kDataBatch:
+    case wire::PacketType::kForwardBatch: {
+      const auto each = packet.type == wire::PacketType::kDataBatch ? wire::PacketType::kData : wire::PacketType::kForward;
       std::get<wire::DataBatchPacket>(packet.body).ForEach([&](const wire::DataPacket& data) {
-        OnData(wire::PacketType::kData, packet.source, data, from, at);
+        OnData(each, packet.source, data, from, at);
       });
       return;
+    }
     case wire::PacketType::kPartitionToken:
     case wire::PacketType::kRegionToken:
       OnToken(packet, from, at);
@@ -725,41 +728,73 @@ void RegionMember::PullFrom(const Endpoint& to, wire::NodeId sender,
   env_.counters.Add(Counter::kPullRequests);
 }
 
-RegionMember::RecoveryResult RegionMember::SendNextRecovery(std::vector<std::byte>& scratch) {
+std::optional<wire::DataPacket> RegionMember::HeldForForward(const Forward& f) {
+  wire::DataPacket data;
+  if (f.sender == self_) {
+    if (!listener_.OwnMessage(f.seq, data)) return std::nullopt;
+  } else {
+    auto s = senders_.find(f.sender);
+    const StoredMessage* stored = s == senders_.end() ? nullptr : s->second.store.Find(f.seq);
+    if (stored == nullptr) return std::nullopt;
+    data = wire::DataPacket{.sender = f.sender,
+                            .group = stored->group,
+                            .region_seq = f.seq,
+                            .group_seq = stored->group_seq,
+                            .send_time_ns = stored->send_time_ns,
+                            .catch_up = stored->catch_up,
+                            .payload = stored->payload};
+  }
+  data.rvid = layout_->view().id;
+  return data;
+}
+
+void RegionMember::ForwardSent(const Forward& f) {
+  queued_forwards_.erase({f.to.address ^ (uint32_t{f.to.port} << 16), f.sender, f.seq});
+  env_.counters.Add(f.kind);
+}
+
+RegionMember::RecoveryResult RegionMember::SendNextRecovery(std::vector<std::byte>& scratch, size_t datagram_bytes) {
   while (!recovery_.empty()) {
     const Forward f = recovery_.front();
-    auto s = senders_.find(f.sender);
-    wire::DataPacket data;
-    bool held = false;
-    if (f.sender == self_) {
-      held = listener_.OwnMessage(f.seq, data);
-    } else if (s != senders_.end()) {
-      if (const StoredMessage* stored = s->second.store.Find(f.seq)) {
-        data = wire::DataPacket{.sender = f.sender,
-                                .group = stored->group,
-                                .region_seq = f.seq,
-                                .group_seq = stored->group_seq,
-                                .send_time_ns = stored->send_time_ns,
-                                .catch_up = stored->catch_up,
-                                .payload = stored->payload};
-        held = true;
-      }
-    }
-    if (!held) {
+    const std::optional<wire::DataPacket> data = HeldForForward(f);
+    if (!data) {
       recovery_.pop_front();
       queued_forwards_.erase({f.to.address ^ (uint32_t{f.to.port} << 16), f.sender, f.seq});
       env_.counters.Add(Counter::kRecoverySkipped);
       continue;
     }
-    data.rvid = layout_->view().id;
-    scratch.resize(wire::kHeaderSize + wire::kDataBodyFixed + data.payload.size());
-    auto n = wire::EncodeData(wire::PacketType::kForward, self_, data, scratch);
-    QSM_CHECK(n.has_value(), "a forward does not encode");
-    const SendStatus status = env_.transport.Send(f.to, std::span(scratch).first(*n));
-    if (status == SendStatus::kWouldBlock) return RecoveryResult::kWouldBlock;
-    recovery_.pop_front();
-    queued_forwards_.erase({f.to.address ^ (uint32_t{f.to.port} << 16), f.sender, f.seq});
-    env_.counters.Add(f.kind);
+    auto continues = [&](size_t i) {
+      return i < recovery_.size() && recovery_[i].to == f.to && recovery_[i].sender == f.sender &&
+             recovery_[i].seq == f.seq + i;
+    };
+    // Packed with what continues it if at least the next one fits with it; else alone.
+    const size_t limit = std::min(datagram_bytes, wire::kMaxDataBatchBytes);
+    std::optional<wire::DataPacket> next = limit > 0 && continues(1) ? HeldForForward(recovery_[1]) : std::nullopt;
+    size_t count = 1;
+    size_t n = 0;
+    if (next && wire::DataBatchWriter::SizeFor(2, data->payload.size() + next->payload.size()) <= limit) {
+      scratch.resize(limit);
+      wire::DataBatchWriter batch(scratch, self_, data->rvid, f.sender, f.seq, wire::PacketType::kForwardBatch);
+      batch.Add(*data);
+      while (next && batch.Fits(next->payload.size())) {
+        batch.Add(*next);
+        ++count;
+        next = continues(count) ? HeldForForward(recovery_[count]) : std::nullopt;
+      }
+      n = batch.Finish();
+    } else {
+      scratch.resize(wire::kHeaderSize + wire::kDataBodyFixed + data->payload.size());
+      auto encoded = wire::EncodeData(wire::PacketType::kForward, self_, *data, scratch);
+      QSM_CHECK(encoded.has_value(), "a forward does not encode");
+      n = *encoded;
+    }
+    if (env_.transport.Send(f.to, std::span(scratch).first(n)) == SendStatus::kWouldBlock) {
+      return RecoveryResult::kWouldBlock;
+    }
+    for (size_t i = 0; i < count; ++i) {
+      ForwardSent(recovery_.front());
+      recovery_.pop_front();
+    }
     return RecoveryResult::kSent;
   }
   return RecoveryResult::kNothingQueued;

@@ -154,9 +154,11 @@ class RegionMember {
   void OnOwnMessage(const wire::DataPacket& message, TimePoint at);
 
   // Recovery feed for the node's pump: builds and sends the next queued forward that is still
-  // possible (lazily: a forward whose message is gone is skipped). kWouldBlock keeps it queued.
+  // possible (lazily: a forward whose message is gone is skipped). With datagram_bytes > 0, the
+  // queued forwards that continue it (same member, same sender, next seqs, still held) go in the
+  // same kForwardBatch datagram, up to that size. kWouldBlock keeps them queued.
   enum class RecoveryResult { kSent, kNothingQueued, kWouldBlock };
-  RecoveryResult SendNextRecovery(std::vector<std::byte>& scratch);
+  RecoveryResult SendNextRecovery(std::vector<std::byte>& scratch, size_t datagram_bytes = 0);
   bool has_recovery() const { return !recovery_.empty(); }
 
   const RegionStats& stats() const { return stats_; }
@@ -278,6 +280,9 @@ class RegionMember {
   std::map<wire::NodeId, SenderState> senders_;
   std::unordered_map<wire::NodeId, Endpoint> sender_endpoints_;  // learned from their data packets
   std::deque<Forward> recovery_;
+  // The queued forward's message, if this member still holds it.
+  std::optional<wire::DataPacket> HeldForForward(const Forward& f);
+  void ForwardSent(const Forward& f);
   std::set<std::tuple<uint32_t, wire::NodeId, uint64_t>> queued_forwards_;  // (dest, sender, seq)
 
   // Rounds.

@@ -436,6 +436,57 @@ TEST_F(RegionMemberTest, shouldAnswerAPullRequestWithForwardsOfWhatItHolds) {
   EXPECT_EQ(forwards[1], std::make_pair(EndpointOf(3), uint64_t{3}));
 }
 
+// Repair of a burst goes in datagrams of many messages: a pull for a run of held messages is
+// answered by kForwardBatch datagrams of consecutive messages, each up to the datagram size, and a
+// gap in what is held (or another requester) starts a new datagram.
+TEST_F(RegionMemberTest, shouldPackTheForwardsOfARunIntoBatchesUpToTheDatagramSize) {
+  Become(2, 4);
+  for (uint64_t s = 1; s <= 20; ++s) {
+    if (s != 11) FeedData(s);  // 11 is not held: the run breaks there
+  }
+  member_->OnPacket(wire::Packet{wire::PacketType::kPullRequest, 3, wire::RecoveryRequest{view_.id, kSender, {{1, 20}}}},
+                    EndpointOf(3), clock_.Now());
+  member_->OnPacket(wire::Packet{wire::PacketType::kPullRequest, 4, wire::RecoveryRequest{view_.id, kSender, {{5, 6}}}},
+                    EndpointOf(4), clock_.Now());
+  // FeedData's payloads are 100 B: a datagram of exactly 4 of them.
+  const size_t datagram = wire::DataBatchWriter::SizeFor(4, 400);
+  std::vector<std::byte> scratch;
+  while (member_->SendNextRecovery(scratch, datagram) == RegionMember::RecoveryResult::kSent) {
+  }
+  std::vector<std::tuple<Endpoint, uint64_t, uint16_t>> batches;  // (to, first seq, count)
+  for (const auto& sent : transport_->SentOf(wire::PacketType::kForwardBatch)) {
+    const wire::Packet packet = sent.packet();
+    const auto& b = std::get<wire::DataBatchPacket>(packet.body);
+    EXPECT_EQ(b.sender, kSender);
+    EXPECT_LE(sent.bytes.size(), datagram);
+    batches.emplace_back(sent.to, b.first_region_seq, b.count);
+  }
+  const std::vector<std::tuple<Endpoint, uint64_t, uint16_t>> expected = {
+      {EndpointOf(3), 1, 4}, {EndpointOf(3), 5, 4}, {EndpointOf(3), 9, 2}, {EndpointOf(3), 12, 4},
+      {EndpointOf(3), 16, 4}, {EndpointOf(4), 5, 2}};
+  EXPECT_EQ(batches, expected);
+  auto singles = transport_->SentOf(wire::PacketType::kForward);
+  ASSERT_EQ(singles.size(), 1u);  // 20, the run's last: nothing continues it
+  EXPECT_EQ(std::get<wire::DataPacket>(singles[0].packet().body).region_seq, 20u);
+  EXPECT_EQ(counters_.Get(Counter::kRecoveryPull), 21u);  // 19 to node 3, 2 to node 4
+}
+
+// A kForwardBatch from a peer delivers each of its messages, as forwards one by one would.
+TEST_F(RegionMemberTest, shouldTakeEachMessageOfAForwardBatchFromAPeer) {
+  Become(2, 3);
+  std::vector<std::byte> datagram(1000);
+  const std::vector<std::byte> payload(30, std::byte{9});
+  wire::DataBatchWriter batch(datagram, 3, view_.id, kSender, 1, wire::PacketType::kForwardBatch);
+  for (uint64_t seq = 1; seq <= 3; ++seq) batch.Add(wire::DataPacket{.group = 1, .group_seq = seq, .payload = payload});
+  datagram.resize(batch.Finish());
+  auto packet = wire::Decode(datagram);
+  ASSERT_TRUE(packet.has_value());
+  EXPECT_EQ(packet->type, wire::PacketType::kForwardBatch);
+  member_->OnPacket(*packet, EndpointOf(3), clock_.Now());
+  ASSERT_EQ(listener_.delivered.size(), 3u);
+  for (uint64_t seq = 1; seq <= 3; ++seq) EXPECT_EQ(listener_.delivered[seq - 1].region_seq, seq);
+}
+
 TEST_F(RegionMemberTest, shouldPullAcrossPartitionsWhatThatPartitionsPrefixVouchesForAndTheRestApart) {
   Become(2, 10, RegionConfig{.replication = 5});  // P = 2: member 2 (index 1) leads partition 1
   for (uint64_t s : {1, 2, 4, 8, 10}) FeedData(s);  // lacks 3, 5-7 and 9

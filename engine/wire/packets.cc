@@ -580,11 +580,12 @@ std::expected<Packet, DecodeError> Decode(std::span<const std::byte> datagram) {
 }
 
 DataBatchWriter::DataBatchWriter(std::span<std::byte> out, NodeId source, RegionViewId rvid, NodeId sender,
-                                 uint64_t first_region_seq)
+                                 uint64_t first_region_seq, PacketType type)
     : out_(out.first(std::min(out.size(), kMaxPacketSize))), size_(kHeaderSize + kDataBatchFixed) {
   QSM_CHECK(out_.size() >= size_, "a batch buffer smaller than a batch header");
+  QSM_CHECK(InfoOf(type).body == BodyIndex<DataBatchPacket>(), "DataBatchWriter for a type without a batch body");
   Writer w(out_);
-  WriteHeader(w, PacketType::kDataBatch, source, 0);  // length, later
+  WriteHeader(w, type, source, 0);  // length, later
   Put(w, rvid);
   w.U32(sender);
   w.U64(first_region_seq);

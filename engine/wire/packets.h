@@ -61,6 +61,7 @@ enum class PacketType : uint8_t {
   kPullRequest = 8,     // member -> member: send me these cached messages
   kTokenAck = 9,        // next member -> previous: the token hop arrived (else it is re-sent)
   kDataBatch = 10,      // a sender's multicast of several consecutive messages in one datagram
+  kForwardBatch = 11,   // a peer's forwards of several consecutive messages of one sender, to one member
   kRegister = 16,       // node -> GMS: here I am, and these are all my groups
   kHeartbeat = 17,      // node -> GMS: alive, and the last view update applied
   kDeregister = 18,     // node -> GMS: leaving the cluster
@@ -104,7 +105,9 @@ inline constexpr uint8_t kDataFlagCatchUp = 1;
 
 // kDataBatch: messages region_seq first_region_seq .. first_region_seq + count - 1 of one sender to
 // one region view, packed into one datagram by the sender (small messages are not bounded by
-// datagrams per second). Body:
+// datagrams per second). kForwardBatch: the same body, sent by a peer that forwards those
+// messages to one member (a push or the answer to a pull: a burst one member lost is repaired in
+// datagrams of many messages, not one per message). Body:
 //   0 u32 region  4 u32 view  8 u32 sender  12 u64 first_region_seq  20 u16 count
 //   22.. count x (u32 group  u64 group_seq  i64 send_time_ns  u8 flags  u32 length  length bytes)
 // The fields mean what they mean in DataPacket. Decode checks every entry (count >= 1, lengths
@@ -306,6 +309,7 @@ inline constexpr PacketTypeInfo kPacketTypes[] = {
     {PacketType::kRetransmit, "retransmit", BodyIndex<DataPacket>(), Scope::kRegion, Traffic::kRecovery},
     {PacketType::kForward, "forward", BodyIndex<DataPacket>(), Scope::kRegion, Traffic::kRecovery},
     {PacketType::kDataBatch, "data_batch", BodyIndex<DataBatchPacket>(), Scope::kRegion, Traffic::kData},
+    {PacketType::kForwardBatch, "forward_batch", BodyIndex<DataBatchPacket>(), Scope::kRegion, Traffic::kRecovery},
     {PacketType::kPartitionToken, "partition_token", BodyIndex<TokenPacket>(), Scope::kRegion, Traffic::kControl},
     {PacketType::kRegionToken, "region_token", BodyIndex<TokenPacket>(), Scope::kRegion, Traffic::kControl},
     {PacketType::kAck, "ack", BodyIndex<AckPacket>(), Scope::kSender, Traffic::kControl},
@@ -360,14 +364,14 @@ Result<size_t> Encode(const Packet& packet, std::span<std::byte> out);
 // The hot-path encoder for kData/kRetransmit/kForward; same contract as Encode.
 Result<size_t> EncodeData(PacketType type, NodeId source, const DataPacket& data, std::span<std::byte> out);
 
-// Packs consecutive messages of one sender to one region view into one kDataBatch datagram, in
-// place, without building a DataBatchPacket first.
+// Packs consecutive messages of one sender to one region view into one kDataBatch (or
+// kForwardBatch) datagram, in place, without building a DataBatchPacket first.
 class DataBatchWriter {
  public:
   // Writes into `out` (at most kMaxPacketSize bytes of it are used); the batch's first message
-  // will have region seq `first_region_seq`.
+  // will have region seq `first_region_seq`. `type` is kDataBatch or kForwardBatch.
   DataBatchWriter(std::span<std::byte> out, NodeId source, RegionViewId rvid, NodeId sender,
-                  uint64_t first_region_seq);
+                  uint64_t first_region_seq, PacketType type = PacketType::kDataBatch);
   // Whether one more message with `payload_bytes` of payload fits (count is at most 65,535).
   bool Fits(size_t payload_bytes) const;
   // Appends the next message (its rvid, sender and region_seq are implied). Requires Fits.

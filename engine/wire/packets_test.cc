@@ -77,6 +77,7 @@ std::vector<Packet> OneOfEach(const std::vector<std::byte>& payload) {
   return {
       {PacketType::kData, 17, data},
       {PacketType::kDataBatch, 17, batch},
+      {PacketType::kForwardBatch, 2, batch},
       {PacketType::kRetransmit, 17, data},
       {PacketType::kForward, 2, data},
       {PacketType::kPartitionToken, 1, token},
@@ -272,7 +273,7 @@ TEST_F(PacketsTest, TheTypeTableHasOneRowPerTypeAndEveryBodyDecodesToIt) {
     EXPECT_EQ(PacketTypeName(info.type), info.name);
   }
   EXPECT_EQ(InfoOf(uint8_t{0}), nullptr);
-  EXPECT_EQ(InfoOf(uint8_t{11}), nullptr);
+  EXPECT_EQ(InfoOf(uint8_t{12}), nullptr);
   EXPECT_EQ(PacketTypeName(static_cast<PacketType>(200)), "unknown");
   // Every sample packet decodes to the body its row names, and routes by its row's scope.
   const auto payload = Payload(3);
@@ -343,6 +344,7 @@ TEST_F(PacketsTest, EveryTypeHasTheTrafficClassOfItsPriority) {
   EXPECT_EQ(InfoOf(PacketType::kData).traffic, Traffic::kData);
   EXPECT_EQ(InfoOf(PacketType::kDataBatch).traffic, Traffic::kData);
   EXPECT_EQ(InfoOf(PacketType::kForward).traffic, Traffic::kRecovery);
+  EXPECT_EQ(InfoOf(PacketType::kForwardBatch).traffic, Traffic::kRecovery);
   EXPECT_EQ(InfoOf(PacketType::kRetransmit).traffic, Traffic::kRecovery);
   for (auto t : {PacketType::kPartitionToken, PacketType::kRegionToken, PacketType::kAck, PacketType::kNak,
                  PacketType::kPullRequest, PacketType::kTokenAck, PacketType::kViewUpdate}) {
