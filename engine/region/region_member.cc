@@ -376,7 +376,8 @@ void RegionMember::VisitPartitionToken(wire::TokenPacket& token, bool first, Tim
 }
 
 uint64_t RegionMember::RepairUpTo(const SenderState& s, uint64_t token_highest) {
-  return std::min(token_highest, std::max(s.window.highest(), s.seen_by_region_at_visit));
+  const uint64_t beyond_own = s.received_since_visit == 0 ? s.seen_by_region_at_visit : 0;
+  return std::min(token_highest, std::max(s.window.highest(), beyond_own));
 }
 
 void RegionMember::CompareWithPredecessor(const wire::SenderRecord& rec, size_t predecessor) {

@@ -210,9 +210,11 @@ class RegionMember {
   }
   // How far this member repairs (pulls, or asks others to push, or NAKs) what it lacks of a
   // sender whose highest seen in the region is `token_highest`: up to what it has seen itself (a
-  // gap below that is lost: data arrives in order) or what the region had seen by its last visit.
-  // Above both, a message may still be in flight to it (fast rounds see much of that): it is
-  // repaired from the next visit on, if still missing.
+  // gap below that is lost: data arrives in order), and up to what the region had seen by its
+  // last visit only if nothing of that sender arrived here since (its tail was lost, or this
+  // member is cut off). While messages keep arriving, those above its own highest are most
+  // likely still queued to it (a member a few rounds behind, waiting for a core, has them in its
+  // socket buffer; the token is read before data): pulling them would only bring duplicates.
   static uint64_t RepairUpTo(const SenderState& s, uint64_t token_highest);
   void Store(SenderState& s, const wire::DataPacket& m);
   void DeliverReady(wire::NodeId sender, SenderState& s, TimePoint at);

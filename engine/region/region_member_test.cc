@@ -424,6 +424,31 @@ TEST_F(RegionMemberTest, shouldPullWhatItHasNotSeenYetOnlyFromTheNextVisitOn) {
             (std::vector<wire::SeqRange>{{3, 4}, {6, 10}}));
 }
 
+// Issue 15: a member still receiving a sender's messages is behind, not cut off: what the region
+// had seen above its own highest is most likely queued to it, and it pulls that only once a
+// visit finds nothing new arrived (else every member a few rounds behind pulls duplicates).
+TEST_F(RegionMemberTest, shouldNotPullAboveItsOwnHighestWhileMessagesKeepArriving) {
+  Become(2, 3);
+  for (uint64_t s : {1, 2, 5}) FeedData(s);
+  wire::SenderRecord rec{.sender = kSender,
+                         .highest_seen = 10,
+                         .contiguous = 10,
+                         .pred_contiguous = 10,
+                         .partition_contiguous = {0}};
+  auto visit = [&](uint64_t round) {
+    AckTokensSent();
+    transport_->TakeSent();
+    FeedToken(wire::PacketType::kPartitionToken, PartitionToken(round, 0, 1, rec), 1);
+    return std::get<wire::RecoveryRequest>(OnlySent(wire::PacketType::kPullRequest).body).ranges;
+  };
+  EXPECT_EQ(visit(1), (std::vector<wire::SeqRange>{{3, 4}}));
+  FeedData(6);  // arriving: 7..10 are on their way
+  EXPECT_EQ(visit(2), (std::vector<wire::SeqRange>{{3, 4}}));
+  auto token = std::get<wire::TokenPacket>(OnlySent(wire::PacketType::kPartitionToken).body);
+  EXPECT_EQ(token.records[0].pred_missing, (std::vector<wire::SeqRange>{{3, 4}}));  // nor asks a push of them
+  EXPECT_EQ(visit(3), (std::vector<wire::SeqRange>{{3, 4}, {7, 10}}));  // nothing came: now they are lost
+}
+
 TEST_F(RegionMemberTest, shouldAnswerAPullRequestWithForwardsOfWhatItHolds) {
   Become(2, 3);
   for (uint64_t s : {1, 2, 3}) FeedData(s);
