@@ -39,7 +39,6 @@ namespace {
 using Clock = std::chrono::steady_clock;  // CLOCK_MONOTONIC: one clock for every process here
 constexpr uint64_t kEndMarker = ~uint64_t{0};
 constexpr NormNodeId kSenderId = 1;  // receivers are 2..K+1
-constexpr UINT32 kBufferSpace = 64u << 20;
 
 struct Options {
   int receivers = 1;
@@ -53,6 +52,11 @@ struct Options {
   bool json = false;
 };
 
+// NORM's buffer at the sender and per remote sender at each receiver: room for twice the queue.
+UINT32 BufferSpace(const Options& o) {
+  return static_cast<UINT32>(std::max<size_t>(64u << 20, 2 * size_t{o.queue} * (o.size + 64)));
+}
+
 struct Plan {
   Options o;
   std::string interface_name;
@@ -61,6 +65,7 @@ struct Plan {
 struct ReceiverResult {
   uint64_t delivered = 0;
   uint64_t out_of_order = 0;  // delivered with a number not above the highest delivered before
+  uint64_t aborted = 0;       // objects NORM gave up on (NORM_RX_OBJECT_ABORTED: out of buffer)
   double first_s = 0;         // seconds after the sender's start, of the first and last delivery
   double last_s = 0;
   bool ended = false;  // the end marker arrived
@@ -180,7 +185,7 @@ ReceiverResult Receive(const Plan& plan, NormNodeId id, int ready, Clock::time_p
   NormEndpoint norm(plan, id);
   NormSetDefaultSyncPolicy(norm.session(), NORM_SYNC_ALL);  // from the first message, whenever it came
   NormSetRxCacheLimit(norm.session(), static_cast<unsigned short>(std::min(2u * plan.o.queue, 65535u)));
-  if (!NormStartReceiver(norm.session(), kBufferSpace)) NormEndpoint::Fail("NormStartReceiver");
+  if (!NormStartReceiver(norm.session(), BufferSpace(plan.o))) NormEndpoint::Fail("NormStartReceiver");
   NormSetRxSocketBuffer(norm.session(), 32u << 20);
   const char one = 1;
   if (::write(ready, &one, 1) != 1) NormEndpoint::Fail("signalling readiness");
@@ -188,6 +193,7 @@ ReceiverResult Receive(const Plan& plan, NormNodeId id, int ready, Clock::time_p
   uint64_t highest = 0;
   while (Clock::now() < deadline && !r.ended) {
     auto event = norm.Next(std::chrono::milliseconds(100));
+    if (event && event->type == NORM_RX_OBJECT_ABORTED) ++r.aborted;
     if (!event || event->type != NORM_RX_OBJECT_COMPLETED || NormObjectGetType(event->object) != NORM_OBJECT_DATA) {
       continue;
     }
@@ -267,11 +273,11 @@ class Sender {
     NormSetGrttEstimate(s, 0.001);
     NormSetBackoffFactor(s, 0);
     NormSetTxRate(s, plan.o.tx_mbps * 1e6);
-    NormSetTxCacheBounds(s, std::max<NormSize>(kBufferSpace, NormSize{2} * plan.o.queue * plan.o.size),
+    NormSetTxCacheBounds(s, BufferSpace(plan.o),
                          plan.o.queue, plan.o.queue);
     std::mt19937 random(std::random_device{}());
     const auto segment = static_cast<UINT16>(std::max<size_t>(plan.o.size, 64));
-    if (!NormStartSender(s, static_cast<NormSessionId>(random()), kBufferSpace, segment, 64, 0)) {
+    if (!NormStartSender(s, static_cast<NormSessionId>(random()), BufferSpace(plan.o), segment, 64, 0)) {
       NormEndpoint::Fail("NormStartSender");
     }
     NormSetTxSocketBuffer(s, 8u << 20);
@@ -385,9 +391,10 @@ void Print(const Plan& plan, uint64_t sent, double elapsed, const std::vector<Re
     std::printf(R"({"size":%zu,"receivers":%d,"duration_s":%.3f,"sent":%llu,"sent_per_s":%.0f,"received":[)",
                 o.size, o.receivers, elapsed, static_cast<unsigned long long>(sent), sent_rate);
     for (size_t k = 0; k < results.size(); ++k) {
-      std::printf(R"(%s{"received":%llu,"per_s":%.0f,"undelivered":%llu,"out_of_order":%llu,"ended":%s})",
+      std::printf(R"(%s{"received":%llu,"per_s":%.0f,"undelivered":%llu,"aborted":%llu,"out_of_order":%llu,"ended":%s})",
                   k ? "," : "", static_cast<unsigned long long>(results[k].delivered), rate(results[k]),
                   static_cast<unsigned long long>(sent - std::min(sent, results[k].delivered)),
+                  static_cast<unsigned long long>(results[k].aborted),
                   static_cast<unsigned long long>(results[k].out_of_order), results[k].ended ? "true" : "false");
     }
     std::printf("]}\n");
