@@ -31,13 +31,14 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
 namespace {
 
 using Clock = std::chrono::steady_clock;  // CLOCK_MONOTONIC: one clock for every process here
-constexpr uint64_t kEndMarker = ~uint64_t{0};
+constexpr uint64_t kEndMarker = ~uint64_t{0};  // then, in bytes 8..15, how many messages were sent
 constexpr NormNodeId kSenderId = 1;  // receivers are 2..K+1
 
 struct Options {
@@ -68,7 +69,7 @@ struct ReceiverResult {
   uint64_t aborted = 0;       // objects NORM gave up on (NORM_RX_OBJECT_ABORTED: out of buffer)
   double first_s = 0;         // seconds after the sender's start, of the first and last delivery
   double last_s = 0;
-  bool ended = false;  // the end marker arrived
+  bool ended = false;  // the end marker arrived (objects may complete after it: NORM repairs out of order)
 };
 
 bool SafeInterface(in_addr_t a) {
@@ -100,7 +101,7 @@ std::variant<Plan, int> ParseFlags(int argc, char** argv) {
   app.add_option("-k,--receivers", o.receivers, "receiver processes")->capture_default_str()->check(CLI::Range(1, 64));
   app.add_option("-s,--size", o.size, "message bytes (one NORM segment each)")
       ->capture_default_str()
-      ->check(CLI::Range(8, 8972));
+      ->check(CLI::Range(16, 8972));
   app.add_option("-d,--duration", o.duration_s, "seconds of sending")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 3600.0));
@@ -191,17 +192,19 @@ ReceiverResult Receive(const Plan& plan, NormNodeId id, int ready, Clock::time_p
   if (::write(ready, &one, 1) != 1) NormEndpoint::Fail("signalling readiness");
   ReceiverResult r;
   uint64_t highest = 0;
-  while (Clock::now() < deadline && !r.ended) {
+  uint64_t expected = UINT64_MAX;  // from the end marker
+  while (Clock::now() < deadline && !(r.ended && r.delivered >= expected)) {
     auto event = norm.Next(std::chrono::milliseconds(100));
     if (event && event->type == NORM_RX_OBJECT_ABORTED) ++r.aborted;
     if (!event || event->type != NORM_RX_OBJECT_COMPLETED || NormObjectGetType(event->object) != NORM_OBJECT_DATA) {
       continue;
     }
-    if (NormObjectGetSize(event->object) < 8) continue;
+    if (NormObjectGetSize(event->object) < 16) continue;
     uint64_t seq;
     std::memcpy(&seq, NormDataAccessData(event->object), 8);
     if (seq == kEndMarker) {
       r.ended = true;
+      std::memcpy(&expected, NormDataAccessData(event->object) + 8, 8);
       continue;
     }
     const double at = SecondsSince(start);
@@ -313,17 +316,19 @@ class Sender {
   uint64_t sent() const { return seq_; }
 
  private:
+  // Message `seq` (or the end marker, with the count sent so far).
   bool Enqueue(uint64_t seq) {
     auto buffer = std::make_unique<char[]>(plan_.o.size);
     std::memset(buffer.get(), 'n', plan_.o.size);
     std::memcpy(buffer.get(), &seq, 8);
+    if (seq == kEndMarker) std::memcpy(buffer.get() + 8, &seq_, 8);
     const NormObjectHandle object =
         NormDataEnqueue(norm_.session(), buffer.get(), static_cast<UINT32>(plan_.o.size));
     if (object == NORM_OBJECT_INVALID) {
       vacancy_ = false;  // NORM_TX_QUEUE_VACANCY says when to try again
       return false;
     }
-    NormObjectSetUserData(object, buffer.release());
+    buffers_.emplace(object, std::move(buffer));
     last_object_ = object;
     ++unacknowledged_;
     if (!watermark_pending_ && unacknowledged_ >= plan_.o.queue / 2) Watermark(object);
@@ -361,7 +366,7 @@ class Sender {
         }
         break;
       case NORM_TX_OBJECT_PURGED:
-        delete[] static_cast<const char*>(NormObjectGetUserData(event.object));
+        buffers_.erase(event.object);
         break;
       default:
         break;
@@ -369,6 +374,9 @@ class Sender {
   }
 
   const Plan& plan_;
+  // What NORM sends from, by object, until it purges the object. Declared before norm_, so
+  // destroyed after NORM is.
+  std::unordered_map<NormObjectHandle, std::unique_ptr<char[]>> buffers_;
   NormEndpoint norm_;
   uint64_t seq_ = 0;
   bool vacancy_ = true;
