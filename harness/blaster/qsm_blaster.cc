@@ -25,7 +25,12 @@
 #include <variant>
 #include <vector>
 
+#include "harness/blaster/receiver_processes.h"
+
 namespace {
+
+using qsm::blaster::ParseGroupAndInterface;
+using qsm::blaster::ReceiverProcesses;
 
 using Clock = std::chrono::steady_clock;
 constexpr uint64_t kEndMarker = ~uint64_t{0};
@@ -52,11 +57,6 @@ struct ReceiverResult {
 [[noreturn]] void Die(const std::string& what) {
   std::fprintf(stderr, "qsm-blaster: %s: %s\n", what.c_str(), std::strerror(errno));
   std::exit(1);
-}
-
-bool SafeInterface(in_addr_t a) {
-  const uint32_t h = ntohl(a);
-  return (h >> 24) == 127 || (h >> 17) == (0xC612u >> 1);
 }
 
 int ReceiverSocket(const Options& o, in_addr group, in_addr iface) {
@@ -152,55 +152,17 @@ std::variant<Plan, int> ParseFlags(int argc, char** argv) {
       return 2;
     }
   }
-  if (::inet_pton(AF_INET, o.group.c_str(), &plan.group) != 1 || (ntohl(plan.group.s_addr) >> 28) != 0xE) {
-    std::fprintf(stderr, "qsm-blaster: --group '%s' is not an IPv4 multicast address\n", o.group.c_str());
-    return 2;
-  }
-  if (::inet_pton(AF_INET, o.interface.c_str(), &plan.iface) != 1 || !SafeInterface(plan.iface.s_addr)) {
-    std::fprintf(stderr, "qsm-blaster: --interface '%s' must be an address in 127.0.0.0/8 or 198.18.0.0/15\n",
-                 o.interface.c_str());
-    return 2;
-  }
+  if (!ParseGroupAndInterface("qsm-blaster", o.group, o.interface, plan.group, plan.iface)) return 2;
   return plan;
 }
 
-struct Receivers {
-  std::vector<pid_t> pids;
-  std::vector<int> result_pipes;
-};
-
 // Forks the receivers. Sockets are opened before fork so every receiver is joined before sending starts.
-Receivers StartReceivers(const Plan& plan, Clock::time_point deadline) {
-  Receivers rs;
+void StartReceivers(const Plan& plan, Clock::time_point deadline, ReceiverProcesses<ReceiverResult>& receivers) {
   for (int k = 0; k < plan.o.receivers; ++k) {
-    int fd = ReceiverSocket(plan.o, plan.group, plan.iface);
-    int pipefd[2];
-    if (::pipe(pipefd) != 0) Die("pipe");
-    pid_t pid = ::fork();
-    if (pid < 0) Die("fork");
-    if (pid == 0) {
-      ::close(pipefd[0]);
-      ReceiverResult r = Receive(fd, deadline, plan.o.size);
-      if (::write(pipefd[1], &r, sizeof r) != sizeof r) _exit(1);
-      _exit(0);
-    }
+    const int fd = ReceiverSocket(plan.o, plan.group, plan.iface);
+    receivers.Fork([&] { return Receive(fd, deadline, plan.o.size); });
     ::close(fd);
-    ::close(pipefd[1]);
-    rs.pids.push_back(pid);
-    rs.result_pipes.push_back(pipefd[0]);
   }
-  return rs;
-}
-
-std::vector<ReceiverResult> CollectResults(const Receivers& rs) {
-  std::vector<ReceiverResult> results(rs.pids.size());
-  for (size_t k = 0; k < rs.pids.size(); ++k) {
-    if (::read(rs.result_pipes[k], &results[k], sizeof results[k]) != sizeof results[k]) {
-      std::fprintf(stderr, "qsm-blaster: receiver %zu reported nothing\n", k + 1);
-    }
-    ::waitpid(rs.pids[k], nullptr, 0);
-  }
-  return results;
 }
 
 // The sender: multicasts numbered datagrams in sendmmsg batches for the duration, then the end
@@ -286,10 +248,10 @@ void Print(const Plan& plan, uint64_t sent, double elapsed, const std::vector<Re
   };
   if (o.json) {
     std::printf(
-        "{\"size\":%zu,\"receivers\":%d,\"duration_s\":%.3f,\"sent\":%llu,\"sent_per_s\":%.0f,\"received\":[",
+        R"({"size":%zu,"receivers":%d,"duration_s":%.3f,"sent":%llu,"sent_per_s":%.0f,"received":[)",
         o.size, o.receivers, elapsed, static_cast<unsigned long long>(sent), sent_rate);
     for (size_t k = 0; k < results.size(); ++k) {
-      std::printf("%s{\"received\":%llu,\"per_s\":%.0f,\"loss\":%.6f}", k ? "," : "",
+      std::printf(R"(%s{"received":%llu,"per_s":%.0f,"loss":%.6f})", k ? "," : "",
                   static_cast<unsigned long long>(results[k].received),
                   static_cast<double>(results[k].received) / elapsed, loss(results[k]));
     }
@@ -317,10 +279,11 @@ int main(int argc, char** argv) {
   const Plan& plan = std::get<Plan>(parsed);
   const auto duration =
       std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(plan.o.duration_s));
-  const Receivers receivers = StartReceivers(plan, Clock::now() + duration + std::chrono::seconds(5));
+  ReceiverProcesses<ReceiverResult> receivers("qsm-blaster");
+  StartReceivers(plan, Clock::now() + duration + std::chrono::seconds(5), receivers);
   Sender sender(plan);
   const double elapsed = sender.Blast(duration);
   sender.SendEndMarkers();
-  Print(plan, sender.sent(), elapsed, CollectResults(receivers));
+  Print(plan, sender.sent(), elapsed, receivers.Collect());
   return 0;
 }

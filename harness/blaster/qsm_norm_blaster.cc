@@ -35,7 +35,12 @@
 #include <variant>
 #include <vector>
 
+#include "harness/blaster/receiver_processes.h"
+
 namespace {
+
+using qsm::blaster::ParseGroupAndInterface;
+using qsm::blaster::ReceiverProcesses;
 
 using Clock = std::chrono::steady_clock;  // CLOCK_MONOTONIC: one clock for every process here
 constexpr uint64_t kEndMarker = ~uint64_t{0};  // then, in bytes 8..15, how many messages were sent
@@ -71,11 +76,6 @@ struct ReceiverResult {
   double last_s = 0;
   bool ended = false;  // the end marker arrived (objects may complete after it: NORM repairs out of order)
 };
-
-bool SafeInterface(in_addr_t a) {
-  const uint32_t h = ntohl(a);
-  return (h >> 24) == 127 || (h >> 17) == (0xC612u >> 1);
-}
 
 // The name of the interface that has this address (NORM takes a name), or nullopt.
 std::optional<std::string> InterfaceNamed(in_addr address) {
@@ -122,15 +122,7 @@ std::variant<Plan, int> ParseFlags(int argc, char** argv) {
     return app.exit(e);
   }
   in_addr group{}, iface{};
-  if (::inet_pton(AF_INET, o.group.c_str(), &group) != 1 || (ntohl(group.s_addr) >> 28) != 0xE) {
-    std::fprintf(stderr, "qsm-norm-blaster: --group '%s' is not an IPv4 multicast address\n", o.group.c_str());
-    return 2;
-  }
-  if (::inet_pton(AF_INET, o.interface.c_str(), &iface) != 1 || !SafeInterface(iface.s_addr)) {
-    std::fprintf(stderr, "qsm-norm-blaster: --interface '%s' must be an address in 127.0.0.0/8 or 198.18.0.0/15\n",
-                 o.interface.c_str());
-    return 2;
-  }
+  if (!ParseGroupAndInterface("qsm-norm-blaster", o.group, o.interface, group, iface)) return 2;
   auto name = InterfaceNamed(iface);
   if (!name) {
     std::fprintf(stderr, "qsm-norm-blaster: no interface here has the address %s\n", o.interface.c_str());
@@ -220,28 +212,17 @@ ReceiverResult Receive(const Plan& plan, NormNodeId id, int ready, Clock::time_p
   return r;
 }
 
-struct Receivers {
-  std::vector<pid_t> pids;
-  std::vector<int> result_pipes;
-};
-
 // Forks the receivers before this process creates any NORM instance (NORM runs threads), and
 // returns once each listens.
-Receivers StartReceivers(const Plan& plan, Clock::time_point start, Clock::time_point deadline) {
-  Receivers rs;
+void StartReceivers(const Plan& plan, Clock::time_point start, Clock::time_point deadline,
+                    ReceiverProcesses<ReceiverResult>& receivers) {
   for (int k = 0; k < plan.o.receivers; ++k) {
-    int result[2], ready[2];
-    if (::pipe(result) != 0 || ::pipe(ready) != 0) NormEndpoint::Fail("pipe");
-    const pid_t pid = ::fork();
-    if (pid < 0) NormEndpoint::Fail("fork");
-    if (pid == 0) {
-      ::close(result[0]);
+    int ready[2];
+    if (::pipe(ready) != 0) NormEndpoint::Fail("pipe");
+    receivers.Fork([&] {
       ::close(ready[0]);
-      const ReceiverResult r = Receive(plan, kSenderId + 1 + static_cast<NormNodeId>(k), ready[1], start, deadline);
-      if (::write(result[1], &r, sizeof r) != sizeof r) _exit(1);
-      _exit(0);
-    }
-    ::close(result[1]);
+      return Receive(plan, kSenderId + 1 + static_cast<NormNodeId>(k), ready[1], start, deadline);
+    });
     ::close(ready[1]);
     char byte = 0;
     if (::read(ready[0], &byte, 1) != 1) {
@@ -249,21 +230,7 @@ Receivers StartReceivers(const Plan& plan, Clock::time_point start, Clock::time_
       std::exit(1);
     }
     ::close(ready[0]);
-    rs.pids.push_back(pid);
-    rs.result_pipes.push_back(result[0]);
   }
-  return rs;
-}
-
-std::vector<ReceiverResult> CollectResults(const Receivers& rs) {
-  std::vector<ReceiverResult> results(rs.pids.size());
-  for (size_t k = 0; k < rs.pids.size(); ++k) {
-    if (::read(rs.result_pipes[k], &results[k], sizeof results[k]) != sizeof results[k]) {
-      std::fprintf(stderr, "qsm-norm-blaster: receiver %zu reported nothing\n", k + 1);
-    }
-    ::waitpid(rs.pids[k], nullptr, 0);
-  }
-  return results;
 }
 
 // The sender: NORM data objects with ACK-based flow control (see the file comment). Each message
@@ -430,11 +397,12 @@ int main(int argc, char** argv) {
       std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(plan.o.duration_s));
   const auto deadline = Clock::now() + duration + std::chrono::seconds(15);
   const auto receivers_start = Clock::now();
-  const Receivers receivers = StartReceivers(plan, receivers_start, deadline);
+  ReceiverProcesses<ReceiverResult> receivers("qsm-norm-blaster");
+  StartReceivers(plan, receivers_start, deadline, receivers);
   Sender sender(plan);
   const auto start = Clock::now();
   const double elapsed = sender.Run(start, duration);
-  std::vector<ReceiverResult> results = CollectResults(receivers);
+  std::vector<ReceiverResult> results = receivers.Collect();
   // Receivers measured from before the sender existed: move their times to the sender's start.
   const double offset = std::chrono::duration<double>(start - receivers_start).count();
   for (ReceiverResult& r : results) {
