@@ -65,6 +65,9 @@ class AsioTransportImpl final : public AsioTransport {
     iovecs_.resize(batch);
     addresses_.resize(batch);
     buffers_.resize(batch);
+    send_headers_.resize(batch);
+    send_iovecs_.resize(batch);
+    send_addresses_.resize(batch);
   }
 
   ~AsioTransportImpl() override {
@@ -162,28 +165,28 @@ class AsioTransportImpl final : public AsioTransport {
   size_t SendBatch(std::span<const OutgoingDatagram> batch) override {
     size_t done = 0;
     while (done < batch.size()) {
-      const size_t k = std::min(batch.size() - done, headers_.size());
+      const size_t k = std::min(batch.size() - done, send_headers_.size());
       size_t prepared = 0;
       for (; prepared < k; ++prepared) {
         const auto& d = batch[done + prepared];
         if (!Allowed(d.to)) break;
-        sockaddr_in& sa = addresses_[prepared];
+        sockaddr_in& sa = send_addresses_[prepared];
         sa = sockaddr_in{};
         sa.sin_family = AF_INET;
         sa.sin_port = htons(d.to.port);
         sa.sin_addr.s_addr = htonl(d.to.address);
-        iovecs_[prepared] = iovec{const_cast<std::byte*>(d.bytes.data()), d.bytes.size()};
-        headers_[prepared] = mmsghdr{};
-        headers_[prepared].msg_hdr.msg_name = &sa;
-        headers_[prepared].msg_hdr.msg_namelen = sizeof sa;
-        headers_[prepared].msg_hdr.msg_iov = &iovecs_[prepared];
-        headers_[prepared].msg_hdr.msg_iovlen = 1;
+        send_iovecs_[prepared] = iovec{const_cast<std::byte*>(d.bytes.data()), d.bytes.size()};
+        send_headers_[prepared] = mmsghdr{};
+        send_headers_[prepared].msg_hdr.msg_name = &sa;
+        send_headers_[prepared].msg_hdr.msg_namelen = sizeof sa;
+        send_headers_[prepared].msg_hdr.msg_iov = &send_iovecs_[prepared];
+        send_headers_[prepared].msg_hdr.msg_iovlen = 1;
       }
       if (prepared == 0) {  // the next datagram is not allowed
         counters_.Add(Counter::kSendErrors);
         return done;
       }
-      const int n = ::sendmmsg(unicast_.native_handle(), headers_.data(), static_cast<unsigned>(prepared),
+      const int n = ::sendmmsg(unicast_.native_handle(), send_headers_.data(), static_cast<unsigned>(prepared),
                                MSG_DONTWAIT);
       if (n < 0) {
         counters_.Add(errno == EAGAIN || errno == ENOBUFS ? Counter::kSendWouldBlock : Counter::kSendErrors);
@@ -272,19 +275,21 @@ class AsioTransportImpl final : public AsioTransport {
     size_t total = 0;
     for (;;) {
       if (pool_.available() < reserve || total >= max) return total;
+      // A slot is set up when it gets a new buffer; one whose buffer is still there (nothing
+      // arrived in it, or it was truncated) keeps its set-up, so an empty poll costs no set-up.
       size_t k = 0;
       for (; k < headers_.size(); ++k) {
         if (!buffers_[k]) {
           buffers_[k] = pool_.Acquire();
           if (!buffers_[k]) break;
+          auto space = buffers_[k].space();
+          iovecs_[k] = iovec{space.data(), space.size()};
+          headers_[k] = mmsghdr{};
+          headers_[k].msg_hdr.msg_name = &addresses_[k];
+          headers_[k].msg_hdr.msg_iov = &iovecs_[k];
+          headers_[k].msg_hdr.msg_iovlen = 1;
         }
-        auto space = buffers_[k].space();
-        iovecs_[k] = iovec{space.data(), space.size()};
-        headers_[k] = mmsghdr{};
-        headers_[k].msg_hdr.msg_name = &addresses_[k];
-        headers_[k].msg_hdr.msg_namelen = sizeof(sockaddr_in);
-        headers_[k].msg_hdr.msg_iov = &iovecs_[k];
-        headers_[k].msg_hdr.msg_iovlen = 1;
+        headers_[k].msg_hdr.msg_namelen = sizeof(sockaddr_in);  // value-result: the kernel sets it
       }
       if (k == 0) {
         counters_.Add(Counter::kPoolExhausted);  // the socket keeps its input until buffers return
@@ -328,9 +333,14 @@ class AsioTransportImpl final : public AsioTransport {
   TransportHandler* handler_ = nullptr;
   AsioWaker waker_;
   // recvmmsg/sendmmsg scratch, sized to config.batch once.
+  // Receiving (Drain): slot k holds buffers_[k], set up once per buffer.
   std::vector<mmsghdr> headers_;
   std::vector<iovec> iovecs_;
   std::vector<sockaddr_in> addresses_;
+  // Sending (SendBatch), apart: a send must not disturb the receive slots' set-up.
+  std::vector<mmsghdr> send_headers_;
+  std::vector<iovec> send_iovecs_;
+  std::vector<sockaddr_in> send_addresses_;
   std::vector<PooledBuffer> buffers_;
 };
 
