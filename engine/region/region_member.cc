@@ -179,6 +179,7 @@ void RegionMember::OnData(wire::PacketType type, wire::NodeId source, const wire
   }
   s.active = true;
   ++s.received_since_visit;
+  if (type != wire::PacketType::kForward) s.heard_from_sender = true;
   if (data.region_seq == s.delivered + 1 && !layout_->i_cache(data.region_seq)) {
     // In order and not ours to cache: deliver straight from the packet, store nothing.
     ++s.delivered;
@@ -338,6 +339,7 @@ void RegionMember::VisitPartitionToken(wire::TokenPacket& token, bool first, Tim
         rate = static_cast<uint32_t>(std::min(4e9, static_cast<double>(s->received_since_visit) / seconds));
       }
       s->received_since_visit = 0;
+      s->heard_from_sender = false;
       s->last_visit = now;
       s->active = false;
     }
@@ -376,7 +378,7 @@ void RegionMember::VisitPartitionToken(wire::TokenPacket& token, bool first, Tim
 }
 
 uint64_t RegionMember::RepairUpTo(const SenderState& s, uint64_t token_highest) {
-  const uint64_t beyond_own = s.received_since_visit == 0 ? s.seen_by_region_at_visit : 0;
+  const uint64_t beyond_own = s.heard_from_sender ? 0 : s.seen_by_region_at_visit;
   return std::min(token_highest, std::max(s.window.highest(), beyond_own));
 }
 

@@ -174,6 +174,9 @@ class RegionMember {
     uint64_t received_since_visit = 0;  // for the receive rate
     TimePoint last_visit{};
     uint64_t seen_by_region_at_visit = 0;  // the token's highest seen at this member's last visit
+    // A new message came from the sender itself (data or retransmission, not a forward) since
+    // this member's last visit: its stream is still flowing (RepairUpTo).
+    bool heard_from_sender = false;
     bool active = false;  // received something since the last token visit
   };
   struct Forward {
@@ -211,9 +214,10 @@ class RegionMember {
   // How far this member repairs (pulls, or asks others to push, or NAKs) what it lacks of a
   // sender whose highest seen in the region is `token_highest`: up to what it has seen itself (a
   // gap below that is lost: data arrives in order), and up to what the region had seen by its
-  // last visit only if nothing of that sender arrived here since (its tail was lost, or this
-  // member is cut off). While messages keep arriving, those above its own highest are most
-  // likely still queued to it (a member a few rounds behind, waiting for a core, has them in its
+  // last visit only if nothing came from the sender itself since (its tail was lost, or this
+  // member is cut off; forwards do not count, so a cut-off member keeps repairing every visit).
+  // While the sender's messages keep arriving, those above its own highest are most likely
+  // still queued to it (a member a few rounds behind, waiting for a core, has them in its
   // socket buffer; the token is read before data): pulling them would only bring duplicates.
   static uint64_t RepairUpTo(const SenderState& s, uint64_t token_highest);
   void Store(SenderState& s, const wire::DataPacket& m);

@@ -449,6 +449,29 @@ TEST_F(RegionMemberTest, shouldNotPullAboveItsOwnHighestWhileMessagesKeepArrivin
   EXPECT_EQ(visit(3), (std::vector<wire::SeqRange>{{3, 4}, {7, 10}}));  // nothing came: now they are lost
 }
 
+// What a member's own pulls bring back (forwards) does not count as the sender's stream flowing:
+// a member cut off from the sender's multicast repairs beyond its highest at every visit, not
+// every other one.
+TEST_F(RegionMemberTest, shouldKeepPullingAboveItsOwnHighestWhenOnlyForwardsArrive) {
+  Become(2, 3);
+  for (uint64_t s : {1, 3}) FeedData(s);
+  wire::SenderRecord rec{.sender = kSender,
+                         .highest_seen = 10,
+                         .contiguous = 10,
+                         .pred_contiguous = 10,
+                         .partition_contiguous = {0}};
+  auto visit = [&](uint64_t round) {
+    AckTokensSent();
+    transport_->TakeSent();
+    FeedToken(wire::PacketType::kPartitionToken, PartitionToken(round, 0, 1, rec), 1);
+    return std::get<wire::RecoveryRequest>(OnlySent(wire::PacketType::kPullRequest).body).ranges;
+  };
+  EXPECT_EQ(visit(1), (std::vector<wire::SeqRange>{{2, 2}}));  // data was arriving: 4..10 may be queued
+  FeedData(2, wire::PacketType::kForward);  // the answer, and a push from a peer; nothing from the sender
+  FeedData(4, wire::PacketType::kForward);
+  EXPECT_EQ(visit(2), (std::vector<wire::SeqRange>{{5, 10}}));
+}
+
 TEST_F(RegionMemberTest, shouldAnswerAPullRequestWithForwardsOfWhatItHolds) {
   Become(2, 3);
   for (uint64_t s : {1, 2, 3}) FeedData(s);
