@@ -122,6 +122,24 @@ class RegionMemberTest : public ::testing::Test {
     transport_->TakeSent();
     FeedToken(wire::PacketType::kRegionToken, region, 1);
   }
+  // Member 1 hands this member (its partition successor) the partition token of `round`, where
+  // kSender's messages up to `region_highest` have been seen and are held by member 1. Returns
+  // the ranges this member then pulls (the token's earlier output is taken away first).
+  std::vector<wire::SeqRange> PullsAtVisit(uint64_t round, uint64_t region_highest) {
+    AckTokensSent();
+    transport_->TakeSent();
+    const wire::SenderRecord rec{.sender = kSender,
+                                 .highest_seen = region_highest,
+                                 .contiguous = region_highest,
+                                 .pred_contiguous = region_highest,
+                                 .partition_contiguous = {0}};
+    FeedToken(wire::PacketType::kPartitionToken, PartitionToken(round, 0, 1, rec), 1);
+    return std::get<wire::RecoveryRequest>(OnlySent(wire::PacketType::kPullRequest).body).ranges;
+  }
+  // What this member asked its predecessor to push, in the partition token it passed on.
+  std::vector<wire::SeqRange> PushAskedFor() {
+    return std::get<wire::TokenPacket>(OnlySent(wire::PacketType::kPartitionToken).body).records[0].pred_missing;
+  }
   // Sends every queued forward; returns their destinations and seqs.
   std::vector<std::pair<Endpoint, uint64_t>> DrainForwards() {
     std::vector<std::byte> scratch;
@@ -407,21 +425,9 @@ TEST_F(RegionMemberTest, shouldPushWhatThePredecessorLacksAndPullWhatItHas) {
 TEST_F(RegionMemberTest, shouldPullWhatItHasNotSeenYetOnlyFromTheNextVisitOn) {
   Become(2, 3);
   for (uint64_t s : {1, 2, 5}) FeedData(s);  // lacks 3, 4 (lost) and 6..10 (perhaps in flight)
-  wire::SenderRecord rec{.sender = kSender,
-                         .highest_seen = 10,
-                         .contiguous = 10,
-                         .pred_contiguous = 10,
-                         .partition_contiguous = {0}};
-  FeedToken(wire::PacketType::kPartitionToken, PartitionToken(1, 0, 1, rec), 1);
-  EXPECT_EQ(std::get<wire::RecoveryRequest>(OnlySent(wire::PacketType::kPullRequest).body).ranges,
-            (std::vector<wire::SeqRange>{{3, 4}}));
-  auto token = std::get<wire::TokenPacket>(OnlySent(wire::PacketType::kPartitionToken).body);
-  EXPECT_EQ(token.records[0].pred_missing, (std::vector<wire::SeqRange>{{3, 4}}));  // no push of 6..10 yet
-  AckTokensSent();
-  transport_->TakeSent();
-  FeedToken(wire::PacketType::kPartitionToken, PartitionToken(2, 0, 1, rec), 1);  // next round: still missing
-  EXPECT_EQ(std::get<wire::RecoveryRequest>(OnlySent(wire::PacketType::kPullRequest).body).ranges,
-            (std::vector<wire::SeqRange>{{3, 4}, {6, 10}}));
+  EXPECT_EQ(PullsAtVisit(1, 10), (std::vector<wire::SeqRange>{{3, 4}}));
+  EXPECT_EQ(PushAskedFor(), (std::vector<wire::SeqRange>{{3, 4}}));  // no push of 6..10 yet
+  EXPECT_EQ(PullsAtVisit(2, 10), (std::vector<wire::SeqRange>{{3, 4}, {6, 10}}));  // next round: still missing
 }
 
 // Issue 15: a member still receiving a sender's messages is behind, not cut off: what the region
@@ -430,23 +436,11 @@ TEST_F(RegionMemberTest, shouldPullWhatItHasNotSeenYetOnlyFromTheNextVisitOn) {
 TEST_F(RegionMemberTest, shouldNotPullAboveItsOwnHighestWhileMessagesKeepArriving) {
   Become(2, 3);
   for (uint64_t s : {1, 2, 5}) FeedData(s);
-  wire::SenderRecord rec{.sender = kSender,
-                         .highest_seen = 10,
-                         .contiguous = 10,
-                         .pred_contiguous = 10,
-                         .partition_contiguous = {0}};
-  auto visit = [&](uint64_t round) {
-    AckTokensSent();
-    transport_->TakeSent();
-    FeedToken(wire::PacketType::kPartitionToken, PartitionToken(round, 0, 1, rec), 1);
-    return std::get<wire::RecoveryRequest>(OnlySent(wire::PacketType::kPullRequest).body).ranges;
-  };
-  EXPECT_EQ(visit(1), (std::vector<wire::SeqRange>{{3, 4}}));
+  EXPECT_EQ(PullsAtVisit(1, 10), (std::vector<wire::SeqRange>{{3, 4}}));
   FeedData(6);  // arriving: 7..10 are on their way
-  EXPECT_EQ(visit(2), (std::vector<wire::SeqRange>{{3, 4}}));
-  auto token = std::get<wire::TokenPacket>(OnlySent(wire::PacketType::kPartitionToken).body);
-  EXPECT_EQ(token.records[0].pred_missing, (std::vector<wire::SeqRange>{{3, 4}}));  // nor asks a push of them
-  EXPECT_EQ(visit(3), (std::vector<wire::SeqRange>{{3, 4}, {7, 10}}));  // nothing came: now they are lost
+  EXPECT_EQ(PullsAtVisit(2, 10), (std::vector<wire::SeqRange>{{3, 4}}));
+  EXPECT_EQ(PushAskedFor(), (std::vector<wire::SeqRange>{{3, 4}}));  // nor asks a push of them
+  EXPECT_EQ(PullsAtVisit(3, 10), (std::vector<wire::SeqRange>{{3, 4}, {7, 10}}));  // nothing came: now they are lost
 }
 
 // What a member's own pulls bring back (forwards) does not count as the sender's stream flowing:
@@ -455,21 +449,10 @@ TEST_F(RegionMemberTest, shouldNotPullAboveItsOwnHighestWhileMessagesKeepArrivin
 TEST_F(RegionMemberTest, shouldKeepPullingAboveItsOwnHighestWhenOnlyForwardsArrive) {
   Become(2, 3);
   for (uint64_t s : {1, 3}) FeedData(s);
-  wire::SenderRecord rec{.sender = kSender,
-                         .highest_seen = 10,
-                         .contiguous = 10,
-                         .pred_contiguous = 10,
-                         .partition_contiguous = {0}};
-  auto visit = [&](uint64_t round) {
-    AckTokensSent();
-    transport_->TakeSent();
-    FeedToken(wire::PacketType::kPartitionToken, PartitionToken(round, 0, 1, rec), 1);
-    return std::get<wire::RecoveryRequest>(OnlySent(wire::PacketType::kPullRequest).body).ranges;
-  };
-  EXPECT_EQ(visit(1), (std::vector<wire::SeqRange>{{2, 2}}));  // data was arriving: 4..10 may be queued
+  EXPECT_EQ(PullsAtVisit(1, 10), (std::vector<wire::SeqRange>{{2, 2}}));  // data was arriving: 4..10 may be queued
   FeedData(2, wire::PacketType::kForward);  // the answer, and a push from a peer; nothing from the sender
   FeedData(4, wire::PacketType::kForward);
-  EXPECT_EQ(visit(2), (std::vector<wire::SeqRange>{{5, 10}}));
+  EXPECT_EQ(PullsAtVisit(2, 10), (std::vector<wire::SeqRange>{{5, 10}}));
 }
 
 TEST_F(RegionMemberTest, shouldAnswerAPullRequestWithForwardsOfWhatItHolds) {
