@@ -1,17 +1,19 @@
-// What the blasters (qsm-blaster, qsm-norm-blaster) share: the multicast group and interface
-// flags, checked for network safety, and receiver processes that each report one result
-// through a pipe.
+// What the blasters (qsm-blaster, qsm-norm-blaster) share: the flags both take, the multicast
+// group and interface checked for network safety, and receiver processes that each report one
+// result through a pipe.
 #pragma once
 
 #include <arpa/inet.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -38,6 +40,43 @@ inline bool ParseGroupAndInterface(const char* tool, const std::string& group_te
     return false;
   }
   return true;
+}
+
+// The flags both blasters take; a tool's own options derive from it.
+struct CommonFlags {
+  CommonFlags(std::string default_group, uint16_t default_port)
+      : group(std::move(default_group)), port(default_port) {}
+  int receivers = 1;
+  double duration_s = 5;
+  std::string group;
+  uint16_t port;
+  std::string interface = "127.0.0.1";
+  bool json = false;
+};
+
+inline void AddCommonFlags(CLI::App& app, CommonFlags& f) {
+  app.add_option("-k,--receivers", f.receivers, "receiver processes")->capture_default_str()->check(CLI::Range(1, 64));
+  app.add_option("-d,--duration", f.duration_s, "seconds of sending")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 3600.0));
+  app.add_option("--group", f.group, "multicast group address")->capture_default_str();
+  app.add_option("--port", f.port, "multicast port")->capture_default_str();
+  app.add_option("--interface", f.interface, "multicast interface address (127.0.0.0/8 or 198.18.0.0/15)")
+      ->capture_default_str();
+  app.add_flag("--json", f.json, "print one JSON object instead of a table");
+}
+
+// Parses the command line (every flag added to `app`, AddCommonFlags' among them) and checks the
+// group and interface. nullopt: go on; else the exit code (0 after --help, 2 for a bad flag).
+inline std::optional<int> ParseFlags(CLI::App& app, int argc, char** argv, const char* tool, const CommonFlags& f,
+                                     in_addr& group, in_addr& interface) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (!ParseGroupAndInterface(tool, f.group, f.interface, group, interface)) return 2;
+  return std::nullopt;
 }
 
 // Receiver processes of one tool (`tool` names it in messages), each reporting a `Result`.

@@ -25,26 +25,20 @@
 #include <variant>
 #include <vector>
 
-#include "harness/blaster/receiver_processes.h"
+#include "harness/blaster/blaster.h"
 
 namespace {
 
-using qsm::blaster::ParseGroupAndInterface;
 using qsm::blaster::ReceiverProcesses;
 
 using Clock = std::chrono::steady_clock;
 constexpr uint64_t kEndMarker = ~uint64_t{0};
 constexpr size_t kBatch = 64;
 
-struct Options {
-  int receivers = 1;
+struct Options : qsm::blaster::CommonFlags {
+  Options() : CommonFlags("239.255.0.2", 7600) {}
   size_t size = 1000;
-  double duration_s = 5;
   std::string rate = "max";
-  std::string group = "239.255.0.2";
-  uint16_t port = 7600;
-  std::string interface = "127.0.0.1";
-  bool json = false;
 };
 
 struct ReceiverResult {
@@ -122,24 +116,10 @@ std::variant<Plan, int> ParseFlags(int argc, char** argv) {
   Plan plan;
   Options& o = plan.o;
   CLI::App app{"qsm-blaster: raw unreliable UDP multicast, 1 sender to K receiver processes on loopback"};
-  app.add_option("-k,--receivers", o.receivers, "receiver processes")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 64));
+  qsm::blaster::AddCommonFlags(app, o);
   app.add_option("-s,--size", o.size, "datagram bytes")->capture_default_str()->check(CLI::Range(8, 65000));
-  app.add_option("-d,--duration", o.duration_s, "seconds of sending")
-      ->capture_default_str()
-      ->check(CLI::Range(0.1, 3600.0));
   app.add_option("-r,--rate", o.rate, "datagrams/s, or max")->capture_default_str();
-  app.add_option("--group", o.group, "multicast group address")->capture_default_str();
-  app.add_option("--port", o.port, "multicast port")->capture_default_str();
-  app.add_option("--interface", o.interface, "multicast interface (127.0.0.0/8 or 198.18.0.0/15)")
-      ->capture_default_str();
-  app.add_flag("--json", o.json, "print one JSON object instead of a table");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  if (auto code = qsm::blaster::ParseFlags(app, argc, argv, "qsm-blaster", o, plan.group, plan.iface)) return *code;
   if (o.rate != "max") {
     try {
       plan.rate = std::stod(o.rate);
@@ -152,7 +132,6 @@ std::variant<Plan, int> ParseFlags(int argc, char** argv) {
       return 2;
     }
   }
-  if (!ParseGroupAndInterface("qsm-blaster", o.group, o.interface, plan.group, plan.iface)) return 2;
   return plan;
 }
 

@@ -35,27 +35,21 @@
 #include <variant>
 #include <vector>
 
-#include "harness/blaster/receiver_processes.h"
+#include "harness/blaster/blaster.h"
 
 namespace {
 
-using qsm::blaster::ParseGroupAndInterface;
 using qsm::blaster::ReceiverProcesses;
 
 using Clock = std::chrono::steady_clock;  // CLOCK_MONOTONIC: one clock for every process here
 constexpr uint64_t kEndMarker = ~uint64_t{0};  // then, in bytes 8..15, how many messages were sent
 constexpr NormNodeId kSenderId = 1;  // receivers are 2..K+1
 
-struct Options {
-  int receivers = 1;
+struct Options : qsm::blaster::CommonFlags {
+  Options() : CommonFlags("239.255.0.3", 7610) {}
   size_t size = 1000;
-  double duration_s = 5;
   unsigned queue = 8192;  // messages enqueued and not yet acknowledged, at most
   double tx_mbps = 20000;
-  std::string group = "239.255.0.3";
-  uint16_t port = 7610;
-  std::string interface = "127.0.0.1";
-  bool json = false;
 };
 
 // NORM's buffer at the sender and per remote sender at each receiver: room for twice the queue.
@@ -98,31 +92,18 @@ std::variant<Plan, int> ParseFlags(int argc, char** argv) {
   Options& o = plan.o;
   CLI::App app{"qsm-norm-blaster: NORM reliable multicast with ACK-based flow control, 1 sender to K "
                "receiver processes on loopback"};
-  app.add_option("-k,--receivers", o.receivers, "receiver processes")->capture_default_str()->check(CLI::Range(1, 64));
+  qsm::blaster::AddCommonFlags(app, o);
   app.add_option("-s,--size", o.size, "message bytes (one NORM segment each)")
       ->capture_default_str()
       ->check(CLI::Range(16, 8972));
-  app.add_option("-d,--duration", o.duration_s, "seconds of sending")
-      ->capture_default_str()
-      ->check(CLI::Range(0.1, 3600.0));
   app.add_option("--queue", o.queue, "messages enqueued and not yet acknowledged, at most (the ACK window)")
       ->capture_default_str()
       ->check(CLI::Range(2, 32767));
   app.add_option("--tx-mbps", o.tx_mbps, "NORM's fixed transmit rate, Mbit/s")
       ->capture_default_str()
       ->check(CLI::Range(1.0, 1e6));
-  app.add_option("--group", o.group, "multicast group address")->capture_default_str();
-  app.add_option("--port", o.port, "multicast port")->capture_default_str();
-  app.add_option("--interface", o.interface, "multicast interface address (127.0.0.0/8 or 198.18.0.0/15)")
-      ->capture_default_str();
-  app.add_flag("--json", o.json, "print one JSON object instead of a table");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
   in_addr group{}, iface{};
-  if (!ParseGroupAndInterface("qsm-norm-blaster", o.group, o.interface, group, iface)) return 2;
+  if (auto code = qsm::blaster::ParseFlags(app, argc, argv, "qsm-norm-blaster", o, group, iface)) return *code;
   auto name = InterfaceNamed(iface);
   if (!name) {
     std::fprintf(stderr, "qsm-norm-blaster: no interface here has the address %s\n", o.interface.c_str());
