@@ -48,10 +48,11 @@ undelivered() {
 # NORM's msgs/s at the slowest receiver, or n/a; its undelivered messages go to stderr.
 norm_rate() {
   [[ -x $norm ]] || { echo n/a; return; }
-  local out
+  local out rate
   out=$("$norm" --receivers "$1" --size "$2" --duration "$seconds" --json) ||
     echo "qsm-norm-blaster: not everything delivered: $out" >&2
-  echo "$out" | grep -o '"per_s":[0-9]*' | cut -d: -f2 | sort -n | head -1
+  rate=$(echo "$out" | grep -o '"per_s":[0-9]*' | cut -d: -f2 | sort -n | head -1)
+  echo "${rate:-n/a}"  # n/a: it printed no result at all
 }
 ratio() { [[ $2 == n/a ]] && echo n/a || printf "%.2f" "$(echo "$1 / $2" | bc -l)"; }
 
