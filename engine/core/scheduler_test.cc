@@ -119,7 +119,7 @@ TEST_F(SchedulerTest, ADueTimerEndsTheIoPhaseOnceOnlyOutboundWorkIsLeft) {
   for (uint16_t i = 11; i <= 15; ++i) Post(IoClass::kOutboundData, i);
   std::vector<std::string> order;
   handler_.on_event = [&](IoClass) { order.push_back(handler_.log.back()); };
-  scheduler_.alarms().Schedule(clock_.Now(), [&](TimePoint) { order.push_back("timer"); });
+  scheduler_.alarms().Schedule(clock_.Now(), [&](TimePoint) { order.emplace_back("timer"); });
   scheduler_.RunOnce();
   // Every inbound event first, then one outbound batch, then the timer; the rest of the outbound
   // work waits for the next round.
