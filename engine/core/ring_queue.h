@@ -1,5 +1,7 @@
-// A FIFO queue on a power-of-two ring that grows by doubling and never shrinks: after warm-up,
-// push and pop allocate nothing. Threading: one owner.
+// A double-ended queue on a power-of-two ring, indexable from the front. It grows by doubling and
+// shrinks only when asked (Compact): after warm-up, pushes and pops at either end allocate
+// nothing, unlike std::deque, which allocates and frees a block whenever its ends cross one.
+// Threading: one owner.
 #pragma once
 
 #include <cstddef>
@@ -13,45 +15,83 @@ namespace qsm {
 template <typename T>
 class RingQueue {
  public:
-  explicit RingQueue(size_t initial_capacity = 64) {
-    size_t cap = 1;
-    while (cap < initial_capacity) cap <<= 1;
-    slots_ = std::make_unique<T[]>(cap);
-    mask_ = cap - 1;
+  explicit RingQueue(size_t initial_capacity = 64) : min_capacity_(RoundUp(initial_capacity)) {
+    slots_ = std::make_unique<T[]>(min_capacity_);
+    mask_ = min_capacity_ - 1;
   }
 
   bool empty() const { return head_ == tail_; }
   size_t size() const { return tail_ - head_; }
+  size_t capacity() const { return mask_ + 1; }
+
+  // Element i from the front; requires i < size().
+  T& operator[](size_t i) { return slots_[(head_ + i) & mask_]; }
+  const T& operator[](size_t i) const { return slots_[(head_ + i) & mask_]; }
 
   void Push(T value) {
-    if (size() == mask_ + 1) Grow();
+    if (size() == capacity()) Reallocate(capacity() * 2);
     slots_[tail_++ & mask_] = std::move(value);
+  }
+  void PushFront(T value) {
+    if (size() == capacity()) Reallocate(capacity() * 2);
+    slots_[--head_ & mask_] = std::move(value);
   }
   T& Front() {
     QSM_CHECK(!empty(), "Front() on empty RingQueue");
     return slots_[head_ & mask_];
+  }
+  T& Back() {
+    QSM_CHECK(!empty(), "Back() on empty RingQueue");
+    return slots_[(tail_ - 1) & mask_];
   }
   // Moves the front element out.
   T Pop() {
     QSM_CHECK(!empty(), "Pop() on empty RingQueue");
     return std::move(slots_[head_++ & mask_]);
   }
+  // Moves the back element out.
+  T PopBack() {
+    QSM_CHECK(!empty(), "PopBack() on empty RingQueue");
+    return std::move(slots_[--tail_ & mask_]);
+  }
+  // Grows to `n` elements by appending T{}, or drops elements from the back down to `n`.
+  void Resize(size_t n) {
+    if (n > capacity()) Reallocate(RoundUp(n));
+    while (size() < n) slots_[tail_++ & mask_] = T{};
+    while (size() > n) slots_[--tail_ & mask_] = T{};
+  }
+  void Clear() { Resize(0); }
+  // Halves the capacity while at most a quarter of it is used, down to the initial capacity; for
+  // owners whose size can spike (growth and shrinking then stay amortized O(1) per element).
+  void Compact() {
+    size_t cap = capacity();
+    while (cap > min_capacity_ && size() <= cap / 4) cap /= 2;
+    if (cap != capacity()) Reallocate(cap);
+  }
 
  private:
-  void Grow() {
-    const size_t cap = (mask_ + 1) * 2;
-    auto bigger = std::make_unique<T[]>(cap);
+  static size_t RoundUp(size_t n) {
+    size_t cap = 1;
+    while (cap < n) cap <<= 1;
+    return cap;
+  }
+  // Out of line: it is the cold path (and inlined, g++ 12 -O3 crashes in VRP on it).
+  [[gnu::noinline]] void Reallocate(size_t cap) {
+    auto slots = std::make_unique<T[]>(cap);
     const size_t n = size();
-    for (size_t i = 0; i < n; ++i) bigger[i] = std::move(slots_[(head_ + i) & mask_]);
-    slots_ = std::move(bigger);
+    for (size_t i = 0; i < n; ++i) slots[i] = std::move(slots_[(head_ + i) & mask_]);
+    slots_ = std::move(slots);
     mask_ = cap - 1;
     head_ = 0;
     tail_ = n;
   }
 
+  size_t min_capacity_;
   std::unique_ptr<T[]> slots_;
   size_t mask_ = 0;
-  size_t head_ = 0;  // Invariant: head_ <= tail_, tail_ - head_ <= mask_ + 1.
+  // Positions count up (wrapping as unsigned) and are masked on access.
+  // Invariant: tail_ - head_ <= mask_ + 1.
+  size_t head_ = 0;
   size_t tail_ = 0;
 };
 

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <deque>
 #include <memory>
+#include <random>
 
 namespace qsm {
 namespace {
@@ -24,6 +27,56 @@ TEST(RingQueueTest, HoldsMoveOnlyValues) {
   EXPECT_EQ(q.size(), 10u);
   EXPECT_EQ(*q.Front(), 0);
   EXPECT_EQ(*q.Pop(), 0);
+}
+
+// Against std::deque as the model: random pushes and pops at both ends, resizes and compactions.
+TEST(RingQueueTest, BehavesAsADoubleEndedQueueAcrossGrowthWrapAroundAndCompaction) {
+  RingQueue<int> q(2);
+  std::deque<int> model;
+  std::mt19937 random(7);
+  int next = 0;
+  size_t peak_capacity = 0;
+  for (int step = 0; step < 20000; ++step) {
+    // Phases: grow for a while, then shrink, so the capacity has to follow both ways.
+    const bool growing = (step / 2000) % 2 == 0;
+    switch (random() % 7) {
+      case 0: case 1: if (growing || model.empty()) { q.Push(next); model.push_back(next++); } break;
+      case 2: if (growing) { q.PushFront(next); model.push_front(next++); } break;
+      case 3: if (!model.empty()) { EXPECT_EQ(q.Pop(), model.front()); model.pop_front(); } break;
+      case 4: if (!model.empty()) { EXPECT_EQ(q.PopBack(), model.back()); model.pop_back(); } break;
+      case 5: {
+        const size_t n = growing ? model.size() + random() % 5 : model.size() / 2;
+        q.Resize(n);
+        model.resize(n, 0);
+        break;
+      }
+      default: q.Compact(); break;
+    }
+    ASSERT_EQ(q.size(), model.size());
+    for (size_t i = 0; i < model.size(); i += 1 + model.size() / 8) ASSERT_EQ(q[i], model[i]);
+    if (!model.empty()) {
+      ASSERT_EQ(q.Front(), model.front());
+      ASSERT_EQ(q.Back(), model.back());
+    }
+    peak_capacity = std::max(peak_capacity, q.capacity());
+  }
+  q.Clear();
+  q.Compact();
+  EXPECT_EQ(q.capacity(), 2u);  // back to the initial capacity
+  EXPECT_GT(peak_capacity, 64u);
+}
+
+TEST(RingQueueTest, CompactsOnlyWhileAtMostAQuarterIsUsed) {
+  RingQueue<int> q(4);
+  for (int i = 0; i < 64; ++i) q.Push(i);
+  EXPECT_EQ(q.capacity(), 64u);
+  for (int i = 0; i < 47; ++i) q.Pop();  // 17 left: more than a quarter
+  q.Compact();
+  EXPECT_EQ(q.capacity(), 64u);
+  q.Pop();  // 16 left: a quarter
+  q.Compact();
+  EXPECT_EQ(q.capacity(), 32u);  // 16 is half of 32: it stops there
+  for (int i = 0; i < 16; ++i) EXPECT_EQ(q[static_cast<size_t>(i)], 48 + i);
 }
 
 }  // namespace

@@ -169,8 +169,9 @@ void Node::SetFeed(MessageFeed* feed) {
 bool Node::Send(wire::GroupId group, std::span<const std::byte> payload) {
   if (payload.size() > config_.max_payload_bytes || !targets_.Reserve(group, payload.size(), reserved_))
     return false;
-  targets_.Assign(reserved_, PendingMessage{group, 0, ToNanos(scheduler_.clock().Now()),
-                                            std::vector<std::byte>(payload.begin(), payload.end())});
+  std::vector<std::byte> held = targets_.TakeSpareBuffer();
+  held.assign(payload.begin(), payload.end());
+  targets_.Assign(reserved_, PendingMessage{group, 0, ToNanos(scheduler_.clock().Now()), std::move(held)});
   PostPump(IoClass::kOutboundData);
   return true;
 }

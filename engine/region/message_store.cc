@@ -16,12 +16,11 @@ size_t MessageStore::Put(const wire::DataPacket& m) {
   const uint64_t seq = m.region_seq;
   if (slots_.empty()) {
     base_ = seq;
-    slots_.emplace_back();
+    slots_.Push(StoredMessage{});
   } else if (seq < base_) {
-    slots_.insert(slots_.begin(), static_cast<size_t>(base_ - seq), StoredMessage{});
-    base_ = seq;
+    for (; base_ > seq; --base_) slots_.PushFront(StoredMessage{});
   } else if (seq - base_ >= slots_.size()) {
-    slots_.resize(static_cast<size_t>(seq - base_ + 1));
+    slots_.Resize(static_cast<size_t>(seq - base_ + 1));
   }
   StoredMessage& slot = slots_[static_cast<size_t>(seq - base_)];
   QSM_CHECK(!slot.present, "MessageStore::Put over a stored message");
@@ -58,10 +57,10 @@ size_t MessageStore::Erase(uint64_t seq) {
 size_t MessageStore::EraseThrough(uint64_t seq) {
   size_t bytes = 0;
   while (!slots_.empty() && base_ <= seq) {
-    if (slots_.front().present) {
+    if (slots_.Front().present) {
       bytes += Erase(base_);  // trims, which advances base_
     } else {
-      slots_.pop_front();
+      slots_.Pop();
       ++base_;
     }
   }
@@ -69,11 +68,14 @@ size_t MessageStore::EraseThrough(uint64_t seq) {
 }
 
 void MessageStore::Trim() {
-  while (!slots_.empty() && !slots_.front().present) {
-    slots_.pop_front();
+  while (!slots_.empty() && !slots_.Front().present) {
+    slots_.Pop();
     ++base_;
   }
-  while (!slots_.empty() && !slots_.back().present) slots_.pop_back();
+  while (!slots_.empty() && !slots_.Back().present) slots_.PopBack();
+  // The ring keeps its peak size while messages are stored (shrinking it at each cleanup moved
+  // every stored message several times a round); an empty store gives it back.
+  if (slots_.empty()) slots_.Compact();
 }
 
 }  // namespace qsm

@@ -18,24 +18,25 @@ ReceiveWindow::InsertResult ReceiveWindow::Insert(uint64_t seq) {
   if (Contains(seq)) return InsertResult::kDuplicate;
   const uint64_t offset = seq - base_;
   const auto word = static_cast<size_t>(offset / 64);
-  if (word >= words_.size()) words_.resize(word + 1, 0);
+  if (word >= words_.size()) words_.Resize(word + 1);
   words_[word] |= uint64_t{1} << (offset % 64);
   highest_ = std::max(highest_, seq);
   // Advance the prefix over every set bit, dropping words it has passed entirely.
   while (!words_.empty()) {
     const uint64_t next = contiguous_ + 1;
     const uint64_t bit = (next - base_) % 64;
-    const uint64_t w = words_.front();
+    const uint64_t w = words_.Front();
     if (((w >> bit) & 1) == 0) break;
     // Count the run of ones starting at `bit`.
     const uint64_t shifted = ~(w >> bit);
     const uint64_t run = shifted == 0 ? 64 - bit : static_cast<uint64_t>(__builtin_ctzll(shifted));
     contiguous_ += std::min(run, 64 - bit);
     if (bit + run >= 64) {
-      words_.pop_front();
+      words_.Pop();
       base_ += 64;
     }
   }
+  if (words_.empty()) words_.Compact();  // the bitmap of a burst of loss, once repaired
   return InsertResult::kNew;
 }
 
@@ -45,7 +46,7 @@ void ReceiveWindow::SkipTo(uint64_t seq) {
   for (uint64_t s = seq + 1; s <= highest_; ++s) {
     if (Contains(s)) above.push_back(s);
   }
-  words_.clear();
+  words_.Clear();
   base_ = seq + 1;
   contiguous_ = seq;
   highest_ = std::max(highest_, seq);

@@ -8,9 +8,9 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <vector>
 
+#include "engine/core/ring_queue.h"
 #include "engine/wire/packets.h"
 
 namespace qsm {
@@ -35,7 +35,7 @@ class ReceiveWindow {
   // Bit i of words_[w] stands for seq base_ + 64 * w + i.
   // Invariant: base_ <= contiguous_ + 1 < base_ + 64, and no bit below contiguous_ + 1 is read.
   uint64_t base_ = 1;
-  std::deque<uint64_t> words_;
+  RingQueue<uint64_t> words_{4};
   uint64_t contiguous_ = 0;
   uint64_t highest_ = 0;
 };

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <limits>
 
+#include <boost/container_hash/hash.hpp>
+
 #include "engine/core/check.h"
 #include "engine/region/seq_ranges.h"
 
@@ -719,9 +721,18 @@ void RegionMember::OnTokenAck(const wire::TokenAckPacket& ack, const Endpoint& f
   std::erase_if(suspected_, [&](size_t i) { return layout_->member(i).endpoint == from; });
 }
 
+size_t RegionMember::ForwardKeyHash::operator()(const ForwardKey& k) const noexcept {
+  size_t h = 0;
+  boost::hash_combine(h, (uint64_t{k.to.address} << 16) | k.to.port);
+  boost::hash_combine(h, k.sender);
+  boost::hash_combine(h, k.seq);
+  return h;
+}
+
 void RegionMember::QueueForward(const Endpoint& to, wire::NodeId sender, uint64_t seq, Counter kind) {
-  if (!queued_forwards_.emplace(to.address ^ (uint32_t{to.port} << 16), sender, seq).second) return;
-  recovery_.push_back(Forward{to, sender, seq, kind});
+  const ForwardKey key{to, sender, seq};
+  if (!queued_forwards_.insert(key).second) return;
+  recovery_.push_back(Forward{key, kind});
 }
 
 void RegionMember::PullFrom(const Endpoint& to, wire::NodeId sender,
@@ -752,7 +763,7 @@ std::optional<wire::DataPacket> RegionMember::HeldForForward(const Forward& f) {
 }
 
 void RegionMember::ForwardSent(const Forward& f) {
-  queued_forwards_.erase({f.to.address ^ (uint32_t{f.to.port} << 16), f.sender, f.seq});
+  queued_forwards_.erase(static_cast<const ForwardKey&>(f));
   env_.counters.Add(f.kind);
 }
 
@@ -762,7 +773,7 @@ RegionMember::RecoveryResult RegionMember::SendNextRecovery(std::vector<std::byt
     const std::optional<wire::DataPacket> data = HeldForForward(f);
     if (!data) {
       recovery_.pop_front();
-      queued_forwards_.erase({f.to.address ^ (uint32_t{f.to.port} << 16), f.sender, f.seq});
+      queued_forwards_.erase(static_cast<const ForwardKey&>(f));
       env_.counters.Add(Counter::kRecoverySkipped);
       continue;
     }

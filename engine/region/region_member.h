@@ -43,6 +43,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <boost/unordered/unordered_flat_set.hpp>
+
 #include "engine/core/counters.h"
 #include "engine/core/histogram.h"
 #include "engine/core/random.h"
@@ -179,10 +181,17 @@ class RegionMember {
     bool heard_from_sender = false;
     bool active = false;  // received something since the last token visit
   };
-  struct Forward {
+  // Which message goes to whom.
+  struct ForwardKey {
     Endpoint to;
-    wire::NodeId sender;
-    uint64_t seq;
+    wire::NodeId sender = 0;
+    uint64_t seq = 0;
+    friend bool operator==(const ForwardKey&, const ForwardKey&) = default;
+  };
+  struct ForwardKeyHash {
+    size_t operator()(const ForwardKey& k) const noexcept;
+  };
+  struct Forward : ForwardKey {
     Counter kind;  // kRecoveryPush or kRecoveryPull
   };
   // Region leader's memory of each sender across rounds.
@@ -289,7 +298,9 @@ class RegionMember {
   // The queued forward's message, if this member still holds it.
   std::optional<wire::DataPacket> HeldForForward(const Forward& f);
   void ForwardSent(const Forward& f);
-  std::set<std::tuple<uint32_t, wire::NodeId, uint64_t>> queued_forwards_;  // (dest, sender, seq)
+  // The keys of recovery_, so that a pull repeated before its answer went out queues nothing new.
+  // Open addressing: queueing and sending a forward allocate nothing once the table has grown.
+  boost::unordered_flat_set<ForwardKey, ForwardKeyHash> queued_forwards_;
 
   // Rounds.
   uint64_t round_ = 0;          // highest round seen in this view

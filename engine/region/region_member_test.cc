@@ -467,6 +467,26 @@ TEST_F(RegionMemberTest, shouldAnswerAPullRequestWithForwardsOfWhatItHolds) {
   EXPECT_EQ(forwards[1], std::make_pair(EndpointOf(3), uint64_t{3}));
 }
 
+// Two requesters of the same messages each get them, and a pull repeated before its answer went
+// out queues nothing new. 127.0.0.1:7003 and 127.7.0.1:7004 have the same address ^ (port << 16):
+// a queue keyed by that took the second requester's forwards for duplicates of the first's.
+TEST_F(RegionMemberTest, shouldQueueAForwardOncePerRequesterAndMessage) {
+  Become(2, 3);
+  for (uint64_t s : {1, 2}) FeedData(s);
+  const Endpoint other = Endpoint::FromOctets(127, 7, 0, 1, 7004);
+  for (const Endpoint& from : {EndpointOf(3), other, EndpointOf(3)}) {
+    member_->OnPacket(wire::Packet{wire::PacketType::kPullRequest, 3, wire::RecoveryRequest{view_.id, kSender, {{1, 2}}}},
+                      from, clock_.Now());
+  }
+  const std::vector<std::pair<Endpoint, uint64_t>> expected = {
+      {EndpointOf(3), 1}, {EndpointOf(3), 2}, {other, 1}, {other, 2}};
+  EXPECT_EQ(DrainForwards(), expected);
+  // Once sent, the same pull is answered again (the forwards may have been lost).
+  member_->OnPacket(wire::Packet{wire::PacketType::kPullRequest, 3, wire::RecoveryRequest{view_.id, kSender, {{2, 2}}}},
+                    EndpointOf(3), clock_.Now());
+  EXPECT_EQ(DrainForwards().size(), 5u);
+}
+
 // Repair of a burst goes in datagrams of many messages: a pull for a run of held messages is
 // answered by kForwardBatch datagrams of consecutive messages, each up to the datagram size, and a
 // gap in what is held (or another requester) starts a new datagram.

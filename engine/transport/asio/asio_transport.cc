@@ -266,31 +266,41 @@ class AsioTransportImpl final : public AsioTransport {
     socket.async_wait(udp::socket::wait_read, [&armed](const boost::system::error_code&) { armed = false; });
   }
 
+  // Makes receive slot k ready for recvmmsg: a buffer (set up when it is new) and the address
+  // length reset (value-result: the kernel sets it). False if the pool has no buffer for it.
+  bool ArmSlot(size_t k) {
+    if (!buffers_[k]) {
+      buffers_[k] = pool_.Acquire();
+      if (!buffers_[k]) return false;
+      auto space = buffers_[k].space();
+      iovecs_[k] = iovec{space.data(), space.size()};
+      headers_[k] = mmsghdr{};
+      headers_[k].msg_hdr.msg_name = &addresses_[k];
+      headers_[k].msg_hdr.msg_iov = &iovecs_[k];
+      headers_[k].msg_hdr.msg_iovlen = 1;
+    }
+    headers_[k].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+    return true;
+  }
+
   // Reads what the socket holds now, up to `max` datagrams or until only `reserve` pool buffers are
-  // left. Receive
-  // buffers stay attached to their slots between calls; only the ones handed up are replaced.
+  // left. Receive buffers stay attached to their slots between calls; only the slots the last
+  // recvmmsg filled are set up again, so a poll that finds nothing costs no set-up.
   // `multicast`: drop what this node sent itself (IP_MULTICAST_LOOP delivers it back to us too,
   // since other nodes on this host need it).
   size_t Drain(udp::socket& socket, size_t reserve, size_t max, bool multicast) {
     size_t total = 0;
     for (;;) {
       if (pool_.available() < reserve || total >= max) return total;
-      // A slot is set up when it gets a new buffer; one whose buffer is still there (nothing
-      // arrived in it, or it was truncated) keeps its set-up, so an empty poll costs no set-up.
-      size_t k = 0;
-      for (; k < headers_.size(); ++k) {
-        if (!buffers_[k]) {
-          buffers_[k] = pool_.Acquire();
-          if (!buffers_[k]) break;
-          auto space = buffers_[k].space();
-          iovecs_[k] = iovec{space.data(), space.size()};
-          headers_[k] = mmsghdr{};
-          headers_[k].msg_hdr.msg_name = &addresses_[k];
-          headers_[k].msg_hdr.msg_iov = &iovecs_[k];
-          headers_[k].msg_hdr.msg_iovlen = 1;
+      for (size_t k = 0; k < filled_; ++k) {
+        if (!ArmSlot(k)) {
+          armed_ = k;
+          break;
         }
-        headers_[k].msg_hdr.msg_namelen = sizeof(sockaddr_in);  // value-result: the kernel sets it
       }
+      filled_ = 0;
+      while (armed_ < headers_.size() && ArmSlot(armed_)) ++armed_;
+      const size_t k = armed_;
       if (k == 0) {
         counters_.Add(Counter::kPoolExhausted);  // the socket keeps its input until buffers return
         return total;
@@ -298,6 +308,7 @@ class AsioTransportImpl final : public AsioTransport {
       const int n = ::recvmmsg(socket.native_handle(), headers_.data(), static_cast<unsigned>(k),
                                MSG_DONTWAIT, nullptr);
       if (n <= 0) return total;
+      filled_ = static_cast<size_t>(n);
       const TimePoint now = clock_.Now();
       for (int i = 0; i < n; ++i) {
         const auto idx = static_cast<size_t>(i);
@@ -333,10 +344,14 @@ class AsioTransportImpl final : public AsioTransport {
   TransportHandler* handler_ = nullptr;
   AsioWaker waker_;
   // recvmmsg/sendmmsg scratch, sized to config.batch once.
-  // Receiving (Drain): slot k holds buffers_[k], set up once per buffer.
+  // Receiving (Drain): slot k holds buffers_[k], set up once per buffer. Slots [0, armed_) are
+  // ready for recvmmsg except [0, filled_), which the last recvmmsg filled (their buffers may
+  // have gone up, their address lengths were overwritten).
   std::vector<mmsghdr> headers_;
   std::vector<iovec> iovecs_;
   std::vector<sockaddr_in> addresses_;
+  size_t armed_ = 0;
+  size_t filled_ = 0;
   // Sending (SendBatch), apart: a send must not disturb the receive slots' set-up.
   std::vector<mmsghdr> send_headers_;
   std::vector<iovec> send_iovecs_;

@@ -145,6 +145,55 @@ TEST_F(AsioTransportTest, SendBatchDeliversEveryDatagramInOrder) {
   EXPECT_EQ(counters_.Get(Counter::kPacketsSent), 300u);
 }
 
+// Receive slots are set up again only after recvmmsg used them: with the handler holding every
+// buffer (the pool runs dry mid-batch) and two senders interleaved, each datagram still arrives
+// once, whole, with its own sender's endpoint.
+struct HoldingInbox : TransportHandler {
+  void OnReceive(const Endpoint& from, PooledBuffer d, TimePoint) override {
+    got.emplace_back(from, std::vector<std::byte>(d.bytes().begin(), d.bytes().end()));
+    held.push_back(std::move(d));
+  }
+  void OnWritable() override {}
+  std::vector<std::pair<Endpoint, std::vector<std::byte>>> got;
+  std::vector<PooledBuffer> held;
+};
+
+TEST_F(AsioTransportTest, ReusesReceiveSlotsAcrossPoolExhaustionWithEachSendersEndpoint) {
+  auto a = Make(), c = Make();
+  auto b = Make(AsioTransportConfig{.pool_buffers = 512, .batch = 64});
+  HoldingInbox inbox;
+  b->SetHandler(&inbox);
+  constexpr int kEach = 400;  // 800 datagrams: more than the pool
+  for (int i = 0; i < kEach; ++i) {
+    ASSERT_EQ(a->Send(b->local_endpoint(), Bytes(100 + static_cast<size_t>(i), static_cast<uint8_t>(i))),
+              SendStatus::kSent);
+    ASSERT_EQ(c->Send(b->local_endpoint(), Bytes(200 + static_cast<size_t>(i), static_cast<uint8_t>(i))),
+              SendStatus::kSent);
+  }
+  const TimePoint give_up = clock_.Now() + 5s;
+  while (inbox.got.size() < 2 * kEach && clock_.Now() < give_up) {
+    b->PollInput();
+    EXPECT_LE(inbox.held.size(), 512u);
+    inbox.held.clear();  // the buffers go back to the pool
+    if (inbox.got.size() < 2 * kEach) b->WaitForInput(clock_.Now() + 50ms);
+  }
+  ASSERT_EQ(inbox.got.size(), size_t{2 * kEach});
+  int next_a = 0, next_c = 0;
+  for (const auto& [from, bytes] : inbox.got) {
+    if (from == a->local_endpoint()) {
+      EXPECT_EQ(bytes, Bytes(100 + static_cast<size_t>(next_a), static_cast<uint8_t>(next_a)));
+      ++next_a;
+    } else {
+      EXPECT_EQ(from, c->local_endpoint());
+      EXPECT_EQ(bytes, Bytes(200 + static_cast<size_t>(next_c), static_cast<uint8_t>(next_c)));
+      ++next_c;
+    }
+  }
+  EXPECT_EQ(next_a, kEach);
+  EXPECT_EQ(next_c, kEach);
+  EXPECT_GT(counters_.Get(Counter::kPoolExhausted), 0u);
+}
+
 TEST_F(AsioTransportTest, OversizedDatagramIsCountedAndDropped) {
   auto a = Make();
   auto b = Make(AsioTransportConfig{.max_datagram_bytes = 256});
