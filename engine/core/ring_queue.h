@@ -4,6 +4,7 @@
 // Threading: one owner.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <memory>
 #include <utility>
@@ -31,10 +32,12 @@ class RingQueue {
   void Push(T value) {
     if (size() == capacity()) Reallocate(capacity() * 2);
     slots_[tail_++ & mask_] = std::move(value);
+    peak_ = std::max(peak_, size());
   }
   void PushFront(T value) {
     if (size() == capacity()) Reallocate(capacity() * 2);
     slots_[--head_ & mask_] = std::move(value);
+    peak_ = std::max(peak_, size());
   }
   T& Front() {
     QSM_CHECK(!empty(), "Front() on empty RingQueue");
@@ -59,14 +62,17 @@ class RingQueue {
     if (n > capacity()) Reallocate(RoundUp(n));
     while (size() < n) slots_[tail_++ & mask_] = T{};
     while (size() > n) slots_[--tail_ & mask_] = T{};
+    peak_ = std::max(peak_, size());
   }
   void Clear() { Resize(0); }
-  // Halves the capacity while at most a quarter of it is used, down to the initial capacity; for
-  // owners whose size can spike (growth and shrinking then stay amortized O(1) per element).
+  // Shrinks to twice the largest size since the last Compact (not below the initial capacity)
+  // if that largest size used at most a quarter of the capacity, and starts tracking afresh. For
+  // owners whose size spikes: called at quiet moments (when it empties, say), the capacity
+  // follows the recent peak without reallocating for every burst of a steady load.
   void Compact() {
-    size_t cap = capacity();
-    while (cap > min_capacity_ && size() <= cap / 4) cap /= 2;
-    if (cap != capacity()) Reallocate(cap);
+    const size_t want = std::max(min_capacity_, RoundUp(std::max(size(), peak_) * 2));
+    if (want * 2 <= capacity()) Reallocate(want);
+    peak_ = size();
   }
 
  private:
@@ -87,6 +93,7 @@ class RingQueue {
   }
 
   size_t min_capacity_;
+  size_t peak_ = 0;  // the largest size since the last Compact
   std::unique_ptr<T[]> slots_;
   size_t mask_ = 0;
   // Positions count up (wrapping as unsigned) and are masked on access.

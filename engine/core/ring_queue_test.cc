@@ -66,17 +66,27 @@ TEST(RingQueueTest, BehavesAsADoubleEndedQueueAcrossGrowthWrapAroundAndCompactio
   EXPECT_GT(peak_capacity, 64u);
 }
 
-TEST(RingQueueTest, CompactsOnlyWhileAtMostAQuarterIsUsed) {
+// Compact shrinks to twice the peak since the last Compact, and only when that peak used at most
+// a quarter: a steady load that empties and refills to the same peak never reallocates.
+TEST(RingQueueTest, CompactsToTwiceTheRecentPeakOnlyWhenThatPeakIsAQuarterOrLess) {
   RingQueue<int> q(4);
-  for (int i = 0; i < 64; ++i) q.Push(i);
-  EXPECT_EQ(q.capacity(), 64u);
-  for (int i = 0; i < 47; ++i) q.Pop();  // 17 left: more than a quarter
-  q.Compact();
-  EXPECT_EQ(q.capacity(), 64u);
-  q.Pop();  // 16 left: a quarter
-  q.Compact();
-  EXPECT_EQ(q.capacity(), 32u);  // 16 is half of 32: it stops there
-  for (int i = 0; i < 16; ++i) EXPECT_EQ(q[static_cast<size_t>(i)], 48 + i);
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 40; ++i) q.Push(i);
+    while (!q.empty()) q.Pop();
+    q.Compact();
+    EXPECT_EQ(q.capacity(), 64u) << "round " << round;  // peak 40: more than a quarter of 64
+  }
+  for (int i = 0; i < 16; ++i) q.Push(i);
+  q.Compact();  // peak 16 of 64 since the last Compact: to 32
+  EXPECT_EQ(q.capacity(), 32u);
+  for (int i = 0; i < 16; ++i) EXPECT_EQ(q[static_cast<size_t>(i)], i);
+  q.Compact();  // peak 16 of 32: stays
+  EXPECT_EQ(q.capacity(), 32u);
+  q.Clear();
+  q.Compact();  // peak since the last Compact is 16: not yet
+  EXPECT_EQ(q.capacity(), 32u);
+  q.Compact();  // peak 0: to the initial capacity
+  EXPECT_EQ(q.capacity(), 4u);
 }
 
 }  // namespace

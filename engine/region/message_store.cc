@@ -16,11 +16,12 @@ size_t MessageStore::Put(const wire::DataPacket& m) {
   const uint64_t seq = m.region_seq;
   if (slots_.empty()) {
     base_ = seq;
-    slots_.Push(StoredMessage{});
+    slots_.emplace_back();
   } else if (seq < base_) {
-    for (; base_ > seq; --base_) slots_.PushFront(StoredMessage{});
+    slots_.insert(slots_.begin(), static_cast<size_t>(base_ - seq), StoredMessage{});
+    base_ = seq;
   } else if (seq - base_ >= slots_.size()) {
-    slots_.Resize(static_cast<size_t>(seq - base_ + 1));
+    slots_.resize(static_cast<size_t>(seq - base_ + 1));
   }
   StoredMessage& slot = slots_[static_cast<size_t>(seq - base_)];
   QSM_CHECK(!slot.present, "MessageStore::Put over a stored message");
@@ -57,10 +58,10 @@ size_t MessageStore::Erase(uint64_t seq) {
 size_t MessageStore::EraseThrough(uint64_t seq) {
   size_t bytes = 0;
   while (!slots_.empty() && base_ <= seq) {
-    if (slots_.Front().present) {
+    if (slots_.front().present) {
       bytes += Erase(base_);  // trims, which advances base_
     } else {
-      slots_.Pop();
+      slots_.pop_front();
       ++base_;
     }
   }
@@ -68,14 +69,11 @@ size_t MessageStore::EraseThrough(uint64_t seq) {
 }
 
 void MessageStore::Trim() {
-  while (!slots_.empty() && !slots_.Front().present) {
-    slots_.Pop();
+  while (!slots_.empty() && !slots_.front().present) {
+    slots_.pop_front();
     ++base_;
   }
-  while (!slots_.empty() && !slots_.Back().present) slots_.PopBack();
-  // The ring keeps its peak size while messages are stored (shrinking it at each cleanup moved
-  // every stored message several times a round); an empty store gives it back.
-  if (slots_.empty()) slots_.Compact();
+  while (!slots_.empty() && !slots_.back().present) slots_.pop_back();
 }
 
 }  // namespace qsm

@@ -1,18 +1,17 @@
 // The messages one member holds for one sender: waiting for delivery (arrived out of order) or
 // cached for its partition until the cleanup point. Sequence numbers are dense, so the store is a
-// ring of slots indexed by seq - base rather than a tree: O(1) find, put and erase at the ends;
-// slots and payload buffers are reused, so in steady state storing a message allocates nothing
-// (the one copy is the payload into its buffer: the datagram's buffer is reused at once).
+// deque of slots indexed by seq - base rather than a tree: O(1) find, put and erase at the ends,
+// and payload buffers are recycled, so in steady state storing a message allocates nothing.
 // Its span (lowest to highest stored seq) is bounded by the receive window.
 // Threading: one owner.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <span>
 #include <vector>
 
-#include "engine/core/ring_queue.h"
 #include "engine/wire/packets.h"
 
 namespace qsm {
@@ -54,7 +53,7 @@ class MessageStore {
   void Trim();
 
   static constexpr size_t kMaxSpare = 1024;
-  RingQueue<StoredMessage> slots_{16};  // Invariant: slots_[i] is seq base_ + i; both ends present
+  std::deque<StoredMessage> slots_;  // Invariant: slots_[i] is seq base_ + i; both ends present
   uint64_t base_ = 0;
   size_t count_ = 0;
   std::vector<std::vector<std::byte>> spare_;

@@ -92,8 +92,10 @@ struct RegionConfig {
   size_t max_token_bytes = 8192;
   // While a round ends with some member still lacking messages that were already seen a round
   // earlier (loss that repair has not caught up with), rounds come this many times faster: repair
-  // capacity grows with the loss.
-  double repair_speedup = 4;
+  // capacity grows with the loss. Also what wakes a stalled region: while a member sleeps, the
+  // sender's window fills and no new data arrives, so rounds fall to the token rate; at 4 (200 ms
+  // / 4) a receiver that woke waited up to 50 ms more for the round that releases the sender.
+  double repair_speedup = 20;
 };
 
 // What a region member hands to the node above it.
