@@ -17,6 +17,7 @@ std::string_view CounterName(Counter c) {
       "view_changes",         "held_future_view",    "dropped_future_view",  "send_suspended",
       "token_records_deferred", "carried_to_new_region", "multicast_join_failures",
       "control_queued",       "control_dropped",     "ring_members_skipped", "catch_up_skipped",
+      "dropped_source",
   };
   return kNames[static_cast<size_t>(c)];
 }

@@ -66,6 +66,9 @@ enum class Counter : uint16_t {
   kControlDropped,  // ...and that were dropped because too many waited
   kRingMembersSkipped,  // partition-token hops passed over an unanswering member (it is suspected)
   kCatchUpSkipped,      // catch-up copies not delivered: this node joined the group in their view
+  // Control packets from a node that may not send them (qsm_packets_dropped_total{reason="source"}):
+  // an ACK not from the region leader of its view, a NAK or pull request not from a member.
+  kDroppedSource,
   kCount,
 };
 

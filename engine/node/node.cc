@@ -210,9 +210,9 @@ void Node::OnPacket(const wire::Packet& packet, std::span<const std::byte> datag
       return;
     case Route::kSender:
       if (packet.type == wire::PacketType::kAck) {
-        OnAckReceived(std::get<wire::AckPacket>(packet.body));
+        OnAckReceived(std::get<wire::AckPacket>(packet.body), from);
       } else {
-        OnNakReceived(std::get<wire::RecoveryRequest>(packet.body));
+        OnNakReceived(std::get<wire::RecoveryRequest>(packet.body), from);
       }
       return;
     case Route::kHold:
@@ -235,11 +235,23 @@ SendTarget* Node::TargetAddressed(wire::NodeId sender, const wire::RegionViewId&
   return t;
 }
 
-void Node::OnAckReceived(const wire::AckPacket& ack) {
+void Node::OnAckReceived(const wire::AckPacket& ack, const Endpoint& from) {
   SendTarget* t = TargetAddressed(ack.sender, ack.rvid);
   if (t == nullptr) return;
-  if (t->sender.OnAck(ack.stable, scheduler_.clock().Now()) > 0) {
-    t->last_ack_progress = scheduler_.clock().Now();
+  if (t->endpoints.empty() || from != t->endpoints.front()) {
+    counters_.Add(Counter::kDroppedSource);
+    return;
+  }
+  ApplyAck(*t, ack);
+}
+
+void Node::OnOwnAck(const wire::AckPacket& ack) {
+  if (SendTarget* t = TargetAddressed(ack.sender, ack.rvid)) ApplyAck(*t, ack);
+}
+
+void Node::ApplyAck(SendTarget& t, const wire::AckPacket& ack) {
+  if (t.sender.OnAck(ack.stable, scheduler_.clock().Now()) > 0) {
+    t.last_ack_progress = scheduler_.clock().Now();
     PostPump(IoClass::kOutboundData);
   }
   if (config_.adaptive_rate && ack.rate_min > 0) {
@@ -247,9 +259,13 @@ void Node::OnAckReceived(const wire::AckPacket& ack) {
   }
 }
 
-void Node::OnNakReceived(const wire::RecoveryRequest& nak) {
+void Node::OnNakReceived(const wire::RecoveryRequest& nak, const Endpoint& from) {
   SendTarget* t = TargetAddressed(nak.sender, nak.rvid);
   if (t == nullptr) return;
+  if (std::find(t->endpoints.begin(), t->endpoints.end(), from) == t->endpoints.end()) {
+    counters_.Add(Counter::kDroppedSource);
+    return;
+  }
   t->sender.OnNak(nak.ranges, scheduler_.clock().Now());
   PostPump(IoClass::kOutboundRecovery);
 }

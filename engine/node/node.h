@@ -198,7 +198,7 @@ class Node final : public PacketHandler,
   bool DeliversOnArrival(wire::GroupId group) const override;
   uint64_t FirstOwnHeld() const override;
   bool OwnMessage(uint64_t seq, wire::DataPacket& out) const override;
-  void OnOwnAck(const wire::AckPacket& ack) override { OnAckReceived(ack); }
+  void OnOwnAck(const wire::AckPacket& ack) override;
   void OnRegionView(const wire::RegionView& view) override;
   void OnGroupView(const wire::GroupView& view) override;
   void OnUpdateComplete() override { targets_.ForgetDeparted(); }
@@ -217,8 +217,11 @@ class Node final : public PacketHandler,
   // The target an ACK or NAK for (`sender`, `rvid`) addresses: this node's, in its current view
   // (else nullptr, counted as kWrongView).
   SendTarget* TargetAddressed(wire::NodeId sender, const wire::RegionViewId& rvid);
-  void OnAckReceived(const wire::AckPacket& ack);
-  void OnNakReceived(const wire::RecoveryRequest& nak);
+  // From the network: an ACK counts only from the region leader of its view, a NAK only from a
+  // member of it (kDroppedSource otherwise).
+  void OnAckReceived(const wire::AckPacket& ack, const Endpoint& from);
+  void OnNakReceived(const wire::RecoveryRequest& nak, const Endpoint& from);
+  void ApplyAck(SendTarget& t, const wire::AckPacket& ack);
   void PostPump(IoClass io_class);
   void PumpRecovery();
   void PumpData();

@@ -28,6 +28,13 @@ std::optional<size_t> RegionLayout::IndexOf(wire::NodeId node) const {
   return std::nullopt;
 }
 
+std::optional<size_t> RegionLayout::IndexOfEndpoint(const Endpoint& endpoint) const {
+  for (size_t i = 0; i < view_.members.size(); ++i) {
+    if (view_.members[i].endpoint == endpoint) return i;
+  }
+  return std::nullopt;
+}
+
 size_t RegionLayout::partition_size(size_t p) const {
   const size_t n = size();
   return n / partitions_ + (p < n % partitions_ ? 1 : 0);

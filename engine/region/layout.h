@@ -46,6 +46,8 @@ class RegionLayout {
 
   const wire::Member& member(size_t index) const { return view_.members[index]; }
   std::optional<size_t> IndexOf(wire::NodeId node) const;
+  // The member at `endpoint` (O(members)).
+  std::optional<size_t> IndexOfEndpoint(const Endpoint& endpoint) const;
 
  private:
   wire::RegionView view_;

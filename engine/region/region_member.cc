@@ -694,6 +694,10 @@ void RegionMember::OnPullRequest(const wire::RecoveryRequest& request, const End
     env_.counters.Add(Counter::kWrongView);
     return;
   }
+  if (!layout_->IndexOfEndpoint(from)) {  // forwards go only to members
+    env_.counters.Add(Counter::kDroppedSource);
+    return;
+  }
   auto it = senders_.find(request.sender);
   if (it == senders_.end()) return;
   uint64_t budget = kMaxForwardsPerPull;

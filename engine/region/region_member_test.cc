@@ -472,8 +472,11 @@ TEST_F(RegionMemberTest, shouldAnswerAPullRequestWithForwardsOfWhatItHolds) {
 // a queue keyed by that took the second requester's forwards for duplicates of the first's.
 TEST_F(RegionMemberTest, shouldQueueAForwardOncePerRequesterAndMessage) {
   Become(2, 3);
-  for (uint64_t s : {1, 2}) FeedData(s);
   const Endpoint other = Endpoint::FromOctets(127, 7, 0, 1, 7004);
+  view_.id.view = 2;
+  view_.members.push_back({4, other});
+  member_->InstallView(view_);
+  for (uint64_t s : {1, 2}) FeedData(s);
   for (const Endpoint& from : {EndpointOf(3), other, EndpointOf(3)}) {
     member_->OnPacket(wire::Packet{wire::PacketType::kPullRequest, 3, wire::RecoveryRequest{view_.id, kSender, {{1, 2}}}},
                       from, clock_.Now());
@@ -485,6 +488,18 @@ TEST_F(RegionMemberTest, shouldQueueAForwardOncePerRequesterAndMessage) {
   member_->OnPacket(wire::Packet{wire::PacketType::kPullRequest, 3, wire::RecoveryRequest{view_.id, kSender, {{2, 2}}}},
                     EndpointOf(3), clock_.Now());
   EXPECT_EQ(DrainForwards().size(), 5u);
+}
+
+// Forwards go only to members: a pull request from an endpoint that is not in the view (forged,
+// or a node that left) queues nothing, and is counted.
+TEST_F(RegionMemberTest, shouldIgnoreAPullRequestFromAnEndpointNotInTheView) {
+  Become(2, 3);
+  for (uint64_t s : {1, 2}) FeedData(s);
+  const Endpoint outsider = Endpoint::FromOctets(127, 0, 0, 9, 7003);  // member 3's port, not its address
+  member_->OnPacket(wire::Packet{wire::PacketType::kPullRequest, 3, wire::RecoveryRequest{view_.id, kSender, {{1, 2}}}},
+                    outsider, clock_.Now());
+  EXPECT_TRUE(DrainForwards().empty());
+  EXPECT_EQ(counters_.Get(Counter::kDroppedSource), 1u);
 }
 
 // Repair of a burst goes in datagrams of many messages: a pull for a run of held messages is

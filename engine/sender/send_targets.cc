@@ -14,6 +14,13 @@ std::vector<wire::NodeId> MemberIds(const wire::RegionView& view) {
   return ids;
 }
 
+std::vector<Endpoint> MemberEndpoints(const wire::RegionView& view) {
+  std::vector<Endpoint> endpoints;
+  endpoints.reserve(view.members.size());
+  for (const auto& m : view.members) endpoints.push_back(m.endpoint);
+  return endpoints;
+}
+
 }  // namespace
 
 SendTargets::SendTargets(SenderWindow window, Duration view_change_suspend, Counters& counters)
@@ -122,6 +129,7 @@ bool SendTargets::Follow(const wire::RegionView& view, bool create, TimePoint no
     targets_.emplace(view.id.region, SendTarget{.sender = RegionSender(view.id, window_),
                                                 .multicast = view.multicast,
                                                 .members = MemberIds(view),
+                                                .endpoints = MemberEndpoints(view),
                                                 .suspended_until = {},
                                                 .last_ack_progress = now});
     auto [first, last] = carry_on_create_.equal_range(view.id.region);
@@ -153,6 +161,7 @@ bool SendTargets::Follow(const wire::RegionView& view, bool create, TimePoint no
     counters_.Add(Counter::kSendSuspended);
   }
   t.members = std::move(members);
+  t.endpoints = MemberEndpoints(view);
   t.multicast = view.multicast;
   t.last_ack_progress = now;
   return true;

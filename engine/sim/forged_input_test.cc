@@ -1,7 +1,7 @@
 // Input from the network is never trusted to keep a node's invariants: a node fed forged packets
 // (its own sender id, a view it is not in, sequence numbers far ahead, a token for a round it never
 // started, an ACK for everything, a pull for everything) keeps working and delivers what was
-// really sent. (Packets are not authenticated: forged data claiming to come from *another* node
+// really sent. ACKs, NAKs and pull requests count only from the nodes the view allows to send them. (Packets are not authenticated: forged data claiming to come from *another* node
 // would be delivered as that node's; see engine/README.md.)
 #include <gtest/gtest.h>
 
@@ -81,6 +81,49 @@ TEST(ForgedInputTest, NodeIgnoresForgedPacketsAndDeliversWhatWasReallySent) {
   EXPECT_GT(
       cluster.counters(0).Get(Counter::kDuplicatesDropped) + cluster.counters(0).Get(Counter::kWrongView),
       0u);
+}
+
+// An ACK counts only from the region leader of its view, a NAK only from a member: a rogue host
+// that acknowledges everything while a member is down releases nothing (those messages would be
+// lost for good), and both packets are counted as dropped for their source.
+TEST(ForgedInputTest, AckAndNakFromOutsideTheRegionAreDroppedAndCounted) {
+  std::vector<Node*> nodes(3, nullptr);
+  Cluster cluster(ClusterConfig{.nodes = 3, .seed = 11}, [&](NodeContext& ctx) {
+    auto node = std::make_unique<Node>(NodeConfig{.id = static_cast<wire::NodeId>(ctx.index + 1)},
+                                       ctx.scheduler, ctx.transport, ctx.random);
+    nodes[ctx.index] = node.get();
+    return node;
+  });
+  wire::RegionView view{.id = {1, 1}, .multicast = Endpoint::FromOctets(239, 18, 0, 9, 7400)};
+  for (size_t i = 0; i < 3; ++i)
+    view.members.push_back({static_cast<wire::NodeId>(i + 1), cluster.endpoint(i)});
+  for (size_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(nodes[i]->InstallView(view).has_value());
+    ASSERT_TRUE(nodes[i]->Join(1).has_value());
+  }
+  Counters rogue_counters;
+  SimTransport& rogue = cluster.network().AddHost(Endpoint::FromOctets(198, 18, 9, 9, 7000), rogue_counters);
+  auto forge = [&](const wire::Packet& p) {
+    std::vector<std::byte> bytes(wire::EncodedSize(p));
+    ASSERT_TRUE(wire::Encode(p, bytes).has_value());
+    rogue.Send(cluster.endpoint(0), bytes);
+  };
+
+  cluster.network().SetHostDown(cluster.endpoint(2), true);  // node 3 gets nothing: no real ACK
+  const std::vector<std::byte> payload(100, std::byte{1});
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(nodes[0]->Send(1, payload));
+  cluster.RunFor(500ms);
+  ASSERT_EQ(nodes[0]->Snapshot().pending_messages, 20u);
+
+  forge({wire::PacketType::kAck, 1, wire::AckPacket{.rvid = {1, 1}, .sender = 1, .stable = 20}});
+  forge({wire::PacketType::kNak, 2, wire::RecoveryRequest{.rvid = {1, 1}, .sender = 1, .ranges = {{1, 20}}}});
+  cluster.RunFor(100ms);
+  EXPECT_EQ(nodes[0]->Snapshot().pending_messages, 20u) << "a forged ACK released messages";
+  EXPECT_EQ(cluster.counters(0).Get(Counter::kDroppedSource), 2u);
+
+  cluster.network().SetHostDown(cluster.endpoint(2), false);
+  cluster.RunFor(5s);
+  EXPECT_EQ(nodes[0]->Snapshot().pending_messages, 0u) << "the real ACKs still count";
 }
 
 }  // namespace

@@ -49,6 +49,7 @@ NodeMetrics::NodeMetrics(prometheus::Registry& registry, const Labels& labels) {
       {Counter::kDroppedFault, &dropped.Add(With(labels, "reason", "fault"))},
       {Counter::kWrongView, &dropped.Add(With(labels, "reason", "wrong_view"))},
       {Counter::kDroppedFutureView, &dropped.Add(With(labels, "reason", "future_view"))},
+      {Counter::kDroppedSource, &dropped.Add(With(labels, "reason", "source"))},
       {Counter::kDuplicatesDropped, &dropped.Add(With(labels, "reason", "duplicate"))},
       {Counter::kViewChanges, &views.Add(labels)},
       {Counter::kTokenRounds, &tokens.Add(labels)},
