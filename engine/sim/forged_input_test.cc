@@ -14,21 +14,32 @@
 namespace qsm::sim {
 namespace {
 
+// Nodes 1..3 in region view {1, 1}, each a member of group 1.
+struct ThreeNodes {
+  explicit ThreeNodes(uint64_t seed)
+      : cluster(ClusterConfig{.nodes = 3, .seed = seed}, [this](NodeContext& ctx) {
+          auto node = std::make_unique<Node>(NodeConfig{.id = static_cast<wire::NodeId>(ctx.index + 1)},
+                                             ctx.scheduler, ctx.transport, ctx.random);
+          nodes[ctx.index] = node.get();
+          return node;
+        }) {
+    wire::RegionView view{.id = {1, 1}, .multicast = Endpoint::FromOctets(239, 18, 0, 9, 7400)};
+    for (size_t i = 0; i < 3; ++i) view.members.push_back({static_cast<wire::NodeId>(i + 1), cluster.endpoint(i)});
+    for (Node* node : nodes) {
+      EXPECT_TRUE(node->InstallView(view).has_value());
+      EXPECT_TRUE(node->Join(1).has_value());
+    }
+  }
+  std::vector<Node*> nodes = std::vector<Node*>(3, nullptr);  // before cluster: its factory fills it
+  Cluster cluster;
+};
+
 TEST(ForgedInputTest, NodeIgnoresForgedPacketsAndDeliversWhatWasReallySent) {
-  std::vector<Node*> nodes(3, nullptr);
+  ThreeNodes three(9);
+  std::vector<Node*>& nodes = three.nodes;
+  Cluster& cluster = three.cluster;
   std::vector<std::vector<uint64_t>> delivered(3);
-  Cluster cluster(ClusterConfig{.nodes = 3, .seed = 9}, [&](NodeContext& ctx) {
-    auto node = std::make_unique<Node>(NodeConfig{.id = static_cast<wire::NodeId>(ctx.index + 1)},
-                                       ctx.scheduler, ctx.transport, ctx.random);
-    nodes[ctx.index] = node.get();
-    return node;
-  });
-  wire::RegionView view{.id = {1, 1}, .multicast = Endpoint::FromOctets(239, 18, 0, 9, 7400)};
-  for (size_t i = 0; i < 3; ++i)
-    view.members.push_back({static_cast<wire::NodeId>(i + 1), cluster.endpoint(i)});
   for (size_t i = 0; i < 3; ++i) {
-    ASSERT_TRUE(nodes[i]->InstallView(view).has_value());
-    ASSERT_TRUE(nodes[i]->Join(1).has_value());
     nodes[i]->SetDeliveryHandler([&delivered, i](const Delivery& d) {
       // Record the seq, or 0 for a payload that is not what node 1 really sent.
       const bool real = !d.payload.empty() && d.payload[0] == std::byte{1};
@@ -87,20 +98,9 @@ TEST(ForgedInputTest, NodeIgnoresForgedPacketsAndDeliversWhatWasReallySent) {
 // that acknowledges everything while a member is down releases nothing (those messages would be
 // lost for good), and both packets are counted as dropped for their source.
 TEST(ForgedInputTest, AckAndNakFromOutsideTheRegionAreDroppedAndCounted) {
-  std::vector<Node*> nodes(3, nullptr);
-  Cluster cluster(ClusterConfig{.nodes = 3, .seed = 11}, [&](NodeContext& ctx) {
-    auto node = std::make_unique<Node>(NodeConfig{.id = static_cast<wire::NodeId>(ctx.index + 1)},
-                                       ctx.scheduler, ctx.transport, ctx.random);
-    nodes[ctx.index] = node.get();
-    return node;
-  });
-  wire::RegionView view{.id = {1, 1}, .multicast = Endpoint::FromOctets(239, 18, 0, 9, 7400)};
-  for (size_t i = 0; i < 3; ++i)
-    view.members.push_back({static_cast<wire::NodeId>(i + 1), cluster.endpoint(i)});
-  for (size_t i = 0; i < 3; ++i) {
-    ASSERT_TRUE(nodes[i]->InstallView(view).has_value());
-    ASSERT_TRUE(nodes[i]->Join(1).has_value());
-  }
+  ThreeNodes three(11);
+  std::vector<Node*>& nodes = three.nodes;
+  Cluster& cluster = three.cluster;
   Counters rogue_counters;
   SimTransport& rogue = cluster.network().AddHost(Endpoint::FromOctets(198, 18, 9, 9, 7000), rogue_counters);
   auto forge = [&](const wire::Packet& p) {
