@@ -726,8 +726,7 @@ void RegionMember::OnTokenAck(const wire::TokenAckPacket& ack, const Endpoint& f
 }
 
 size_t RegionMember::ForwardKeyHash::operator()(const ForwardKey& k) const noexcept {
-  size_t h = 0;
-  boost::hash_combine(h, (uint64_t{k.to.address} << 16) | k.to.port);
+  size_t h = std::hash<Endpoint>{}(k.to);
   boost::hash_combine(h, k.sender);
   boost::hash_combine(h, k.seq);
   return h;
