@@ -19,6 +19,7 @@
 #include "engine/runtime/dispatcher.h"
 #include "engine/runtime/run_loop.h"
 #include "engine/transport/asio/asio_transport.h"
+#include "engine/transport/auth/authenticated_transport.h"
 #include "exporters/prometheus/exposer.h"
 #include "exporters/prometheus/gms_metrics.h"
 
@@ -86,6 +87,7 @@ struct Options {
   double failure_timeout_s = 10;
   double batch_ms = 100;
   std::string metrics;
+  std::string key;  // the cluster key file ("" = packets are not authenticated)
   bool allow_external = false;
 };
 
@@ -111,6 +113,15 @@ int Run(const Options& o) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  std::shared_ptr<const ClusterKeys> keys;
+  if (!o.key.empty()) {
+    auto loaded = ClusterKeys::Load(o.key);
+    if (!loaded) {
+      std::fprintf(stderr, "qsm-gms: %s\n", loaded.error().message.c_str());
+      return 2;
+    }
+    keys = std::make_shared<const ClusterKeys>(std::move(*loaded));
+  }
   RealClock clock;
   Counters counters;
   // The GMS never multicasts; the interface is its listen address. Registers carry whole group
@@ -125,13 +136,19 @@ int Run(const Options& o) {
     std::fprintf(stderr, "qsm-gms: %s\n", transport.error().ToString().c_str());
     return 1;
   }
+  Transport* network = transport->get();
+  std::optional<AuthenticatedTransport> sealed;
+  if (keys) {
+    sealed.emplace(*network, counters, keys);
+    network = &*sealed;
+  }
   Scheduler scheduler(clock, counters);
   FileStore store(o.state);
   membership::Gms gms({.failure_timeout = Duration(static_cast<int64_t>(o.failure_timeout_s * 1e9)),
                        .batch_delay = Duration(static_cast<int64_t>(o.batch_ms * 1e6)),
                        .multicast_first = *pool,
                        .multicast_count = o.pool_size},
-                      scheduler, **transport, store);
+                      scheduler, *network, store);
   if (auto started = gms.Start(); !started) {
     std::fprintf(stderr, "qsm-gms: %s: %s\n", o.state.c_str(), started.error().message.c_str());
     return 1;
@@ -140,8 +157,8 @@ int Run(const Options& o) {
     std::fputs(membership::DescribeCommit(gms.membership(), epoch, changes).c_str(), stdout);
     std::fflush(stdout);
   });
-  Dispatcher dispatcher(scheduler, **transport, gms);
-  RunLoop loop(scheduler, **transport);
+  Dispatcher dispatcher(scheduler, *network, gms);
+  RunLoop loop(scheduler, *network);
 
   std::unique_ptr<prometheus::Exposer> exposer;
   auto registry = std::make_shared<prometheus::Registry>();
@@ -158,7 +175,7 @@ int Run(const Options& o) {
     metrics.emplace(*registry);
     exposer->RegisterCollectable(registry);
     update_metrics = [&](TimePoint now) {
-      metrics->Update(gms);
+      metrics->Update(gms, counters);
       metrics_alarm = scheduler.alarms().Schedule(now + 1s, update_metrics);
     };
     update_metrics(clock.Now());
@@ -208,6 +225,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 10000.0));
   app.add_option("--metrics", o.metrics,
                  "serve Prometheus metrics at http://ADDRESS:PORT/metrics (PORT alone: on 127.0.0.1)");
+  app.add_option("--key", o.key, "the cluster key file: authenticate every packet (qsm-node keygen FILE)");
   app.add_flag("--allow-external-network", o.allow_external,
                "allow addresses outside 127.0.0.0/8 and 198.18.0.0/15 (real clusters)");
   CLI11_PARSE(app, argc, argv);

@@ -29,6 +29,7 @@
 #include "engine/runtime/dispatcher.h"
 #include "engine/runtime/run_loop.h"
 #include "engine/transport/asio/asio_transport.h"
+#include "engine/transport/auth/authenticated_transport.h"
 #include "engine/wire/packets.h"
 #include "exporters/prometheus/exposer.h"
 #include "exporters/prometheus/node_metrics.h"
@@ -128,6 +129,7 @@ struct RunOptions {
   bool control = false;  // read commands from stdin: "stop", "exclude ID..."
   bool ticks = false;    // print a progress record (JSON line) every plan tick
   std::string metrics;   // serve Prometheus metrics on this address:port ("" = none)
+  std::string key;       // the cluster key file ("" = packets are not authenticated)
   // ...or a static view and load from flags.
   uint32_t node_id = 0;
   std::vector<std::string> members;  // id=address:port, in view order
@@ -288,11 +290,19 @@ Result<harness::NodeResult> RunPlan(const harness::NodePlan& plan, const RunOpti
   for (const auto& m : plan.members) {
     if (m.id == plan.node_id) bind = m.endpoint;
   }
+  std::shared_ptr<const ClusterKeys> keys;
+  if (!o.key.empty()) {
+    auto loaded = ClusterKeys::Load(o.key);
+    if (!loaded) return std::unexpected(loaded.error());
+    keys = std::make_shared<const ClusterKeys>(std::move(*loaded));
+  }
+  const size_t trailer = keys ? kAuthTrailerBytes : 0;
   RealClock clock;
   Counters counters;
   auto udp = AsioTransport::Create(clock, counters,
                                    {.bind = bind,
                                     .multicast_interface = plan.interface_address,
+                                    .max_datagram_bytes = AsioTransportConfig{}.max_datagram_bytes + trailer,
                                     .allow_external_networks = o.allow_external});
   if (!udp) return std::unexpected(udp.error());
   TimePoint start = clock.Now();
@@ -309,6 +319,11 @@ Result<harness::NodeResult> RunPlan(const harness::NodePlan& plan, const RunOpti
     lossy.emplace(**udp, counters, std::move(bursts), plan.loss_rate, plan.seed * 0x9E3779B97F4A7C15ULL + 1);
     transport = &*lossy;
   }
+  std::optional<AuthenticatedTransport> sealed;  // above the faults: they act on the network's datagrams
+  if (keys) {
+    sealed.emplace(*transport, counters, keys);
+    transport = &*sealed;
+  }
   Scheduler scheduler(clock, counters);
   Random random(plan.seed * 7919ULL + 1);
   NodeConfig config{.id = plan.node_id,
@@ -321,7 +336,7 @@ Result<harness::NodeResult> RunPlan(const harness::NodePlan& plan, const RunOpti
                     .send_rate = 0,  // the load paces itself, so the node can catch up after a stall
                     .max_payload_bytes = std::max<size_t>(plan.message_size, 8),
                     .datagram_bytes = std::min(plan.datagram_bytes,
-                                               UnfragmentedUdpPayload(plan.interface_address).value_or(SIZE_MAX))};
+                                               UnfragmentedUdpPayload(plan.interface_address).value_or(SIZE_MAX) - trailer)};
   Node node(config, scheduler, *transport, random);
   Dispatcher dispatcher(scheduler, *transport, node);
   RunLoop loop(scheduler, *transport);
@@ -454,6 +469,13 @@ int RunNode(const RunOptions& o) {
 int main(int argc, char** argv) {
   CLI::App app{"qsm-node: one QSM engine node"};
   app.require_subcommand(1);
+  std::string key_path;
+  uint32_t key_id = 1;
+  CLI::App* k = app.add_subcommand("keygen", "write a new cluster key file (mode 0600; never replaces a file)");
+  k->add_option("file", key_path, "where to write it")->required();
+  k->add_option("--id", key_id, "the key's id (a new id for each key of a rotation)")
+      ->capture_default_str()
+      ->check(CLI::Range(uint32_t{1}, UINT32_MAX));
   qsm::ProbeOptions probe;
   CLI::App* p = app.add_subcommand(
       "probe", "multicast numbered packets to a group and report what arrives from the other probes");
@@ -488,6 +510,8 @@ int main(int argc, char** argv) {
       ->needs(plan);
   r->add_flag("--ticks", run.ticks, "print a progress record (JSON) every plan tick (with --plan)")
       ->needs(plan);
+  r->add_option("--key", run.key,
+                 "the cluster key file: authenticate every packet (make one with: qsm-node keygen FILE)");
   r->add_option("--metrics", run.metrics,
                 "serve Prometheus metrics at http://ADDRESS:PORT/metrics (PORT alone: on 127.0.0.1)");
   r->add_option("--node-id", run.node_id, "this node's id (one of the --member ids)")->excludes(plan);
@@ -567,6 +591,13 @@ int main(int argc, char** argv) {
       return 2;
     }
     return qsm::RunNode(run);
+  }
+  if (k->parsed()) {
+    if (auto written = qsm::ClusterKeys::WriteNew(key_path, qsm::ClusterKeys::Generate(key_id)); !written) {
+      std::fprintf(stderr, "qsm-node keygen: %s\n", written.error().message.c_str());
+      return 1;
+    }
+    return 0;
   }
   if (probe.rate > 0 && probe.count == 0) {
     std::fprintf(stderr, "qsm-node: --count must be > 0 when --rate > 0\n");

@@ -18,6 +18,9 @@ std::string_view CounterName(Counter c) {
       "token_records_deferred", "carried_to_new_region", "multicast_join_failures",
       "control_queued",       "control_dropped",     "ring_members_skipped", "catch_up_skipped",
       "dropped_source",
+      "dropped_auth",
+      "dropped_token_round",
+      "recovery_refused",
   };
   return kNames[static_cast<size_t>(c)];
 }

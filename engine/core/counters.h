@@ -69,6 +69,15 @@ enum class Counter : uint16_t {
   // Control packets from a node that may not send them (qsm_packets_dropped_total{reason="source"}):
   // an ACK not from the region leader of its view, a NAK or pull request not from a member.
   kDroppedSource,
+  // Datagrams without a valid cluster-key trailer (qsm_packets_dropped_total{reason="auth"}): no
+  // trailer, an unknown key id, or a bad tag (engine/transport/auth/).
+  kDroppedAuth,
+  // Tokens whose round is further ahead than rounds can have been started since the last one
+  // (qsm_packets_dropped_total{reason="token_round"}; region/region_member.h).
+  kDroppedTokenRound,
+  // Forwards not queued: the requester's pull budget for the round, or the recovery queue's bound,
+  // was used up (region/region_member.h).
+  kRecoveryRefused,
   kCount,
 };
 

@@ -15,13 +15,19 @@ constexpr int kMaxPassesAtOneInstant = 1'000'000;
 }  // namespace
 
 struct Cluster::Node {
-  Node(const Clock& clock, SimNetwork& network, Endpoint ep, const HostModel& host, Random r)
-      : endpoint(ep), scheduler(clock, counters), transport(network.AddHost(ep, counters, host)), random(r) {}
+  Node(const Clock& clock, SimNetwork& network, Endpoint ep, const HostModel& host, Random r,
+       const std::shared_ptr<const ClusterKeys>& keys)
+      : endpoint(ep), scheduler(clock, counters), transport(network.AddHost(ep, counters, host)), random(r) {
+    if (keys) sealed.emplace(transport, counters, keys);
+  }
+  // What the protocol sends and receives through.
+  Transport& network() { return sealed ? static_cast<Transport&>(*sealed) : transport; }
 
   Endpoint endpoint;
   Counters counters;
   Scheduler scheduler;
   SimTransport& transport;
+  std::optional<AuthenticatedTransport> sealed;
   Random random;
   std::unique_ptr<PacketHandler> protocol;
   std::unique_ptr<Dispatcher> dispatcher;
@@ -34,14 +40,16 @@ Cluster::Cluster(ClusterConfig config, const Factory& factory)
   for (size_t i = 0; i < config.nodes; ++i) {
     const auto offset = static_cast<uint32_t>(i + 1);
     const Endpoint ep{Endpoint::FromOctets(198, 18, 0, 0, 0).address + offset, config.port};
-    nodes_.push_back(std::make_unique<Node>(clock_, network_, ep, config.host, seeds.Fork()));
+    HostModel host = config.host;
+    if (config.keys) host.max_datagram_bytes += kAuthTrailerBytes;
+    nodes_.push_back(std::make_unique<Node>(clock_, network_, ep, host, seeds.Fork(), config.keys));
   }
   for (size_t i = 0; i < nodes_.size(); ++i) {
     Node& n = *nodes_[i];
-    NodeContext context{i, n.endpoint, n.scheduler, n.transport, n.random};
+    NodeContext context{i, n.endpoint, n.scheduler, n.network(), n.random};
     n.protocol = factory(context);
     QSM_CHECK(n.protocol != nullptr, "Cluster factory returned no protocol");
-    n.dispatcher = std::make_unique<Dispatcher>(n.scheduler, n.transport, *n.protocol);
+    n.dispatcher = std::make_unique<Dispatcher>(n.scheduler, n.network(), *n.protocol);
   }
 }
 

@@ -15,6 +15,7 @@
 #include "engine/core/random.h"
 #include "engine/core/scheduler.h"
 #include "engine/runtime/dispatcher.h"
+#include "engine/transport/auth/authenticated_transport.h"
 #include "engine/transport/sim/sim_network.h"
 #include "engine/transport/sim/sim_transport.h"
 
@@ -35,6 +36,9 @@ struct ClusterConfig {
   LinkModel link;
   HostModel host;
   uint16_t port = 7000;  // every node's unicast port; node i has address 198.18.0.0 + i + 1
+  // Set: every node seals and opens its datagrams with these keys (an AuthenticatedTransport over
+  // its host; the host takes kAuthTrailerBytes more than host.max_datagram_bytes).
+  std::shared_ptr<const ClusterKeys> keys;
 };
 
 class Cluster {

@@ -27,9 +27,20 @@ GmsMetrics::GmsMetrics(prometheus::Registry& registry) {
   counter("qsm_gms_snapshots_sent_total", "Full snapshots sent to repair a node that missed updates.",
           &S::snapshots_sent);
   counter("qsm_gms_state_save_errors_total", "Commits whose state could not be saved.", &S::save_errors);
+  auto& dropped = prometheus::BuildCounter()
+                      .Name("qsm_gms_packets_dropped_total")
+                      .Help("Inbound datagrams the GMS dropped, by reason.")
+                      .Register(registry);
+  for (const auto& [c, reason] : {std::pair{Counter::kDroppedMalformed, "malformed"},
+                                  std::pair{Counter::kDroppedChecksum, "checksum"},
+                                  std::pair{Counter::kDroppedVersion, "version"},
+                                  std::pair{Counter::kDroppedTruncated, "truncated"},
+                                  std::pair{Counter::kDroppedAuth, "auth"}}) {
+    dropped_.push_back({&dropped.Add({{"reason", reason}}), c});
+  }
 }
 
-void GmsMetrics::Update(const membership::Gms& gms) {
+void GmsMetrics::Update(const membership::Gms& gms, const Counters& counters) {
   const membership::Membership& m = gms.membership();
   nodes_->Set(static_cast<double>(m.nodes().size()));
   size_t live = 0;
@@ -46,6 +57,11 @@ void GmsMetrics::Update(const membership::Gms& gms) {
     const uint64_t now = gms.stats().*f.field;
     if (now > f.last) f.metric->Increment(static_cast<double>(now - f.last));
     f.last = now;
+  }
+  for (Dropped& d : dropped_) {
+    const uint64_t now = counters.Get(d.counter);
+    if (now > d.last) d.metric->Increment(static_cast<double>(now - d.last));
+    d.last = now;
   }
 }
 

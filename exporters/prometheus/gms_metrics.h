@@ -3,7 +3,8 @@
 //   qsm_gms_nodes, qsm_gms_regions, qsm_gms_groups, qsm_gms_epoch (gauges),
 //   qsm_gms_commits_total, qsm_gms_registrations_total, qsm_gms_group_changes_total,
 //   qsm_gms_failures_total, qsm_gms_departures_total, qsm_gms_view_updates_sent_total,
-//   qsm_gms_snapshots_sent_total, qsm_gms_state_save_errors_total (counters).
+//   qsm_gms_snapshots_sent_total, qsm_gms_state_save_errors_total,
+//   qsm_gms_packets_dropped_total{reason} (counters).
 // Threading: Update() from the core thread; collection from the exposer's threads.
 #pragma once
 
@@ -21,7 +22,8 @@ class GmsMetrics {
  public:
   // `registry` must outlive this object.
   explicit GmsMetrics(prometheus::Registry& registry);
-  void Update(const membership::Gms& gms);
+  // `counters`: the GMS process's transport and dispatcher counters (dropped packets).
+  void Update(const membership::Gms& gms, const Counters& counters);
 
  private:
   prometheus::Gauge* nodes_;
@@ -35,6 +37,12 @@ class GmsMetrics {
     uint64_t last = 0;
   };
   std::vector<Followed> counters_;
+  struct Dropped {
+    prometheus::Counter* metric;
+    Counter counter;
+    uint64_t last = 0;
+  };
+  std::vector<Dropped> dropped_;
 };
 
 }  // namespace qsm::exporters

@@ -50,6 +50,8 @@ NodeMetrics::NodeMetrics(prometheus::Registry& registry, const Labels& labels) {
       {Counter::kWrongView, &dropped.Add(With(labels, "reason", "wrong_view"))},
       {Counter::kDroppedFutureView, &dropped.Add(With(labels, "reason", "future_view"))},
       {Counter::kDroppedSource, &dropped.Add(With(labels, "reason", "source"))},
+      {Counter::kDroppedAuth, &dropped.Add(With(labels, "reason", "auth"))},
+      {Counter::kDroppedTokenRound, &dropped.Add(With(labels, "reason", "token_round"))},
       {Counter::kDuplicatesDropped, &dropped.Add(With(labels, "reason", "duplicate"))},
       {Counter::kViewChanges, &views.Add(labels)},
       {Counter::kTokenRounds, &tokens.Add(labels)},

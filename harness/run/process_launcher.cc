@@ -16,6 +16,7 @@
 #include <optional>
 #include <sstream>
 
+#include "engine/transport/auth/cluster_key.h"
 #include "exporters/prometheus/harness_metrics.h"
 #include "harness/process.h"
 #include "harness/run/launcher.h"
@@ -51,6 +52,15 @@ struct StoppedOnExit {
     kill(*pid, SIGTERM);
     waitpid(*pid, nullptr, 0);
     pid.reset();
+  }
+};
+
+// A file removed when this goes out of scope (empty path: none).
+struct RemovedOnExit {
+  fs::path path;
+  ~RemovedOnExit() {
+    std::error_code ignored;
+    if (!path.empty()) fs::remove(path, ignored);
   }
 };
 
@@ -211,6 +221,7 @@ class Supervisor {
  private:
   Status Refuse() const;
   Status CreateHosts();
+  Status MakeClusterKey();
   Status StartGms();
   Status StartPrometheus();
   void AgreeOnStart();
@@ -240,6 +251,7 @@ class Supervisor {
   const fs::path nodes_dir_;
   RunRecord record_;
   std::unique_ptr<NetnsCluster> hosts_;
+  RemovedOnExit key_file_;  // the run's cluster key (engine.auth): never outlives the run
   StoppedOnExit gms_;
   std::unique_ptr<prometheus::Exposer> harness_exposer_;
   std::shared_ptr<prometheus::Registry> harness_registry_ = std::make_shared<prometheus::Registry>();
@@ -267,6 +279,7 @@ Result<RunRecord> Supervisor::Run() {
   record_.run = std::move(*resolved);
   record_.started_at = UtcNow();
   fs::create_directories(nodes_dir_);
+  if (auto s = MakeClusterKey(); !s) return std::unexpected(s.error());
   if (auto s = StartGms(); !s) return std::unexpected(s.error());
   if (auto s = StartPrometheus(); !s) return std::unexpected(s.error());
   AgreeOnStart();
@@ -324,6 +337,23 @@ Status Supervisor::CreateHosts() {
   return {};
 }
 
+// A fresh cluster key for the run's processes (engine.auth), removed when the run ends.
+Status Supervisor::MakeClusterKey() {
+  if (!scenario_.engine.auth) return {};
+  const fs::path path = fs::path(o_.run_dir) / "cluster.key";
+  std::error_code ignored;
+  fs::remove(path, ignored);  // a previous run's, left by a crash
+  if (auto s = ClusterKeys::WriteNew(path, ClusterKeys::Generate(1)); !s) return s;
+  key_file_.path = path;
+  return {};
+}
+
+// The --key flag for the run's processes (none without engine.auth).
+std::vector<std::string> KeyFlag(const fs::path& key) {
+  if (key.empty()) return {};
+  return {"--key", key.string()};
+}
+
 // qsm-gms for the run: listening before any node registers; stopped after the last node.
 Status Supervisor::StartGms() {
   if (!scenario_.gms) return {};
@@ -334,10 +364,11 @@ Status Supervisor::StartGms() {
   const fs::path dir(o_.run_dir);
   auto log = OpenLog((dir / "gms.log").string());
   if (!log) return std::unexpected(log.error());
-  auto pid = StartProcess({binary, "--listen", ports_.gms().ToString(), "--state", (dir / "gms.state").string(),
-                           "--pool", ports_.gms_pool().ToString(), "--pool-size", "64", "--failure-timeout",
-                           std::to_string(ToSeconds(scenario_.gms->failure_timeout))},
-                          ChildIo{.out = *log, .err = *log, .own_process_group = true});
+  std::vector<std::string> argv{binary, "--listen", ports_.gms().ToString(), "--state", (dir / "gms.state").string(),
+                                "--pool", ports_.gms_pool().ToString(), "--pool-size", "64", "--failure-timeout",
+                                std::to_string(ToSeconds(scenario_.gms->failure_timeout))};
+  for (const std::string& a : KeyFlag(key_file_.path)) argv.push_back(a);
+  auto pid = StartProcess(argv, ChildIo{.out = *log, .err = *log, .own_process_group = true});
   close(*log);
   if (!pid) return std::unexpected(pid.error());
   gms_.pid = *pid;
@@ -415,6 +446,7 @@ Status Supervisor::SpawnNodes() {
       argv.push_back("--metrics");
       argv.push_back(ports_.metrics(plan.node_id));
     }
+    for (const std::string& a : KeyFlag(key_file_.path)) argv.push_back(a);
     auto p = Spawn(plan.node_id, argv, base + ".log");
     if (!p) {
       KillAll();

@@ -36,9 +36,18 @@ class SimRun {
         alive_(scenario.nodes, true),
         cluster_(sim::ClusterConfig{.nodes = scenario.nodes + (scenario.gms ? 1u : 0u),
                                     .seed = scenario.seed,
-                                    .port = kFirst.port},
+                                    .port = kFirst.port,
+                                    .keys = scenario.engine.auth ? SimKeys(scenario.seed) : nullptr},
                  [this](sim::NodeContext& ctx) { return MakeHost(ctx); }),
         start_(cluster_.now() + 100ms) {}
+
+  // A key drawn from the seed, so a simulated run repeats byte for byte.
+  static std::shared_ptr<const ClusterKeys> SimKeys(uint64_t seed) {
+    Random random(seed ^ 0x6b6579ULL);
+    ClusterKey key{.id = 1};
+    for (auto& b : key.secret) b = static_cast<std::byte>(random.Next());
+    return std::make_shared<const ClusterKeys>(std::vector{key});
+  }
 
   Result<RunRecord> Run() {
     if (auto s = WritePlans(); !s) return std::unexpected(s.error());

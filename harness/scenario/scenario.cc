@@ -66,6 +66,15 @@ class Reader {
     return {};
   }
 
+  Status Bool(const YAML::Node& map, const char* key, const std::string& path, bool& out) const {
+    const YAML::Node node = map[key];
+    if (!node) return {};
+    if (!node.IsScalar() || !YAML::convert<bool>::decode(node, out)) {
+      return std::unexpected(Fail(node, path, "must be true or false, not '" + Text(node) + "'"));
+    }
+    return {};
+  }
+
   Status Time(const YAML::Node& map, const char* key, const std::string& path, Duration& out) const {
     const YAML::Node node = map[key];
     if (!node) return {};
@@ -290,7 +299,7 @@ Result<Scenario> Parse(const YAML::Node& root, const Reader& r, Scenario sc) {
   if (const YAML::Node e = root["engine"]) {
     if (!e.IsMap()) return std::unexpected(r.Fail(e, "engine", "must be a map such as {token_rate: 5}"));
     const char* const keys[] = {"token_rate", "rounds",           "replication",   "window",
-                                "window_mb",  "window_messages", "datagram_bytes"};
+                                "window_mb",  "window_messages", "datagram_bytes", "auth"};
     for (Status s : {r.CheckKeys(e, "engine.", keys),
                      r.Number(e, "token_rate", "engine.token_rate", sc.engine.token_rate, 0.1, 1000.0),
                      r.String(e, "rounds", "engine.rounds", sc.engine.rounds, {"adaptive", "fixed"}),
@@ -300,7 +309,8 @@ Result<Scenario> Parse(const YAML::Node& root, const Reader& r, Scenario sc) {
                                       sc.engine.window_messages, 0, 10'000'000),
                      r.Number<size_t>(e, "window_mb", "engine.window_mb", sc.engine.window_mb, 1, 65'536),
                      r.Number<size_t>(e, "datagram_bytes", "engine.datagram_bytes", sc.engine.datagram_bytes, 0,
-                                      wire::kMaxDataBatchBytes)}) {
+                                      wire::kMaxDataBatchBytes),
+                     r.Bool(e, "auth", "engine.auth", sc.engine.auth)}) {
       if (!s) return std::unexpected(s.error());
     }
   }

@@ -53,6 +53,9 @@ struct EngineParams {
   size_t window_mb = 20;         // the pending-ACK window, MiB held (SenderWindow::max_bytes)
   size_t window_messages = 0;    // also at most this many messages pending (0: no count limit)
   size_t datagram_bytes = 8972;  // small messages packed up to this datagram size; 0: one per datagram
+  // Every packet carries a MAC with a cluster key made for the run (engine/transport/auth/); false
+  // runs without, for comparison.
+  bool auth = true;
 };
 
 struct Scenario {
