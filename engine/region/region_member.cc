@@ -12,8 +12,15 @@ namespace qsm {
 namespace {
 
 constexpr uint64_t kNoPrefix = std::numeric_limits<uint64_t>::max();
-// Bounds the work one pull request can cause.
-constexpr uint64_t kMaxForwardsPerPull = 4096;
+// Bounds the forwards one member's pull requests can cause in one round, whatever it sends.
+constexpr uint64_t kMaxPulledPerRound = 4096;
+// Bounds the forwards waiting to go out (pushes and pulls of all members together).
+constexpr size_t kMaxRecoveryQueue = size_t{1} << 18;
+// How far past the rounds its leader can have started since this member last saw one a token's
+// round may be: covers the leader having installed the view this long before this member, and a
+// token's time in flight. Rounds further ahead are impossible (a forgery, or a bug) and dropped: a
+// round number taken as the newest would make every later token look stale.
+constexpr Duration kRoundAheadSlack = 10s;
 
 }  // namespace
 
@@ -41,6 +48,8 @@ void RegionMember::InstallView(const wire::RegionView& view) {
   recovery_.clear();
   queued_forwards_.clear();
   round_ = visited_round_ = completed_partition_round_ = completed_region_round_ = 0;
+  round_seen_at_ = env_.scheduler.clock().Now();
+  pull_budgets_.clear();
   held_region_token_.reset();
   last_passed_.reset();
   suspected_.clear();
@@ -50,6 +59,7 @@ void RegionMember::InstallView(const wire::RegionView& view) {
   stats_.cache_bytes = 0;
   stats_.cached_messages = 0;
   layout_ = RegionLayout::For(view, config_.replication, self_);
+  if (layout_) pull_budgets_.assign(layout_->size(), PullBudget{});
 }
 
 std::optional<std::pair<uint64_t, uint64_t>> RegionMember::WindowOf(wire::NodeId sender) const {
@@ -254,6 +264,7 @@ void RegionMember::StartRound(TimePoint now) {
   round_running_ = true;
   round_start_ = now;
   ++round_;
+  round_seen_at_ = now;
   const size_t parts = layout_->partitions();
   wire::TokenPacket token{
       .rvid = layout_->view().id, .round = round_, .partition = 0, .round_start_ns = ToNanos(now)};
@@ -632,14 +643,28 @@ void RegionMember::PassRemembered(size_t to, wire::PacketType type, wire::TokenP
 
 void RegionMember::OnToken(const wire::Packet& packet, const Endpoint& from, TimePoint at) {
   const auto& token = std::get<wire::TokenPacket>(packet.body);
-  if (IsCurrent(token.rvid)) {  // acknowledge every copy: an earlier acknowledgement may be lost
-    SendControl(from, wire::Packet{wire::PacketType::kTokenAck, self_, TokenHops::AckOf(packet)});
-  }
-  if (!IsCurrent(token.rvid) || token.round < round_) {
+  if (!IsCurrent(token.rvid)) {
     env_.counters.Add(Counter::kStaleTokens);
     return;
   }
-  round_ = std::max(round_, token.round);
+  if (!MayPassTokenHere(packet.type, token, from)) {
+    env_.counters.Add(Counter::kDroppedSource);
+    return;
+  }
+  if (token.round > MaxPlausibleRound(at)) {
+    env_.counters.Add(Counter::kDroppedTokenRound);
+    return;
+  }
+  // Acknowledge every copy: an earlier acknowledgement may be lost.
+  SendControl(from, wire::Packet{wire::PacketType::kTokenAck, self_, TokenHops::AckOf(packet)});
+  if (token.round < round_) {
+    env_.counters.Add(Counter::kStaleTokens);
+    return;
+  }
+  if (token.round > round_) {
+    round_ = token.round;
+    round_seen_at_ = at;
+  }
   const size_t p = layout_->my_partition();
   if (packet.type == wire::PacketType::kPartitionToken) {
     if (token.partition != p) {
@@ -681,6 +706,22 @@ void RegionMember::OnToken(const wire::Packet& packet, const Endpoint& from, Tim
   }
 }
 
+bool RegionMember::MayPassTokenHere(wire::PacketType type, const wire::TokenPacket& token,
+                                    const Endpoint& from) const {
+  const std::optional<size_t> sender = layout_->IndexOfEndpoint(from);
+  if (!sender) return false;
+  const size_t partition = layout_->partition_of(*sender);
+  if (type == wire::PacketType::kPartitionToken) return partition == layout_->my_partition();
+  // A region token moves forward over the partitions (skipping any that do not answer), then
+  // back to the region leader from whichever partition led last.
+  return token.partition >= layout_->partitions() || partition < token.partition;
+}
+
+uint64_t RegionMember::MaxPlausibleRound(TimePoint at) const {
+  const Duration period = std::max(config_.min_round_period, Duration(1us));
+  return round_ + 1 + static_cast<uint64_t>((std::max(at - round_seen_at_, Duration::zero()) + kRoundAheadSlack) / period);
+}
+
 bool RegionMember::YieldsTo(const wire::TokenPacket& token) const {
   if (!held_region_token_ || held_region_token_->round != token.round) return false;
   const size_t psize = layout_->partition_size(layout_->my_partition());
@@ -694,21 +735,28 @@ void RegionMember::OnPullRequest(const wire::RecoveryRequest& request, const End
     env_.counters.Add(Counter::kWrongView);
     return;
   }
-  if (!layout_->IndexOfEndpoint(from)) {  // forwards go only to members
+  const std::optional<size_t> requester = layout_->IndexOfEndpoint(from);
+  if (!requester) {  // forwards go only to members
     env_.counters.Add(Counter::kDroppedSource);
     return;
   }
   auto it = senders_.find(request.sender);
   if (it == senders_.end()) return;
-  uint64_t budget = kMaxForwardsPerPull;
+  PullBudget& budget = pull_budgets_[*requester];
+  if (budget.round != round_) budget = PullBudget{.round = round_, .left = kMaxPulledPerRound};
+  bool refused = false;
   for (const auto& r : request.ranges) {
     ForEachHeld(request.sender, it->second, r.first, r.last, [&](uint64_t seq) {
-      if (budget == 0) return false;
+      if (budget.left == 0) {
+        refused = true;
+        return false;
+      }
+      --budget.left;  // also for a forward already queued: the budget bounds the work, too
       QueueForward(from, request.sender, seq, Counter::kRecoveryPull);
-      --budget;
       return true;
     });
   }
+  if (refused) env_.counters.Add(Counter::kRecoveryRefused);
 }
 
 // ---------------------------------------------------------------- output
@@ -733,6 +781,10 @@ size_t RegionMember::ForwardKeyHash::operator()(const ForwardKey& k) const noexc
 }
 
 void RegionMember::QueueForward(const Endpoint& to, wire::NodeId sender, uint64_t seq, Counter kind) {
+  if (recovery_.size() >= kMaxRecoveryQueue) {
+    env_.counters.Add(Counter::kRecoveryRefused);
+    return;
+  }
   const ForwardKey key{to, sender, seq};
   if (!queued_forwards_.insert(key).second) return;
   recovery_.push_back(Forward{key, kind});

@@ -257,7 +257,16 @@ class RegionMember {
 
   void SendControl(const Endpoint& to, const wire::Packet& packet);
   std::optional<Endpoint> SenderEndpoint(wire::NodeId sender) const;
+  // Queues a forward unless the same one is queued, or the queue holds kMaxRecoveryQueue
+  // (recovery_refused: the next round asks again).
   void QueueForward(const Endpoint& to, wire::NodeId sender, uint64_t seq, Counter kind);
+  // Token acceptance, besides the view: a partition token only from a member of this partition,
+  // a region token only from a member of an earlier partition (or, back at the region leader, from
+  // any member); anything else is dropped as dropped_source.
+  bool MayPassTokenHere(wire::PacketType type, const wire::TokenPacket& token, const Endpoint& from) const;
+  // The highest round the leader can have started by `at`: one per min_round_period since this
+  // member last saw a new round, plus kRoundAheadSlack's worth (dropped_token_round beyond it).
+  uint64_t MaxPlausibleRound(TimePoint at) const;
   void PullFrom(const Endpoint& to, wire::NodeId sender, const std::vector<wire::SeqRange>& ranges);
   Duration TokenPeriod() const;
   // At the region leader, when a round ends: the next round's period, TokenPeriod or (adaptive
@@ -306,6 +315,13 @@ class RegionMember {
 
   // Rounds.
   uint64_t round_ = 0;          // highest round seen in this view
+  TimePoint round_seen_at_{};   // when round_ last grew (or the view was installed)
+  // Per member (view index): the forwards its pull requests may still cause in round `round`.
+  struct PullBudget {
+    uint64_t round = UINT64_MAX;  // none yet
+    uint64_t left = 0;
+  };
+  std::vector<PullBudget> pull_budgets_;
   uint64_t visited_round_ = 0;  // last round whose partition token this node folded into
   uint64_t completed_partition_round_ = 0;
   uint64_t completed_region_round_ = 0;

@@ -927,3 +927,86 @@ TEST_F(AdaptiveRoundsTest, shouldNotGoFasterThanMinRoundPeriodWhileRepairSpeedsR
 
 }  // namespace
 }  // namespace qsm
+
+namespace qsm {
+namespace {
+
+// Issue 16: a token counts only from a member whose place in the ring may pass it here. A
+// partition token from outside the view, or a region token from this partition or a later one,
+// is dropped (dropped_source) and not acknowledged.
+TEST_F(RegionMemberTest, shouldTakeATokenOnlyFromAMemberThatMayPassItHere) {
+  BecomeOneOfTwoPartitions(2);  // leads partition {2, 4}
+  wire::SenderRecord rec{.sender = kSender, .partition_contiguous = {0, 0}};
+  const wire::TokenPacket region{.rvid = {1, 1}, .round = 1, .partition = 1, .records = {rec}};
+  member_->OnPacket(wire::Packet{wire::PacketType::kRegionToken, 9, region}, Endpoint::FromOctets(127, 0, 0, 9, 7009),
+                    clock_.Now());
+  FeedToken(wire::PacketType::kRegionToken, region, 4);  // a member of its own partition
+  EXPECT_TRUE(transport_->SentOf(wire::PacketType::kTokenAck).empty());
+  EXPECT_TRUE(transport_->SentOf(wire::PacketType::kPartitionToken).empty());
+  EXPECT_EQ(counters_.Get(Counter::kDroppedSource), 2u);
+
+  FeedToken(wire::PacketType::kRegionToken, region, 3);  // partition 0's stand-in: may
+  EXPECT_EQ(transport_->SentOf(wire::PacketType::kTokenAck).size(), 1u);
+  EXPECT_EQ(OnlySentTo(wire::PacketType::kPartitionToken), EndpointOf(4));
+  transport_->TakeSent();
+  auto partition = PartitionToken(1, 1, 1, rec);
+  FeedToken(wire::PacketType::kPartitionToken, partition, 1);  // partition 0's leader: not this ring
+  EXPECT_EQ(counters_.Get(Counter::kDroppedSource), 3u);
+  EXPECT_TRUE(transport_->SentOf(wire::PacketType::kTokenAck).empty());
+}
+
+// A round further ahead than the leader can have started since the last one seen is a forgery
+// (or a bug): taken, it would make every real token after it look stale and stop the region.
+TEST_F(RegionMemberTest, shouldDropATokenWhoseRoundIsFurtherAheadThanRoundsCanHaveStarted) {
+  Become(2, 3);
+  wire::SenderRecord rec{.sender = kSender, .partition_contiguous = {0}};
+  FeedToken(wire::PacketType::kPartitionToken, PartitionToken(5, 0, 1, rec), 1);
+  ASSERT_EQ(transport_->SentOf(wire::PacketType::kPartitionToken).size(), 1u);
+  transport_->TakeSent();
+  // 1 ms rounds: 10 s of slack is 10,000 rounds.
+  FeedToken(wire::PacketType::kPartitionToken, PartitionToken(5 + 20'000, 0, 1, rec), 1);
+  FeedToken(wire::PacketType::kPartitionToken, PartitionToken(UINT64_MAX, 0, 1, rec), 1);
+  EXPECT_EQ(counters_.Get(Counter::kDroppedTokenRound), 2u);
+  EXPECT_TRUE(transport_->SentOf(wire::PacketType::kPartitionToken).empty());
+  EXPECT_TRUE(transport_->SentOf(wire::PacketType::kTokenAck).empty());
+
+  FeedToken(wire::PacketType::kPartitionToken, PartitionToken(6, 0, 1, rec), 1);  // the region goes on
+  EXPECT_EQ(transport_->SentOf(wire::PacketType::kPartitionToken).size(), 1u);
+  transport_->TakeSent();
+  Advance(20s);  // 20,000 more rounds may have started since
+  FeedToken(wire::PacketType::kPartitionToken, PartitionToken(6 + 20'000, 0, 1, rec), 1);
+  EXPECT_EQ(transport_->SentOf(wire::PacketType::kPartitionToken).size(), 1u);
+  EXPECT_EQ(counters_.Get(Counter::kDroppedTokenRound), 2u);
+}
+
+// A member's pull requests cause at most 4,096 forwards per round however many it sends: a
+// 100-byte request cannot make a member send its whole cache again and again.
+TEST_F(RegionMemberTest, shouldBoundTheForwardsOneMembersPullsCausePerRound) {
+  Become(2, 3);
+  for (uint64_t s = 1; s <= 5000; ++s) FeedData(s);
+  wire::SenderRecord rec{.sender = kSender, .partition_contiguous = {0}};
+  FeedToken(wire::PacketType::kPartitionToken, PartitionToken(1, 0, 1, rec), 1);
+  transport_->TakeSent();
+  auto pull = [&](wire::NodeId from) {
+    member_->OnPacket(wire::Packet{wire::PacketType::kPullRequest, from,
+                                   wire::RecoveryRequest{view_.id, kSender, {{1, 5000}}}},
+                      EndpointOf(from), clock_.Now());
+  };
+  pull(3);
+  EXPECT_EQ(DrainForwards().size(), 4096u);
+  transport_->TakeSent();
+  pull(3);
+  pull(3);
+  EXPECT_TRUE(DrainForwards().empty());
+  EXPECT_EQ(counters_.Get(Counter::kRecoveryRefused), 3u);
+  pull(1);  // another member has its own budget
+  EXPECT_EQ(DrainForwards().size(), 4096u);
+  transport_->TakeSent();
+  FeedToken(wire::PacketType::kPartitionToken, PartitionToken(2, 0, 1, rec), 1);  // the next round
+  transport_->TakeSent();
+  pull(3);
+  EXPECT_EQ(DrainForwards().size(), 4096u);
+}
+
+}  // namespace
+}  // namespace qsm
