@@ -8,6 +8,7 @@
 #  2. 1000-byte messages: adaptive rounds (default) vs the paper's fixed token rate (5 rounds/s)
 #  3. token RTT at the region leader, K = 1 (2 nodes): nearly idle (200 msgs/s) vs full rate
 #  4. throughput with 1 vs 10,000 groups in the region
+#  5. the cluster key's cost: throughput and CPU per message with and without --key
 set -euo pipefail
 build=${1:-build/release}
 node=$build/daemons/qsm-node
@@ -95,3 +96,33 @@ one=$(run_engine 2 --groups 1 | min_receiver_rate 2)
 many=$(run_engine 2 --groups 10000 | min_receiver_rate 2)
 printf "groups: 1 group %.0f msgs/s, 10000 groups %.0f msgs/s (ratio %.2f)\n" "$one" "$many" "$(echo "$many / $one" | bc -l)"
 "$build/engine/sim/group_memory_bench" 2>/dev/null | grep BM_
+
+# 5. The cluster key's cost (engine/README.md, "Trust model"): the same run with and without
+# --key, alternated, 1000-byte messages. CPU: seconds of all nodes per million messages delivered
+# to the slowest receiver.
+echo
+key_dir=$(mktemp -d)
+trap 'rm -rf "$key_dir"' EXIT
+"$node" keygen "$key_dir/cluster.key"
+cpu_per_million() {  # $1: K, $2: the runs' JSON lines
+  local cpu delivered
+  cpu=$(echo "$2" | field cpu_s | paste -sd+ | bc -l)
+  delivered=$(echo "$2" | head -n "$1" | sed -n 's/.*"delivered":\([0-9]*\).*/\1/p' | sort -n | head -1)
+  echo "$cpu * 1000000 / $delivered" | bc -l
+}
+printf "%-6s %-3s %14s %14s %8s %18s %18s %8s %12s\n" bytes K "no key msgs/s" "key msgs/s" "ratio" \
+  "no key cpu s/M" "key cpu s/M" "ratio" "undelivered"
+for size in 1000 64 8192; do
+  for k in 1 4; do
+    plain=$(run_engine $k)
+    keyed=$(run_engine $k --key "$key_dir/cluster.key")
+    p=$(echo "$plain" | min_receiver_rate $k)
+    q=$(echo "$keyed" | min_receiver_rate $k)
+    pc=$(cpu_per_million $k "$plain")
+    qc=$(cpu_per_million $k "$keyed")
+    printf "%-6s %-3s %14.0f %14.0f %8.2f %18.2f %18.2f %8.2f %6d + %-5d\n" "$size" $k "$p" "$q" \
+      "$(echo "$q / $p" | bc -l)" "$pc" "$qc" "$(echo "$qc / $pc" | bc -l)" \
+      "$(undelivered $k "$plain")" "$(undelivered $k "$keyed")"
+  done
+done
+size=1000

@@ -1,7 +1,8 @@
 // What the libFuzzer targets behind the decoder share (node_fuzz, gms_fuzz): a protocol on a
 // simulated host, driven by the fuzzer's input. The input is a list of records
 // [u8 op][u8 len_lo][u8 len_hi][len bytes]; a target decides per op whether a record carries
-// bytes. Datagrams reach the protocol through the real Dispatcher, as if read from its socket.
+// bytes. Datagrams reach the protocol through an AuthenticatedTransport and the real Dispatcher,
+// as if read from its socket: authentication is on, and the targets seal what should pass it.
 // Threading: one thread.
 #pragma once
 
@@ -9,12 +10,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
 
 #include "engine/core/buffer_pool.h"
 #include "engine/runtime/dispatcher.h"
+#include "engine/transport/auth/authenticated_transport.h"
 #include "engine/transport/sim/sim_network.h"
 #include "engine/wire/packets.h"
 
@@ -65,14 +68,30 @@ inline void RunUntil(VirtualClock& clock, SimNetwork& network, Scheduler& schedu
   clock.AdvanceTo(end);
 }
 
-// Hands `bytes` to `dispatcher` as a datagram from `from`, read now, and runs what it causes.
-inline void Deliver(BufferPool& pool, Dispatcher& dispatcher, Scheduler& scheduler, const Endpoint& from,
+// `bytes` with a cluster-key trailer sealed by `keys` (so it passes an AuthenticatedTransport).
+inline std::vector<std::byte> Sealed(const ClusterKeys& keys, std::span<const std::byte> bytes) {
+  std::vector<std::byte> sealed(bytes.begin(), bytes.end());
+  sealed.resize(bytes.size() + kAuthTrailerBytes);
+  keys.Seal(sealed);
+  return sealed;
+}
+
+// The targets' cluster key: authentication is on in every fuzzed path.
+inline std::shared_ptr<const ClusterKeys> FuzzKeys() {
+  ClusterKey key{.id = 1};
+  key.secret.fill(std::byte{0x5a});
+  return std::make_shared<const ClusterKeys>(std::vector{key});
+}
+
+// Hands `bytes` to `receiver` (the host's transport handler: an AuthenticatedTransport, or the
+// Dispatcher) as a datagram from `from`, read now, and runs what it causes.
+inline void Deliver(BufferPool& pool, TransportHandler& receiver, Scheduler& scheduler, const Endpoint& from,
                     std::span<const std::byte> bytes) {
   PooledBuffer buffer = pool.Acquire();
   if (!buffer || bytes.size() > buffer.space().size()) return;
   std::memcpy(buffer.space().data(), bytes.data(), bytes.size());
   buffer.set_size(bytes.size());
-  dispatcher.OnReceive(from, std::move(buffer), scheduler.clock().Now());
+  receiver.OnReceive(from, std::move(buffer), scheduler.clock().Now());
   while (scheduler.RunOnce()) {
   }
 }

@@ -5,8 +5,8 @@
 //
 // Input: records of [u8 op][u8 len_lo][u8 len_hi][len bytes]. op % 3:
 //   0  the bytes as a datagram from peer (op >> 2) % 4, made to decode (magic, version, length,
-//      checksum fixed), so the GMS sees arbitrary field values
-//   1  the same, as they are
+//      checksum fixed) and sealed with the cluster key, so the GMS sees arbitrary field values
+//   1  the same, as they are, sealed only if op bit 4 is set (else the authentication drops them)
 //   2  advance virtual time by (len_lo + 1) x 20 ms
 #include <cstddef>
 #include <cstdint>
@@ -52,6 +52,8 @@ struct World {
   Counters counters, peer_counters;
   SimTransport& transport = network.AddHost(Endpoint::FromOctets(198, 18, 0, 1, 7300), counters,
                                             HostModel{.pool_buffers = 64, .max_datagram_bytes = 65536});
+  std::shared_ptr<const ClusterKeys> keys = fuzz::FuzzKeys();
+  AuthenticatedTransport sealed{transport, counters, keys};
   std::vector<SimTransport*> peers;
   Scheduler scheduler{clock, counters};
   membership::MemoryStore store;
@@ -69,14 +71,18 @@ struct World {
   void Start() {
     dispatcher.reset();
     gms = std::make_unique<membership::Gms>(
-        membership::GmsConfig{.failure_timeout = 1s, .multicast_count = 4}, scheduler, transport, store);
+        membership::GmsConfig{.failure_timeout = 1s, .multicast_count = 4}, scheduler, sealed, store);
     QSM_CHECK(gms->Start().has_value(), "the GMS does not load the state it saved");
     gms->SetCommitObserver([this](uint64_t, const auto&) { CheckModel(gms->membership()); });
-    dispatcher = std::make_unique<Dispatcher>(scheduler, transport, *gms);
+    dispatcher = std::make_unique<Dispatcher>(scheduler, sealed, *gms);
   }
   void RunFor(Duration d) { fuzz::RunUntil(clock, network, scheduler, clock.Now() + d); }
-  void Deliver(const Endpoint& from, std::span<const std::byte> bytes) {
-    fuzz::Deliver(pool, *dispatcher, scheduler, from, bytes);
+  void Deliver(const Endpoint& from, std::span<const std::byte> bytes, bool seal) {
+    if (seal) {
+      fuzz::Deliver(pool, sealed, scheduler, from, fuzz::Sealed(*keys, bytes));
+    } else {
+      fuzz::Deliver(pool, sealed, scheduler, from, bytes);
+    }
   }
 };
 
@@ -88,10 +94,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const Endpoint from = world.peers[(op >> 2) % 4]->local_endpoint();
     switch (op % 3) {
       case 0:
-        if (auto fixed = fuzz::MakeDecodable(bytes)) world.Deliver(from, *fixed);
+        if (auto fixed = fuzz::MakeDecodable(bytes)) world.Deliver(from, *fixed, true);
         return true;
       case 1:
-        world.Deliver(from, bytes);
+        world.Deliver(from, bytes, (op & 16) != 0);
         return true;
       default:
         world.RunFor(Duration(std::chrono::milliseconds(((len & 0xff) + 1) * 20)));

@@ -5,9 +5,10 @@
 // aborts).
 //
 // Input: records of [u8 op][u8 len_lo][u8 len_hi][len bytes]. op % 4:
-//   0  deliver the bytes as a datagram from peer 2 or 3 (chosen by op bit 2)
-//   1  the same, after making magic, version, length and checksum consistent (so it decodes and
-//      reaches the protocol with arbitrary field values)
+//   0  deliver the bytes as a datagram from peer 2 or 3 (chosen by op bit 2), sealed with the
+//      cluster key if op bit 3 is set (else the authentication drops them)
+//   1  the same, after making magic, version, length and checksum consistent, sealed (so it
+//      decodes and reaches the protocol with arbitrary field values)
 //   2  advance virtual time by (len_lo + 1) x 1 ms and run the node
 //   3  the application sends a message of len_lo bytes to group (len_hi % 3) + 1
 #include <cstddef>
@@ -29,17 +30,19 @@ struct World {
   VirtualClock clock;
   SimNetwork network{clock, 1};
   Counters counters, peer_counters;
-  SimTransport& transport =
-      network.AddHost(Endpoint::FromOctets(198, 18, 0, 1, 7000), counters, HostModel{.pool_buffers = 64});
+  SimTransport& transport = network.AddHost(Endpoint::FromOctets(198, 18, 0, 1, 7000), counters,
+                                            HostModel{.pool_buffers = 64, .max_datagram_bytes = 9216 + kAuthTrailerBytes});
+  std::shared_ptr<const ClusterKeys> keys = fuzz::FuzzKeys();
+  AuthenticatedTransport sealed{transport, counters, keys};
   SimTransport& peer2 =
       network.AddHost(Endpoint::FromOctets(198, 18, 0, 2, 7000), peer_counters, HostModel{.pool_buffers = 1});
   SimTransport& peer3 =
       network.AddHost(Endpoint::FromOctets(198, 18, 0, 3, 7000), peer_counters, HostModel{.pool_buffers = 1});
   Scheduler scheduler{clock, counters};
   Random random{1};
-  Node node{NodeConfig{.id = 1, .window = SenderWindow{.max_messages = 64}}, scheduler, transport, random};
-  Dispatcher dispatcher{scheduler, transport, node};
-  BufferPool pool{9216, 8};
+  Node node{NodeConfig{.id = 1, .window = SenderWindow{.max_messages = 64}}, scheduler, sealed, random};
+  Dispatcher dispatcher{scheduler, sealed, node};
+  BufferPool pool{9216 + kAuthTrailerBytes, 8};
 
   World() {
     wire::RegionView view{.id = {1, 1}, .multicast = Endpoint::FromOctets(239, 18, 0, 1, 7400)};
@@ -50,8 +53,12 @@ struct World {
     (void)node.StartMembership({.node = 1, .incarnation = 1, .gms = peer3.local_endpoint()});
   }
   void RunFor(Duration d) { fuzz::RunUntil(clock, network, scheduler, clock.Now() + d); }
-  void Deliver(const Endpoint& from, std::span<const std::byte> bytes) {
-    fuzz::Deliver(pool, dispatcher, scheduler, from, bytes);
+  void Deliver(const Endpoint& from, std::span<const std::byte> bytes, bool seal) {
+    if (seal) {
+      fuzz::Deliver(pool, sealed, scheduler, from, fuzz::Sealed(*keys, bytes));
+    } else {
+      fuzz::Deliver(pool, sealed, scheduler, from, bytes);
+    }
   }
 };
 
@@ -63,10 +70,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const Endpoint from = (op & 4) ? world.peer3.local_endpoint() : world.peer2.local_endpoint();
     switch (op % 4) {
       case 0:
-        world.Deliver(from, bytes);
+        world.Deliver(from, bytes, (op & 8) != 0);
         return true;
       case 1:
-        if (auto fixed = fuzz::MakeDecodable(bytes)) world.Deliver(from, *fixed);
+        if (auto fixed = fuzz::MakeDecodable(bytes)) world.Deliver(from, *fixed, true);
         return true;
       case 2:
         world.RunFor(Duration(std::chrono::milliseconds((len & 0xff) + 1)));

@@ -769,6 +769,10 @@ void RegionMember::SendControl(const Endpoint& to, const wire::Packet& packet) {
 }
 
 void RegionMember::OnTokenAck(const wire::TokenAckPacket& ack, const Endpoint& from) {
+  if (!layout_ || !layout_->IndexOfEndpoint(from)) {  // a forged one would stop the hop's resends
+    env_.counters.Add(Counter::kDroppedSource);
+    return;
+  }
   hops_.OnAck(ack);
   std::erase_if(suspected_, [&](size_t i) { return layout_->member(i).endpoint == from; });
 }

@@ -173,7 +173,8 @@ Result<RunRecord> RunInventory(const Scenario& scenario, const LaunchOptions& o)
                      {"qsm_run_name", dir.parent_path().filename().string() + "-" + dir.filename().string()},
                      {"qsm_run_hosts", host_list},
                      {"qsm_run_ids", ids},
-                     {"qsm_run_seconds", static_cast<int64_t>(ToSeconds(run_length)) + 1}};
+                     {"qsm_run_seconds", static_cast<int64_t>(ToSeconds(run_length)) + 1},
+                     {"qsm_run_auth", scenario.engine.auth}};
   if (auto s = WriteFile((dir / "ansible-vars.json").string(), vars.dump(2) + "\n"); !s)
     return std::unexpected(s.error());
 

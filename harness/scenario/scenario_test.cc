@@ -85,6 +85,18 @@ TEST(ScenarioTest, TheDefaultWindowIsFixedInBytesAndItsKeysAreChecked) {
   EXPECT_NE(ErrorOf("name: a\nnodes: 2\nengine: {window: bdp}\n").find("engine.window"), std::string::npos);
 }
 
+TEST(ScenarioTest, AuthenticationIsOnUnlessTheScenarioTurnsItOff) {
+  auto on = ParseScenario("name: a\nnodes: 2\n", "test.yaml");
+  ASSERT_TRUE(on.has_value());
+  EXPECT_TRUE(on->engine.auth);
+  auto off = ParseScenario("name: a\nnodes: 2\nengine: {auth: false}\n", "test.yaml");
+  ASSERT_TRUE(off.has_value()) << off.error().message;
+  EXPECT_FALSE(off->engine.auth);
+  const std::string error = ErrorOf("name: a\nnodes: 2\nengine: {auth: maybe}\n");
+  EXPECT_NE(error.find("engine.auth"), std::string::npos) << error;
+  EXPECT_NE(error.find("must be true or false"), std::string::npos) << error;
+}
+
 TEST(ScenarioTest, ErrorsNameTheFileTheLineAndTheKey) {
   EXPECT_EQ(ErrorOf("name: x\nnodes: 4\nnodez: 5\n").rfind("test.yaml:3: 'nodez': unknown key", 0), 0u);
   EXPECT_EQ(ErrorOf("name: x\nnodes: four\n"),

@@ -4,7 +4,8 @@
 # namespace reaches them over SSH through an uplink (198.19.0.254).
 #   1. site.yml provisions them: packages, limits, qsm-gms on host 1, a long-running qsm-node on
 #      every host, Prometheus on host 3 (scraping the nodes and the GMS), Grafana provisioning.
-#   2. The GMS sees the three nodes; Prometheus scrapes every target.
+#   2. The GMS sees the three nodes; Prometheus scrapes every target; the cluster key was made,
+#      installed 0600 and is in use (an unsealed datagram is an auth drop at the GMS).
 #   3. suite.yml runs a suite (sleep and loss-burst perturbations, views from the GMS) across the
 #      hosts through qsm-harness's inventory launcher; the results come back and pass the check.
 #   4. site.yml again: nothing changes.
@@ -110,6 +111,7 @@ qsm_service_manager=supervised
 qsm_prefix=$tmp/hosts/{{ inventory_hostname }}/opt
 qsm_state_dir=$tmp/hosts/{{ inventory_hostname }}/var
 qsm_binaries_dir=$build/daemons
+qsm_cluster_key_source=$tmp/cluster.key
 qsm_node_service=true
 qsm_gms_failure_timeout=2
 qsm_node_heartbeat=0.2
@@ -163,7 +165,17 @@ eventually 30 all_up || { echo "Prometheus does not scrape all 4 targets:"; http
 test -s "$tmp/hosts/h3/etc/grafana/provisioning/datasources/qsm.yml"
 grep -q "url: http://$(address 3):9090" "$tmp/hosts/h3/etc/grafana/provisioning/datasources/qsm.yml"
 test -s "$tmp/hosts/h3/var/grafana/dashboards/qsm-overview.json"
-echo "ok: 3 nodes registered, 4 targets up, Grafana provisioned"
+# The cluster key: made once on the controller, installed private on every host, and in use: the
+# nodes registered with it (above), and a datagram without it reaches the GMS as an auth drop.
+[[ $(stat -c %a "$tmp/cluster.key") == 600 ]]
+for h in h1 h2 h3; do
+  [[ $(stat -c %a "$tmp/hosts/$h/opt/etc/cluster.key") == 600 ]]
+  cmp -s "$tmp/cluster.key" "$tmp/hosts/$h/opt/etc/cluster.key"
+done
+echo "not sealed" > "/dev/udp/$(address 1)/7300"
+auth_drop() { http_get "$(address 1)" 9101 /metrics | grep -q '^qsm_gms_packets_dropped_total{reason="auth"} [1-9]'; }
+eventually 5 auth_drop || { echo "qsm-gms did not count an unsealed datagram as an auth drop:"; http_get "$(address 1)" 9101 /metrics | grep dropped; exit 1; }
+echo "ok: 3 nodes registered, 4 targets up, Grafana provisioned, the cluster key in use"
 
 step "3. suite.yml: sleep and loss-burst perturbations across the hosts"
 cat > "$tmp/sleep.yaml" <<EOF

@@ -21,7 +21,8 @@
 
 namespace qsm {
 
-class AuthenticatedTransport final : public Transport, private TransportHandler {
+// Also the inner transport's handler: what it reads goes through OnReceive.
+class AuthenticatedTransport final : public Transport, public TransportHandler {
  public:
   // `inner` and `counters` must outlive this object.
   AuthenticatedTransport(Transport& inner, Counters& counters, std::shared_ptr<const ClusterKeys> keys);
