@@ -35,6 +35,18 @@ struct ThreeNodes {
     }
   }
   static constexpr Endpoint kRegionGroup = Endpoint::FromOctets(239, 18, 0, 9, 7400);
+  // From now on, per node, the group seq of each delivery, or 0 for a payload that is not what
+  // node 1 really sends (100 bytes of 1).
+  std::vector<std::vector<uint64_t>>& RecordDeliveries() {
+    for (size_t i = 0; i < 3; ++i) {
+      nodes[i]->SetDeliveryHandler([this, i](const Delivery& d) {
+        const bool real = !d.payload.empty() && d.payload[0] == std::byte{1};
+        delivered[i].push_back(real ? d.group_seq : 0);
+      });
+    }
+    return delivered;
+  }
+  std::vector<std::vector<uint64_t>> delivered = std::vector<std::vector<uint64_t>>(3);
   std::vector<Node*> nodes = std::vector<Node*>(3, nullptr);  // before cluster: its factory fills it
   Cluster cluster;
 };
@@ -43,14 +55,7 @@ TEST(ForgedInputTest, NodeIgnoresForgedPacketsAndDeliversWhatWasReallySent) {
   ThreeNodes three(9);
   std::vector<Node*>& nodes = three.nodes;
   Cluster& cluster = three.cluster;
-  std::vector<std::vector<uint64_t>> delivered(3);
-  for (size_t i = 0; i < 3; ++i) {
-    nodes[i]->SetDeliveryHandler([&delivered, i](const Delivery& d) {
-      // Record the seq, or 0 for a payload that is not what node 1 really sent.
-      const bool real = !d.payload.empty() && d.payload[0] == std::byte{1};
-      delivered[i].push_back(real ? d.group_seq : 0);
-    });
-  }
+  std::vector<std::vector<uint64_t>>& delivered = three.RecordDeliveries();
 
   // A rogue host on the same network.
   Counters rogue_counters;
@@ -157,13 +162,7 @@ TEST(ForgedInputTest, WithTheClusterKeyForgeriesAreDroppedAndReplaysDoNoHarm) {
   ThreeNodes three(13, KeyOf(0x42));
   std::vector<Node*>& nodes = three.nodes;
   Cluster& cluster = three.cluster;
-  std::vector<std::vector<uint64_t>> delivered(3);
-  for (size_t i = 0; i < 3; ++i) {
-    nodes[i]->SetDeliveryHandler([&delivered, i](const Delivery& d) {
-      const bool real = !d.payload.empty() && d.payload[0] == std::byte{1};
-      delivered[i].push_back(real ? d.group_seq : 0);
-    });
-  }
+  std::vector<std::vector<uint64_t>>& delivered = three.RecordDeliveries();
   Counters rogue_counters;
   SimTransport& unkeyed = cluster.network().AddHost(Endpoint::FromOctets(198, 18, 9, 9, 7000), rogue_counters,
                                                     HostModel{.max_datagram_bytes = 9216 + kAuthTrailerBytes});

@@ -108,7 +108,8 @@ TEST(LiveMetricsTest, ARunningGmsMetricsPassPromtoolAndCountItsNodes) {
   EXPECT_NE(text.find("qsm_gms_nodes 2"), std::string::npos) << text;
   EXPECT_NE(text.find("qsm_gms_regions 1"), std::string::npos) << text;
   for (const char* name : {"qsm_gms_epoch", "qsm_gms_commits_total", "qsm_gms_registrations_total",
-                           "qsm_gms_failures_total", "qsm_gms_view_updates_sent_total"}) {
+                           "qsm_gms_failures_total", "qsm_gms_view_updates_sent_total",
+                           "qsm_gms_packets_dropped_total{reason=\"auth\"}"}) {
     EXPECT_NE(text.find(name), std::string::npos) << name;
   }
   ExpectPromtoolAccepts(text);
