@@ -113,7 +113,7 @@ class RegionRun {
         nodes_(sc.nodes, nullptr),
         alive_(sc.nodes, true),
         senders_(sc.first_sender < sc.nodes ? std::min(sc.senders, sc.nodes - sc.first_sender) : 0),
-        cluster_(ClusterConfig{.nodes = sc.nodes, .seed = sc.seed, .link = sc.link, .host = sc.host},
+        cluster_(ClusterConfig{.nodes = sc.nodes, .seed = sc.seed, .link = sc.link, .host = sc.host, .keys = sc.keys},
                  [this](NodeContext& ctx) {
                    NodeConfig config = sc_.node;
                    config.id = static_cast<wire::NodeId>(ctx.index + 1);
@@ -244,6 +244,13 @@ class RegionRun {
                          " messages still cached at the end");
     if (result_.totals.counter(Counter::kDeliveryGaps) > 0)
       checker_.Violation("delivery gaps counted by a node");
+    // Nothing here forges: every packet must pass the key and the view's source and round checks.
+    for (Counter c : {Counter::kDroppedAuth, Counter::kDroppedSource, Counter::kDroppedTokenRound}) {
+      if (result_.totals.counter(c) > 0) {
+        checker_.Violation(std::to_string(result_.totals.counter(c)) + " packets counted as " +
+                           std::string(CounterName(c)) + " with no forger");
+      }
+    }
   }
 
   void PrintWindows() const {

@@ -52,6 +52,7 @@ struct RegionScenario {
   uint64_t seed = 1;
   LinkModel link;
   HostModel host;
+  std::shared_ptr<const ClusterKeys> keys;  // set: every datagram sealed with them (ClusterConfig::keys)
   NodeConfig node;  // template; id is set per node
   std::vector<SleepFault> sleeps;
   std::vector<LossBurstFault> loss_bursts;

@@ -88,6 +88,11 @@ RegionScenario DrawRegion(uint64_t seed) {
   }
   sc.node.region.adaptive_rounds = !r.Bernoulli(0.25);  // drawn last: earlier seeds keep their draws
   sc.node.datagram_bytes = kDatagramSizes[r.Uniform(std::size(kDatagramSizes))];  // after it, likewise
+  if (r.Bernoulli(0.5)) {  // after it, likewise: half the configurations with the cluster key
+    ClusterKey key{.id = 1 + static_cast<uint32_t>(r.Uniform(1000))};
+    for (auto& b : key.secret) b = static_cast<std::byte>(r.Next());
+    sc.keys = std::make_shared<const ClusterKeys>(std::vector{key});
+  }
   sc.max_time = 120s;
   return sc;
 }
@@ -100,7 +105,8 @@ std::string Describe(const RegionScenario& sc) {
     << sc.node.region.token_rate
     << (sc.node.region.adaptive_rounds ? " adaptive" : " fixed") << ", send rate "
     << (sc.node.send_rate > 0 ? std::to_string(static_cast<int>(sc.node.send_rate)) : "max") << ", loss "
-    << sc.link.loss << " dup " << sc.link.duplicate << " reorder " << sc.link.reorder;
+    << sc.link.loss << " dup " << sc.link.duplicate << " reorder " << sc.link.reorder
+    << (sc.keys ? ", cluster key" : "");
   for (const auto& f : sc.inbound_loss) t << ", node " << f.node << " loses " << f.rate;
   for (const auto& f : sc.loss_bursts)
     t << ", node " << f.node << " bursts " << ToSeconds(f.duration) * 1000 << " ms/s";
@@ -232,6 +238,7 @@ std::vector<RegionScenario> Smaller(const RegionScenario& sc) {
   add([](RegionScenario& c) { return std::exchange(c.messages, std::max<uint64_t>(1, c.messages / 2)) > 1; });
   add([](RegionScenario& c) { return std::exchange(c.senders, std::max<size_t>(1, c.senders / 2)) > 1; });
   add([](RegionScenario& c) { return std::exchange(c.groups, std::max<size_t>(1, c.groups / 2)) > 1; });
+  add([](RegionScenario& c) { return std::exchange(c.keys, nullptr) != nullptr; });
   add([](RegionScenario& c) { return std::exchange(c.drop, std::nullopt).has_value(); });
   add([](RegionScenario& c) { return !std::exchange(c.sleeps, {}).empty(); });
   add([](RegionScenario& c) { return !std::exchange(c.loss_bursts, {}).empty(); });
