@@ -14,8 +14,6 @@ namespace {
 constexpr uint64_t kNoPrefix = std::numeric_limits<uint64_t>::max();
 // Bounds the forwards one member's pull requests can cause in one round, whatever it sends.
 constexpr uint64_t kMaxPulledPerRound = 4096;
-// Bounds the forwards waiting to go out (pushes and pulls of all members together).
-constexpr size_t kMaxRecoveryQueue = size_t{1} << 18;
 // How far past the rounds its leader can have started since this member last saw one a token's
 // round may be: covers the leader having installed the view this long before this member, and a
 // token's time in flight. Rounds further ahead are impossible (a forgery, or a bug) and dropped: a
@@ -785,7 +783,7 @@ size_t RegionMember::ForwardKeyHash::operator()(const ForwardKey& k) const noexc
 }
 
 void RegionMember::QueueForward(const Endpoint& to, wire::NodeId sender, uint64_t seq, Counter kind) {
-  if (recovery_.size() >= kMaxRecoveryQueue) {
+  if (recovery_.size() >= config_.max_recovery_queue) {
     env_.counters.Add(Counter::kRecoveryRefused);
     return;
   }

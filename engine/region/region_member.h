@@ -87,6 +87,10 @@ struct RegionConfig {
   // acknowledges a hop again.
   Duration suspect_skip_after = 10ms;
   size_t max_recovery_per_token = 512;  // forwards queued per sender record per token visit
+  // Forwards waiting to go out, pushes and pulls of all members together; beyond it a forward is
+  // not queued (recovery_refused) and the next round asks again. Bounds what requests can make a
+  // member hold, whoever sends them.
+  size_t max_recovery_queue = size_t{1} << 18;
   // A token is fitted to this many bytes (at most the transport's datagram size): range lists are
   // shortened, then sender records left for later rounds, which then come faster (see StartRound).
   size_t max_token_bytes = 8192;
@@ -257,7 +261,7 @@ class RegionMember {
 
   void SendControl(const Endpoint& to, const wire::Packet& packet);
   std::optional<Endpoint> SenderEndpoint(wire::NodeId sender) const;
-  // Queues a forward unless the same one is queued, or the queue holds kMaxRecoveryQueue
+  // Queues a forward unless the same one is queued, or the queue holds max_recovery_queue
   // (recovery_refused: the next round asks again).
   void QueueForward(const Endpoint& to, wire::NodeId sender, uint64_t seq, Counter kind);
   // Token acceptance, besides the view: a partition token only from a member of this partition,

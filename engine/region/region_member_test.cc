@@ -1008,5 +1008,19 @@ TEST_F(RegionMemberTest, shouldBoundTheForwardsOneMembersPullsCausePerRound) {
   EXPECT_EQ(DrainForwards().size(), 4096u);
 }
 
+TEST_F(RegionMemberTest, shouldHoldNoMoreForwardsThanTheRecoveryQueuesBound) {
+  RegionConfig config;
+  config.max_recovery_queue = 100;
+  Become(2, 3, config);
+  for (uint64_t s = 1; s <= 300; ++s) FeedData(s);
+  for (wire::NodeId from : {1, 3}) {
+    member_->OnPacket(wire::Packet{wire::PacketType::kPullRequest, from,
+                                   wire::RecoveryRequest{view_.id, kSender, {{1, 300}}}},
+                      EndpointOf(from), clock_.Now());
+  }
+  EXPECT_EQ(counters_.Get(Counter::kRecoveryRefused), 200u + 300u);  // one per forward not queued
+  EXPECT_EQ(DrainForwards().size(), 100u);
+}
+
 }  // namespace
 }  // namespace qsm
