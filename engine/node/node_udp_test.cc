@@ -49,7 +49,7 @@ class CountingFeed final : public MessageFeed {
 // member, and a pull request for everything to each member.
 class Forger {
  public:
-  Forger(const wire::RegionView& view, wire::NodeId sender) : view_(view), sender_(sender) {
+  Forger(wire::RegionView view, wire::NodeId sender) : view_(std::move(view)), sender_(sender) {
     fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     const in_addr loopback{htonl(kLoopback)};
     ::setsockopt(fd_, IPPROTO_IP, IP_MULTICAST_IF, &loopback, sizeof loopback);
@@ -104,7 +104,7 @@ constexpr uint64_t kCount = 20000;
 // Three nodes, node 2 sending kCount messages of 1000 bytes over groups 1..3; with `keys`, sealed
 // with them; with `forge`, a Forger at work until everything is delivered (its data forgeries only
 // with keys: without, they would be delivered).
-RunResult RunThreeNodes(std::shared_ptr<const ClusterKeys> keys, bool forge) {
+RunResult RunThreeNodes(const std::shared_ptr<const ClusterKeys>& keys, bool forge) {
   constexpr size_t kNodes = 3;
   RealClock clock;
   struct Member {
@@ -230,7 +230,7 @@ TEST(NodeUdpTest, WithTheClusterKeyAForgerOnLoopbackChangesNothing) {
 // that, so this forger sends no data here; engine/README.md, "Trust model".)
 TEST(NodeUdpTest, WithoutAKeyControlPacketsFromOutsideTheViewAreDroppedForTheirSource) {
   const RunResult r = RunThreeNodes(nullptr, true);
-  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(r.out_of_order[i], 0u);
+  for (uint64_t out_of_order : r.out_of_order) EXPECT_EQ(out_of_order, 0u);
   EXPECT_GT(r.dropped_source, 0u);
   EXPECT_EQ(r.pending, 0u);
   EXPECT_GT(r.token_rounds, 0u);

@@ -34,7 +34,7 @@ struct Cluster::Node {
   TimePoint asleep_until{};
 };
 
-Cluster::Cluster(ClusterConfig config, const Factory& factory)
+Cluster::Cluster(const ClusterConfig& config, const Factory& factory)
     : config_(config), network_(clock_, Random(config.seed).Next(), config.link) {
   Random seeds(config.seed ^ 0xc1a55e7ULL);
   for (size_t i = 0; i < config.nodes; ++i) {

@@ -45,7 +45,7 @@ class Cluster {
  public:
   using Factory = std::function<std::unique_ptr<PacketHandler>(NodeContext&)>;
 
-  Cluster(ClusterConfig config, const Factory& factory);
+  Cluster(const ClusterConfig& config, const Factory& factory);
   ~Cluster();
 
   // Runs every node and the network until virtual time `end` (or until nothing is scheduled).
