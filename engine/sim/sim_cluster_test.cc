@@ -24,7 +24,7 @@ class SimClusterTest : public ::testing::Test {
   static constexpr uint64_t kCount = 500;
 
   // Every node multicasts kCount packets at 1000/s; runs 2 s of virtual time.
-  std::unique_ptr<Cluster> MakeCluster(ClusterConfig config) {
+  std::unique_ptr<Cluster> MakeCluster(const ClusterConfig& config) {
     auto cluster = std::make_unique<Cluster>(config, [](NodeContext& ctx) {
       ProbeConfig probe{.node = static_cast<wire::NodeId>(ctx.index + 1),
                         .group = kGroup,
@@ -37,7 +37,7 @@ class SimClusterTest : public ::testing::Test {
     });
     return cluster;
   }
-  ProbeRun Run(ClusterConfig config, const std::function<void(Cluster&)>& faults = {}) {
+  ProbeRun Run(const ClusterConfig& config, const std::function<void(Cluster&)>& faults = {}) {
     SCOPED_TRACE("seed " + std::to_string(config.seed));
     auto cluster = MakeCluster(config);
     if (faults) faults(*cluster);
