@@ -767,7 +767,8 @@ void RegionMember::SendControl(const Endpoint& to, const wire::Packet& packet) {
 }
 
 void RegionMember::OnTokenAck(const wire::TokenAckPacket& ack, const Endpoint& from) {
-  if (!layout_ || !layout_->IndexOfEndpoint(from)) {  // a forged one would stop the hop's resends
+  if (!IsCurrent(ack.rvid)) return;  // late, for a view left behind
+  if (!layout_->IndexOfEndpoint(from)) {  // a forged one would stop the hop's resends
     env_.counters.Add(Counter::kDroppedSource);
     return;
   }

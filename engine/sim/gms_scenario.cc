@@ -154,7 +154,7 @@ class GmsRun {
         checker_(result_),
         nodes_(n_ + 1, nullptr),
         feeds_(n_ + 1),
-        cluster_(ClusterConfig{.nodes = n_ + 1, .seed = sc.seed, .link = sc.link, .host = sc.host},
+        cluster_(ClusterConfig{.nodes = n_ + 1, .seed = sc.seed, .link = sc.link, .host = sc.host, .keys = sc.keys},
                  [this](NodeContext& ctx) { return MakeHost(ctx); }) {}
 
   GmsResult Run() {
@@ -163,6 +163,7 @@ class GmsRun {
     RunUntilQuiet();
     CheckDeliveries();
     CheckRegions();
+    CheckNothingForged();
     CollectStats();
     result_.ok = result_.violations.empty();
     return std::move(result_);
@@ -281,6 +282,19 @@ class GmsRun {
     cluster_.RunFor(sc_.settle);
     if (cluster_.now() >= give_up)
       checker_.Violation("did not finish within " + std::to_string(ToSeconds(sc_.max_time)) + " s");
+  }
+
+  // Nothing here forges: no host (the GMS included) may drop a packet as unauthenticated or as
+  // from a source its view does not allow.
+  void CheckNothingForged() {
+    for (Counter c : {Counter::kDroppedAuth, Counter::kDroppedSource, Counter::kDroppedTokenRound}) {
+      uint64_t total = 0;
+      for (size_t i = 0; i <= n_; ++i) total += cluster_.counters(i).Get(c);
+      if (total > 0) {
+        checker_.Violation(std::to_string(total) + " packets counted as " + std::string(CounterName(c)) +
+                           " with no forger");
+      }
+    }
   }
 
   // Rules 2-4, per live receiver and load.

@@ -62,6 +62,7 @@ struct GmsScenario {
   uint64_t seed = 1;
   LinkModel link;
   HostModel host;
+  std::shared_ptr<const ClusterKeys> keys;  // set: every datagram sealed with them, the GMS's too
   NodeConfig node;  // template; id is set per node
   membership::GmsConfig gms{.failure_timeout = 600ms, .batch_delay = 100ms, .resend_after = 300ms};
   Duration heartbeat_interval = 100ms;

@@ -53,6 +53,14 @@ LinkModel DrawLink(Random& r, double max_loss) {
 // Packing off, one Ethernet MTU, and the default (NodeConfig::datagram_bytes).
 constexpr size_t kDatagramSizes[] = {0, 1472, 8972};
 
+// Half the configurations run with a cluster key (every datagram sealed), half without.
+std::shared_ptr<const ClusterKeys> DrawKeys(Random& r) {
+  if (!r.Bernoulli(0.5)) return nullptr;
+  ClusterKey key{.id = 1 + static_cast<uint32_t>(r.Uniform(1000))};
+  for (auto& b : key.secret) b = static_cast<std::byte>(r.Next());
+  return std::make_shared<const ClusterKeys>(std::vector{key});
+}
+
 // A region configuration. Deliveries (nodes x senders x messages) are kept near a budget so that
 // a run takes about a second or less on the dev build, whatever was drawn.
 RegionScenario DrawRegion(uint64_t seed) {
@@ -88,11 +96,7 @@ RegionScenario DrawRegion(uint64_t seed) {
   }
   sc.node.region.adaptive_rounds = !r.Bernoulli(0.25);  // drawn last: earlier seeds keep their draws
   sc.node.datagram_bytes = kDatagramSizes[r.Uniform(std::size(kDatagramSizes))];  // after it, likewise
-  if (r.Bernoulli(0.5)) {  // after it, likewise: half the configurations with the cluster key
-    ClusterKey key{.id = 1 + static_cast<uint32_t>(r.Uniform(1000))};
-    for (auto& b : key.secret) b = static_cast<std::byte>(r.Next());
-    sc.keys = std::make_shared<const ClusterKeys>(std::vector{key});
-  }
+  sc.keys = DrawKeys(r);  // after it, likewise
   sc.max_time = 120s;
   return sc;
 }
@@ -175,6 +179,7 @@ GmsScenario DrawGms(uint64_t seed) {
     sc.events.push_back(e);
   }
   sc.node.datagram_bytes = kDatagramSizes[r.Uniform(std::size(kDatagramSizes))];  // drawn last
+  sc.keys = DrawKeys(r);  // after it, likewise
   sc.max_time = 90s;
   return sc;
 }
@@ -186,7 +191,7 @@ std::string Describe(const GmsScenario& sc) {
   std::ostringstream t;
   t << "gms: nodes " << sc.nodes << ", groups " << groups << ", loads " << sc.loads.size() << ", R "
     << sc.node.region.replication << ", datagram " << sc.node.datagram_bytes << " B, loss " << sc.link.loss
-    << ", events:";
+    << (sc.keys ? ", cluster key" : "") << ", events:";
   for (const auto& e : sc.events)
     t << " " << static_cast<int>(e.kind) << "@" << ToSeconds(e.at) << "s/n" << e.node;
   return t.str();
