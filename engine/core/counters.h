@@ -75,8 +75,8 @@ enum class Counter : uint16_t {
   // Tokens whose round is further ahead than rounds can have been started since the last one
   // (qsm_packets_dropped_total{reason="token_round"}; region/region_member.h).
   kDroppedTokenRound,
-  // Forwards not queued: the requester's pull budget for the round, or the recovery queue's bound,
-  // was used up (region/region_member.h).
+  // Recovery refused (region/region_member.h): once per pull request cut short by its requester's
+  // budget for the round, and once per forward the full recovery queue did not take.
   kRecoveryRefused,
   kCount,
 };

@@ -238,7 +238,7 @@ SendTarget* Node::TargetAddressed(wire::NodeId sender, const wire::RegionViewId&
 void Node::OnAckReceived(const wire::AckPacket& ack, const Endpoint& from) {
   SendTarget* t = TargetAddressed(ack.sender, ack.rvid);
   if (t == nullptr) return;
-  if (t->endpoints.empty() || from != t->endpoints.front()) {
+  if (t->members.empty() || from != t->members.front().endpoint) {
     counters_.Add(Counter::kDroppedSource);
     return;
   }
@@ -262,7 +262,7 @@ void Node::ApplyAck(SendTarget& t, const wire::AckPacket& ack) {
 void Node::OnNakReceived(const wire::RecoveryRequest& nak, const Endpoint& from) {
   SendTarget* t = TargetAddressed(nak.sender, nak.rvid);
   if (t == nullptr) return;
-  if (std::find(t->endpoints.begin(), t->endpoints.end(), from) == t->endpoints.end()) {
+  if (std::none_of(t->members.begin(), t->members.end(), [&](const wire::Member& m) { return m.endpoint == from; })) {
     counters_.Add(Counter::kDroppedSource);
     return;
   }

@@ -7,18 +7,11 @@
 namespace qsm {
 namespace {
 
-std::vector<wire::NodeId> MemberIds(const wire::RegionView& view) {
+std::vector<wire::NodeId> MemberIds(const std::vector<wire::Member>& members) {
   std::vector<wire::NodeId> ids;
-  ids.reserve(view.members.size());
-  for (const auto& m : view.members) ids.push_back(m.node);
+  ids.reserve(members.size());
+  for (const auto& m : members) ids.push_back(m.node);
   return ids;
-}
-
-std::vector<Endpoint> MemberEndpoints(const wire::RegionView& view) {
-  std::vector<Endpoint> endpoints;
-  endpoints.reserve(view.members.size());
-  for (const auto& m : view.members) endpoints.push_back(m.endpoint);
-  return endpoints;
 }
 
 }  // namespace
@@ -78,7 +71,7 @@ std::map<std::pair<wire::GroupId, uint64_t>, SendTargets::Copy> SendTargets::Cop
 void SendTargets::CarryPending(wire::GroupId group, uint32_t to) {
   SendTarget* target = Find(to);
   if (target == nullptr || target->sender.LowestPendingGroupSeq(group)) return;  // already sending it
-  for (const auto& [key, copy] : CopiesFor(to, {{group, UINT64_MAX}}, target->members)) {
+  for (const auto& [key, copy] : CopiesFor(to, {{group, UINT64_MAX}}, MemberIds(target->members))) {
     if (!target->sender.Fits(copy.message->payload.size())) break;  // the rest: a gap, counted by receivers
     target->sender.Add(copy.Make());
     counters_.Add(Counter::kCarriedToNewRegion);
@@ -100,7 +93,9 @@ bool SendTargets::Spans(wire::GroupId group, uint32_t region) const {
 std::vector<wire::NodeId> SendTargets::MembersOf(wire::GroupId group) const {
   std::vector<wire::NodeId> out;
   for (uint32_t region : RegionsOf(group)) {
-    if (const SendTarget* t = Find(region); t != nullptr) out.insert(out.end(), t->members.begin(), t->members.end());
+    if (const SendTarget* t = Find(region); t != nullptr) {
+      for (const wire::Member& m : t->members) out.push_back(m.node);
+    }
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
@@ -119,7 +114,7 @@ bool SendTargets::Follow(const wire::RegionView& view, bool create, TimePoint no
   if (view.members.empty()) {
     // The region is gone; its members may be in other regions now.
     if (it != targets_.end()) {
-      KeepForDeparted(it->second.members, it->second.sender.TakeUnacknowledged());
+      KeepForDeparted(MemberIds(it->second.members), it->second.sender.TakeUnacknowledged());
       targets_.erase(it);
     }
     return false;
@@ -128,8 +123,7 @@ bool SendTargets::Follow(const wire::RegionView& view, bool create, TimePoint no
     if (!create) return false;
     targets_.emplace(view.id.region, SendTarget{.sender = RegionSender(view.id, window_),
                                                 .multicast = view.multicast,
-                                                .members = MemberIds(view),
-                                                .endpoints = MemberEndpoints(view),
+                                                .members = view.members,
                                                 .suspended_until = {},
                                                 .last_ack_progress = now});
     auto [first, last] = carry_on_create_.equal_range(view.id.region);
@@ -141,14 +135,15 @@ bool SendTargets::Follow(const wire::RegionView& view, bool create, TimePoint no
   }
   SendTarget& t = it->second;
   if (t.sender.rvid().view >= view.id.view) return false;  // not newer
-  std::vector<wire::NodeId> members = MemberIds(view);
+  const std::vector<wire::NodeId> members = MemberIds(view.members);
+  const std::vector<wire::NodeId> before = MemberIds(t.members);
   std::vector<wire::NodeId> added;
   std::copy_if(members.begin(), members.end(), std::back_inserter(added), [&](wire::NodeId n) {
-    return std::find(t.members.begin(), t.members.end(), n) == t.members.end();
+    return std::find(before.begin(), before.end(), n) == before.end();
   });
   std::vector<PendingMessage> carried = t.sender.TakeUnacknowledged();
   std::vector<wire::NodeId> departed;
-  std::copy_if(t.members.begin(), t.members.end(), std::back_inserter(departed), [&](wire::NodeId n) {
+  std::copy_if(before.begin(), before.end(), std::back_inserter(departed), [&](wire::NodeId n) {
     return std::find(members.begin(), members.end(), n) == members.end();
   });
   if (!departed.empty() && !carried.empty()) KeepForDeparted(std::move(departed), carried);
@@ -160,8 +155,7 @@ bool SendTargets::Follow(const wire::RegionView& view, bool create, TimePoint no
     t.suspended_until = now + view_change_suspend_;
     counters_.Add(Counter::kSendSuspended);
   }
-  t.members = std::move(members);
-  t.endpoints = MemberEndpoints(view);
+  t.members = view.members;
   t.multicast = view.multicast;
   t.last_ack_progress = now;
   return true;

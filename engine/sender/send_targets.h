@@ -28,8 +28,7 @@ namespace qsm {
 struct SendTarget {
   RegionSender sender;
   Endpoint multicast;
-  std::vector<wire::NodeId> members;
-  std::vector<Endpoint> endpoints;  // the members', in view order: the first is the region leader
+  std::vector<wire::Member> members;  // the region view's, in view order: the first is its leader
   TimePoint suspended_until{};    // no new data before this (a view that added members)
   TimePoint last_ack_progress{};  // for the tail probe
 };
