@@ -8,7 +8,8 @@
 #  2. 1000-byte messages: adaptive rounds (default) vs the paper's fixed token rate (5 rounds/s)
 #  3. token RTT at the region leader, K = 1 (2 nodes): nearly idle (200 msgs/s) vs full rate
 #  4. throughput with 1 vs 10,000 groups in the region
-#  5. the cluster key's cost: throughput and CPU per message with and without --key
+#  5. the cluster key's cost: throughput and CPU per message with and without --key (medians of
+#     BENCH_PAIRS alternated pairs)
 set -euo pipefail
 build=${1:-build/release}
 node=$build/daemons/qsm-node
@@ -98,9 +99,12 @@ printf "groups: 1 group %.0f msgs/s, 10000 groups %.0f msgs/s (ratio %.2f)\n" "$
 "$build/engine/sim/group_memory_bench" 2>/dev/null | grep BM_
 
 # 5. The cluster key's cost (engine/README.md, "Trust model"): the same run with and without
-# --key, alternated, 1000-byte messages. CPU: seconds of all nodes per million messages delivered
-# to the slowest receiver.
+# --key, 1000-byte messages, BENCH_PAIRS (default 3) alternated pairs per configuration, since one
+# run's throughput varies by about 10% on a shared machine; the table gives the medians of the
+# runs and of the pairs' ratios. CPU: seconds of all nodes per million messages delivered to the
+# slowest receiver.
 echo
+pairs=${BENCH_PAIRS:-3}
 key_dir=$(mktemp -d)
 trap 'rm -rf "$key_dir"' EXIT
 "$node" keygen "$key_dir/cluster.key"
@@ -110,19 +114,25 @@ cpu_per_million() {  # $1: K, $2: the runs' JSON lines
   delivered=$(echo "$2" | head -n "$1" | sed -n 's/.*"delivered":\([0-9]*\).*/\1/p' | sort -n | head -1)
   echo "$cpu * 1000000 / $delivered" | bc -l
 }
+median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR] = $1} END {print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+echo "the cluster key's cost: medians of $pairs alternated pairs of runs"
 printf "%-6s %-3s %14s %14s %8s %18s %18s %8s %12s\n" bytes K "no key msgs/s" "key msgs/s" "ratio" \
   "no key cpu s/M" "key cpu s/M" "ratio" "undelivered"
 for size in 1000 64 8192; do
   for k in 1 4; do
-    plain=$(run_engine $k)
-    keyed=$(run_engine $k --key "$key_dir/cluster.key")
-    p=$(echo "$plain" | min_receiver_rate $k)
-    q=$(echo "$keyed" | min_receiver_rate $k)
-    pc=$(cpu_per_million $k "$plain")
-    qc=$(cpu_per_million $k "$keyed")
-    printf "%-6s %-3s %14.0f %14.0f %8.2f %18.2f %18.2f %8.2f %6d + %-5d\n" "$size" $k "$p" "$q" \
-      "$(echo "$q / $p" | bc -l)" "$pc" "$qc" "$(echo "$qc / $pc" | bc -l)" \
-      "$(undelivered $k "$plain")" "$(undelivered $k "$keyed")"
+    p="" q="" pc="" qc="" rate_ratio="" cpu_ratio="" missing=0
+    for _ in $(seq "$pairs"); do
+      plain=$(run_engine $k)
+      keyed=$(run_engine $k --key "$key_dir/cluster.key")
+      p1=$(echo "$plain" | min_receiver_rate $k) q1=$(echo "$keyed" | min_receiver_rate $k)
+      pc1=$(cpu_per_million $k "$plain") qc1=$(cpu_per_million $k "$keyed")
+      p+=" $p1" q+=" $q1" pc+=" $pc1" qc+=" $qc1"
+      rate_ratio+=" $(echo "$q1 / $p1" | bc -l)" cpu_ratio+=" $(echo "$qc1 / $pc1" | bc -l)"
+      missing=$((missing + $(undelivered $k "$plain") + $(undelivered $k "$keyed")))
+    done
+    printf "%-6s %-3s %14.0f %14.0f %8.2f %18.2f %18.2f %8.2f %12d\n" "$size" $k "$(echo "$p" | median)" \
+      "$(echo "$q" | median)" "$(echo "$rate_ratio" | median)" "$(echo "$pc" | median)" "$(echo "$qc" | median)" \
+      "$(echo "$cpu_ratio" | median)" "$missing"
   done
 done
 size=1000

@@ -4,6 +4,7 @@
 set -euo pipefail
 build=${1:-build/release}
 for b in engine/core/scheduler_bench engine/wire/wire_bench engine/transport/asio/transport_bench \
+         engine/transport/auth/auth_bench \
          engine/membership/membership_bench; do
   echo "== $b"
   "$build/$b" --benchmark_min_time=0.2

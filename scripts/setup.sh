@@ -9,7 +9,7 @@ packages=(
   clang-16 libclang-rt-16-dev      # libFuzzer target (clang 14 cannot compile libstdc++ 12's <expected>)
   clang-tidy-16                    # make tidy
   libcli11-dev                     # command-line parsing
-  libsodium-dev                    # the cluster key's MAC (engine/transport/auth/)
+  nettle-dev                      # the cluster key's MAC, UMAC (engine/transport/auth/)
   libnorm-dev                      # NORM, the reliable-multicast reference in make bench
   iproute2                         # network namespaces for multicast tests
   bc                               # arithmetic in the benchmark scripts

@@ -30,7 +30,8 @@ SendStatus ControlOutbox::Send(Endpoint to, std::span<const std::byte> datagram)
 }
 
 size_t ControlOutbox::SendBatch(std::span<const OutgoingDatagram> batch) {
-  for (const OutgoingDatagram& d : batch) Send(d.to, d.bytes);
+  std::vector<std::byte> joined;
+  for (const OutgoingDatagram& d : batch) Send(d.to, d.Joined(joined));
   return batch.size();
 }
 

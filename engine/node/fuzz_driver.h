@@ -69,10 +69,10 @@ inline void RunUntil(VirtualClock& clock, SimNetwork& network, Scheduler& schedu
 }
 
 // `bytes` with a cluster-key trailer sealed by `keys` (so it passes an AuthenticatedTransport).
-inline std::vector<std::byte> Sealed(const ClusterKeys& keys, std::span<const std::byte> bytes) {
+inline std::vector<std::byte> Sealed(Authenticator& keys, std::span<const std::byte> bytes) {
   std::vector<std::byte> sealed(bytes.begin(), bytes.end());
   sealed.resize(bytes.size() + kAuthTrailerBytes);
-  keys.Seal(sealed);
+  keys.Seal(bytes, std::span(sealed).last<kAuthTrailerBytes>());
   return sealed;
 }
 

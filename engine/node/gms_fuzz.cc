@@ -53,7 +53,8 @@ struct World {
   SimTransport& transport = network.AddHost(Endpoint::FromOctets(198, 18, 0, 1, 7300), counters,
                                             HostModel{.pool_buffers = 64, .max_datagram_bytes = 65536});
   std::shared_ptr<const ClusterKeys> keys = fuzz::FuzzKeys();
-  AuthenticatedTransport sealed{transport, counters, keys};
+  AuthenticatedTransport sealed{transport, counters, keys, /*salt=*/1};
+  Authenticator peer{keys, /*salt=*/2};  // seals what the fuzzer sends as a key holder
   std::vector<SimTransport*> peers;
   Scheduler scheduler{clock, counters};
   membership::MemoryStore store;
@@ -79,7 +80,7 @@ struct World {
   void RunFor(Duration d) { fuzz::RunUntil(clock, network, scheduler, clock.Now() + d); }
   void Deliver(const Endpoint& from, std::span<const std::byte> bytes, bool seal) {
     if (seal) {
-      fuzz::Deliver(pool, sealed, scheduler, from, fuzz::Sealed(*keys, bytes));
+      fuzz::Deliver(pool, sealed, scheduler, from, fuzz::Sealed(peer, bytes));
     } else {
       fuzz::Deliver(pool, sealed, scheduler, from, bytes);
     }

@@ -33,7 +33,8 @@ struct World {
   SimTransport& transport = network.AddHost(Endpoint::FromOctets(198, 18, 0, 1, 7000), counters,
                                             HostModel{.pool_buffers = 64, .max_datagram_bytes = 9216 + kAuthTrailerBytes});
   std::shared_ptr<const ClusterKeys> keys = fuzz::FuzzKeys();
-  AuthenticatedTransport sealed{transport, counters, keys};
+  AuthenticatedTransport sealed{transport, counters, keys, /*salt=*/1};
+  Authenticator peer{keys, /*salt=*/2};  // seals what the fuzzer sends as a key holder
   SimTransport& peer2 =
       network.AddHost(Endpoint::FromOctets(198, 18, 0, 2, 7000), peer_counters, HostModel{.pool_buffers = 1});
   SimTransport& peer3 =
@@ -55,7 +56,7 @@ struct World {
   void RunFor(Duration d) { fuzz::RunUntil(clock, network, scheduler, clock.Now() + d); }
   void Deliver(const Endpoint& from, std::span<const std::byte> bytes, bool seal) {
     if (seal) {
-      fuzz::Deliver(pool, sealed, scheduler, from, fuzz::Sealed(*keys, bytes));
+      fuzz::Deliver(pool, sealed, scheduler, from, fuzz::Sealed(peer, bytes));
     } else {
       fuzz::Deliver(pool, sealed, scheduler, from, bytes);
     }

@@ -18,7 +18,7 @@ struct Cluster::Node {
   Node(const Clock& clock, SimNetwork& network, Endpoint ep, const HostModel& host, Random r,
        const std::shared_ptr<const ClusterKeys>& keys)
       : endpoint(ep), scheduler(clock, counters), transport(network.AddHost(ep, counters, host)), random(r) {
-    if (keys) sealed.emplace(transport, counters, keys);
+    if (keys) sealed.emplace(transport, counters, keys, /*salt=*/Random(r).Next());
   }
   // What the protocol sends and receives through.
   Transport& network() { return sealed ? static_cast<Transport&>(*sealed) : transport; }

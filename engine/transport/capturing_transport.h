@@ -59,7 +59,8 @@ class CapturingTransport final : public Transport {
   }
   size_t SendBatch(std::span<const OutgoingDatagram> batch) override {
     size_t n = 0;
-    while (n < batch.size() && Send(batch[n].to, batch[n].bytes) == SendStatus::kSent) ++n;
+    std::vector<std::byte> joined;
+    while (n < batch.size() && Send(batch[n].to, batch[n].Joined(joined)) == SendStatus::kSent) ++n;
     return n;
   }
   void RequestWritable() override { writable_requested_ = true; }

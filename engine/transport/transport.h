@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <optional>
 #include <span>
+#include <vector>
 
 #include "engine/core/buffer_pool.h"
 #include "engine/core/endpoint.h"
@@ -35,9 +36,22 @@ enum class SendStatus {
   kFailed,      // refused (counted in kSendErrors); the datagram is gone
 };
 
+// One datagram: `bytes`, then `trailer`. The trailer lets a decorator append to a datagram
+// without copying it (AuthenticatedTransport's MAC); the protocol leaves it empty.
 struct OutgoingDatagram {
   Endpoint to;
   std::span<const std::byte> bytes;
+  std::span<const std::byte> trailer = {};
+
+  size_t size() const { return bytes.size() + trailer.size(); }
+  // The whole datagram in one span, for a transport that cannot gather: `bytes` itself when there
+  // is no trailer, otherwise both copied into `scratch`.
+  std::span<const std::byte> Joined(std::vector<std::byte>& scratch) const {
+    if (trailer.empty()) return bytes;
+    scratch.assign(bytes.begin(), bytes.end());
+    scratch.insert(scratch.end(), trailer.begin(), trailer.end());
+    return scratch;
+  }
 };
 
 class Transport : public IoSource {

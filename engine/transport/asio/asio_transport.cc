@@ -66,7 +66,7 @@ class AsioTransportImpl final : public AsioTransport {
     addresses_.resize(batch);
     buffers_.resize(batch);
     send_headers_.resize(batch);
-    send_iovecs_.resize(batch);
+    send_iovecs_.resize(2 * batch);  // a datagram and its trailer
     send_addresses_.resize(batch);
   }
 
@@ -175,12 +175,14 @@ class AsioTransportImpl final : public AsioTransport {
         sa.sin_family = AF_INET;
         sa.sin_port = htons(d.to.port);
         sa.sin_addr.s_addr = htonl(d.to.address);
-        send_iovecs_[prepared] = iovec{const_cast<std::byte*>(d.bytes.data()), d.bytes.size()};
+        iovec* parts = &send_iovecs_[2 * prepared];
+        parts[0] = iovec{const_cast<std::byte*>(d.bytes.data()), d.bytes.size()};
+        parts[1] = iovec{const_cast<std::byte*>(d.trailer.data()), d.trailer.size()};
         send_headers_[prepared] = mmsghdr{};
         send_headers_[prepared].msg_hdr.msg_name = &sa;
         send_headers_[prepared].msg_hdr.msg_namelen = sizeof sa;
-        send_headers_[prepared].msg_hdr.msg_iov = &send_iovecs_[prepared];
-        send_headers_[prepared].msg_hdr.msg_iovlen = 1;
+        send_headers_[prepared].msg_hdr.msg_iov = parts;
+        send_headers_[prepared].msg_hdr.msg_iovlen = d.trailer.empty() ? 1 : 2;
       }
       if (prepared == 0) {  // the next datagram is not allowed
         counters_.Add(Counter::kSendErrors);
@@ -194,7 +196,7 @@ class AsioTransportImpl final : public AsioTransport {
       }
       for (int i = 0; i < n; ++i) {
         counters_.Add(Counter::kPacketsSent);
-        counters_.Add(Counter::kBytesSent, batch[done + static_cast<size_t>(i)].bytes.size());
+        counters_.Add(Counter::kBytesSent, batch[done + static_cast<size_t>(i)].size());
       }
       done += static_cast<size_t>(n);
       if (static_cast<size_t>(n) < prepared) return done;

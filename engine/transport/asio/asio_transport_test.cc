@@ -128,21 +128,30 @@ TEST_F(AsioTransportTest, MulticastReachesEveryOtherMemberButNotTheSender) {
   EXPECT_EQ(ia.got.size(), 2u);
 }
 
-TEST_F(AsioTransportTest, SendBatchDeliversEveryDatagramInOrder) {
+// Every third datagram has a trailer: it arrives joined to its datagram.
+TEST_F(AsioTransportTest, SendBatchDeliversEveryDatagramInOrderWithItsTrailer) {
   auto a = Make(), b = Make();
   Inbox inbox;
   b->SetHandler(&inbox);
   std::vector<std::vector<std::byte>> payloads;
   payloads.reserve(300);
   for (int i = 0; i < 300; ++i) payloads.push_back(Bytes(200, static_cast<uint8_t>(i)));
+  const std::vector<std::byte> trailer = Bytes(32, 0xee);
   std::vector<OutgoingDatagram> batch;
   batch.reserve(payloads.size());
-  for (auto& p : payloads) batch.push_back({b->local_endpoint(), p});
+  for (size_t i = 0; i < payloads.size(); ++i) {
+    batch.push_back({b->local_endpoint(), payloads[i], i % 3 == 0 ? std::span(trailer) : std::span<const std::byte>()});
+  }
   EXPECT_EQ(a->SendBatch(batch), 300u);
   PollUntil(*b, inbox, 300);
   ASSERT_EQ(inbox.got.size(), 300u);
-  for (size_t i = 0; i < 300; ++i) EXPECT_EQ(inbox.got[i].second, payloads[i]);
+  for (size_t i = 0; i < 300; ++i) {
+    auto expected = payloads[i];
+    if (i % 3 == 0) expected.insert(expected.end(), trailer.begin(), trailer.end());
+    EXPECT_EQ(inbox.got[i].second, expected) << i;
+  }
   EXPECT_EQ(counters_.Get(Counter::kPacketsSent), 300u);
+  EXPECT_EQ(counters_.Get(Counter::kBytesSent), 300u * 200 + 100 * trailer.size());
 }
 
 // Receive slots are set up again only after recvmmsg used them: with the handler holding every

@@ -1,7 +1,7 @@
 // AuthenticatedTransport: a Transport decorator that seals every datagram it sends with the
 // cluster key and drops every datagram it receives that does not open with one of its keys
 // (counted as kDroppedAuth, before anything decodes it). Protocol code above it sees the packets
-// without the trailer, exactly as without a key (ClusterKeys in cluster_key.h has the format).
+// without the trailer, exactly as without a key (Authenticator in cluster_key.h has the format).
 //
 // Sizes: a sealed datagram is kAuthTrailerBytes longer than the packet, so the inner transport
 // must take datagrams that much larger than the protocol's largest (its max_datagram_bytes), and
@@ -12,6 +12,7 @@
 // Threading: core thread only, like the inner transport (waker() is the inner one's).
 #pragma once
 
+#include <array>
 #include <memory>
 #include <vector>
 
@@ -24,8 +25,9 @@ namespace qsm {
 // Also the inner transport's handler: what it reads goes through OnReceive.
 class AuthenticatedTransport final : public Transport, public TransportHandler {
  public:
-  // `inner` and `counters` must outlive this object.
-  AuthenticatedTransport(Transport& inner, Counters& counters, std::shared_ptr<const ClusterKeys> keys);
+  // `inner` and `counters` must outlive this object. `salt`: Authenticator's.
+  AuthenticatedTransport(Transport& inner, Counters& counters, std::shared_ptr<const ClusterKeys> keys,
+                         uint64_t salt = Authenticator::RandomSalt());
   ~AuthenticatedTransport() override;
 
   Endpoint local_endpoint() const override { return inner_.local_endpoint(); }
@@ -42,15 +44,16 @@ class AuthenticatedTransport final : public Transport, public TransportHandler {
  private:
   void OnReceive(const Endpoint& from, PooledBuffer datagram, TimePoint at) override;
   void OnWritable() override;
-  // The sealed copy of `packet` in sealed_[i].
-  std::span<const std::byte> SealInto(size_t i, std::span<const std::byte> packet);
 
   Transport& inner_;
   Counters& counters_;
-  std::shared_ptr<const ClusterKeys> keys_;
+  Authenticator auth_;
   TransportHandler* handler_ = nullptr;
-  std::vector<std::vector<std::byte>> sealed_;  // one per datagram of the largest batch so far
+  std::vector<std::byte> sealed_;  // Send's datagram: packet and trailer
+  // SendBatch's: each datagram's trailer is sent after it without copying it (OutgoingDatagram).
   std::vector<OutgoingDatagram> sealed_batch_;
+  std::vector<std::array<std::byte, kAuthTrailerBytes>> trailers_;
+  std::vector<std::vector<std::byte>> joined_;  // datagrams that came with a trailer already
 };
 
 }  // namespace qsm

@@ -82,9 +82,8 @@ TEST_F(AuthenticatedTransportTest, DropsAndCountsWhatIsNotSealedWithTheClusterKe
   AuthenticatedTransport other(*raw_[2], counters_[2], Keys(1, 0x5b));
   EXPECT_EQ(other.Send(Addr(1), Bytes(3, 100)), SendStatus::kSent);
   // A sealed datagram replayed with its payload changed.
-  auto forged = Bytes(4, 60);
-  forged.resize(60 + kAuthTrailerBytes);
-  Keys(1, 0x5a)->Seal(forged);
+  auto forged = Bytes(4, 60 + kAuthTrailerBytes);
+  Authenticator(Keys(1, 0x5a)).Seal(std::span(forged).first(60), std::span(forged).last<kAuthTrailerBytes>());
   forged[10] ^= std::byte{1};
   EXPECT_EQ(raw_[2]->Send(Addr(1), forged), SendStatus::kSent);
   // Too short to hold a trailer.

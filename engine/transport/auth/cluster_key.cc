@@ -1,7 +1,8 @@
 #include "engine/transport/auth/cluster_key.h"
 
 #include <fcntl.h>
-#include <sodium.h>
+#include <nettle/memops.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,10 +17,20 @@
 namespace qsm {
 namespace {
 
-static_assert(crypto_shorthash_siphashx24_KEYBYTES == kKeyBytes);
-static_assert(crypto_shorthash_siphashx24_BYTES == kTagBytes);
+static_assert(UMAC_KEY_SIZE == kKeyBytes);
+static_assert(UMAC96_DIGEST_SIZE == kTagBytes);
+static_assert(UMAC_MAX_NONCE_SIZE >= kNonceBytes);
 
-void InitSodium() { QSM_CHECK(sodium_init() >= 0, "libsodium failed to initialise"); }
+// Fills `out` from the operating system's random source (blocks only until it is seeded at boot).
+void RandomBytes(std::span<std::byte> out) {
+  size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t n = ::getrandom(out.data() + done, out.size() - done, 0);
+    if (n < 0 && errno == EINTR) continue;
+    QSM_CHECK(n > 0, "getrandom failed");
+    done += static_cast<size_t>(n);
+  }
+}
 
 std::string_view Trim(std::string_view s) {
   const auto first = s.find_first_not_of(" \t\r");
@@ -44,11 +55,16 @@ uint32_t LoadU32(const std::byte* p) {
          std::to_integer<uint32_t>(p[2]) << 16 | std::to_integer<uint32_t>(p[3]) << 24;
 }
 
+void StoreU64(std::byte* p, uint64_t v) {
+  for (size_t i = 0; i < 8; ++i) p[i] = std::byte(v >> (8 * i));
+}
+
+const uint8_t* Bytes(const std::byte* p) { return reinterpret_cast<const uint8_t*>(p); }
+
 }  // namespace
 
 ClusterKeys::ClusterKeys(std::vector<ClusterKey> keys) : keys_(std::move(keys)) {
   QSM_CHECK(!keys_.empty() && keys_.size() <= kMaxClusterKeys, "1 to kMaxClusterKeys keys");
-  InitSodium();
 }
 
 Result<ClusterKeys> ClusterKeys::Parse(std::string_view text) {
@@ -106,18 +122,21 @@ Result<ClusterKeys> ClusterKeys::Load(const std::filesystem::path& path) {
 
 ClusterKey ClusterKeys::Generate(uint32_t id) {
   QSM_CHECK(id != 0, "key ids are non-zero");
-  InitSodium();
   ClusterKey key{.id = id};
-  randombytes_buf(key.secret.data(), key.secret.size());
+  RandomBytes(key.secret);
   return key;
 }
 
 std::string ClusterKeys::Format(std::span<const ClusterKey> keys) {
   std::string out = "# QSM cluster key: <key id> <16 bytes in hex>. The first key signs; all are accepted.\n";
+  static constexpr char kHex[] = "0123456789abcdef";
   for (const auto& k : keys) {
-    char hex[2 * kKeyBytes + 1];
-    sodium_bin2hex(hex, sizeof hex, reinterpret_cast<const unsigned char*>(k.secret.data()), k.secret.size());
-    out += std::to_string(k.id) + " " + hex + "\n";
+    out += std::to_string(k.id) + " ";
+    for (std::byte b : k.secret) {
+      out += kHex[std::to_integer<unsigned>(b) >> 4];
+      out += kHex[std::to_integer<unsigned>(b) & 0xf];
+    }
+    out += "\n";
   }
   return out;
 }
@@ -132,26 +151,46 @@ Status ClusterKeys::WriteNew(const std::filesystem::path& path, const ClusterKey
   return {};
 }
 
-void ClusterKeys::Seal(std::span<std::byte> datagram) const {
-  QSM_CHECK(datagram.size() >= kAuthTrailerBytes, "no room for the trailer");
-  const ClusterKey& key = keys_.front();
-  std::byte* id = datagram.data() + datagram.size() - kAuthTrailerBytes;
-  for (size_t i = 0; i < 4; ++i) id[i] = std::byte(key.id >> (8 * i));
-  crypto_shorthash_siphashx24(reinterpret_cast<unsigned char*>(id + 4),
-                              reinterpret_cast<const unsigned char*>(datagram.data()), datagram.size() - kTagBytes,
-                              reinterpret_cast<const unsigned char*>(key.secret.data()));
+uint64_t Authenticator::RandomSalt() {
+  uint64_t salt = 0;
+  RandomBytes(std::as_writable_bytes(std::span(&salt, 1)));
+  return salt;
 }
 
-std::optional<size_t> ClusterKeys::Open(std::span<const std::byte> datagram) const {
+Authenticator::Authenticator(std::shared_ptr<const ClusterKeys> keys, uint64_t salt)
+    : keys_(std::move(keys)), salt_(salt) {
+  QSM_CHECK(keys_ != nullptr, "an Authenticator needs keys");
+  macs_.resize(keys_->keys().size());
+  for (size_t i = 0; i < macs_.size(); ++i) umac96_set_key(&macs_[i], Bytes(keys_->keys()[i].secret.data()));
+}
+
+void Authenticator::Seal(std::span<const std::byte> packet, std::span<std::byte, kAuthTrailerBytes> trailer) {
+  const uint32_t id = keys_->signing_id();
+  for (size_t i = 0; i < 4; ++i) trailer[i] = std::byte(id >> (8 * i));
+  std::byte* nonce = trailer.data() + 4;
+  StoreU64(nonce, salt_);
+  StoreU64(nonce + 8, sealed_++);
+  umac96_ctx& mac = macs_.front();
+  umac96_set_nonce(&mac, kNonceBytes, Bytes(nonce));
+  umac96_update(&mac, packet.size(), Bytes(packet.data()));
+  umac96_update(&mac, 4, Bytes(trailer.data()));
+  umac96_digest(&mac, kTagBytes, reinterpret_cast<uint8_t*>(nonce + kNonceBytes));
+}
+
+std::optional<size_t> Authenticator::Open(std::span<const std::byte> datagram) {
   if (datagram.size() < kAuthTrailerBytes) return std::nullopt;
   const size_t packet = datagram.size() - kAuthTrailerBytes;
-  const uint32_t id = LoadU32(datagram.data() + packet);
-  for (const auto& key : keys_) {
-    if (key.id != id) continue;
-    unsigned char tag[kTagBytes];
-    crypto_shorthash_siphashx24(tag, reinterpret_cast<const unsigned char*>(datagram.data()), packet + 4,
-                                reinterpret_cast<const unsigned char*>(key.secret.data()));
-    if (crypto_verify_16(tag, reinterpret_cast<const unsigned char*>(datagram.data() + packet + 4)) != 0) break;
+  const std::byte* trailer = datagram.data() + packet;
+  const uint32_t id = LoadU32(trailer);
+  const std::vector<ClusterKey>& keys = keys_->keys();
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (keys[i].id != id) continue;
+    umac96_ctx& mac = macs_[i];
+    umac96_set_nonce(&mac, kNonceBytes, Bytes(trailer + 4));
+    umac96_update(&mac, packet + 4, Bytes(datagram.data()));
+    uint8_t tag[kTagBytes];
+    umac96_digest(&mac, kTagBytes, tag);
+    if (nettle_memeql_sec(tag, trailer + 4 + kNonceBytes, kTagBytes) == 0) return std::nullopt;
     return packet;
   }
   return std::nullopt;

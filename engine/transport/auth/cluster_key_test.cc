@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <vector>
@@ -17,9 +18,16 @@ ClusterKey Key(uint32_t id, uint8_t fill) {
   return k;
 }
 
-std::vector<std::byte> Sealed(const ClusterKeys& keys, std::vector<std::byte> packet) {
-  packet.resize(packet.size() + kAuthTrailerBytes);
-  keys.Seal(packet);
+// An Authenticator of `keys`, each with its own salt.
+Authenticator Auth(std::vector<ClusterKey> keys) {
+  static uint64_t salt = 0;
+  return Authenticator(std::make_shared<const ClusterKeys>(std::move(keys)), ++salt);
+}
+
+std::vector<std::byte> Sealed(Authenticator& auth, std::vector<std::byte> packet) {
+  std::array<std::byte, kAuthTrailerBytes> trailer{};
+  auth.Seal(packet, trailer);
+  packet.insert(packet.end(), trailer.begin(), trailer.end());
   return packet;
 }
 
@@ -71,7 +79,7 @@ TEST(ClusterKeysTest, FormatThenParseGivesTheSameKeys) {
 }
 
 TEST(ClusterKeysTest, OpensWhatItSealsAndGivesThePacketBack) {
-  const ClusterKeys keys({Key(5, 0x11)});
+  Authenticator keys = Auth({Key(5, 0x11)});
   for (size_t n : {size_t{0}, size_t{1}, size_t{16}, size_t{1000}, size_t{9216}}) {
     auto d = Sealed(keys, Packet(n));
     ASSERT_EQ(d.size(), n + kAuthTrailerBytes);
@@ -81,7 +89,7 @@ TEST(ClusterKeysTest, OpensWhatItSealsAndGivesThePacketBack) {
 }
 
 TEST(ClusterKeysTest, AnyChangedBitOrLengthFailsToOpen) {
-  const ClusterKeys keys({Key(5, 0x11)});
+  Authenticator keys = Auth({Key(5, 0x11)});
   const auto d = Sealed(keys, Packet(64));
   for (size_t i = 0; i < d.size(); ++i) {
     for (int bit = 0; bit < 8; ++bit) {
@@ -97,20 +105,42 @@ TEST(ClusterKeysTest, AnyChangedBitOrLengthFailsToOpen) {
 }
 
 TEST(ClusterKeysTest, AnotherKeyOrAnUnknownKeyIdDoesNotOpen) {
-  const ClusterKeys mine({Key(5, 0x11)});
-  const ClusterKeys same_id_other_secret({Key(5, 0x12)});
-  const ClusterKeys other_id_same_secret({Key(6, 0x11)});
+  Authenticator mine = Auth({Key(5, 0x11)});
+  Authenticator same_id_other_secret = Auth({Key(5, 0x12)});
+  Authenticator other_id_same_secret = Auth({Key(6, 0x11)});
   const auto d = Sealed(mine, Packet(100));
   EXPECT_FALSE(same_id_other_secret.Open(d));
   EXPECT_FALSE(other_id_same_secret.Open(d));
 }
 
+// UMAC needs a fresh nonce for every datagram under a key: the count changes it within one
+// Authenticator, the salt between them.
+TEST(ClusterKeysTest, EverySealUsesANewNonce) {
+  const auto keys = std::make_shared<const ClusterKeys>(std::vector{Key(5, 0x11)});
+  Authenticator a(keys, 1);
+  Authenticator b(keys, 2);
+  const auto nonce = [](const std::vector<std::byte>& d) {
+    return std::vector<std::byte>(d.end() - kNonceBytes - kTagBytes, d.end() - kTagBytes);
+  };
+  const auto a1 = Sealed(a, Packet(100));
+  const auto a2 = Sealed(a, Packet(100));
+  const auto b1 = Sealed(b, Packet(100));
+  EXPECT_NE(nonce(a1), nonce(a2));
+  EXPECT_NE(nonce(a1), nonce(b1));
+  EXPECT_NE(a1, a2);
+  for (const auto& d : {a1, a2, b1}) {
+    EXPECT_EQ(a.Open(d), 100U);
+    EXPECT_EQ(b.Open(d), 100U);
+  }
+  EXPECT_NE(Authenticator::RandomSalt(), Authenticator::RandomSalt());
+}
+
 // Rotation: every node accepts old and new while some still sign with the old one.
 TEST(ClusterKeysTest, DuringARotationBothKeysOpenAndTheFirstSigns) {
-  const ClusterKeys old_only({Key(1, 0xaa)});
-  const ClusterKeys old_first({Key(1, 0xaa), Key(2, 0xbb)});
-  const ClusterKeys new_first({Key(2, 0xbb), Key(1, 0xaa)});
-  const ClusterKeys new_only({Key(2, 0xbb)});
+  Authenticator old_only = Auth({Key(1, 0xaa)});
+  Authenticator old_first = Auth({Key(1, 0xaa), Key(2, 0xbb)});
+  Authenticator new_first = Auth({Key(2, 0xbb), Key(1, 0xaa)});
+  Authenticator new_only = Auth({Key(2, 0xbb)});
   const auto by_old = Sealed(old_first, Packet(50));
   const auto by_new = Sealed(new_first, Packet(50));
   EXPECT_TRUE(old_only.Open(by_old));

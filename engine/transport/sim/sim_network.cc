@@ -52,7 +52,7 @@ SendStatus SimTransport::Send(Endpoint to, std::span<const std::byte> datagram) 
 size_t SimTransport::SendBatch(std::span<const OutgoingDatagram> batch) {
   size_t sent = 0;
   for (const auto& d : batch) {
-    if (Send(d.to, d.bytes) != SendStatus::kSent) break;
+    if (Send(d.to, d.Joined(joined_)) != SendStatus::kSent) break;
     ++sent;
   }
   return sent;

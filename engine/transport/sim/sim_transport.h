@@ -64,6 +64,7 @@ class SimTransport final : public Transport {
   std::vector<std::pair<TimePoint, TimePoint>> loss_windows_;
   double inbound_loss_ = 0;
   NoWaker no_waker_;
+  std::vector<std::byte> joined_;  // SendBatch's scratch for datagrams with a trailer
 };
 
 }  // namespace qsm
