@@ -78,3 +78,14 @@ function(qsm_add_fuzzer name)
   target_link_libraries(${name} PRIVATE ${ARG_DEPS})
   target_link_options(${name} PRIVATE -fsanitize=fuzzer)
 endfunction()
+
+# qsm_add_version_test(TARGET): `TARGET --version` prints its name, revision and build
+# (engine/core/build_info.h) and exits 0.
+function(qsm_add_version_test target)
+  if(NOT QSM_TESTS)
+    return()
+  endif()
+  add_test(NAME ${target}_version COMMAND ${target} --version)
+  set_tests_properties(${target}_version PROPERTIES LABELS unit
+                       PASS_REGULAR_EXPRESSION "^${target} [0-9a-z.-]+ \\([A-Za-z]+ build, sanitizers: [a-z,]+, ")
+endfunction()

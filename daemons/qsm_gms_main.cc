@@ -15,6 +15,7 @@
 #include <cstring>
 #include <thread>
 
+#include "engine/core/build_info.h"
 #include "engine/membership/gms.h"
 #include "engine/runtime/dispatcher.h"
 #include "engine/runtime/run_loop.h"
@@ -173,6 +174,7 @@ int Run(const Options& o) {
     }
     exposer = std::move(*started);
     metrics.emplace(*registry);
+    exporters::RegisterBuildInfo(*registry, "qsm-gms");
     exposer->RegisterCollectable(registry);
     update_metrics = [&](TimePoint now) {
       metrics->Update(gms, counters);
@@ -209,6 +211,7 @@ int Run(const Options& o) {
 int main(int argc, char** argv) {
   qsm::Options o;
   CLI::App app{"qsm-gms: the QSM membership service (regions, views, failure detection)"};
+  app.set_version_flag("--version", qsm::VersionText("qsm-gms"));
   app.add_option("--listen", o.listen, "unicast ADDRESS:PORT nodes register at")->capture_default_str();
   app.add_option("--state", o.state, "state file, kept across restarts")->capture_default_str();
   app.add_option("--pool", o.pool, "first multicast ADDRESS:PORT of the regions' address pool")

@@ -24,6 +24,7 @@
 #include <thread>
 #include <tuple>
 
+#include "engine/core/build_info.h"
 #include "engine/node/node.h"
 #include "engine/probe/probe.h"
 #include "engine/runtime/dispatcher.h"
@@ -364,6 +365,7 @@ Result<harness::NodeResult> RunPlan(const harness::NodePlan& plan, const RunOpti
     metrics.emplace(*registry, std::map<std::string, std::string>{
                                    {"node", std::to_string(plan.node_id)},
                                    {"role", plan.send_groups.empty() ? "receiver" : "sender"}});
+    exporters::RegisterBuildInfo(*registry, "qsm-node");
     exposer->RegisterCollectable(registry);
     update_metrics = [&](TimePoint now) {
       metrics->Update(node.Snapshot());
@@ -468,6 +470,7 @@ int RunNode(const RunOptions& o) {
 
 int main(int argc, char** argv) {
   CLI::App app{"qsm-node: one QSM engine node"};
+  app.set_version_flag("--version", qsm::VersionText("qsm-node"));
   app.require_subcommand(1);
   std::string key_path;
   uint32_t key_id = 1;

@@ -4,8 +4,11 @@
 //   sim SCENARIO      run on the simulator, whatever launcher the file names
 //   check RESULTS     re-check a results folder (one run, or a folder of runs)
 //   plot RESULTS      redraw the figures of a results folder; plot --overlay RUN RUN... overlays runs
+//   compare A B...    results folders side by side, run by run, ratios against A; with
+//                     --max-regression METRIC=FRACTION, exit 1 when one is crossed
 //   list              the bundled scenarios and suites
-// Exit status: 0 all checks passed; 1 a delivery check failed or a node died; 2 bad input;
+// Exit status: 0 all checks passed; 1 a delivery check failed or a node died (compare: a
+// regression); 2 bad input;
 // 130 interrupted (Ctrl-C; what was measured is still written).
 #include <yaml-cpp/yaml.h>
 
@@ -18,6 +21,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "engine/core/build_info.h"
+#include "harness/run/compare.h"
 #include "harness/run/groupsets.h"
 #include "harness/run/launcher.h"
 #include "harness/run/plot.h"
@@ -47,6 +52,8 @@ struct Options {
   std::string plots = QSM_SOURCE_DIR "/plots";
   std::vector<std::string> formats{"png", "svg"};
   std::vector<std::string> overlay;
+  std::vector<std::string> compare;
+  std::vector<std::string> max_regression;
   bool quiet = false;
   bool no_plot = false;
   bool prometheus = false;
@@ -206,7 +213,7 @@ Result<std::vector<Scenario>> LoadRuns(const std::string& target, const Override
   }
   auto sc = LoadScenario(*path, overrides);
   if (!sc) return std::unexpected(sc.error());
-  return ExpandSweep(*sc);
+  return ExpandRuns(*sc);
 }
 
 int RunScenarios(const std::vector<std::pair<std::string, Overrides>>& entries, const std::string& label,
@@ -323,6 +330,29 @@ int Plot(const Options& o) {
   return kOk;
 }
 
+// `compare A B...`: the table, then the regressions; exit 1 if there are any.
+int CompareResults(const Options& o) {
+  CompareOptions options;
+  for (const auto& m : o.max_regression) {
+    if (auto s = ParseMaxRegression(m, options); !s) return Fail(s.error().message);
+  }
+  std::vector<ResultSet> sets;
+  for (const auto& folder : o.compare) {
+    auto set = LoadResultSet(folder);
+    if (!set) return Fail(set.error().message);
+    sets.push_back(std::move(*set));
+  }
+  const Comparison c = Compare(sets, options);
+  std::printf("%s", c.table.c_str());
+  if (c.regressions.empty()) {
+    if (!options.max_regression.empty()) std::printf("\nno regression past the thresholds\n");
+    return kOk;
+  }
+  std::printf("\nregressions:\n");
+  for (const auto& r : c.regressions) std::printf("  %s\n", r.c_str());
+  return kFailed;
+}
+
 // `groupsets`: the paper's group-set experiment (Fig 5-6) on the GMS's partitioner.
 int GroupSets(const Options& o) {
   const std::string dir = o.out.empty() ? "results/" + Timestamp() + "-groupsets" : o.out;
@@ -369,6 +399,7 @@ int List(const Options& o) {
 int main(int argc, char** argv) {
   using namespace qsm::harness;
   CLI::App app{"qsm-harness: scenarios, faults and delivery checks for the QSM engine"};
+  app.set_version_flag("--version", qsm::VersionText("qsm-harness"));
   app.require_subcommand(1);
   Options o;
   app.add_option("--scenarios", o.scenarios, "folder of bundled scenarios")->capture_default_str();
@@ -412,6 +443,17 @@ int main(int argc, char** argv) {
   plot->add_option("--overlay", o.overlay, "run folders to overlay, the reference first")
       ->check(CLI::ExistingDirectory);
   plot->add_option("--out", o.out, "with --overlay: output path prefix (default: overlay)");
+  CLI::App* compare = app.add_subcommand(
+      "compare", "results folders side by side, run by run, with ratios against the first (A)");
+  compare->add_option("results", o.compare, "results folders (of runs, or one run's), the reference first")
+      ->required()
+      ->expected(2, 1000)
+      ->check(CLI::ExistingDirectory);
+  std::string metric_keys;
+  for (const auto& m : CompareMetrics()) metric_keys += std::string(metric_keys.empty() ? "" : ", ") + m.key;
+  compare->add_option("--max-regression", o.max_regression,
+                      "METRIC=FRACTION or METRIC=PERCENT%: exit 1 if a run is worse than in A by more (metrics: " +
+                          metric_keys + "); a delivery check that passed in A and fails later always counts");
   CLI::App* groupsets = app.add_subcommand(
       "groupsets", "the group-set experiment (Fig 5-6): partition the paper's Zipf workload, report regions");
   groupsets->add_option("--nodes", o.groupsets.nodes, "node counts")
@@ -448,6 +490,7 @@ int main(int argc, char** argv) {
   if (check->parsed()) return Check(o.target);
   if (app.got_subcommand("list")) return List(o);
   if (plot->parsed()) return Plot(o);
+  if (compare->parsed()) return CompareResults(o);
   if (groupsets->parsed()) return GroupSets(o);
   if (sim->parsed()) o.launcher = "sim";
   if (suite->parsed()) {

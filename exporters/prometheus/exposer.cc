@@ -1,5 +1,8 @@
 #include "exporters/prometheus/exposer.h"
 
+#include <prometheus/gauge.h>
+
+#include "engine/core/build_info.h"
 #include "engine/core/endpoint.h"
 
 namespace qsm::exporters {
@@ -16,6 +19,19 @@ Result<std::unique_ptr<prometheus::Exposer>> StartExposer(const std::string& fla
   } catch (const std::exception& e) {
     return MakeError(ErrorCode::kIo, "--metrics " + flag + ": " + e.what());
   }
+}
+
+void RegisterBuildInfo(prometheus::Registry& registry, std::string_view program) {
+  const BuildInfo& b = ThisBuild();
+  prometheus::BuildGauge()
+      .Name("qsm_build_info")
+      .Help("Always 1; its labels say what the serving binary was built from and how.")
+      .Register(registry)
+      .Add({{"program", std::string(program)},
+            {"revision", std::string(b.revision)},
+            {"build_type", std::string(b.build_type)},
+            {"sanitizers", std::string(b.sanitizers)}})
+      .Set(1);
 }
 
 }  // namespace qsm::exporters

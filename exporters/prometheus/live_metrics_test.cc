@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <regex>
 #include <string>
 #include <thread>
 
@@ -82,6 +83,9 @@ TEST(LiveMetricsTest, ARunningNodesMetricsPassPromtool) {
     EXPECT_NE(text.find(name), std::string::npos) << name;
   }
   EXPECT_NE(sender_text.find("role=\"sender\""), std::string::npos);
+  EXPECT_TRUE(std::regex_search(text, std::regex(R"(\nqsm_build_info\{[^}]*program="qsm-node"[^}]*\} 1\n)")))
+      << text;
+  EXPECT_TRUE(std::regex_search(text, std::regex(R"(qsm_build_info\{build_type="[A-Za-z]+",)"))) << text;
   ExpectPromtoolAccepts(text);
   ExpectPromtoolAccepts(sender_text);
   int status = 0;
@@ -107,6 +111,8 @@ TEST(LiveMetricsTest, ARunningGmsMetricsPassPromtoolAndCountItsNodes) {
   }
   EXPECT_NE(text.find("qsm_gms_nodes 2"), std::string::npos) << text;
   EXPECT_NE(text.find("qsm_gms_regions 1"), std::string::npos) << text;
+  EXPECT_TRUE(std::regex_search(text, std::regex(R"(\nqsm_build_info\{[^}]*program="qsm-gms"[^}]*\} 1\n)")))
+      << text;
   for (const char* name : {"qsm_gms_epoch", "qsm_gms_commits_total", "qsm_gms_registrations_total",
                            "qsm_gms_failures_total", "qsm_gms_view_updates_sent_total",
                            "qsm_gms_packets_dropped_total{reason=\"auth\"}"}) {

@@ -25,6 +25,7 @@
 #include <variant>
 #include <vector>
 
+#include "engine/core/build_info.h"
 #include "harness/blaster/blaster.h"
 
 namespace {
@@ -116,6 +117,7 @@ std::variant<Plan, int> ParseFlags(int argc, char** argv) {
   Plan plan;
   Options& o = plan.o;
   CLI::App app{"qsm-blaster: raw unreliable UDP multicast, 1 sender to K receiver processes on loopback"};
+  app.set_version_flag("--version", qsm::VersionText("qsm-blaster"));
   qsm::blaster::AddCommonFlags(app, o);
   app.add_option("-s,--size", o.size, "datagram bytes")->capture_default_str()->check(CLI::Range(8, 65000));
   app.add_option("-r,--rate", o.rate, "datagrams/s, or max")->capture_default_str();

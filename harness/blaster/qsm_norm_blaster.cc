@@ -35,6 +35,7 @@
 #include <variant>
 #include <vector>
 
+#include "engine/core/build_info.h"
 #include "harness/blaster/blaster.h"
 
 namespace {
@@ -92,6 +93,7 @@ std::variant<Plan, int> ParseFlags(int argc, char** argv) {
   Options& o = plan.o;
   CLI::App app{"qsm-norm-blaster: NORM reliable multicast with ACK-based flow control, 1 sender to K "
                "receiver processes on loopback"};
+  app.set_version_flag("--version", qsm::VersionText("qsm-norm-blaster"));
   qsm::blaster::AddCommonFlags(app, o);
   app.add_option("-s,--size", o.size, "message bytes (one NORM segment each)")
       ->capture_default_str()

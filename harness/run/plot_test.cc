@@ -36,7 +36,7 @@ class PlotTest : public ::testing::Test {
                                 faults + "\n",
                             "test.yaml");
     EXPECT_TRUE(sc.has_value()) << sc.error().message;
-    auto points = ExpandSweep(*sc);
+    auto points = ExpandRuns(*sc);
     const std::string dir = (root_ / (std::to_string(index) + "-" + name)).string();
     auto record = RunSimulation(points->front(), LaunchOptions{.run_dir = dir, .progress = false});
     EXPECT_TRUE(record.has_value());
@@ -120,7 +120,7 @@ TEST_F(PlotTest, SweepTablesDrawThePapersFigures) {
       "name: size\nlauncher: sim\nrate: 1000\nduration: 2s\nwarmup: 500ms\nsweep: {nodes: [3, 5, 8]}\n",
       "test.yaml");
   ASSERT_TRUE(sc.has_value());
-  auto points = ExpandSweep(*sc);
+  auto points = ExpandRuns(*sc);
   ASSERT_TRUE(points.has_value());
   const fs::path dir = root_ / "sweep";
   std::vector<nlohmann::json> summaries;

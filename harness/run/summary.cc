@@ -11,6 +11,7 @@
 #include <limits>
 #include <sstream>
 
+#include "engine/core/build_info.h"
 #include "harness/workload/json_fields.h"
 #include "harness/workload/text.h"
 
@@ -35,6 +36,20 @@ std::string GitRevision() {
   std::string rev = got ? line : "unknown";
   while (!rev.empty() && (rev.back() == '\n' || rev.back() == '\r')) rev.pop_back();
   return rev.empty() ? "unknown" : rev;
+}
+
+// The harness's own build, and each distinct build of the nodes' binaries (from their results).
+json BuildsJson(const RunRecord& record) {
+  const BuildInfo& b = ThisBuild();
+  json nodes = json::array();
+  for (const auto& [id, r] : record.results) {
+    if (r.build.empty()) continue;
+    const json build = r.build;
+    if (std::find(nodes.begin(), nodes.end(), build) == nodes.end()) nodes.push_back(build);
+  }
+  return {{"harness",
+           {{"revision", b.revision}, {"build_type", b.build_type}, {"sanitizers", b.sanitizers}}},
+          {"nodes", nodes}};
 }
 
 json Machine() {
@@ -232,6 +247,7 @@ json BuildSummary(const RunRecord& record, const CheckReport& check) {
       {"check", CheckJson(record, check)},
       {"scenario", ScenarioJson(sc)},
       {"git_revision", GitRevision()},
+      {"build", BuildsJson(record)},
       {"machine", Machine()},
       {"started_at", record.started_at},
       {"wall_seconds", record.wall_seconds},
@@ -269,6 +285,7 @@ json BuildSummary(const RunRecord& record, const CheckReport& check) {
       {"max_rss_bytes", a.max_rss >= 0 ? json(a.max_rss) : json(nullptr)},
       {"timer_lateness", Quantiles(a.timer_lateness)},
       {"sweep", sc.sweep_of.empty() ? json(nullptr) : json{{"of", sc.sweep_of}, {"point", SweepPoint(sc)}}},
+      {"repeat", sc.repetition == 0 ? json(nullptr) : json{{"index", sc.repetition}, {"of", sc.repeat}}},
       {"fault_windows", faults},
       {"nodes", a.per_node},
   };

@@ -19,7 +19,7 @@ namespace fs = std::filesystem;
 
 const char* const kTopKeys[] = {"name",    "description",  "launcher", "nodes",    "groups", "membership",
                                 "senders", "message_size", "rate",     "duration", "warmup", "drain",
-                                "seed",    "engine",       "gms",      "faults",   "sweep"};
+                                "seed",    "engine",       "gms",      "faults",   "sweep",  "repeat"};
 const char* const kFaultKeys[] = {"type",   "nodes", "at",    "every", "for",
                                   "random", "from",  "until", "rate",  "via"};
 
@@ -266,7 +266,8 @@ Result<Scenario> Parse(const YAML::Node& root, const Reader& r, Scenario sc) {
         r.Number<size_t>(root, "message_size", "message_size", sc.message_size, 8, 8192),
         r.Time(root, "duration", "duration", sc.duration), r.Time(root, "warmup", "warmup", sc.warmup),
         r.Time(root, "drain", "drain", sc.drain),
-        r.Number<uint64_t>(root, "seed", "seed", sc.seed, 0, UINT64_MAX)}) {
+        r.Number<uint64_t>(root, "seed", "seed", sc.seed, 0, UINT64_MAX),
+        r.Number<uint32_t>(root, "repeat", "repeat", sc.repeat, 1, 100)}) {
     if (!s) return std::unexpected(s.error());
   }
   if (sc.name.empty()) return std::unexpected(r.Fail(root, "name", "is missing"));
@@ -423,8 +424,30 @@ Result<Scenario> LoadScenario(const std::string& path, const Overrides& override
   return ParseScenario(*text, path, overrides);
 }
 
-Result<std::vector<Scenario>> ExpandSweep(const Scenario& scenario) {
-  if (scenario.sweep.empty()) return std::vector<Scenario>{scenario};
+namespace {
+
+std::vector<Scenario> Repeated(std::vector<Scenario> points) {
+  std::vector<Scenario> out;
+  for (auto& point : points) {
+    if (point.repeat <= 1) {
+      out.push_back(std::move(point));
+      continue;
+    }
+    for (uint32_t k = 1; k <= point.repeat; ++k) {
+      Scenario run = point;
+      run.repetition = k;
+      run.seed = point.seed + (k - 1);
+      run.name += "-rep=" + std::to_string(k);
+      out.push_back(std::move(run));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<Scenario>> ExpandRuns(const Scenario& scenario) {
+  if (scenario.sweep.empty()) return Repeated({scenario});
   std::vector<Overrides> combos{{}};
   for (const auto& [key, values] : scenario.sweep) {
     std::vector<Overrides> next;
@@ -450,7 +473,7 @@ Result<std::vector<Scenario>> ExpandSweep(const Scenario& scenario) {
     point->overrides.pop_back();
     out.push_back(std::move(*point));
   }
-  return out;
+  return Repeated(std::move(out));
 }
 
 Result<Suite> LoadSuite(const std::string& path) {

@@ -77,6 +77,7 @@ struct Scenario {
   std::vector<FaultSpec> faults;
   // sweep: key -> values (YAML scalars, as text); one run per combination.
   std::map<std::string, std::vector<std::string>> sweep;
+  uint32_t repeat = 1;  // runs of each sweep point (or of the scenario), seeds seed, seed+1, ...
   // Where it came from, for messages and the results.
   std::string source;
   std::string text;     // the file's text, to re-read with a sweep's values
@@ -84,6 +85,7 @@ struct Scenario {
   // A run of a sweep: the scenario's own name, and this run's values of the swept keys.
   std::string sweep_of;
   Overrides sweep_point;  // key -> value applied from --set or a sweep
+  uint32_t repetition = 0;  // a run of a repeated scenario: 1..repeat; else 0
 };
 
 Result<Overrides> ParseOverrides(const std::vector<std::string>& assignments);
@@ -94,9 +96,10 @@ Result<Scenario> LoadScenario(const std::string& path, const Overrides& override
 Result<Scenario> ParseScenario(const std::string& text, const std::string& source,
                                const Overrides& overrides = {});
 
-// One scenario per combination of the sweep's values (the scenario itself if it has no sweep),
-// each named NAME-key=value...
-Result<std::vector<Scenario>> ExpandSweep(const Scenario& scenario);
+// The runs of a scenario: one per combination of the sweep's values (the scenario itself if it has
+// no sweep), each named NAME-key=value...; with repeat: N > 1, each of those N times, named
+// ...-rep=K, with seed + K - 1.
+Result<std::vector<Scenario>> ExpandRuns(const Scenario& scenario);
 
 // A suite: the scenario files it lists (paths resolved against the suite's folder) with their
 // per-run overrides, or every *.yaml scenario in a directory, in name order.

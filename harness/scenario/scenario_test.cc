@@ -173,7 +173,7 @@ TEST(ScenarioTest, OverridesReplaceValuesAndNameThemselvesInErrors) {
 TEST(ScenarioTest, SweepsExpandIntoOneRunPerCombination) {
   auto sc = ParseScenario("name: s\nnodes: 4\nsweep: {nodes: [2, 4], rate: [100, max]}\n", "t.yaml");
   ASSERT_TRUE(sc.has_value());
-  auto runs = ExpandSweep(*sc);
+  auto runs = ExpandRuns(*sc);
   ASSERT_TRUE(runs.has_value()) << runs.error().message;
   ASSERT_EQ(runs->size(), 4u);
   EXPECT_EQ((*runs)[0].name, "s-nodes=2-rate=100");
@@ -184,7 +184,30 @@ TEST(ScenarioTest, SweepsExpandIntoOneRunPerCombination) {
   EXPECT_TRUE((*runs)[3].sweep.empty());
   auto bad = ParseScenario("name: s\nsweep: {nodes: [2, zero]}\n", "t.yaml");
   ASSERT_TRUE(bad.has_value());
-  EXPECT_FALSE(ExpandSweep(*bad).has_value());
+  EXPECT_FALSE(ExpandRuns(*bad).has_value());
+}
+
+TEST(ScenarioTest, RepeatRunsEachPointThatManyTimesWithSuccessiveSeeds) {
+  auto sc = ParseScenario("name: s\nseed: 7\nrepeat: 3\nsweep: {nodes: [2, 4]}\n", "t.yaml");
+  ASSERT_TRUE(sc.has_value()) << sc.error().message;
+  auto runs = ExpandRuns(*sc);
+  ASSERT_TRUE(runs.has_value()) << runs.error().message;
+  ASSERT_EQ(runs->size(), 6u);
+  EXPECT_EQ((*runs)[0].name, "s-nodes=2-rep=1");
+  EXPECT_EQ((*runs)[2].name, "s-nodes=2-rep=3");
+  EXPECT_EQ((*runs)[3].name, "s-nodes=4-rep=1");
+  for (size_t i = 0; i < runs->size(); ++i) {
+    EXPECT_EQ((*runs)[i].repetition, i % 3 + 1);
+    EXPECT_EQ((*runs)[i].seed, 7 + i % 3);
+  }
+  auto once = ParseScenario("name: s\n", "t.yaml");
+  ASSERT_TRUE(once.has_value());
+  auto single = ExpandRuns(*once);
+  ASSERT_TRUE(single.has_value());
+  ASSERT_EQ(single->size(), 1u);
+  EXPECT_EQ((*single)[0].name, "s");
+  EXPECT_EQ((*single)[0].repetition, 0u);
+  EXPECT_EQ(ErrorOf("name: s\nrepeat: 0\n"), "test.yaml:2: 'repeat': must be a number in [1, 100], not '0'");
 }
 
 TEST(ScenarioTest, BundledScenariosAndSuitesAllLoad) {
@@ -194,7 +217,7 @@ TEST(ScenarioTest, BundledScenariosAndSuitesAllLoad) {
     if (e.path().extension() != ".yaml") continue;
     auto sc = LoadScenario(e.path().string());
     ASSERT_TRUE(sc.has_value()) << sc.error().message;
-    auto runs = ExpandSweep(*sc);
+    auto runs = ExpandRuns(*sc);
     ASSERT_TRUE(runs.has_value()) << runs.error().message;
     ++count;
   }

@@ -80,7 +80,8 @@ std::string ResultToJson(const NodeResult& r) {
                   {"peak_cache_bytes", r.peak_cache_bytes},
                   {"cpu_seconds", r.cpu_seconds},
                   {"max_rss_bytes", r.max_rss_bytes},
-                  {"counters", r.counters}};
+                  {"counters", r.counters},
+                  {"build", r.build}};
   return j.dump(1);
 }
 
@@ -99,6 +100,7 @@ Result<NodeResult> ResultFromJson(const std::string& text) {
         f.Read("peak_pending_bytes", r.peak_pending_bytes), f.Read("peak_cache_bytes", r.peak_cache_bytes),
         f.Read("cpu_seconds", r.cpu_seconds, false), f.Read("max_rss_bytes", r.max_rss_bytes, false),
         ReadHistogram(f, "timer_lateness_ns", r.timer_lateness_ns), f.Read("counters", r.counters, false),
+        f.Read("build", r.build, false),
         ReadHistogram(f, "latency_ns", r.latency_ns),
         ReadHistogram(f, "partition_token_rtt_ns", r.partition_rtt_ns),
         ReadHistogram(f, "region_token_rtt_ns", r.region_rtt_ns)}) {

@@ -46,6 +46,9 @@ struct NodeResult {
   double cpu_seconds = -1;                   // -1: not measured (simulation)
   int64_t max_rss_bytes = -1;                // the process's peak resident memory; -1: not measured
   std::map<std::string, uint64_t> counters;  // every engine counter, by name
+  // The node binary's build (engine/core/build_info.h): revision, build_type, sanitizers. Empty in
+  // results of nodes from before it was recorded.
+  std::map<std::string, std::string> build;
   uint64_t delivered_total() const;
   uint64_t sent_total() const;
 };

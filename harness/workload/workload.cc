@@ -5,6 +5,8 @@
 #include <cstring>
 #include <map>
 
+#include "engine/core/build_info.h"
+
 namespace qsm::harness {
 
 namespace {
@@ -302,6 +304,10 @@ NodeResult NodeWorkload::Finish(TimePoint now, std::string end) {
   const NodeStats st = node_.Snapshot();
   NodeResult r = result_;
   r.end = std::move(end);
+  const BuildInfo& build = ThisBuild();
+  r.build = {{"revision", std::string(build.revision)},
+             {"build_type", std::string(build.build_type)},
+             {"sanitizers", std::string(build.sanitizers)}};
   r.elapsed_s = ToSeconds(now - start_);
   r.latency_ns = st.delivery_latency_ns;
   r.partition_rtt_ns = st.partition_rtt_ns;
