@@ -185,7 +185,7 @@ void PrintTable(const std::vector<nlohmann::json>& summaries) {
   std::printf("\n%s\n", TableHeader().c_str());
   const nlohmann::json* baseline = nullptr;
   for (const auto& s : summaries) {
-    if (s["scenario"]["name"].get<std::string>().rfind("baseline", 0) == 0) baseline = &s;
+    if (baseline == nullptr && s["scenario"]["name"].get<std::string>().rfind("baseline", 0) == 0) baseline = &s;
   }
   for (const auto& s : summaries) {
     std::printf("%s\n", TableRow(s).c_str());
@@ -256,20 +256,10 @@ int RunScenarios(const std::vector<std::pair<std::string, Overrides>>& entries, 
 }
 
 int Check(const std::string& dir) {
-  std::vector<std::string> runs;
-  if (fs::exists(fs::path(dir) / "summary.json")) {
-    runs.push_back(dir);
-  } else {
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(dir, ec)) {
-      if (fs::exists(e.path() / "summary.json")) runs.push_back(e.path().string());
-    }
-    if (ec) return Fail(dir + ": " + ec.message());
-    std::sort(runs.begin(), runs.end());
-  }
-  if (runs.empty()) return Fail(dir + ": no summary.json here or in its subfolders");
+  auto runs = RunFolders(dir);
+  if (!runs) return Fail(runs.error().message);
   int status = kOk;
-  for (const auto& run : runs) {
+  for (const auto& run : *runs) {
     auto record = ReadRunFolder(run);
     if (!record) {
       status = std::max(status, Fail(record.error().message));
@@ -300,18 +290,9 @@ int Plot(const Options& o) {
     return kOk;
   }
   if (o.target.empty()) return Fail("plot: give a results folder, or --overlay RUN RUN...");
-  std::vector<std::string> run_dirs;
-  if (fs::exists(fs::path(o.target) / "summary.json")) {
-    run_dirs.push_back(o.target);
-  } else {
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(o.target, ec)) {
-      if (fs::exists(e.path() / "summary.json")) run_dirs.push_back(e.path().string());
-    }
-    if (ec) return Fail(o.target + ": " + ec.message());
-    std::sort(run_dirs.begin(), run_dirs.end());
-  }
-  if (run_dirs.empty()) return Fail(o.target + ": no summary.json here or in its subfolders");
+  auto found = RunFolders(o.target);
+  if (!found) return Fail(found.error().message);
+  const std::vector<std::string>& run_dirs = *found;
   if (run_dirs.size() == 1 && run_dirs[0] == o.target) {
     auto drawn = PlotRun(o.target, PlotOptionsOf(o));
     if (!drawn) return Fail(drawn.error().message);

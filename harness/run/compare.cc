@@ -9,6 +9,7 @@
 #include <regex>
 
 #include "engine/core/build_info.h"
+#include "harness/run/summary.h"
 
 namespace qsm::harness {
 namespace {
@@ -34,7 +35,7 @@ Result<json> ReadSummary(const fs::path& run) {
   if (s.is_discarded() || !s.is_object()) {
     return MakeError(ErrorCode::kInvalidArgument, file.string() + ": not valid JSON");
   }
-  const std::string format = s.value("format", "");
+  const std::string format = s.contains("format") && s["format"].is_string() ? s["format"].get<std::string>() : "";
   if (format != kSummaryFormat) {
     return MakeError(ErrorCode::kInvalidArgument, file.string() + ": format '" + format +
                                                       "' is not one this qsm-harness reads (" + kSummaryFormat +
@@ -81,16 +82,26 @@ std::string Cell(const std::vector<double>& sorted) {
   return Format(Median(sorted)) + " [" + Format(sorted.front()) + "-" + Format(sorted.back()) + "]";
 }
 
+// Whether a summary's delivery check passed (a malformed "check" did not).
+bool CheckOk(const json& summary) {
+  const json::json_pointer ok("/check/ok");
+  return summary.contains(ok) && summary[ok].is_boolean() && summary[ok].get<bool>();
+}
+
+// `object[key]` if it is a string, else "?".
+std::string Text(const json& object, const char* key) {
+  return object.contains(key) && object[key].is_string() ? object[key].get<std::string>() : "?";
+}
+
 std::string Verdict(const std::vector<json>& repetitions) {
   size_t ok = 0;
-  for (const auto& s : repetitions) ok += s.contains("check") && s["check"].value("ok", false) ? 1 : 0;
+  for (const auto& s : repetitions) ok += CheckOk(s) ? 1 : 0;
   if (repetitions.size() == 1) return ok == 1 ? "OK" : "FAILED";
   return std::to_string(ok) + "/" + std::to_string(repetitions.size()) + " OK";
 }
 
 bool AllOk(const std::vector<json>& repetitions) {
-  return std::all_of(repetitions.begin(), repetitions.end(),
-                     [](const json& s) { return s.contains("check") && s["check"].value("ok", false); });
+  return std::all_of(repetitions.begin(), repetitions.end(), CheckOk);
 }
 
 void AppendRow(std::string& out, const std::string& label, const std::vector<std::string>& cells) {
@@ -113,7 +124,7 @@ std::string BuildNote(const ResultSet& set) {
       const json::json_pointer p("/build/nodes");
       if (!s.contains(p) || !s[p].is_array()) continue;
       for (const auto& b : s[p]) {
-        if (std::find(builds.begin(), builds.end(), b) == builds.end()) builds.push_back(b);
+        if (b.is_object() && std::find(builds.begin(), builds.end(), b) == builds.end()) builds.push_back(b);
       }
     }
   }
@@ -121,9 +132,9 @@ std::string BuildNote(const ResultSet& set) {
   std::string note;
   bool slow = false;
   for (const auto& b : builds) {
-    const std::string type = b.value("build_type", "?"), sanitizers = b.value("sanitizers", "?");
+    const std::string type = Text(b, "build_type"), sanitizers = Text(b, "sanitizers");
     note += std::string(note.empty() ? "" : "; ") + type + (sanitizers == "none" ? "" : " with " + sanitizers) +
-            ", " + b.value("revision", "?");
+            ", " + Text(b, "revision");
     slow = slow || !IsOptimisedBuild(BuildInfo{.build_type = type, .sanitizers = sanitizers});
   }
   return " (nodes: " + note + ")" +
@@ -145,30 +156,15 @@ const std::vector<CompareMetric>& CompareMetrics() {
 }
 
 Result<ResultSet> LoadResultSet(const std::string& folder) {
-  std::vector<fs::path> run_dirs;
-  if (fs::exists(fs::path(folder) / "summary.json")) {
-    run_dirs.emplace_back(folder);
-  } else {
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(folder, ec)) {
-      if (fs::exists(e.path() / "summary.json")) run_dirs.push_back(e.path());
-    }
-    if (ec) return MakeError(ErrorCode::kInvalidArgument, folder + ": " + ec.message());
-    // "10-x" after "9-x": by the position number, then by name.
-    std::sort(run_dirs.begin(), run_dirs.end(), [](const fs::path& a, const fs::path& b) {
-      const std::string x = a.filename().string(), y = b.filename().string();
-      const unsigned long nx = std::strtoul(x.c_str(), nullptr, 10), ny = std::strtoul(y.c_str(), nullptr, 10);
-      return nx != ny ? nx < ny : x < y;
-    });
-  }
-  if (run_dirs.empty()) {
-    return MakeError(ErrorCode::kInvalidArgument, folder + ": no summary.json here or in its subfolders");
-  }
+  auto run_dirs = RunFolders(folder);
+  if (!run_dirs) return std::unexpected(run_dirs.error());
   ResultSet set{.folder = folder};
-  for (const auto& dir : run_dirs) {
+  for (const auto& dir : *run_dirs) {
     auto summary = ReadSummary(dir);
     if (!summary) return std::unexpected(summary.error());
-    const std::string name = RunName(fs::absolute(dir).lexically_normal().filename().string(), *summary);
+    fs::path path = fs::absolute(dir).lexically_normal();
+    if (path.filename().empty()) path = path.parent_path();  // "results/run/"
+    const std::string name = RunName(path.filename().string(), *summary);
     if (!set.runs.contains(name)) set.run_order.push_back(name);
     set.runs[name].push_back(std::move(*summary));
   }

@@ -57,6 +57,17 @@ TEST_F(CompareTest, MatchesRunsByNameAndPrintsRatiosAgainstTheFirst) {
   EXPECT_NE(c.table.find("1.10"), std::string::npos) << c.table;  // sleep throughput 880/800
   EXPECT_NE(c.table.find("1.20"), std::string::npos) << c.table;  // baseline p99 12/10
   EXPECT_LT(c.table.find("baseline"), c.table.find("sleep"));
+  // One run's folder, named with a trailing slash, is a set of that one run.
+  const ResultSet one = Load(a + "/2-sleep/");
+  ASSERT_EQ(one.run_order, std::vector<std::string>{"sleep"});
+}
+
+TEST_F(CompareTest, RunsAreInTheirSuiteOrderPastNine) {
+  for (int i = 1; i <= 11; ++i) Write("a", std::to_string(i) + "-run" + std::to_string(i), Summary(i, 1, true));
+  const ResultSet set = Load((root_ / "a").string());
+  ASSERT_EQ(set.run_order.size(), 11U);
+  EXPECT_EQ(set.run_order[1], "run2");
+  EXPECT_EQ(set.run_order[10], "run11");
 }
 
 TEST_F(CompareTest, ThresholdsMakeRegressionsInTheRightDirection) {
@@ -142,6 +153,18 @@ TEST_F(CompareTest, RefusesWhatItCannotRead) {
   auto newer = LoadResultSet(Write("future", "1-x", future));
   ASSERT_FALSE(newer);
   EXPECT_NE(newer.error().message.find("qsm-run-summary/2"), std::string::npos);
+  json odd = Summary(1, 1, true);
+  odd["format"] = 1;
+  auto numbered = LoadResultSet(Write("odd", "1-x", odd));
+  ASSERT_FALSE(numbered);
+  EXPECT_NE(numbered.error().message.find("format ''"), std::string::npos) << numbered.error().message;
+  // Well-formed but odd fields read as failed or unknown, never as a crash.
+  json strange = Summary(1, 1, true);
+  strange["check"] = "yes";
+  strange["build"]["nodes"] = json::array({7, {{"build_type", 3}}});
+  const Comparison c = Compare({Load(Write("s1", "1-x", strange)), Load(Write("s2", "1-x", strange))}, {});
+  EXPECT_NE(c.table.find("FAILED"), std::string::npos) << c.table;
+  EXPECT_NE(c.table.find("(nodes: ? with ?, ?)"), std::string::npos) << c.table;
   fs::create_directories(root_ / "bad" / "1-x");
   std::ofstream(root_ / "bad" / "1-x" / "summary.json") << "{not json";
   auto bad = LoadResultSet((root_ / "bad").string());

@@ -174,7 +174,7 @@ class PortPlan {
     return netns_ ? NetnsCluster::Address(id) : Endpoint::FromOctets(127, 0, 0, 1, 0).address;
   }
   std::string metrics(uint32_t id) const {
-    return netns_ ? Endpoint{NetnsCluster::Address(id), 9100}.ToString()
+    return netns_ ? Endpoint{NetnsCluster::Address(id), 7090}.ToString()
                   : Local(static_cast<uint16_t>(base_ + 50 + id)).ToString();
   }
   Endpoint region_multicast() const { return Endpoint::FromOctets(239, 255, 77, group_octet_, MulticastPort()); }

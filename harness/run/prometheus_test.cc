@@ -53,7 +53,7 @@ TEST_F(PrometheusTest, GeneratedConfigPassesPromtool) {
   fs::copy_file(kRules, dir_ / "rules.yml");
   std::ofstream(dir_ / "prometheus.yml")
       << PrometheusConfig({{"127.0.0.1:20051", {{"node", "1"}, {"role", "sender"}}},
-                           {"198.18.1.2:9100", {{"node", "2"}, {"role", "receiver"}}}},
+                           {"198.18.1.2:7090", {{"node", "2"}, {"role", "receiver"}}}},
                           "127.0.0.1:20097", "rules.yml");
   EXPECT_EQ(Shell("promtool check config " + (dir_ / "prometheus.yml").string()), 0);
 }

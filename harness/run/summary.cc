@@ -523,6 +523,24 @@ Result<std::vector<std::string>> WriteSweepTables(const std::string& dir,
   return files;
 }
 
+Result<std::vector<std::string>> RunFolders(const std::string& dir) {
+  if (fs::exists(fs::path(dir) / "summary.json")) return std::vector<std::string>{dir};
+  std::vector<std::string> runs;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (fs::exists(e.path() / "summary.json")) runs.push_back(e.path().string());
+  }
+  if (ec) return MakeError(ErrorCode::kInvalidArgument, dir + ": " + ec.message());
+  if (runs.empty()) return MakeError(ErrorCode::kInvalidArgument, dir + ": no summary.json here or in its subfolders");
+  // "10-x" after "9-x".
+  std::sort(runs.begin(), runs.end(), [](const std::string& a, const std::string& b) {
+    const std::string x = fs::path(a).filename().string(), y = fs::path(b).filename().string();
+    const unsigned long nx = std::strtoul(x.c_str(), nullptr, 10), ny = std::strtoul(y.c_str(), nullptr, 10);
+    return nx != ny ? nx < ny : x < y;
+  });
+  return runs;
+}
+
 Result<RunRecord> ReadRunFolder(const std::string& dir) {
   auto text = ReadFile(dir + "/summary.json");
   if (!text) return std::unexpected(text.error());

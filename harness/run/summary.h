@@ -44,6 +44,11 @@ Result<nlohmann::json> WriteRunFolder(const std::string& dir, const RunRecord& r
 Result<std::vector<std::string>> WriteSweepTables(const std::string& dir,
                                                   const std::vector<nlohmann::json>& summaries);
 
+// The run folders of `dir`: `dir` itself if it holds a summary.json, else its subfolders that do,
+// in run order (by their "N-" position, then by name). Errors (kInvalidArgument) name `dir`: it
+// cannot be read, or it holds no run.
+Result<std::vector<std::string>> RunFolders(const std::string& dir);
+
 // Reads a results folder back (summary.json + node files) for `qsm-harness check`.
 Result<RunRecord> ReadRunFolder(const std::string& dir);
 

@@ -154,13 +154,16 @@ playbook "$root/playbooks/site.yml" > "$tmp/site-1.log" 2>&1 || { cat "$tmp/site
 grep -A5 "PLAY RECAP" "$tmp/site-1.log"
 
 step "2. the GMS sees the three nodes, Prometheus scrapes every target"
-gms_has_three() { http_get "$(address 1)" 9101 /metrics | grep -q '^qsm_gms_nodes 3$'; }
-eventually 20 gms_has_three || { echo "qsm-gms does not have 3 nodes:"; http_get "$(address 1)" 9101 /metrics | grep qsm_gms; exit 1; }
+gms_has_three() { http_get "$(address 1)" 7390 /metrics | grep -q '^qsm_gms_nodes 3$'; }
+eventually 20 gms_has_three || { echo "qsm-gms does not have 3 nodes:"; http_get "$(address 1)" 7390 /metrics | grep qsm_gms; exit 1; }
 all_up() {
   local body
   body=$(http_get "$(address 3)" 9090 '/api/v1/query?query=sum(up)') || return 1
   [[ $body == *'"value":['*',"4"]'* ]]
 }
+node_build() { http_get "$(address 2)" 7090 /metrics | grep -q '^qsm_build_info{.*program="qsm-node"'; }
+eventually 10 node_build || { echo "qsm-node on host 2 serves no qsm_build_info on port 7090"; exit 1; }
+if (http_get "$(address 2)" 9100 /metrics) >/dev/null 2>&1; then echo "something serves on 9100 (node_exporter's port)"; exit 1; fi
 eventually 30 all_up || { echo "Prometheus does not scrape all 4 targets:"; http_get "$(address 3)" 9090 /api/v1/targets; exit 1; }
 test -s "$tmp/hosts/h3/etc/grafana/provisioning/datasources/qsm.yml"
 grep -q "url: http://$(address 3):9090" "$tmp/hosts/h3/etc/grafana/provisioning/datasources/qsm.yml"
@@ -173,8 +176,8 @@ for h in h1 h2 h3; do
   cmp -s "$tmp/cluster.key" "$tmp/hosts/$h/opt/etc/cluster.key"
 done
 echo "not sealed" > "/dev/udp/$(address 1)/7300"
-auth_drop() { http_get "$(address 1)" 9101 /metrics | grep -q '^qsm_gms_packets_dropped_total{reason="auth"} [1-9]'; }
-eventually 5 auth_drop || { echo "qsm-gms did not count an unsealed datagram as an auth drop:"; http_get "$(address 1)" 9101 /metrics | grep dropped; exit 1; }
+auth_drop() { http_get "$(address 1)" 7390 /metrics | grep -q '^qsm_gms_packets_dropped_total{reason="auth"} [1-9]'; }
+eventually 5 auth_drop || { echo "qsm-gms did not count an unsealed datagram as an auth drop:"; http_get "$(address 1)" 7390 /metrics | grep dropped; exit 1; }
 echo "ok: 3 nodes registered, 4 targets up, Grafana provisioned, the cluster key in use"
 
 step "3. suite.yml: sleep and loss-burst perturbations across the hosts"
