@@ -385,9 +385,14 @@ std::string ClusterCsv(const std::vector<TickRow>& rows, const std::set<uint32_t
 }
 
 // latency_percentiles.csv: the merged latency spectrum, down to the percentiles the data holds.
-std::string LatencyPercentilesCsv(const RunRecord& record) {
+Histogram MergedLatency(const RunRecord& record) {
   Histogram latency;
   for (const auto& [id, r] : record.results) latency.Merge(r.latency_ns);
+  return latency;
+}
+
+std::string LatencyPercentilesCsv(const RunRecord& record) {
+  const Histogram latency = MergedLatency(record);
   std::ostringstream spectrum;
   spectrum << "percentile,nines,latency_ms\n";
   for (double p :
@@ -403,6 +408,52 @@ std::string LatencyPercentilesCsv(const RunRecord& record) {
   }
   return spectrum.str();
 }
+
+}  // namespace
+
+std::string PercentileDistribution(const Histogram& h) {
+  std::string out;
+  char line[160];
+  std::snprintf(line, sizeof line, "%12s %14s %10s %14s\n\n", "Value", "Percentile", "TotalCount",
+                "1/(1-Percentile)");
+  out += line;
+  const uint64_t total = h.count();
+  double sum_squares = 0;  // of the deviation from the mean, at bucket midpoints
+  for (size_t b = 0; b < Histogram::kBuckets && total > 0; ++b) {
+    if (h.bucket_count(b) == 0) continue;
+    const double mid = (static_cast<double>(Histogram::BucketLow(b)) + static_cast<double>(Histogram::BucketHigh(b))) / 2;
+    sum_squares += static_cast<double>(h.bucket_count(b)) * (mid - h.mean()) * (mid - h.mean());
+  }
+  if (total > 0) {
+    size_t next_bucket = 0;
+    uint64_t cumulative = 0;
+    for (double percent = 0;;) {
+      const auto needed = std::max<uint64_t>(1, static_cast<uint64_t>(std::ceil(percent / 100 * static_cast<double>(total))));
+      while (cumulative < needed) cumulative += h.bucket_count(next_bucket++);
+      if (cumulative >= total) break;
+      std::snprintf(line, sizeof line, "%12.3f %2.12f %10llu %14.2f\n", Ms(h.Quantile(percent / 100)), percent / 100,
+                    static_cast<unsigned long long>(cumulative), 1 / (1 - percent / 100));
+      out += line;
+      // HdrHistogram's ticks: 5 per halving of the distance to 100%.
+      const double halvings = std::floor(std::log2(100 / (100 - percent)));
+      percent += 100 / (5 * std::exp2(halvings + 1));
+    }
+    std::snprintf(line, sizeof line, "%12.3f %2.12f %10llu\n", Ms(h.max()), 1.0, static_cast<unsigned long long>(total));
+    out += line;
+  }
+  const double stddev = total > 0 ? std::sqrt(sum_squares / static_cast<double>(total)) : 0;
+  std::snprintf(line, sizeof line, "#[Mean    = %12.3f, StdDeviation   = %12.3f]\n", h.mean() / 1e6, stddev / 1e6);
+  out += line;
+  std::snprintf(line, sizeof line, "#[Max     = %12.3f, Total count    = %12llu]\n", Ms(h.max()),
+                static_cast<unsigned long long>(total));
+  out += line;
+  std::snprintf(line, sizeof line, "#[Buckets = %12zu, SubBuckets     = %12zu]\n", Histogram::kBuckets / Histogram::kSub,
+                Histogram::kSub);
+  out += line;
+  return out;
+}
+
+namespace {
 
 std::string FaultsCsv(const std::vector<FaultWindow>& windows) {
   std::ostringstream faults;
@@ -439,6 +490,7 @@ Result<json> WriteRunFolder(const std::string& dir, const RunRecord& record, con
       {"timeseries.csv", TimeseriesCsv(rows)},
       {"cluster.csv", ClusterCsv(rows, record.crashed)},
       {"latency_percentiles.csv", LatencyPercentilesCsv(record)},
+      {"latency.hgrm", PercentileDistribution(MergedLatency(record))},
       {"faults.csv", FaultsCsv(record.run.windows)},
       {"scenario.yaml", ScenarioYaml(record)},
   };

@@ -44,6 +44,13 @@ Result<nlohmann::json> WriteRunFolder(const std::string& dir, const RunRecord& r
 Result<std::vector<std::string>> WriteSweepTables(const std::string& dir,
                                                   const std::vector<nlohmann::json>& summaries);
 
+// `h` (nanoseconds) as HdrHistogram's percentile distribution text, values in milliseconds: the
+// `.hgrm` form that HdrHistogram's plotters read (rows at its percentile ticks, 5 per halving
+// distance to 100%, then the footer with mean, standard deviation, max and count). The values are
+// those of our buckets' midpoints (within 3%); the footer's Buckets/SubBuckets describe our
+// histogram, not an HdrHistogram's.
+std::string PercentileDistribution(const Histogram& h);
+
 // The run folders of `dir`: `dir` itself if it holds a summary.json, else its subfolders that do,
 // in run order (by their "N-" position, then by name). Errors (kInvalidArgument) name `dir`: it
 // cannot be read, or it holds no run.

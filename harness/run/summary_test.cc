@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 #include "harness/run/launcher.h"
 #include "harness/workload/text.h"
@@ -79,6 +81,42 @@ TEST_F(SummaryTest, FilesHoldTheDocumentedFields) {
   EXPECT_NE(faults.find("crash,4,1,1,signal"), std::string::npos) << faults;
   EXPECT_NE(Read(dir_ + "/cluster.csv").find("loss-burst@3"), std::string::npos);
   EXPECT_NE(Read(dir_ + "/latency_percentiles.csv").find("\n50,"), std::string::npos);
+  EXPECT_EQ(Read(dir_ + "/latency.hgrm").rfind("       Value     Percentile TotalCount 1/(1-Percentile)\n\n", 0), 0U);
+}
+
+// The .hgrm rows: HdrHistogram's percentile ticks, values and counts that never decrease, the
+// last row at percentile 1 with every value counted, and the footer's count and max.
+TEST(PercentileDistributionTest, IsHdrHistogramsPercentileFormat) {
+  Histogram h;
+  for (uint64_t i = 1; i <= 10000; ++i) h.Record(i * 1000);  // 1 us .. 10 ms, uniform
+  const std::string text = PercentileDistribution(h);
+  std::istringstream in(text);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "       Value     Percentile TotalCount 1/(1-Percentile)");
+  std::getline(in, line);
+  EXPECT_EQ(line, "");
+  std::vector<std::tuple<double, double, uint64_t>> rows;
+  while (std::getline(in, line) && line[0] != '#') {
+    double value = 0, percentile = 0;
+    unsigned long long count = 0;
+    ASSERT_GE(std::sscanf(line.c_str(), "%lf %lf %llu", &value, &percentile, &count), 3) << line;
+    rows.emplace_back(value, percentile, count);
+  }
+  ASSERT_GT(rows.size(), 40U);
+  const std::vector<double> first_ticks{0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.775};
+  for (size_t i = 0; i < first_ticks.size(); ++i) EXPECT_NEAR(std::get<1>(rows[i]), first_ticks[i], 1e-9) << i;
+  for (size_t i = 1; i < rows.size(); ++i) {
+    EXPECT_GE(std::get<0>(rows[i]), std::get<0>(rows[i - 1])) << i;
+    EXPECT_GT(std::get<1>(rows[i]), std::get<1>(rows[i - 1])) << i;
+    EXPECT_GE(std::get<2>(rows[i]), std::get<2>(rows[i - 1])) << i;
+  }
+  EXPECT_NEAR(std::get<0>(rows[5]), 5.0, 5.0 * 0.04);  // the median: 5 ms within a bucket's width
+  EXPECT_DOUBLE_EQ(std::get<1>(rows.back()), 1.0);
+  EXPECT_EQ(std::get<2>(rows.back()), 10000U);
+  EXPECT_NE(text.find("Total count    =        10000]"), std::string::npos) << text;
+  EXPECT_NE(text.find("#[Mean    =        5.000"), std::string::npos) << text;  // exact: from the sum
+  EXPECT_EQ(PercentileDistribution(Histogram()).find("Total count    =            0]") != std::string::npos, true);
 }
 
 }  // namespace
