@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "engine/core/check.h"
+
 namespace qsm {
 
 AuthenticatedTransport::AuthenticatedTransport(Transport& inner, Counters& counters,
@@ -23,11 +25,10 @@ SendStatus AuthenticatedTransport::Send(Endpoint to, std::span<const std::byte> 
 size_t AuthenticatedTransport::SendBatch(std::span<const OutgoingDatagram> batch) {
   sealed_batch_.resize(batch.size());
   if (trailers_.size() < batch.size()) trailers_.resize(batch.size());
-  if (joined_.size() < batch.size()) joined_.resize(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
-    const std::span<const std::byte> packet = batch[i].Joined(joined_[i]);
-    auth_.Seal(packet, trailers_[i]);
-    sealed_batch_[i] = {batch[i].to, packet, trailers_[i]};
+    QSM_CHECK(batch[i].trailer.empty(), "the protocol sends no trailer; nothing seals twice");
+    auth_.Seal(batch[i].bytes, trailers_[i]);
+    sealed_batch_[i] = {batch[i].to, batch[i].bytes, trailers_[i]};
   }
   return inner_.SendBatch(sealed_batch_);
 }

@@ -53,7 +53,6 @@ class AuthenticatedTransport final : public Transport, public TransportHandler {
   // SendBatch's: each datagram's trailer is sent after it without copying it (OutgoingDatagram).
   std::vector<OutgoingDatagram> sealed_batch_;
   std::vector<std::array<std::byte, kAuthTrailerBytes>> trailers_;
-  std::vector<std::vector<std::byte>> joined_;  // datagrams that came with a trailer already
 };
 
 }  // namespace qsm

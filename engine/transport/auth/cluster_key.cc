@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "engine/core/check.h"
+#include "engine/wire/bytes.h"
 
 namespace qsm {
 namespace {
@@ -48,15 +49,6 @@ std::optional<std::array<std::byte, kKeyBytes>> ParseHex(std::string_view hex) {
     out[i] = std::byte{v};
   }
   return out;
-}
-
-uint32_t LoadU32(const std::byte* p) {
-  return std::to_integer<uint32_t>(p[0]) | std::to_integer<uint32_t>(p[1]) << 8 |
-         std::to_integer<uint32_t>(p[2]) << 16 | std::to_integer<uint32_t>(p[3]) << 24;
-}
-
-void StoreU64(std::byte* p, uint64_t v) {
-  for (size_t i = 0; i < 8; ++i) p[i] = std::byte(v >> (8 * i));
 }
 
 const uint8_t* Bytes(const std::byte* p) { return reinterpret_cast<const uint8_t*>(p); }
@@ -165,23 +157,23 @@ Authenticator::Authenticator(std::shared_ptr<const ClusterKeys> keys, uint64_t s
 }
 
 void Authenticator::Seal(std::span<const std::byte> packet, std::span<std::byte, kAuthTrailerBytes> trailer) {
-  const uint32_t id = keys_->signing_id();
-  for (size_t i = 0; i < 4; ++i) trailer[i] = std::byte(id >> (8 * i));
-  std::byte* nonce = trailer.data() + 4;
-  StoreU64(nonce, salt_);
-  StoreU64(nonce + 8, sealed_++);
+  wire::Writer fields(trailer);
+  fields.U32(keys_->signing_id());
+  fields.U64(salt_);  // the nonce: salt, then count
+  fields.U64(sealed_++);
+  const std::byte* nonce = trailer.data() + 4;
   umac96_ctx& mac = macs_.front();
   umac96_set_nonce(&mac, kNonceBytes, Bytes(nonce));
   umac96_update(&mac, packet.size(), Bytes(packet.data()));
   umac96_update(&mac, 4, Bytes(trailer.data()));
-  umac96_digest(&mac, kTagBytes, reinterpret_cast<uint8_t*>(nonce + kNonceBytes));
+  umac96_digest(&mac, kTagBytes, reinterpret_cast<uint8_t*>(trailer.data() + 4 + kNonceBytes));
 }
 
 std::optional<size_t> Authenticator::Open(std::span<const std::byte> datagram) {
   if (datagram.size() < kAuthTrailerBytes) return std::nullopt;
   const size_t packet = datagram.size() - kAuthTrailerBytes;
   const std::byte* trailer = datagram.data() + packet;
-  const uint32_t id = LoadU32(trailer);
+  const uint32_t id = wire::Reader(std::span(trailer, 4)).U32();
   const std::vector<ClusterKey>& keys = keys_->keys();
   for (size_t i = 0; i < keys.size(); ++i) {
     if (keys[i].id != id) continue;
