@@ -1,7 +1,8 @@
 // qsm-node: one engine node as a process. Subcommands:
 //   run     a QSM node: either a plan file from qsm-harness (--plan; writes a result file, prints
 //           progress records, takes commands on stdin), or the membership and load from flags
-//           (prints what it sent and delivered). Membership is a static region view (--member
+//           (prints what it sent and delivered). The plan's engine (or --engine) may instead be
+//           raw UDP multicast or NORM, under the same load (harness/workload/engine_driver.h). Membership is a static region view (--member
 //           for every member) or comes from qsm-gms (--gms, with this node's --bind endpoint).
 //   probe   the unreliable multicast probe (daemons/probe.h): what the network delivers.
 #include <poll.h>
@@ -35,6 +36,8 @@
 #include "exporters/prometheus/exposer.h"
 #include "exporters/prometheus/node_metrics.h"
 #include "faults/inbound_loss.h"
+#include "harness/drivers/norm_driver.h"
+#include "harness/drivers/udp_driver.h"
 #include "harness/workload/text.h"
 #include "harness/workload/node_plan.h"
 #include "harness/workload/workload.h"
@@ -123,6 +126,12 @@ int RunProbe(const ProbeOptions& o) {
   return 0;
 }
 
+// For an engine that does not use the transport (NORM): what arrives there is dropped.
+class IgnorePackets final : public PacketHandler {
+ public:
+  void OnPacket(const wire::Packet&, std::span<const std::byte>, const Endpoint&, TimePoint) override {}
+};
+
 struct RunOptions {
   // Either a plan file written by qsm-harness...
   std::string plan_path;
@@ -132,6 +141,7 @@ struct RunOptions {
   std::string metrics;   // serve Prometheus metrics on this address:port ("" = none)
   std::string key;       // the cluster key file ("" = packets are not authenticated)
   // ...or a static view and load from flags.
+  std::string engine = "qsm";
   uint32_t node_id = 0;
   std::vector<std::string> members;  // id=address:port, in view order
   std::string gms;                   // or: membership from qsm-gms at address:port...
@@ -160,6 +170,7 @@ struct RunOptions {
 
 Result<harness::NodePlan> PlanFromFlags(const RunOptions& o) {
   harness::NodePlan plan;
+  plan.engine = o.engine;
   plan.node_id = o.node_id;
   if (!o.gms.empty()) {
     auto gms = Endpoint::Parse(o.gms);
@@ -314,10 +325,12 @@ Result<harness::NodeResult> RunPlan(const harness::NodePlan& plan, const RunOpti
   }
   std::vector<faults::TimeWindow> bursts;
   for (const auto& w : plan.loss_bursts) bursts.push_back({start + w.start, start + w.end});
-  std::optional<faults::InboundLoss> lossy;
+  const bool norm = plan.engine == "norm";
+  if (norm && keys) return MakeError(ErrorCode::kInvalidArgument, "the norm engine does not take --key");
+  std::optional<faults::InboundLoss> lossy;  // NORM applies its own (NormDriverConfig)
   Transport* transport = udp->get();
-  if (!bursts.empty() || plan.loss_rate > 0) {
-    lossy.emplace(**udp, counters, std::move(bursts), plan.loss_rate, plan.seed * 0x9E3779B97F4A7C15ULL + 1);
+  if (!norm && (!bursts.empty() || plan.loss_rate > 0)) {
+    lossy.emplace(**udp, counters, bursts, plan.loss_rate, plan.seed * 0x9E3779B97F4A7C15ULL + 1);
     transport = &*lossy;
   }
   std::optional<AuthenticatedTransport> sealed;  // above the faults: they act on the network's datagrams
@@ -327,22 +340,61 @@ Result<harness::NodeResult> RunPlan(const harness::NodePlan& plan, const RunOpti
   }
   Scheduler scheduler(clock, counters);
   Random random(plan.seed * 7919ULL + 1);
-  NodeConfig config{.id = plan.node_id,
-                    .region = RegionConfig{.replication = plan.replication,
-                                               .token_rate = plan.token_rate,
-                                               .adaptive_rounds = plan.adaptive_rounds},
-                    .window = SenderWindow{.max_bytes = plan.window_bytes,
-                                           .max_messages = plan.window_messages,
-                                           .adaptive = plan.adaptive_window},
-                    .send_rate = 0,  // the load paces itself, so the node can catch up after a stall
-                    .max_payload_bytes = std::max<size_t>(plan.message_size, 8),
-                    .datagram_bytes = std::min(plan.datagram_bytes,
-                                               UnfragmentedUdpPayload(plan.interface_address).value_or(SIZE_MAX) - trailer)};
-  Node node(config, scheduler, *transport, random);
-  Dispatcher dispatcher(scheduler, *transport, node);
+  // The engine under test, behind its driver; the Dispatcher feeds it our transport's packets (a
+  // NORM node has none: libnorm has its own sockets).
+  std::unique_ptr<Node> node;
+  std::unique_ptr<harness::EngineDriver> driver;
+  IgnorePackets ignored;
+  PacketHandler* packets = &ignored;
+  if (plan.engine == "qsm") {
+    NodeConfig config{.id = plan.node_id,
+                      .region = RegionConfig{.replication = plan.replication,
+                                                 .token_rate = plan.token_rate,
+                                                 .adaptive_rounds = plan.adaptive_rounds},
+                      .window = SenderWindow{.max_bytes = plan.window_bytes,
+                                             .max_messages = plan.window_messages,
+                                             .adaptive = plan.adaptive_window},
+                      .send_rate = 0,  // the load paces itself, so the node can catch up after a stall
+                      .max_payload_bytes = std::max<size_t>(plan.message_size, 8),
+                      .datagram_bytes = std::min(plan.datagram_bytes,
+                                                 UnfragmentedUdpPayload(plan.interface_address).value_or(SIZE_MAX) -
+                                                     trailer)};
+    node = std::make_unique<Node>(config, scheduler, *transport, random);
+    packets = node.get();
+    driver = std::make_unique<harness::QsmDriver>(*node);
+  } else if (plan.engine == "udp") {
+    auto raw = std::make_unique<harness::UdpDriver>(plan.node_id, scheduler, *transport);
+    packets = raw.get();
+    driver = std::move(raw);
+  } else {
+    auto name = InterfaceName(plan.interface_address);
+    if (!name) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "no interface here has the address " + Endpoint{plan.interface_address, 0}.AddressString());
+    }
+    const size_t by_bytes = plan.window_bytes / std::max<size_t>(plan.message_size, 1);
+    const size_t window = plan.window_messages > 0 ? plan.window_messages : std::min<size_t>(by_bytes, 8192);
+    auto created = harness::NormDriver::Create({.id = plan.node_id,
+                                                .interface_name = *name,
+                                                .message_size = plan.message_size,
+                                                .sends = !plan.send_groups.empty(),
+                                                .window = static_cast<uint32_t>(std::clamp<size_t>(window, 2, 32767)),
+                                                .seed = plan.seed,
+                                                .loss_rate = plan.loss_rate,
+                                                .loss_bursts = bursts},
+                                               scheduler);
+    if (!created) return std::unexpected(created.error());
+    driver = std::move(*created);
+  }
+  Dispatcher dispatcher(scheduler, *transport, *packets);
   RunLoop loop(scheduler, *transport);
-  harness::NodeWorkload workload(plan, node, scheduler, start,
-                                 {.stop_core = [](TimePoint until) { std::this_thread::sleep_until(until); },
+  harness::NodeWorkload workload(plan, *driver, scheduler, start,
+                                 {.stop_core =
+                                      [&driver](TimePoint until) {
+                                        driver->Suspend();
+                                        std::this_thread::sleep_until(until);
+                                        driver->Resume();
+                                      },
                                   .on_tick =
                                       [&o](const harness::Tick& t) {
                                         if (!o.ticks) return;
@@ -368,7 +420,7 @@ Result<harness::NodeResult> RunPlan(const harness::NodePlan& plan, const RunOpti
     exporters::RegisterBuildInfo(*registry, "qsm-node");
     exposer->RegisterCollectable(registry);
     update_metrics = [&](TimePoint now) {
-      metrics->Update(node.Snapshot());
+      metrics->Update(driver->Snapshot());
       metrics_alarm = scheduler.alarms().Schedule(now + 1s, update_metrics);
     };
     update_metrics(clock.Now());
@@ -390,7 +442,7 @@ Result<harness::NodeResult> RunPlan(const harness::NodePlan& plan, const RunOpti
   if (commands) commands->join();
 
   scheduler.alarms().Cancel(metrics_alarm);
-  node.LeaveCluster();  // with a GMS: removed at once rather than after its failure timeout
+  driver->LeaveCluster();  // with a GMS: removed at once rather than after its failure timeout
   harness::NodeResult result = workload.Finish(clock.Now(), end.load());
   std::tie(result.cpu_seconds, result.max_rss_bytes) = ResourceUsage();
   if (!o.result_path.empty()) {
@@ -518,6 +570,11 @@ int main(int argc, char** argv) {
   r->add_option("--metrics", run.metrics,
                 "serve Prometheus metrics at http://ADDRESS:PORT/metrics (PORT alone: on 127.0.0.1)");
   r->add_option("--node-id", run.node_id, "this node's id (one of the --member ids)")->excludes(plan);
+  r->add_option("--engine", run.engine,
+                "the engine: qsm; or for comparison udp (raw multicast, unreliable) or norm (NORM, libnorm)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"qsm", "udp", "norm"}))
+      ->excludes(plan);
   CLI::Option* members = r->add_option("--member", run.members,
                                        "static view: every member, in view order: ID=ADDRESS:PORT (repeat)")
                              ->excludes(plan);

@@ -190,6 +190,10 @@ void PrintTable(const std::vector<nlohmann::json>& summaries) {
   for (const auto& s : summaries) {
     std::printf("%s\n", TableRow(s).c_str());
   }
+  if (const std::vector<std::string> engines = EnginesTable(summaries); !engines.empty()) {
+    std::printf("\nengines side by side (the slowest receiver's msgs/s; delivered: of the messages expected):\n");
+    for (const std::string& line : engines) std::printf("%s\n", line.c_str());
+  }
   if (baseline != nullptr && summaries.size() > 1) {
     const double base = (*baseline)["throughput"]["msgs_per_s"]["min"].get<double>();
     std::printf("\nthroughput as a fraction of %s (slowest receiver):\n",

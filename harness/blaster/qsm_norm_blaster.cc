@@ -12,8 +12,6 @@
 // Network safety: the multicast interface must be on 127.0.0.0/8 or 198.18.0.0/15 and is always
 // set explicitly (by its name, found from the address); TTL is 1.
 #include <arpa/inet.h>
-#include <ifaddrs.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <normApi.h>
 #include <poll.h>
@@ -36,6 +34,7 @@
 #include <vector>
 
 #include "engine/core/build_info.h"
+#include "engine/transport/asio/asio_transport.h"
 #include "harness/blaster/blaster.h"
 
 namespace {
@@ -72,21 +71,6 @@ struct ReceiverResult {
   bool ended = false;  // the end marker arrived (objects may complete after it: NORM repairs out of order)
 };
 
-// The name of the interface that has this address (NORM takes a name), or nullopt.
-std::optional<std::string> InterfaceNamed(in_addr address) {
-  ifaddrs* all = nullptr;
-  if (::getifaddrs(&all) != 0) return std::nullopt;
-  std::optional<std::string> name;
-  for (ifaddrs* i = all; i != nullptr && !name; i = i->ifa_next) {
-    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) continue;
-    sockaddr_in in{};
-    std::memcpy(&in, i->ifa_addr, sizeof in);
-    if (in.sin_addr.s_addr == address.s_addr) name = i->ifa_name;
-  }
-  ::freeifaddrs(all);
-  return name;
-}
-
 // Returns the exit code on a bad flag (2) or --help (0).
 std::variant<Plan, int> ParseFlags(int argc, char** argv) {
   Plan plan;
@@ -106,7 +90,7 @@ std::variant<Plan, int> ParseFlags(int argc, char** argv) {
       ->check(CLI::Range(1.0, 1e6));
   in_addr group{}, iface{};
   if (auto code = qsm::blaster::ParseFlags(app, argc, argv, "qsm-norm-blaster", o, group, iface)) return *code;
-  auto name = InterfaceNamed(iface);
+  auto name = qsm::InterfaceName(ntohl(iface.s_addr));
   if (!name) {
     std::fprintf(stderr, "qsm-norm-blaster: no interface here has the address %s\n", o.interface.c_str());
     return 2;

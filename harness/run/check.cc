@@ -28,12 +28,8 @@ std::string AbsentNote(const NodeResult& sender, uint32_t receiver) {
          at + " s";
 }
 
-}  // namespace
-
-CheckReport CheckDeliveries(const CheckInput& in) {
-  CheckReport report;
-  // (crashed sender, group) -> the shortest and longest prefix survivors delivered.
-  std::map<std::pair<uint32_t, uint32_t>, std::pair<uint64_t, uint64_t>> crashed_prefixes;
+// Every node the harness did not crash wrote a result, and none was interrupted.
+void CheckResultFiles(const CheckInput& in, CheckReport& report) {
   for (uint32_t id = 1; id <= in.nodes; ++id) {
     if (in.crashed.count(id) == 0 && in.results.count(id) == 0) {
       Violation(report, "node " + std::to_string(id) +
@@ -44,6 +40,41 @@ CheckReport CheckDeliveries(const CheckInput& in) {
     if (r.end == "interrupted")
       Violation(report, "node " + std::to_string(id) + " was interrupted before the end");
   }
+}
+
+std::string Percent(uint64_t part, uint64_t whole) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f%%",
+                whole > 0 ? 100.0 * static_cast<double>(part) / static_cast<double>(whole) : 0.0);
+  return text;
+}
+
+// What an engine that does not promise reliability or order did not deliver, or delivered out of
+// order: stated, since the check does not count it as a violation.
+void AddEngineNotes(const EngineGuarantees& guarantees, CheckReport& report) {
+  if (!guarantees.reliable) {
+    for (const ReceiverCheck& rc : report.receivers) {
+      if (rc.lost + rc.behind == 0) continue;
+      report.notes.push_back("node " + std::to_string(rc.node) + " did not get " + std::to_string(rc.lost + rc.behind) +
+                             " of " + std::to_string(rc.expected) + " messages (" +
+                             Percent(rc.lost + rc.behind, rc.expected) +
+                             "): the engine does not repair loss, so this is reported, not a violation");
+    }
+  }
+  if (!guarantees.fifo && report.out_of_order > 0) {
+    report.notes.push_back(std::to_string(report.out_of_order) + " of " + std::to_string(report.delivered) +
+                           " deliveries came out of order (" + Percent(report.out_of_order, report.delivered) +
+                           "): the engine does not promise order, so this is reported, not a violation");
+  }
+}
+
+}  // namespace
+
+CheckReport CheckDeliveries(const CheckInput& in) {
+  CheckReport report;
+  // (crashed sender, group) -> the shortest and longest prefix survivors delivered.
+  std::map<std::pair<uint32_t, uint32_t>, std::pair<uint64_t, uint64_t>> crashed_prefixes;
+  CheckResultFiles(in, report);
   for (uint32_t s : in.senders) {
     auto it = in.results.find(s);
     if (it != in.results.end()) report.sent += it->second.sent_total();
@@ -66,7 +97,7 @@ CheckReport CheckDeliveries(const CheckInput& in) {
           Violation(report, "node " + std::to_string(receiver) + " delivered " +
                                 std::to_string(got.duplicates) + " duplicate(s) " + Stream(sender, group));
         }
-        if (got.out_of_order > 0) {
+        if (got.out_of_order > 0 && in.guarantees.fifo) {
           Violation(report, "node " + std::to_string(receiver) + " delivered " +
                                 std::to_string(got.out_of_order) + " message(s) out of order " +
                                 Stream(sender, group));
@@ -110,6 +141,7 @@ CheckReport CheckDeliveries(const CheckInput& in) {
           const uint64_t holes = sent - within - behind;
           rc.lost += holes;
           rc.behind += behind;
+          if (!in.guarantees.reliable) continue;  // reported below, in the notes
           if (holes > 0) {
             Violation(report, "node " + std::to_string(receiver) + " lost " + std::to_string(holes) + " of " +
                                   std::to_string(sent) + " messages " + Stream(sender, group) +
@@ -141,6 +173,7 @@ CheckReport CheckDeliveries(const CheckInput& in) {
     report.out_of_order += rc.out_of_order;
     report.receivers.push_back(rc);
   }
+  AddEngineNotes(in.guarantees, report);
   for (const auto& [key, range] : crashed_prefixes) {
     if (range.first == range.second) continue;
     report.notes.push_back("survivors delivered " + std::to_string(range.first) + " to " +

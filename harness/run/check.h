@@ -11,6 +11,9 @@
 // What a receiver did not deliver of a stream is "lost" if it lies below a message of the stream it
 // did deliver (a hole: an ordered stream never goes back), and "behind" if it lies above all of
 // them (the run ended before the receiver got there). Both fail the check; they say different things.
+// An engine that does not promise reliability (raw UDP) or order (NORM) is held to what it
+// promises: its losses, or its messages out of order, are counted and reported in the notes, not
+// violations (workload/engine_driver.h, EngineGuarantees).
 #pragma once
 
 #include <cstdint>
@@ -19,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/workload/engine_driver.h"
 #include "harness/workload/node_result.h"
 
 namespace qsm::harness {
@@ -29,6 +33,7 @@ struct CheckInput {
   std::set<uint32_t> crashed;                        // killed by the harness on purpose
   std::map<uint32_t, NodeResult> results;            // node id -> its result (missing: no file)
   std::map<uint32_t, std::vector<uint32_t>> joined;  // node id -> the groups it joined
+  EngineGuarantees guarantees;                       // of the engine that ran
 };
 
 struct ReceiverCheck {

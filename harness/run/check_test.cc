@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace qsm::harness {
 namespace {
 
@@ -14,8 +16,8 @@ class CheckTest : public ::testing::Test {
     StreamDeliveries& s = Result(id).delivered[{sender, group}];
     for (uint64_t v = lo; v <= hi; ++v) {
       if (!s.seqs.Insert(v)) ++s.duplicates;
-      if (v != s.last + 1) ++s.out_of_order;
-      s.last = v;
+      if (v < s.last) ++s.out_of_order;
+      s.last = std::max(s.last, v);
     }
   }
   NodeResult& Result(uint32_t id) {
@@ -55,6 +57,47 @@ TEST_F(CheckTest, MissingMessagesAreLostAndNamed) {
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.lost, 10u);
   EXPECT_TRUE(Mentions(r, "node 2 lost 10 of 100 messages from node 1 in group 1 (first missing: 41)"));
+}
+
+// Raw UDP promises nothing: its holes and its tail are counted and noted, not violations; but
+// duplicates and phantoms still are (no engine may make messages up).
+TEST_F(CheckTest, AnUnreliableEnginesLossIsReportedNotAViolation) {
+  input_.guarantees = GuaranteesOf("udp");
+  Sent(1, 100);
+  Delivered(1, 1, 1, 100);
+  Delivered(2, 1, 1, 40);
+  Delivered(2, 1, 51, 90);
+  Delivered(3, 1, 1, 100);
+  CheckReport r = Check();
+  EXPECT_TRUE(r.ok) << (r.violations.empty() ? "" : r.violations[0]);
+  EXPECT_EQ(r.lost, 10u);
+  EXPECT_EQ(r.behind, 10u);
+  ASSERT_EQ(r.notes.size(), 1u);
+  EXPECT_EQ(r.notes[0], "node 2 did not get 20 of 100 messages (20.00%): the engine does not repair loss, so this "
+                        "is reported, not a violation");
+  Delivered(3, 1, 100, 100);
+  r = Check();
+  EXPECT_FALSE(r.ok);
+  EXPECT_TRUE(Mentions(r, "node 3 delivered 1 duplicate(s)"));
+}
+
+// NORM is reliable but not FIFO: order is noted; a loss still fails.
+TEST_F(CheckTest, AnUnorderedEnginesOrderIsReportedButItsLossFails) {
+  input_.guarantees = GuaranteesOf("norm");
+  Sent(1, 100);
+  for (uint32_t id : {1, 3}) Delivered(id, 1, 1, 100);
+  Delivered(2, 1, 51, 100);
+  Delivered(2, 1, 1, 50);
+  CheckReport r = Check();
+  EXPECT_TRUE(r.ok);
+  EXPECT_EQ(r.out_of_order, 50u) << "1..50 came after 100";
+  ASSERT_EQ(r.notes.size(), 1u);
+  EXPECT_EQ(r.notes[0].find("50 of 300 deliveries came out of order (16.67%)"), 0u) << r.notes[0];
+  Result(3).delivered.clear();
+  Delivered(3, 1, 1, 99);
+  r = Check();
+  EXPECT_FALSE(r.ok);
+  EXPECT_TRUE(Mentions(r, "node 3 had not delivered the last 1 of 100"));
 }
 
 TEST_F(CheckTest, ALossFromAMemberTheSenderDidNotWaitForSaysSo) {

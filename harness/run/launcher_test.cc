@@ -137,6 +137,44 @@ INSTANTIATE_TEST_SUITE_P(
         FaultCase{"crash_receiver", "[{type: crash, nodes: [4], at: 2s}]", Evidence::kCrashed, 4}),
     [](const auto& test) { return std::string(test.param.name); });
 
+// NORM under the workload, in real qsm-node processes: two senders, a receiver that sleeps, one
+// with loss bursts (NORM's own receive loss), and one the harness crashes, which the senders must
+// stop waiting for (it leaves their acking nodes): everything sent reaches every survivor.
+TEST_F(LauncherTest, NormDeliversEverythingThroughSleepLossAndACrash) {
+  auto run = RunPassing(
+      "name: t\nlauncher: local\nnodes: 5\nsenders: 2\nrate: 1000\nduration: 4s\nwarmup: 1s\ndrain: 15s\n"
+      "engine: {kind: norm}\n"
+      "faults: [{type: sleep, nodes: [3], every: 1500ms, for: 300ms}, {type: loss-burst, nodes: [4], every: "
+      "1s, for: 20ms}, {type: crash, nodes: [5], at: 2s}]\n");
+  ASSERT_TRUE(run.has_value());
+  const auto& [record, check] = *run;
+  EXPECT_EQ(record.run.scenario.engine.kind, "norm");
+  EXPECT_FALSE(record.run.scenario.engine.auth) << "NORM runs without the cluster key";
+  EXPECT_EQ(check.sent, 8000u);
+  EXPECT_EQ(check.receivers.size(), 4u);
+  EXPECT_EQ(check.delivered, check.expected);
+  EXPECT_GE(record.results.at(3).timer_lateness_ns.max(), 250'000'000u) << "node 3 did not sleep";
+  EXPECT_GT(record.results.at(1).peak_pending_messages, 0u) << "no message waited for its acknowledgement";
+}
+
+// Raw UDP: what the network drops stays dropped; the check reports it and passes.
+TEST_F(LauncherTest, UdpReportsItsLossWithoutFailing) {
+  auto run = RunPassing(
+      "name: t\nlauncher: local\nnodes: 3\nsenders: 2\nrate: 2000\nduration: 3s\nwarmup: 1s\ndrain: 10s\n"
+      "engine: {kind: udp}\nfaults: [{type: loss, nodes: [3], rate: 0.05}]\n");
+  ASSERT_TRUE(run.has_value());
+  const auto& [record, check] = *run;
+  EXPECT_EQ(check.sent, 12000u);
+  EXPECT_GT(record.results.at(3).counters.at("dropped_fault"), 300u);
+  EXPECT_GT(check.lost + check.behind, 300u);
+  EXPECT_LT(check.lost + check.behind, 1200u);
+  ASSERT_FALSE(check.notes.empty());
+  EXPECT_NE(check.notes[0].find("node 3 did not get"), std::string::npos) << check.notes[0];
+  for (uint32_t id : {1u, 2u}) {
+    EXPECT_EQ(record.results.at(id).delivered_total(), 12000u) << "node " << id << " lost nothing";
+  }
+}
+
 TEST_F(LauncherTest, LossFaultsReallyDropPackets) {
   auto record = Run(Make("[{type: loss, nodes: [2], rate: 0.05}]"));
   ASSERT_TRUE(record.has_value());

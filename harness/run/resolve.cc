@@ -65,6 +65,7 @@ Result<ResolvedRun> Resolve(const Scenario& sc, const Addressing& addressing) {
         }
       }
     }
+    p.engine = sc.engine.kind;
     p.rate = sc.rate;
     p.message_size = sc.message_size;
     p.send_for = sc.duration;

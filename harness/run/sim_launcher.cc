@@ -1,5 +1,5 @@
-// The sim launcher: every node a qsm::Node with its NodeWorkload on one simulated network
-// (engine/sim), in virtual time. Faults map onto the simulator: sleep and pause stop a node's core
+// The sim launcher: every node an engine (a qsm::Node, or with engine.kind udp a UdpDriver) with
+// its NodeWorkload on one simulated network (engine/sim), in virtual time. Faults map onto the simulator: sleep and pause stop a node's core
 // thread; loss-burst and loss drop at the host's inbound side; crash takes the host down and the
 // survivors install a view without it (or with gms, the GMS's failure detector removes it);
 // partition splits the network until its window ends. With gms, one more host (after the nodes)
@@ -13,6 +13,7 @@
 #include "engine/core/check.h"
 #include "engine/membership/gms.h"
 #include "engine/sim/sim_cluster.h"
+#include "harness/drivers/udp_driver.h"
 #include "harness/run/launcher.h"
 #include "harness/workload/text.h"
 #include "harness/workload/workload.h"
@@ -32,7 +33,7 @@ class SimRun {
       : scenario_(scenario),
         o_(o),
         record_(std::move(record)),
-        nodes_(scenario.nodes, nullptr),
+        engines_(scenario.nodes, nullptr),
         alive_(scenario.nodes, true),
         cluster_(sim::ClusterConfig{.nodes = scenario.nodes + (scenario.gms ? 1u : 0u),
                                     .seed = scenario.seed,
@@ -88,8 +89,15 @@ class SimRun {
                                                              .adaptive = plan.adaptive_window},
                       .max_payload_bytes = std::max<size_t>(plan.message_size, 8),
                       .datagram_bytes = plan.datagram_bytes};
+    if (plan.engine == "udp") {
+      auto udp = std::make_unique<UdpDriver>(plan.node_id, ctx.scheduler, ctx.transport);
+      engines_[ctx.index] = udp.get();
+      return udp;
+    }
+    QSM_CHECK(plan.engine == "qsm", "the scenario parser admits only qsm and udp to the simulator");
     auto node = std::make_unique<Node>(config, ctx.scheduler, ctx.transport, ctx.random);
-    nodes_[ctx.index] = node.get();
+    qsm_drivers_.push_back(std::make_unique<QsmDriver>(*node));
+    engines_[ctx.index] = qsm_drivers_.back().get();
     return node;
   }
 
@@ -108,7 +116,7 @@ class SimRun {
   Status StartWorkloads() {
     for (uint32_t i = 0; i < scenario_.nodes; ++i) {
       workloads_.push_back(std::make_unique<NodeWorkload>(
-          run().plans[i], *nodes_[i], cluster_.scheduler(i), start_,
+          run().plans[i], *engines_[i], cluster_.scheduler(i), start_,
           NodeWorkload::Hooks{.stop_core = [this, i](TimePoint until) { cluster_.Sleep(i, until); },
                               .on_tick = [this](const Tick& t) { record_.ticks.push_back(t); }}));
       if (auto s = workloads_.back()->Start(); !s) return s;
@@ -187,8 +195,16 @@ class SimRun {
     return false;
   }
 
-  // Idle everywhere means every region acknowledged every message (see process_launcher.cc).
+  // Idle everywhere means every region acknowledged every message (see process_launcher.cc). An
+  // unreliable engine is done once idle and 100 ms past the load, for what was in flight.
   bool AllDone() const {
+    if (!GuaranteesOf(scenario_.engine.kind).reliable) {
+      if (cluster_.now() < start_ + scenario_.duration + 100ms) return false;
+      for (uint32_t i = 0; i < scenario_.nodes; ++i) {
+        if (alive_[i] && (!engines_[i]->idle() || workloads_[i]->sending())) return false;
+      }
+      return true;
+    }
     uint64_t sent = 0;
     for (uint32_t i = 0; i < scenario_.nodes; ++i) {
       if (alive_[i] && run().is_sender(i + 1)) sent += workloads_[i]->sent();
@@ -196,7 +212,7 @@ class SimRun {
     const bool all_groups = scenario_.membership.pattern == "all";
     for (uint32_t i = 0; i < scenario_.nodes; ++i) {
       if (!alive_[i]) continue;
-      if (!nodes_[i]->idle() || workloads_[i]->sending() || (all_groups && workloads_[i]->delivered() < sent))
+      if (!engines_[i]->idle() || workloads_[i]->sending() || (all_groups && workloads_[i]->delivered() < sent))
         return false;
     }
     return true;
@@ -222,7 +238,8 @@ class SimRun {
   const Scenario& scenario_;
   const LaunchOptions& o_;
   RunRecord record_;
-  std::vector<Node*> nodes_;
+  std::vector<EngineDriver*> engines_;                  // owned by the cluster, or qsm_drivers_
+  std::vector<std::unique_ptr<QsmDriver>> qsm_drivers_;  // over the cluster's nodes
   std::vector<bool> alive_;
   membership::MemoryStore gms_state_;
   std::string gms_log_;  // written to RUN/gms.log, as qsm-gms prints it

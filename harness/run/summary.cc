@@ -116,6 +116,7 @@ CheckInput CheckInputOf(const RunRecord& record) {
   in.crashed = record.crashed;
   in.results = record.results;
   for (const NodePlan& plan : record.run.plans) in.joined[plan.node_id] = plan.joined;
+  in.guarantees = GuaranteesOf(sc.engine.kind);
   return in;
 }
 
@@ -195,7 +196,9 @@ json ScenarioJson(const Scenario& sc) {
           {"drain_s", ToSeconds(sc.drain)},
           {"seed", sc.seed},
           {"engine",
-           {{"token_rate", sc.engine.token_rate},
+           {{"kind", sc.engine.kind},
+            {"auth", sc.engine.auth},
+            {"token_rate", sc.engine.token_rate},
             {"rounds", sc.engine.rounds},
             {"replication", sc.engine.replication},
             {"window", sc.engine.window},
@@ -611,6 +614,11 @@ Result<RunRecord> ReadRunFolder(const std::string& dir) {
                    JsonFields(*parsed, dir + "/summary.json").Read("crashed", crashed)}) {
     if (!s) return std::unexpected(s.error());
   }
+  if (const json* engine = f.Find("engine"); engine != nullptr && engine->is_object()) {
+    // Runs from before engine drivers have no kind: they ran QSM.
+    if (auto s = JsonFields(*engine, dir + "/summary.json: scenario.engine").Read("kind", sc.engine.kind, false); !s)
+      return std::unexpected(s.error());
+  }
   record.crashed.insert(crashed.begin(), crashed.end());
   for (uint32_t id = 1; id <= sc.nodes; ++id) {
     // The groups each node joined: from its plan, or (a run without plan files) all of them.
@@ -661,6 +669,64 @@ std::string TableRow(const json& s) {
                 s["throughput"]["msgs_per_s"]["min"].get<double>(), delivered, latency, token, pending,
                 s["check"]["ok"].get<bool>() ? "OK" : "FAILED");
   return line;
+}
+
+std::vector<std::string> EnginesTable(const std::vector<json>& summaries) {
+  std::vector<std::string> kinds, names;
+  std::map<std::pair<std::string, std::string>, const json*> cell;  // (name, kind) -> summary
+  for (const json& s : summaries) {
+    const json& engine = s["scenario"]["engine"];
+    const std::string kind = engine.contains("kind") ? engine["kind"].get<std::string>() : "qsm";
+    std::string name = s["scenario"]["name"].get<std::string>();
+    if (name.size() > kind.size() + 1 && name.ends_with("-" + kind)) name.resize(name.size() - kind.size() - 1);
+    if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) kinds.push_back(kind);
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+    cell.try_emplace({name, kind}, &s);
+  }
+  if (kinds.size() < 2) return {};
+  constexpr int kWidth = 40;
+  std::vector<std::string> lines;
+  std::string header = "run";
+  header.resize(28, ' ');
+  for (const std::string& k : kinds) {
+    char column[64];
+    std::snprintf(column, sizeof column, "%-*s", kWidth, k.c_str());
+    header += column;
+  }
+  lines.push_back(header);
+  std::string legend = "";
+  legend.resize(28, ' ');
+  for (size_t i = 0; i < kinds.size(); ++i) {
+    char column[64];
+    std::snprintf(column, sizeof column, "%-*s", kWidth, "min msgs/s  p99 ms  delivered  check");
+    legend += column;
+  }
+  lines.push_back(legend);
+  for (const std::string& name : names) {
+    std::string line = name.substr(0, 27);
+    line.resize(28, ' ');
+    for (const std::string& k : kinds) {
+      auto it = cell.find({name, k});
+      char column[64];
+      if (it == cell.end()) {
+        std::snprintf(column, sizeof column, "%-*s", kWidth, "-");
+      } else {
+        const json& s = *it->second;
+        const double expected = s["messages"]["expected"].get<double>();
+        const double delivered = s["messages"]["delivered"].get<double>();
+        std::snprintf(column, sizeof column, "%10.0f %7.1f %9.2f%%  %-6s", s["throughput"]["msgs_per_s"]["min"].get<double>(),
+                      s["latency"]["p99_ms"].get<double>(), expected > 0 ? 100 * delivered / expected : 100.0,
+                      s["check"]["ok"].get<bool>() ? "OK" : "FAILED");
+        std::string padded = column;
+        padded.resize(kWidth, ' ');
+        std::snprintf(column, sizeof column, "%s", padded.c_str());
+      }
+      line += column;
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    lines.push_back(line);
+  }
+  return lines;
 }
 
 }  // namespace qsm::harness

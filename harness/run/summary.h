@@ -62,5 +62,10 @@ Result<RunRecord> ReadRunFolder(const std::string& dir);
 // One line per run for the terminal: throughput, delivered/sent, latency, token RTT, pending.
 std::string TableHeader();
 std::string TableRow(const nlohmann::json& summary);
+// When the summaries ran more than one engine (scenario.engine.kind): one row per scenario, with
+// each engine's slowest receiver's msgs/s, latency p99, share of expected messages delivered and
+// verdict side by side, engines in order of appearance. Runs pair up by name without a trailing
+// "-KIND" (baseline-qsm, baseline-norm: baseline). Empty when every run used one engine.
+std::vector<std::string> EnginesTable(const std::vector<nlohmann::json>& summaries);
 
 }  // namespace qsm::harness

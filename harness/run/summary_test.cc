@@ -121,3 +121,41 @@ TEST(PercentileDistributionTest, IsHdrHistogramsPercentileFormat) {
 
 }  // namespace
 }  // namespace qsm::harness
+
+namespace qsm::harness {
+namespace {
+
+nlohmann::json EngineSummary(const std::string& name, const std::string& kind, double rate, double delivered,
+                             bool ok) {
+  return {{"scenario", {{"name", name}, {"engine", {{"kind", kind}}}}},
+          {"messages", {{"expected", 1000}, {"delivered", delivered}}},
+          {"throughput", {{"msgs_per_s", {{"min", rate}}}}},
+          {"latency", {{"p99_ms", 2.5}}},
+          {"check", {{"ok", ok}}}};
+}
+
+TEST(EnginesTableTest, PairsRunsByNameWithoutTheEngineAndShowsEachEngine) {
+  const std::vector<nlohmann::json> summaries = {
+      EngineSummary("baseline-qsm", "qsm", 600000, 1000, true),
+      EngineSummary("baseline-norm", "norm", 20000, 1000, true),
+      EngineSummary("baseline-udp", "udp", 50000, 875, true),
+      EngineSummary("sleep-qsm", "qsm", 500000, 1000, true),
+      EngineSummary("sleep-udp", "udp", 40000, 500, true),
+  };
+  const std::vector<std::string> lines = EnginesTable(summaries);
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[0].find("run"), 0u);
+  EXPECT_LT(lines[0].find("qsm"), lines[0].find("norm"));
+  EXPECT_LT(lines[0].find("norm"), lines[0].find("udp"));
+  EXPECT_EQ(lines[2].find("baseline "), 0u) << lines[2];
+  EXPECT_NE(lines[2].find("600000"), std::string::npos);
+  EXPECT_NE(lines[2].find("87.50%"), std::string::npos) << lines[2];
+  EXPECT_EQ(lines[3].find("sleep "), 0u);
+  EXPECT_NE(lines[3].find(" -  "), std::string::npos) << "sleep has no norm run: " << lines[3];
+  EXPECT_NE(lines[3].find("50.00%"), std::string::npos);
+  // One engine: no side-by-side table.
+  EXPECT_TRUE(EnginesTable({summaries[0], summaries[3]}).empty());
+}
+
+}  // namespace
+}  // namespace qsm::harness

@@ -253,6 +253,30 @@ Result<FaultSpec> ParseFault(const Reader& r, const YAML::Node& f, size_t index,
   return spec;
 }
 
+// The engine map, into `engine`.
+Status ParseEngine(const YAML::Node& root, const Reader& r, EngineParams& engine) {
+  const YAML::Node e = root["engine"];
+  if (!e) return {};
+  if (!e.IsMap()) return std::unexpected(r.Fail(e, "engine", "must be a map such as {token_rate: 5}"));
+  const char* const keys[] = {"kind",      "token_rate",      "rounds",         "replication", "window",
+                              "window_mb", "window_messages", "datagram_bytes", "auth"};
+  for (Status s : {r.CheckKeys(e, "engine.", keys),
+                   r.String(e, "kind", "engine.kind", engine.kind, {"qsm", "norm", "udp"}),
+                   r.Number(e, "token_rate", "engine.token_rate", engine.token_rate, 0.1, 1000.0),
+                   r.String(e, "rounds", "engine.rounds", engine.rounds, {"adaptive", "fixed"}),
+                   r.Number<size_t>(e, "replication", "engine.replication", engine.replication, 1, 1000),
+                   r.String(e, "window", "engine.window", engine.window, {"fixed", "adaptive"}),
+                   r.Number<size_t>(e, "window_messages", "engine.window_messages", engine.window_messages, 0,
+                                    10'000'000),
+                   r.Number<size_t>(e, "window_mb", "engine.window_mb", engine.window_mb, 1, 65'536),
+                   r.Number<size_t>(e, "datagram_bytes", "engine.datagram_bytes", engine.datagram_bytes, 0,
+                                    wire::kMaxDataBatchBytes),
+                   r.Bool(e, "auth", "engine.auth", engine.auth)}) {
+    if (!s) return s;
+  }
+  return {};
+}
+
 Result<Scenario> Parse(const YAML::Node& root, const Reader& r, Scenario sc) {
   if (!root.IsMap()) return std::unexpected(r.Fail(root, "(top)", "a scenario is a YAML map of keys"));
   if (auto s = r.CheckKeys(root, "", kTopKeys); !s) return std::unexpected(s.error());
@@ -297,24 +321,7 @@ Result<Scenario> Parse(const YAML::Node& root, const Reader& r, Scenario sc) {
       if (!s) return std::unexpected(s.error());
     }
   }
-  if (const YAML::Node e = root["engine"]) {
-    if (!e.IsMap()) return std::unexpected(r.Fail(e, "engine", "must be a map such as {token_rate: 5}"));
-    const char* const keys[] = {"token_rate", "rounds",           "replication",   "window",
-                                "window_mb",  "window_messages", "datagram_bytes", "auth"};
-    for (Status s : {r.CheckKeys(e, "engine.", keys),
-                     r.Number(e, "token_rate", "engine.token_rate", sc.engine.token_rate, 0.1, 1000.0),
-                     r.String(e, "rounds", "engine.rounds", sc.engine.rounds, {"adaptive", "fixed"}),
-                     r.Number<size_t>(e, "replication", "engine.replication", sc.engine.replication, 1, 1000),
-                     r.String(e, "window", "engine.window", sc.engine.window, {"fixed", "adaptive"}),
-                     r.Number<size_t>(e, "window_messages", "engine.window_messages",
-                                      sc.engine.window_messages, 0, 10'000'000),
-                     r.Number<size_t>(e, "window_mb", "engine.window_mb", sc.engine.window_mb, 1, 65'536),
-                     r.Number<size_t>(e, "datagram_bytes", "engine.datagram_bytes", sc.engine.datagram_bytes, 0,
-                                      wire::kMaxDataBatchBytes),
-                     r.Bool(e, "auth", "engine.auth", sc.engine.auth)}) {
-      if (!s) return std::unexpected(s.error());
-    }
-  }
+  if (auto s = ParseEngine(root, r, sc.engine); !s) return std::unexpected(s.error());
   if (const YAML::Node g = root["gms"]) {
     if (!(g.IsMap() || (g.IsScalar() && g.Scalar() == "true"))) {
       return std::unexpected(r.Fail(g, "gms", "must be true or a map such as {failure_timeout: 2s}"));
@@ -333,6 +340,24 @@ Result<Scenario> Parse(const YAML::Node& root, const Reader& r, Scenario sc) {
       }
     }
     sc.gms = params;
+  }
+  if (sc.engine.kind != "qsm") {
+    const YAML::Node kind = root["engine"]["kind"];
+    if (sc.gms) {
+      return std::unexpected(r.Fail(kind, "engine.kind",
+                                    "'" + sc.engine.kind + "' has no group membership service: remove gms"));
+    }
+    if (sc.engine.kind == "norm" && sc.launcher == "sim") {
+      return std::unexpected(r.Fail(kind, "engine.kind",
+                                    "'norm' runs on real sockets (libnorm): use launcher local, netns or inventory"));
+    }
+    if (sc.engine.kind == "norm") {
+      if (root["engine"]["auth"] && sc.engine.auth) {
+        return std::unexpected(r.Fail(root["engine"]["auth"], "engine.auth",
+                                      "the norm engine does not take the cluster key: remove it or set false"));
+      }
+      sc.engine.auth = false;
+    }
   }
   if (sc.membership.pattern != "all" && !sc.gms) {
     return std::unexpected(

@@ -46,6 +46,10 @@ struct GmsParams {
 };
 
 struct EngineParams {
+  // The engine under test: qsm (this project's), norm (NORM from libnorm, ACK-based flow control)
+  // or udp (raw multicast, no reliability). The parameters below are QSM's, except auth, which
+  // applies to qsm and udp.
+  std::string kind = "qsm";
   double token_rate = 5;       // rounds/s: with rounds "fixed" every round, with "adaptive" the idle pace
   std::string rounds = "adaptive";  // or "fixed" (RegionConfig::adaptive_rounds)
   size_t replication = 5;

@@ -97,6 +97,31 @@ TEST(ScenarioTest, AuthenticationIsOnUnlessTheScenarioTurnsItOff) {
   EXPECT_NE(error.find("must be true or false"), std::string::npos) << error;
 }
 
+TEST(ScenarioTest, TheEngineIsQsmUnlessTheScenarioNamesAnotherThatCanRunIt) {
+  auto qsm = ParseScenario("name: a\nnodes: 2\n", "test.yaml");
+  ASSERT_TRUE(qsm.has_value());
+  EXPECT_EQ(qsm->engine.kind, "qsm");
+  auto udp = ParseScenario("name: a\nnodes: 2\nengine: {kind: udp}\n", "test.yaml");
+  ASSERT_TRUE(udp.has_value()) << udp.error().message;
+  EXPECT_EQ(udp->engine.kind, "udp");
+  EXPECT_TRUE(udp->engine.auth) << "raw UDP datagrams carry the MAC like QSM's";
+  auto norm = ParseScenario("name: a\nnodes: 2\n", "test.yaml", {{"engine.kind", "norm"}});
+  ASSERT_TRUE(norm.has_value()) << norm.error().message;
+  EXPECT_EQ(norm->engine.kind, "norm");
+  EXPECT_FALSE(norm->engine.auth) << "NORM does not take the cluster key";
+  auto sim_udp = ParseScenario("name: a\nnodes: 2\nlauncher: sim\nengine: {kind: udp}\n", "test.yaml");
+  EXPECT_TRUE(sim_udp.has_value());
+  for (const auto& [text, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"engine: {kind: tcp}", "test.yaml:3: 'engine.kind': must be one of qsm | norm | udp, not 'tcp'"},
+           {"engine: {kind: udp}\ngms: true", "'engine.kind': 'udp' has no group membership service: remove gms"},
+           {"engine: {kind: norm}\nlauncher: sim", "'engine.kind': 'norm' runs on real sockets (libnorm)"},
+           {"engine: {kind: norm, auth: true}", "'engine.auth': the norm engine does not take the cluster key"},
+       }) {
+    const std::string error = ErrorOf("name: a\nnodes: 2\n" + text + "\n");
+    EXPECT_NE(error.find(expected), std::string::npos) << error;
+  }
+}
+
 TEST(ScenarioTest, ErrorsNameTheFileTheLineAndTheKey) {
   EXPECT_EQ(ErrorOf("name: x\nnodes: 4\nnodez: 5\n").rfind("test.yaml:3: 'nodez': unknown key", 0), 0u);
   EXPECT_EQ(ErrorOf("name: x\nnodes: four\n"),

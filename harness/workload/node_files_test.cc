@@ -23,6 +23,7 @@ NodePlan SamplePlan() {
   p.loss_bursts = {{1s, 1010ms}};
   p.loss_rate = 0.01;
   p.seed = 99;
+  p.engine = "norm";
   return p;
 }
 
@@ -41,6 +42,7 @@ TEST(NodePlanTest, RoundTripsThroughJson) {
   EXPECT_EQ(back->loss_bursts, p.loss_bursts);
   EXPECT_DOUBLE_EQ(back->loss_rate, 0.01);
   EXPECT_EQ(back->seed, 99u);
+  EXPECT_EQ(back->engine, "norm");
 }
 
 TEST(NodePlanTest, ErrorsNameTheKey) {
@@ -61,6 +63,16 @@ TEST(NodePlanTest, ErrorsNameTheKey) {
   EXPECT_NE(not_member.error().message.find("node_id"), std::string::npos);
   EXPECT_FALSE(PlanFromJson("{not json").has_value());
   EXPECT_FALSE(PlanFromJson("[1, 2]").has_value());
+  auto other_format = replace("qsm-node-plan/1", "qsm-node-plan/2");
+  ASSERT_FALSE(other_format.has_value());
+  EXPECT_NE(other_format.error().message.find("unknown format 'qsm-node-plan/2'"), std::string::npos)
+      << other_format.error().message;
+  auto unformatted = replace("\"format\": \"qsm-node-plan/1\",", "");
+  ASSERT_FALSE(unformatted.has_value());
+  EXPECT_NE(unformatted.error().message.find("'format'"), std::string::npos) << unformatted.error().message;
+  auto bad_engine = replace("\"engine\": \"norm\"", "\"engine\": \"tcp\"");
+  ASSERT_FALSE(bad_engine.has_value());
+  EXPECT_NE(bad_engine.error().message.find("'engine' must be qsm, udp or norm, not 'tcp'"), std::string::npos);
 }
 
 TEST(NodeResultTest, RoundTripsThroughJson) {

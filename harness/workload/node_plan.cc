@@ -61,6 +61,8 @@ std::string PlanToJson(const NodePlan& p) {
   json members = json::array();
   for (const auto& m : p.members) members.push_back({{"id", m.id}, {"endpoint", m.endpoint.ToString()}});
   const json j = {
+      {"format", "qsm-node-plan/1"},
+      {"engine", p.engine},
       {"node_id", p.node_id},
       {"members", members},
       {"region_multicast", p.region_multicast.ToString()},
@@ -103,9 +105,9 @@ Result<NodePlan> PlanFromJson(const std::string& text) {
   const JsonFields f(*parsed, "plan");
   NodePlan p;
   int64_t send_for = 0, tick = p.tick.count(), max_run = p.max_run.count(), heartbeat = p.heartbeat.count();
-  std::string interface;
+  std::string interface, format;
   for (Status s :
-       {f.Read("node_id", p.node_id), f.Read("joined", p.joined), f.Read("send_groups", p.send_groups),
+       {f.Read("format", format), f.Read("engine", p.engine, false), f.Read("node_id", p.node_id), f.Read("joined", p.joined), f.Read("send_groups", p.send_groups),
         f.Read("rate", p.rate), f.Read("message_size", p.message_size), f.Read("send_for_ns", send_for),
         f.Read("send_count", p.send_count, false), f.Read("token_rate", p.token_rate, false),
         f.Read("adaptive_rounds", p.adaptive_rounds, false),
@@ -117,6 +119,12 @@ Result<NodePlan> PlanFromJson(const std::string& text) {
         f.Read("heartbeat_ns", heartbeat, false), ReadWindows(f, "sleeps_ns", p.sleeps),
         ReadWindows(f, "loss_bursts_ns", p.loss_bursts)}) {
     if (!s) return std::unexpected(s.error());
+  }
+  if (format != "qsm-node-plan/1") {
+    return std::unexpected(f.Fail("unknown format '" + format + "' (this qsm-node reads qsm-node-plan/1)"));
+  }
+  if (p.engine != "qsm" && p.engine != "udp" && p.engine != "norm") {
+    return std::unexpected(f.Fail("'engine' must be qsm, udp or norm, not '" + p.engine + "'"));
   }
   p.send_for = Duration(send_for);
   p.tick = Duration(tick);

@@ -24,6 +24,7 @@ struct PlanMember {
 };
 
 struct NodePlan {
+  std::string engine = "qsm";  // the engine under test: qsm, udp or norm (workload/engine_driver.h)
   uint32_t node_id = 0;
   std::vector<PlanMember> members;  // the region view, in view order; includes this node
   Endpoint region_multicast;        // the region's multicast address:port (static views only)

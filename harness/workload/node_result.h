@@ -19,8 +19,8 @@ namespace qsm::harness {
 struct StreamDeliveries {
   RangeSet seqs;              // group sequence numbers delivered
   uint64_t duplicates = 0;    // deliveries of a sequence number already delivered
-  uint64_t out_of_order = 0;  // ordered groups: deliveries that were not last + 1
-  uint64_t last = 0;          // the last sequence number delivered
+  uint64_t out_of_order = 0;  // deliveries of a number below one delivered before
+  uint64_t last = 0;          // the highest sequence number delivered
 };
 
 struct NodeResult {

@@ -135,9 +135,9 @@ wire::RegionView ViewFromPlan(const NodePlan& plan, const std::vector<uint32_t>&
   return view;
 }
 
-NodeWorkload::NodeWorkload(const NodePlan& plan, Node& node, Scheduler& scheduler, TimePoint start,
+NodeWorkload::NodeWorkload(const NodePlan& plan, EngineDriver& engine, Scheduler& scheduler, TimePoint start,
                            Hooks hooks)
-    : plan_(plan), node_(node), scheduler_(scheduler), start_(start), hooks_(std::move(hooks)) {
+    : plan_(plan), engine_(engine), scheduler_(scheduler), start_(start), hooks_(std::move(hooks)) {
   result_.node_id = plan.node_id;
   for (const PlanMember& m : plan.members) view_members_.push_back(m.id);
 }
@@ -147,23 +147,23 @@ NodeWorkload::~NodeWorkload() {
   scheduler_.alarms().Cancel(tick_alarm_);
   scheduler_.alarms().Cancel(peak_alarm_);
   for (AlarmId id : sleep_alarms_) scheduler_.alarms().Cancel(id);
-  node_.SetFeed(nullptr);
-  node_.SetDeliveryHandler(nullptr);
+  engine_.SetFeed(nullptr);
+  engine_.SetDeliveryHandler(nullptr);
 }
 
 Status NodeWorkload::Start() {
   if (!plan_.gms) {
-    if (auto s = node_.InstallView(ViewFromPlan(plan_, view_members_, view_number_)); !s) return s;
+    if (auto s = engine_.InstallView(ViewFromPlan(plan_, view_members_, view_number_)); !s) return s;
   }
   for (uint32_t g : plan_.joined) {
-    if (auto s = node_.Join(g); !s) return s;
+    if (auto s = engine_.Join(g); !s) return s;
   }
   if (plan_.gms) {
     // A new incarnation on every start: the wall clock in ns (a restarted node is a new member).
     const auto incarnation = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                                        std::chrono::system_clock::now().time_since_epoch())
                                                        .count());
-    if (auto s = node_.StartMembership({.node = plan_.node_id,
+    if (auto s = engine_.StartMembership({.node = plan_.node_id,
                                         .incarnation = incarnation,
                                         .gms = *plan_.gms,
                                         .heartbeat_interval = plan_.heartbeat});
@@ -171,10 +171,10 @@ Status NodeWorkload::Start() {
       return s;
     }
   }
-  node_.SetDeliveryHandler([this](const Delivery& d) { OnDelivery(d); });
+  engine_.SetDeliveryHandler([this](const Delivery& d) { OnDelivery(d); });
   if (!plan_.send_groups.empty()) {
     feed_ = std::make_unique<LoadFeed>(plan_, scheduler_.clock(), result_);
-    node_.SetFeed(feed_.get());
+    engine_.SetFeed(feed_.get());
     start_alarm_ = scheduler_.alarms().Schedule(start_, [this](TimePoint now) { AwaitMembers(now); });
   }
   if (!plan_.sleeps.empty() && !hooks_.stop_core) {
@@ -185,7 +185,7 @@ Status NodeWorkload::Start() {
     sleep_alarms_.push_back(scheduler_.alarms().Schedule(
         start_ + w.start, [this, until](TimePoint) { hooks_.stop_core(until); }));
   }
-  last_tick_stats_ = node_.Snapshot();
+  last_tick_stats_ = engine_.Snapshot();
   tick_alarm_ =
       scheduler_.alarms().Schedule(start_ + plan_.tick, [this](TimePoint now) { OnTickAlarm(now); });
   peak_alarm_ =
@@ -200,7 +200,7 @@ Status NodeWorkload::ExcludeMembers(const std::vector<uint32_t>& ids) {
   }
   std::erase_if(view_members_,
                 [&](uint32_t id) { return std::find(ids.begin(), ids.end(), id) != ids.end(); });
-  return node_.InstallView(ViewFromPlan(plan_, view_members_, ++view_number_));
+  return engine_.InstallView(ViewFromPlan(plan_, view_members_, ++view_number_));
 }
 
 std::vector<uint32_t> NodeWorkload::AbsentMembers() const {
@@ -209,7 +209,7 @@ std::vector<uint32_t> NodeWorkload::AbsentMembers() const {
   for (uint32_t group : plan_.send_groups) {
     auto expected = plan_.group_members.find(group);
     if (expected == plan_.group_members.end()) continue;
-    const std::vector<wire::NodeId> members = node_.MembersOf(group);
+    const std::vector<wire::NodeId> members = engine_.MembersOf(group);
     for (uint32_t id : expected->second) {
       if (!std::binary_search(members.begin(), members.end(), id)) absent.push_back(id);
     }
@@ -229,7 +229,7 @@ void NodeWorkload::AwaitMembers(TimePoint now) {
   result_.load_start_s = ToSeconds(load_delay_);
   result_.absent_at_load_start = std::move(absent);
   feed_->Begin(now);
-  node_.Wake();  // the node asks the feed when it can send
+  engine_.Wake();  // the engine asks the feed when it can send
 }
 
 uint64_t NodeWorkload::sent() const { return feed_ ? feed_->sent() : 0; }
@@ -248,12 +248,12 @@ void NodeWorkload::OnDelivery(const Delivery& d) {
     return;
   }
   ++delivered_;
-  if (d.group_seq != s.last + 1) ++s.out_of_order;
-  s.last = d.group_seq;
+  if (d.group_seq < s.last) ++s.out_of_order;
+  s.last = std::max(s.last, d.group_seq);
 }
 
 void NodeWorkload::SamplePeaks() {
-  const Node::Memory st = node_.MemoryUse();
+  const Node::Memory st = engine_.MemoryUse();
   result_.peak_pending_messages = std::max(result_.peak_pending_messages, st.pending_messages);
   result_.peak_pending_bytes = std::max(result_.peak_pending_bytes, st.pending_bytes);
   result_.peak_cache_bytes = std::max(result_.peak_cache_bytes, st.cache_bytes);
@@ -266,7 +266,7 @@ void NodeWorkload::OnPeakAlarm(TimePoint now) {
 }
 
 Tick NodeWorkload::MakeTick(TimePoint now) {
-  const NodeStats st = node_.Snapshot();
+  const NodeStats st = engine_.Snapshot();
   Tick t;
   t.node_id = plan_.node_id;
   t.t_s = ToSeconds(now - start_);
@@ -284,7 +284,7 @@ Tick NodeWorkload::MakeTick(TimePoint now) {
   t.latency_p50_ms = Ms(latency.Quantile(0.5));
   t.latency_p99_ms = Ms(latency.Quantile(0.99));
   t.sending = sending() || now < start_;
-  t.idle = node_.idle();
+  t.idle = engine_.idle();
   last_tick_stats_ = st;
   return t;
 }
@@ -301,7 +301,7 @@ void NodeWorkload::OnTickAlarm(TimePoint now) {
 
 NodeResult NodeWorkload::Finish(TimePoint now, std::string end) {
   SamplePeaks();
-  const NodeStats st = node_.Snapshot();
+  const NodeStats st = engine_.Snapshot();
   NodeResult r = result_;
   r.end = std::move(end);
   const BuildInfo& build = ThisBuild();

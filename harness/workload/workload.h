@@ -1,10 +1,11 @@
-// NodeWorkload: runs one node's part of a scenario on a qsm::Node, the same way in a qsm-node
-// process and in the simulator. It installs the plan's region view, joins the groups, feeds the
-// load (paced at the plan's rate, each message stamped with its intended send time so a stall
-// shows up as latency instead of hiding), records every delivery per sender and group (as ranges,
-// with duplicates and order violations), samples peak pending-ACK and cache bytes, emits a Tick
-// every plan.tick, and applies the sleep fault through a hook (loss is the transport's business:
-// faults::InboundLoss for real nodes, SimNetwork in simulation).
+// NodeWorkload: runs one node's part of a scenario on an engine, through its EngineDriver, the
+// same way in a qsm-node process and in the simulator. It installs the plan's region view, joins
+// the groups, feeds the load (paced at the plan's rate, each message stamped with its intended
+// send time so a stall shows up as latency instead of hiding), records every delivery per sender
+// and group (as ranges, with duplicates and order violations), samples peak pending-ACK and cache
+// bytes, emits a Tick every plan.tick, and applies the sleep fault through a hook (loss is the
+// transport's business: faults::InboundLoss for real nodes, SimNetwork in simulation, NORM's own
+// receive loss for NORM).
 // Threading: core thread only (alarms and the delivery handler run there).
 #pragma once
 
@@ -13,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/node/node.h"
+#include "harness/workload/engine_driver.h"
 #include "harness/workload/node_plan.h"
 #include "harness/workload/node_result.h"
 
@@ -28,10 +29,10 @@ class NodeWorkload {
     std::function<void(const Tick&)> on_tick;
   };
 
-  // `plan`, `node` and `scheduler` must outlive the workload. `start` is the run's time zero, on
+  // `plan`, `engine` and `scheduler` must outlive the workload. `start` is the run's time zero, on
   // the scheduler's clock; the load starts then, or with a GMS once this node's views of its send
   // groups hold the plan's group_members (at most plan.await_members_for later).
-  NodeWorkload(const NodePlan& plan, Node& node, Scheduler& scheduler, TimePoint start, Hooks hooks);
+  NodeWorkload(const NodePlan& plan, EngineDriver& engine, Scheduler& scheduler, TimePoint start, Hooks hooks);
   ~NodeWorkload();
 
   // Installs the view, joins the groups, registers the feed and the alarms.
@@ -60,7 +61,7 @@ class NodeWorkload {
   void OnPeakAlarm(TimePoint now);
 
   const NodePlan& plan_;
-  Node& node_;
+  EngineDriver& engine_;
   Scheduler& scheduler_;
   TimePoint start_;
   Hooks hooks_;

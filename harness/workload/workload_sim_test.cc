@@ -40,6 +40,7 @@ class SimWorkloadTest : public ::testing::Test {
         NodeConfig{.id = static_cast<wire::NodeId>(ctx.index + 1), .window = window_}, ctx.scheduler,
         ctx.transport, ctx.random);
     nodes_.push_back(node.get());
+    drivers_.push_back(std::make_unique<QsmDriver>(*node));
     return node;
   }
 
@@ -59,7 +60,7 @@ class SimWorkloadTest : public ::testing::Test {
     auto& w = workloads_[id - 1];
     NodeWorkload::Hooks hooks{.stop_core = [this, id](TimePoint until) { cluster_.Sleep(id - 1, until); },
                               .on_tick = nullptr};
-    w = std::make_unique<NodeWorkload>(plans_[id - 1], *nodes_[id - 1], cluster_.scheduler(id - 1), start_,
+    w = std::make_unique<NodeWorkload>(plans_[id - 1], *drivers_[id - 1], cluster_.scheduler(id - 1), start_,
                                        std::move(hooks));
     ASSERT_TRUE(w->Start().has_value());
   }
@@ -69,6 +70,7 @@ class SimWorkloadTest : public ::testing::Test {
   SenderWindow window_;
   membership::MemoryStore gms_state_;
   std::vector<Node*> nodes_;
+  std::vector<std::unique_ptr<QsmDriver>> drivers_;
   sim::Cluster cluster_;
   TimePoint start_;
   NodePlan plans_[kNodes];

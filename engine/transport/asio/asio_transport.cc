@@ -395,25 +395,31 @@ Result<std::unique_ptr<AsioTransport>> AsioTransport::Create(const Clock& clock,
   return std::unique_ptr<AsioTransport>(std::move(transport));
 }
 
-std::optional<size_t> UnfragmentedUdpPayload(uint32_t interface_address) {
+std::optional<std::string> InterfaceName(uint32_t interface_address) {
   ifaddrs* list = nullptr;
   if (getifaddrs(&list) != 0) return std::nullopt;
-  std::optional<size_t> payload;
-  for (const ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+  std::optional<std::string> name;
+  for (const ifaddrs* i = list; i != nullptr && !name; i = i->ifa_next) {
     if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) continue;
     sockaddr_in in{};
     std::memcpy(&in, i->ifa_addr, sizeof in);
-    if (ntohl(in.sin_addr.s_addr) != interface_address) continue;
-    ifreq request{};
-    std::strncpy(request.ifr_name, i->ifa_name, IFNAMSIZ - 1);
-    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-    if (fd >= 0 && ::ioctl(fd, SIOCGIFMTU, &request) == 0 && request.ifr_mtu > 28) {
-      payload = static_cast<size_t>(request.ifr_mtu - 28);  // IPv4 and UDP headers
-    }
-    if (fd >= 0) ::close(fd);
-    break;
+    if (ntohl(in.sin_addr.s_addr) == interface_address) name = i->ifa_name;
   }
   freeifaddrs(list);
+  return name;
+}
+
+std::optional<size_t> UnfragmentedUdpPayload(uint32_t interface_address) {
+  const std::optional<std::string> name = InterfaceName(interface_address);
+  if (!name) return std::nullopt;
+  ifreq request{};
+  std::strncpy(request.ifr_name, name->c_str(), IFNAMSIZ - 1);
+  std::optional<size_t> payload;
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd >= 0 && ::ioctl(fd, SIOCGIFMTU, &request) == 0 && request.ifr_mtu > 28) {
+    payload = static_cast<size_t>(request.ifr_mtu - 28);  // IPv4 and UDP headers
+  }
+  if (fd >= 0) ::close(fd);
   return payload;
 }
 

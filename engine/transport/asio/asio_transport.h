@@ -14,6 +14,7 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "engine/core/counters.h"
 #include "engine/transport/transport.h"
@@ -35,6 +36,8 @@ struct AsioTransportConfig {
 // The largest UDP payload the interface with IPv4 address `interface_address` (host order)
 // carries without IP fragmentation (its MTU - 28), or nullopt if no interface has that address.
 std::optional<size_t> UnfragmentedUdpPayload(uint32_t interface_address);
+// The name of the interface with IPv4 address `interface_address` (host order), or nullopt.
+std::optional<std::string> InterfaceName(uint32_t interface_address);
 
 class AsioTransport : public Transport {
  public:

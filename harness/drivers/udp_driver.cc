@@ -1,0 +1,151 @@
+#include "harness/drivers/udp_driver.h"
+
+#include <algorithm>
+
+#include "engine/wire/packets.h"
+
+namespace qsm::harness {
+
+namespace {
+constexpr size_t kMaxPerPump = 256;  // messages sent per pump before input gets a turn
+}  // namespace
+
+UdpDriver::UdpDriver(wire::NodeId id, Scheduler& scheduler, Transport& transport)
+    : id_(id), scheduler_(scheduler), transport_(transport) {}
+
+UdpDriver::~UdpDriver() { scheduler_.alarms().Cancel(pump_alarm_); }
+
+Status UdpDriver::InstallView(const wire::RegionView& view) {
+  if (!view.multicast.is_multicast()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "the udp engine needs the region's multicast address, not " + view.multicast.ToString());
+  }
+  if (!view_ || view_->multicast != view.multicast) {
+    if (view_) (void)transport_.LeaveGroup(view_->multicast);
+    if (auto s = transport_.JoinGroup(view.multicast); !s) return s;
+  }
+  view_ = view;
+  Wake();
+  return {};
+}
+
+Status UdpDriver::Join(wire::GroupId group) {
+  joined_.insert(group);
+  return {};
+}
+
+std::vector<wire::NodeId> UdpDriver::MembersOf(wire::GroupId /*group*/) const {
+  std::vector<wire::NodeId> ids;
+  if (view_) {
+    for (const auto& m : view_->members) ids.push_back(m.node);
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+void UdpDriver::SetFeed(MessageFeed* feed) {
+  feed_ = feed;
+  if (feed_ == nullptr) scheduler_.alarms().Cancel(pump_alarm_);
+}
+
+void UdpDriver::Wake() {
+  if (feed_ != nullptr) Pump();
+}
+
+void UdpDriver::OnWritable() {
+  waiting_writable_ = false;
+  Pump();
+}
+
+bool UdpDriver::Flush() {
+  while (!outbox_.empty()) {
+    std::vector<OutgoingDatagram> batch;
+    for (size_t i = 0; i < outbox_.size() && batch.size() < kBatch; ++i) {
+      batch.push_back({.to = view_->multicast, .bytes = outbox_[i]});
+    }
+    const size_t sent = transport_.SendBatch(batch);
+    outbox_.erase(outbox_.begin(), outbox_.begin() + static_cast<std::ptrdiff_t>(sent));
+    if (sent < batch.size()) {
+      if (!waiting_writable_) {
+        waiting_writable_ = true;
+        transport_.RequestWritable();
+      }
+      return false;
+    }
+  }
+  return true;
+}
+
+void UdpDriver::Pump() {
+  if (waiting_writable_ || !view_ || !Flush()) return;
+  OutgoingMessage m;
+  size_t pulled = 0;
+  while (feed_ != nullptr && pulled < kMaxPerPump && feed_->Next(m, ready_)) {
+    ++pulled;
+    const TimePoint intended = m.intended == TimePoint{} ? scheduler_.clock().Now() : m.intended;
+    const wire::DataPacket data{.rvid = view_->id,
+                                .sender = id_,
+                                .group = m.group,
+                                .region_seq = ++region_seq_,
+                                .group_seq = ++group_seqs_[m.group],
+                                .send_time_ns = ToNanos(intended),
+                                .payload = m.payload};
+    std::vector<std::byte> datagram(wire::kHeaderSize + wire::kDataBodyFixed + m.payload.size());
+    auto n = wire::EncodeData(wire::PacketType::kData, id_, data, datagram);
+    if (!n) continue;  // a payload too large for a datagram: the message is lost, as UDP loses it
+    datagram.resize(*n);
+    scheduler_.counters().Add(Counter::kMessagesSent);
+    Deliver(data, scheduler_.clock().Now());  // a member gets its own messages, as from QSM
+    outbox_.push_back(std::move(datagram));
+    if (outbox_.size() >= kBatch && !Flush()) return;
+  }
+  if (!Flush()) return;
+  if (feed_ == nullptr) return;
+  if (pulled == kMaxPerPump) {
+    ArmPumpAlarm(scheduler_.clock().Now());
+  } else if (auto next = feed_->NextReady(ready_)) {
+    ArmPumpAlarm(*next);
+  }
+}
+
+void UdpDriver::ArmPumpAlarm(TimePoint at) {
+  if (pump_at_ && *pump_at_ <= at) return;
+  scheduler_.alarms().Cancel(pump_alarm_);
+  pump_at_ = at;
+  pump_alarm_ = scheduler_.alarms().Schedule(at, [this](TimePoint) {
+    pump_at_.reset();
+    Pump();
+  });
+}
+
+void UdpDriver::OnPacket(const wire::Packet& packet, std::span<const std::byte> /*datagram*/,
+                         const Endpoint& /*from*/, TimePoint at) {
+  if (packet.type != wire::PacketType::kData) return;
+  const auto& m = std::get<wire::DataPacket>(packet.body);
+  if (m.sender != id_) Deliver(m, at);
+}
+
+void UdpDriver::Deliver(const wire::DataPacket& m, TimePoint at) {
+  if (!joined_.contains(m.group)) return;
+  scheduler_.counters().Add(Counter::kMessagesDelivered);
+  scheduler_.counters().Add(Counter::kBytesDelivered, m.payload.size());
+  const int64_t latency = ToNanos(at) - m.send_time_ns;
+  delivery_latency_ns_.Record(latency > 0 ? static_cast<uint64_t>(latency) : 0);
+  if (on_deliver_) on_deliver_(Delivery{m.group, m.sender, m.group_seq, m.payload, m.send_time_ns, at});
+}
+
+NodeStats UdpDriver::Snapshot() const {
+  NodeStats s;
+  s.counters = scheduler_.counters().Snapshot();
+  s.delivery_latency_ns = delivery_latency_ns_;
+  s.timer_lateness_ns = scheduler_.alarms().lateness_ns();
+  for (size_t c = 0; c < kIoClassCount; ++c)
+    s.io_queue_depths[c] = scheduler_.io_queue_depth(static_cast<IoClass>(c));
+  s.alarms_pending = scheduler_.alarms().size();
+  s.groups_joined = joined_.size();
+  s.regions = view_ ? 1 : 0;
+  s.target_regions = view_ ? 1 : 0;
+  return s;
+}
+
+}  // namespace qsm::harness
