@@ -26,6 +26,8 @@
 #include "harness/run/groupsets.h"
 #include "harness/run/launcher.h"
 #include "harness/run/plot.h"
+#include "harness/run/report.h"
+#include "harness/run/serve.h"
 #include "harness/scenario/scenario.h"
 
 #ifndef QSM_SOURCE_DIR
@@ -254,6 +256,12 @@ int RunScenarios(const std::vector<std::pair<std::string, Overrides>>& entries, 
     if (PlotFolder(out, run_dirs, summaries, o))
       std::printf("\nfigures: %s/*/plots/ and %s/plots/\n", out.c_str(), out.c_str());
   }
+  if (auto pages = WriteReports(out); pages) {
+    std::printf("\nreport: %s/index.html (qsm-harness serve %s: browse every results folder there)\n", out.c_str(),
+                fs::path(out).parent_path().empty() ? "." : fs::path(out).parent_path().c_str());
+  } else {
+    std::fprintf(stderr, "qsm-harness: the HTML report: %s\n", pages.error().message.c_str());
+  }
   std::printf("\nresults: %s\n", out.c_str());
   if (status == kInterrupted) std::printf("interrupted: the results hold what was measured until then\n");
   return status;
@@ -439,6 +447,17 @@ int main(int argc, char** argv) {
   compare->add_option("--max-regression", o.max_regression,
                       "METRIC=FRACTION or METRIC=PERCENT%: exit 1 if a run is worse than in A by more (metrics: " +
                           metric_keys + "); a delivery check that passed in A and fails later always counts");
+  CLI::App* report = app.add_subcommand("report", "write the HTML report (index.html) of a results folder again");
+  report->add_option("results", o.target, "a run's folder or a folder of runs")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  CLI::App* serve = app.add_subcommand(
+      "serve", "serve a folder of results folders on 127.0.0.1 for a browser (Ctrl-C stops)");
+  serve->add_option("root", o.target, "the folder of results folders (default: results)")
+      ->capture_default_str()
+      ->check(CLI::ExistingDirectory);
+  uint16_t serve_port = 8080;
+  serve->add_option("--port", serve_port, "TCP port on 127.0.0.1 (0: any free one)")->capture_default_str();
   CLI::App* groupsets = app.add_subcommand(
       "groupsets", "the group-set experiment (Fig 5-6): partition the paper's Zipf workload, report regions");
   groupsets->add_option("--nodes", o.groupsets.nodes, "node counts")
@@ -476,6 +495,20 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("list")) return List(o);
   if (plot->parsed()) return Plot(o);
   if (compare->parsed()) return CompareResults(o);
+  if (report->parsed()) {
+    auto pages = WriteReports(o.target);
+    if (!pages) return Fail(pages.error().message);
+    for (const auto& page : *pages) std::printf("%s\n", page.c_str());
+    return kOk;
+  }
+  if (serve->parsed()) {
+    const std::string root = o.target.empty() ? "results" : o.target;
+    auto served = Serve({.root = root, .port = serve_port}, g_interrupted, [&](uint16_t port) {
+      std::printf("serving %s at http://127.0.0.1:%u/ (Ctrl-C stops)\n", root.c_str(), port);
+      std::fflush(stdout);
+    });
+    return served ? kOk : Fail(served.error().message);
+  }
   if (groupsets->parsed()) return GroupSets(o);
   if (sim->parsed()) o.launcher = "sim";
   if (suite->parsed()) {

@@ -17,6 +17,7 @@ packages=(
   nlohmann-json3-dev               # node plans, node results, summary.json
   nftables                         # network faults in netns clusters
   gnuplot-nox                      # figures (plots/)
+  chromium                         # the HTML report's browser test (harness/run/report.h)
   prometheus-cpp-dev               # /metrics on every node (exporters/)
   prometheus                       # promtool and the server, for tests and --prometheus
   ansible-core ansible-lint        # playbooks/ and the inventory launcher, and their tests

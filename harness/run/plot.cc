@@ -75,6 +75,12 @@ Status CheckColumns(const std::string& script, const std::vector<std::string>& f
 
 std::string Quote(const std::string& s) { return "'" + s + "'"; }
 
+// Whether the run's engine has a token ring to plot (QSM; runs from before engine.kind did).
+bool HasTokenRing(const nlohmann::json& summary) {
+  const nlohmann::json& engine = summary["scenario"].value("engine", nlohmann::json::object());
+  return !engine.is_object() || engine.value("kind", std::string("qsm")) == "qsm";
+}
+
 // Runs gnuplot on `script` with `params` (name -> gnuplot expression) and checks that every series
 // it reports has data.
 Status Gnuplot(const std::string& script, const std::map<std::string, std::string>& params) {
@@ -154,7 +160,8 @@ Result<std::vector<std::string>> PlotRun(const std::string& run_dir, const PlotO
   if (auto s = Draw(timeseries,
                     {{"dir", Quote(run_dir)},
                      {"nodes", std::to_string(summary["scenario"]["nodes"].get<int>())},
-                     {"title", Quote(name)}},
+                     {"title", Quote(name)},
+                     {"token", HasTokenRing(summary) ? "1" : "0"}},
                     plots + "/timeseries", o, drawn);
       !s) {
     return std::unexpected(s.error());
