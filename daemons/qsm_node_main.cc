@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -34,6 +36,7 @@
 #include "engine/transport/auth/authenticated_transport.h"
 #include "engine/wire/packets.h"
 #include "exporters/prometheus/exposer.h"
+#include "exporters/prometheus/harness_metrics.h"
 #include "exporters/prometheus/node_metrics.h"
 #include "faults/inbound_loss.h"
 #include "harness/drivers/norm_driver.h"
@@ -139,6 +142,7 @@ struct RunOptions {
   bool control = false;  // read commands from stdin: "stop", "exclude ID..."
   bool ticks = false;    // print a progress record (JSON line) every plan tick
   std::string metrics;   // serve Prometheus metrics on this address:port ("" = none)
+  std::vector<std::string> metrics_labels;  // KEY=VALUE labels on every series
   std::string key;       // the cluster key file ("" = packets are not authenticated)
   // ...or a static view and load from flags.
   std::string engine = "qsm";
@@ -229,6 +233,27 @@ Result<harness::NodePlan> PlanFromFlags(const RunOptions& o) {
   plan.seed = o.node_id;
   plan.max_run = Duration(static_cast<int64_t>(o.duration * 1e9));
   return plan;
+}
+
+// --metrics-label KEY=VALUE..., as a label map. Keys follow Prometheus's label names and do not
+// start with "__" (reserved).
+Result<std::map<std::string, std::string>> MetricsLabels(const std::vector<std::string>& assignments) {
+  std::map<std::string, std::string> labels;
+  for (const std::string& a : assignments) {
+    const auto eq = a.find('=');
+    const std::string key = a.substr(0, eq);
+    const bool valid = eq != std::string::npos && !key.empty() && key.rfind("__", 0) != 0 &&
+                       (std::isalpha(static_cast<unsigned char>(key[0])) || key[0] == '_') &&
+                       std::all_of(key.begin(), key.end(), [](char c) {
+                         return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+                       });
+    if (!valid) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "--metrics-label '" + a + "' must be KEY=VALUE with KEY a Prometheus label name (e.g. role=sender)");
+    }
+    labels[key] = a.substr(eq + 1);
+  }
+  return labels;
 }
 
 // CPU seconds (user + system) and peak resident bytes of this process.
@@ -388,35 +413,33 @@ Result<harness::NodeResult> RunPlan(const harness::NodePlan& plan, const RunOpti
   }
   Dispatcher dispatcher(scheduler, *transport, *packets);
   RunLoop loop(scheduler, *transport);
-  harness::NodeWorkload workload(plan, *driver, scheduler, start,
-                                 {.stop_core =
-                                      [&driver](TimePoint until) {
-                                        driver->Suspend();
-                                        std::this_thread::sleep_until(until);
-                                        driver->Resume();
-                                      },
-                                  .on_tick =
-                                      [&o](const harness::Tick& t) {
-                                        if (!o.ticks) return;
-                                        std::fputs((harness::TickToJson(t) + "\n").c_str(), stdout);
-                                        std::fflush(stdout);
-                                      }});
-  if (auto s = workload.Start(); !s) return std::unexpected(s.error());
-
   // Prometheus: the exposer serves from its own threads; the core thread updates the metrics from
-  // a snapshot once a second.
+  // a snapshot once a second. Series carry no labels but --metrics-label's: the scrape config
+  // names the target (the harness's and the playbooks' set node, and role or host).
   std::unique_ptr<prometheus::Exposer> exposer;
   auto registry = std::make_shared<prometheus::Registry>();
   std::optional<exporters::NodeMetrics> metrics;
+  std::optional<exporters::FaultMetrics> faults;  // this node's in-process fault windows
   std::function<void(TimePoint)> update_metrics;
   AlarmId metrics_alarm;
+  std::vector<AlarmId> fault_alarms;
+  size_t sleeps_started = 0, bursts_started = 0;
   if (!o.metrics.empty()) {
+    auto labels = MetricsLabels(o.metrics_labels);
+    if (!labels) return std::unexpected(labels.error());
     auto started = exporters::StartExposer(o.metrics, o.allow_external);
     if (!started) return std::unexpected(started.error());
     exposer = std::move(*started);
-    metrics.emplace(*registry, std::map<std::string, std::string>{
-                                   {"node", std::to_string(plan.node_id)},
-                                   {"role", plan.send_groups.empty() ? "receiver" : "sender"}});
+    metrics.emplace(*registry, *labels);
+    static constexpr const char* kInProcessFaults[] = {"sleep", "loss-burst", "loss"};
+    faults.emplace(*registry, "qsm_fault", kInProcessFaults);
+    if (plan.loss_rate > 0) faults->SetFaults("loss", 1, 1);
+    for (const auto& w : plan.loss_bursts) {
+      fault_alarms.push_back(scheduler.alarms().Schedule(
+          start + w.start, [&](TimePoint) { faults->SetFaults("loss-burst", 1, ++bursts_started); }));
+      fault_alarms.push_back(scheduler.alarms().Schedule(
+          start + w.end, [&](TimePoint) { faults->SetFaults("loss-burst", 0, bursts_started); }));
+    }
     exporters::RegisterBuildInfo(*registry, "qsm-node");
     exposer->RegisterCollectable(registry);
     update_metrics = [&](TimePoint now) {
@@ -425,6 +448,22 @@ Result<harness::NodeResult> RunPlan(const harness::NodePlan& plan, const RunOpti
     };
     update_metrics(clock.Now());
   }
+  harness::NodeWorkload workload(plan, *driver, scheduler, start,
+                                 {.stop_core =
+                                      [&](TimePoint until) {
+                                        if (faults) faults->SetFaults("sleep", 1, ++sleeps_started);
+                                        driver->Suspend();
+                                        std::this_thread::sleep_until(until);
+                                        driver->Resume();
+                                        if (faults) faults->SetFaults("sleep", 0, sleeps_started);
+                                      },
+                                  .on_tick =
+                                      [&o](const harness::Tick& t) {
+                                        if (!o.ticks) return;
+                                        std::fputs((harness::TickToJson(t) + "\n").c_str(), stdout);
+                                        std::fflush(stdout);
+                                      }});
+  if (auto s = workload.Start(); !s) return std::unexpected(s.error());
 
   std::atomic<const char*> end{"completed"};
   std::atomic<bool> done{false};
@@ -442,6 +481,7 @@ Result<harness::NodeResult> RunPlan(const harness::NodePlan& plan, const RunOpti
   if (commands) commands->join();
 
   scheduler.alarms().Cancel(metrics_alarm);
+  for (AlarmId id : fault_alarms) scheduler.alarms().Cancel(id);
   driver->LeaveCluster();  // with a GMS: removed at once rather than after its failure timeout
   harness::NodeResult result = workload.Finish(clock.Now(), end.load());
   std::tie(result.cpu_seconds, result.max_rss_bytes) = ResourceUsage();
@@ -569,6 +609,10 @@ int main(int argc, char** argv) {
                  "the cluster key file: authenticate every packet (make one with: qsm-node keygen FILE)");
   r->add_option("--metrics", run.metrics,
                 "serve Prometheus metrics at http://ADDRESS:PORT/metrics (PORT alone: on 127.0.0.1)");
+  r->add_option("--metrics-label", run.metrics_labels,
+                "KEY=VALUE: a label on every series (repeat); leave out what the scrape config sets as "
+                "target labels")
+      ->needs("--metrics");
   r->add_option("--node-id", run.node_id, "this node's id (one of the --member ids)")->excludes(plan);
   r->add_option("--engine", run.engine,
                 "the engine: qsm; or for comparison udp (raw multicast, unreliable) or norm (NORM, libnorm)")

@@ -65,7 +65,7 @@ TEST(LiveMetricsTest, ARunningNodesMetricsPassPromtool) {
   };
   const pid_t receiver = Start(with({"--node-id", "1", "--duration", "6", "--metrics", "127.0.0.1:9471"}));
   const pid_t sender = Start(with({"--node-id", "2", "--duration", "6", "--count", "20000", "--rate", "5000",
-                                   "--metrics", "127.0.0.1:9472"}));
+                                   "--metrics", "127.0.0.1:9472", "--metrics-label", "role=sender"}));
   std::string text;
   for (int i = 0; i < 40 && text.find("qsm_messages_delivered_total") == std::string::npos; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -82,7 +82,10 @@ TEST(LiveMetricsTest, ARunningNodesMetricsPassPromtool) {
         "qsm_regions", "qsm_groups", "qsm_view_changes_total"}) {
     EXPECT_NE(text.find(name), std::string::npos) << name;
   }
-  EXPECT_NE(sender_text.find("role=\"sender\""), std::string::npos);
+  // Labels only as asked (--metrics-label): the scrape config names the target.
+  EXPECT_NE(sender_text.find("qsm_pending_ack_bytes{role=\"sender\"}"), std::string::npos) << sender_text;
+  EXPECT_EQ(text.find("node=\""), std::string::npos) << "a node label baked into the receiver's series";
+  EXPECT_NE(text.find("\nqsm_pending_ack_bytes "), std::string::npos) << text;
   EXPECT_TRUE(std::regex_search(text, std::regex(R"(\nqsm_build_info\{[^}]*program="qsm-node"[^}]*\} 1\n)")))
       << text;
   EXPECT_TRUE(std::regex_search(text, std::regex(R"(qsm_build_info\{build_type="[A-Za-z]+",)"))) << text;

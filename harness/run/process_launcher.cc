@@ -157,8 +157,8 @@ namespace {
 
 // Every port and address a local or netns run uses. Local runs take a port range and multicast
 // addresses derived from the harness's process id, so concurrent runs do not collide:
-// base+ID node unicast, base+50+ID node metrics, base+96 qsm-gms, base+97 the harness's metrics,
-// base+98 Prometheus, base+99 the regions' multicast port.
+// base+ID node unicast, base+49 qsm-gms's metrics, base+50+ID node metrics, base+96 qsm-gms,
+// base+97 the harness's metrics, base+98 Prometheus, base+99 the regions' multicast port.
 class PortPlan {
  public:
   static constexpr uint32_t kMaxLocalNodes = 45;
@@ -183,6 +183,10 @@ class PortPlan {
   Endpoint gms_pool() const { return Endpoint::FromOctets(239, 255, 78, group_octet_, MulticastPort()); }
   Endpoint gms() const {
     return netns_ ? Endpoint::FromOctets(198, 18, 0, 254, 7300) : Local(static_cast<uint16_t>(base_ + 96));
+  }
+  std::string gms_metrics() const {
+    return netns_ ? Endpoint::FromOctets(198, 18, 0, 254, 7390).ToString()
+                  : Local(static_cast<uint16_t>(base_ + 49)).ToString();
   }
   std::string harness_metrics() const { return Local(static_cast<uint16_t>(base_ + 97)).ToString(); }
   uint16_t prometheus_port() const { return static_cast<uint16_t>(base_ + 98); }
@@ -368,6 +372,10 @@ Status Supervisor::StartGms() {
   std::vector<std::string> argv{binary, "--listen", ports_.gms().ToString(), "--state", (dir / "gms.state").string(),
                                 "--pool", ports_.gms_pool().ToString(), "--pool-size", "64", "--failure-timeout",
                                 std::to_string(ToSeconds(scenario_.gms->failure_timeout))};
+  if (o_.prometheus) {
+    argv.push_back("--metrics");
+    argv.push_back(ports_.gms_metrics());
+  }
   for (const std::string& a : KeyFlag(key_file_.path)) argv.push_back(a);
   auto pid = StartProcess(argv, ChildIo{.out = *log, .err = *log, .own_process_group = true});
   close(*log);
@@ -388,7 +396,8 @@ Status Supervisor::StartGms() {
   return {};
 }
 
-// Prometheus in the loop: the harness's own metrics, and a server scraping them and every node.
+// Prometheus in the loop: the harness's own metrics, and a server scraping them, every node (which
+// it labels node and role) and qsm-gms.
 Status Supervisor::StartPrometheus() {
   if (!o_.prometheus) return {};
   const std::string harness_address = ports_.harness_metrics();
@@ -407,7 +416,8 @@ Status Supervisor::StartPrometheus() {
   }
   const fs::path dir(o_.run_dir);
   fs::copy_file(o_.rules_file, dir / "rules.yml", fs::copy_options::overwrite_existing);
-  std::ofstream(dir / "prometheus.yml") << PrometheusConfig(targets, harness_address, "rules.yml");
+  std::ofstream(dir / "prometheus.yml")
+      << PrometheusConfig(targets, harness_address, "rules.yml", scenario_.gms ? ports_.gms_metrics() : "");
   auto server = PrometheusServer::Start((dir / "prometheus.yml").string(), (dir / "prometheus").string(),
                                         ports_.prometheus_port(), (dir / "prometheus.log").string());
   if (!server) return std::unexpected(server.error());

@@ -21,10 +21,11 @@ struct ScrapeTarget {
   std::map<std::string, std::string> labels;
 };
 
-// prometheus.yml: job "qsm-node" (every node, labelled node and role) and job "harness", scraped
-// every second, with `rules_file` loaded.
+// prometheus.yml: job "qsm-node" (every node, with its labels as target labels: the nodes do not
+// label their own series), job "harness", and with a `gms_address`, job "qsm-gms"; scraped every
+// second, with `rules_file` loaded.
 std::string PrometheusConfig(const std::vector<ScrapeTarget>& nodes, const std::string& harness_address,
-                             const std::string& rules_file);
+                             const std::string& rules_file, const std::string& gms_address = "");
 
 class PrometheusServer {
  public:

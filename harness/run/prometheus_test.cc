@@ -60,8 +60,9 @@ TEST_F(PrometheusTest, GeneratedConfigPassesPromtool) {
 
 TEST_F(PrometheusTest, ARunIsScrapedAndEveryRuleExpressionReturnsData) {
   auto sc = ParseScenario(
-      "name: scraped\nlauncher: local\nnodes: 3\nrate: 2000\nduration: 12s\nwarmup: 1s\ndrain: 10s\n"
-      "faults: [{type: sleep, nodes: [3], every: 4s, for: 500ms}]\n",
+      "name: scraped\nlauncher: local\nnodes: 3\nrate: 2000\nduration: 12s\nwarmup: 1s\ndrain: 10s\ngms: true\n"
+      "faults: [{type: sleep, nodes: [3], every: 4s, for: 500ms}, {type: loss-burst, nodes: [2], every: 2s, for: "
+      "20ms}]\n",
       "test.yaml");
   ASSERT_TRUE(sc.has_value());
   const auto wall_start = std::chrono::system_clock::now();
@@ -96,9 +97,21 @@ TEST_F(PrometheusTest, ARunIsScrapedAndEveryRuleExpressionReturnsData) {
   for (const char* expr :
        {"qsm_pending_ack_bytes", "qsm_cache_bytes", "qsm_token_rtt_seconds_bucket",
         "qsm_delivery_latency_seconds_count", "qsm_messages_delivered_total", "qsm_core_queue_depth",
-        "qsm_timer_lateness_seconds_sum", "harness_fault_active{type=\"sleep\"}",
-        "harness_fault_windows_total{type=\"sleep\"} >= 2", "harness_phase{phase=\"load\"} == 1"}) {
+        "qsm_timer_lateness_seconds_sum", "qsm_harness_fault_active{type=\"sleep\"}",
+        "qsm_harness_fault_windows_total{type=\"sleep\"} >= 2", "qsm_harness_phase{phase=\"load\"} == 1",
+        // The nodes' own fault metrics, for clusters whose harness is not scraped.
+        "qsm_fault_windows_total{type=\"sleep\", node=\"3\"} >= 2",
+        "qsm_fault_windows_total{type=\"loss-burst\", node=\"2\"} >= 4", "qsm_fault_active{type=\"loss\"}",
+        // The node and role labels come from the scrape config, as target labels, not from the
+        // nodes (which Prometheus would have renamed exported_node and exported_role).
+        "qsm_pending_ack_bytes{job=\"qsm-node\", node=\"1\", role=\"sender\"}",
+        "qsm_cache_bytes{node=\"3\", role=\"receiver\"}",
+        // qsm-gms is scraped in harness runs.
+        "up{job=\"qsm-gms\"} == 1", "qsm_gms_nodes == 3", "qsm_build_info{program=\"qsm-gms\"}"}) {
     EXPECT_EQ(returns_data(expr), "") << expr;
+  }
+  for (const char* expr : {"{exported_node!=\"\"}", "{exported_role!=\"\"}", "{__name__=~\"harness_.*\"}"}) {
+    EXPECT_EQ(returns_data(expr), "no data") << expr << ": a series with a baked label or without the qsm_ prefix";
   }
   // Every rule: a recording rule's expression as is; an alert's without its threshold (the data
   // it compares), since a healthy run fires no alert.

@@ -47,9 +47,9 @@ const tokenRtt = (q: string) =>
   `histogram_quantile(${q}, sum by (level, le) (rate(qsm_token_rtt_seconds_bucket{${selector}}[$__rate_interval])))`;
 
 const panels: Panel[] = [
-  timeseries('Throughput', 'ops', 'Messages delivered and sent per second, per node.', 0, 0, [
-    query('A', `sum by (node) (rate(qsm_messages_delivered_total{${selector}}[$__rate_interval]))`, 'delivered node {{node}}'),
-    query('B', `sum by (node) (rate(qsm_messages_sent_total{${selector}}[$__rate_interval])) > 0`, 'sent node {{node}}'),
+  timeseries('Throughput', 'ops', 'Messages delivered and sent per second, per node (recording rules qsm:*_messages:rate5s).', 0, 0, [
+    query('A', `sum by (node) (qsm:delivered_messages:rate5s{${selector}})`, 'delivered node {{node}}'),
+    query('B', `sum by (node) (qsm:sent_messages:rate5s{${selector}}) > 0`, 'sent node {{node}}'),
   ]),
   timeseries('Delivery latency', 's', 'From the intended send time, over the selected nodes.', 12, 0, [
     query('A', latency('0.5', 'p50'), 'p50'),
@@ -82,6 +82,27 @@ const panels: Panel[] = [
     query('A', `histogram_quantile(0.99, sum by (le) (rate(qsm_timer_lateness_seconds_bucket{${selector}}[$__rate_interval])))`, 'p99'),
     query('B', `histogram_quantile(0.5, sum by (le) (rate(qsm_timer_lateness_seconds_bucket{${selector}}[$__rate_interval])))`, 'p50'),
   ]),
+  timeseries('Cluster health (recording rules)', 's',
+    'The whole cluster, from the recording rules the alerts use: latency and token RTT p99 over 10 s, pending-ACK growth (bytes/s) and 1 while some receiver delivers nothing although senders send.', 0, 40, [
+    query('A', 'qsm:delivery_latency_seconds:p99_10s', 'latency p99'),
+    query('B', 'qsm:token_rtt_seconds:p99_10s', 'token RTT p99 {{level}}'),
+    query('C', 'qsm:pending_ack_bytes:deriv30s', 'pending-ACK bytes/s'),
+    query('D', 'qsm:sending_without_delivery', 'sending without delivery'),
+  ]),
+  timeseries('Targets up', 'short', 'Whether Prometheus reaches each node, the GMS and the harness (1) or not (0): a crashed or paused process drops to 0.', 12, 40, [
+    query('A', 'up{job=~"qsm-node|qsm-gms|harness"}', '{{job}} {{node}} {{instance}}'),
+  ]),
+  timeseries('GMS membership', 'short', 'What qsm-gms holds: registered nodes, live regions, groups with members.', 0, 48, [
+    query('A', 'max(qsm_gms_nodes)', 'nodes'),
+    query('B', 'max(qsm_gms_regions)', 'regions'),
+    query('C', 'max(qsm_gms_groups)', 'groups'),
+  ]),
+  timeseries('GMS changes', 'ops', "qsm-gms's membership changes per second: commits, registrations, failures its detector found, departures.", 12, 48, [
+    query('A', 'sum(rate(qsm_gms_commits_total[$__rate_interval]))', 'commits'),
+    query('B', 'sum(rate(qsm_gms_registrations_total[$__rate_interval]))', 'registrations'),
+    query('C', 'sum(rate(qsm_gms_failures_total[$__rate_interval]))', 'failures'),
+    query('D', 'sum(rate(qsm_gms_departures_total[$__rate_interval]))', 'departures'),
+  ]),
 ];
 
 function labelVariable(name: string, label: string): VariableModel {
@@ -100,15 +121,20 @@ function labelVariable(name: string, label: string): VariableModel {
 }
 
 // A Prometheus query is a DataQuery extended by the plugin; the annotation takes it as such.
-// The gauge marks long windows; the counter's increase also marks windows shorter than a scrape
-// interval (a 10 ms loss burst).
+// The gauges mark long windows; the counters' increase also marks windows shorter than a scrape
+// interval (a 10 ms loss burst). The harness's metrics (qsm_harness_fault_*) cover every fault it
+// applies; the nodes' own (qsm_fault_*) their in-process faults, on clusters whose harness is not
+// scraped too (an Ansible cluster's Prometheus scrapes only the nodes and the GMS).
 const faultWindows: PromQuery = query(
-  'faults', 'max by (type) (harness_fault_active > 0 or increase(harness_fault_windows_total[2s]) > 0)', '{{type}}');
+  'faults',
+  'max by (type) (qsm_harness_fault_active > 0 or increase(qsm_harness_fault_windows_total[2s]) > 0' +
+    ' or qsm_fault_active > 0 or increase(qsm_fault_windows_total[2s]) > 0)',
+  '{{type}}');
 
 export const overview: Dashboard = {
   uid: 'qsm-overview',
   title: 'QSM cluster overview',
-  description: 'Throughput, latency, token RTT, pending-ACK memory, recovery and the core thread, with fault windows.',
+  description: 'Throughput, latency, token RTT, pending-ACK memory, recovery, the core thread, the targets and the GMS, with fault windows.',
   tags: ['qsm'],
   editable: true,
   schemaVersion: 41,
