@@ -23,6 +23,7 @@
 
 #include "engine/core/build_info.h"
 #include "harness/run/compare.h"
+#include "harness/run/doctor.h"
 #include "harness/run/groupsets.h"
 #include "harness/run/launcher.h"
 #include "harness/run/plot.h"
@@ -59,6 +60,7 @@ struct Options {
   bool quiet = false;
   bool no_plot = false;
   bool prometheus = false;
+  uint16_t serve_port = 8080;
   GroupSetExperiment groupsets;
 };
 
@@ -386,6 +388,65 @@ int List(const Options& o) {
   return kOk;
 }
 
+// `doctor`: exit 1 if something must be fixed.
+int RunDoctor(const Options& o) {
+  const char* path = std::getenv("PATH");
+  const std::vector<Finding> findings =
+      Doctor({.path = path ? path : "/usr/bin:/bin",
+              .node_binary = o.node_binary.empty() ? DefaultNodeBinary() : o.node_binary,
+              .inventory = o.inventory});
+  std::fputs(FormatFindings(findings).c_str(), stdout);
+  const bool broken = std::any_of(findings.begin(), findings.end(),
+                                  [](const Finding& f) { return f.level == Finding::Level::kFix; });
+  return broken ? kFailed : kOk;
+}
+
+int WriteReport(const Options& o) {
+  auto pages = WriteReports(o.target);
+  if (!pages) return Fail(pages.error().message);
+  for (const auto& page : *pages) std::printf("%s\n", page.c_str());
+  return kOk;
+}
+
+int ServeResults(const Options& o) {
+  const std::string root = o.target.empty() ? "results" : o.target;
+  auto served = Serve({.root = root, .port = o.serve_port}, g_interrupted, [&](uint16_t port) {
+    std::printf("serving %s at http://127.0.0.1:%u/ (Ctrl-C stops)\n", root.c_str(), port);
+    std::fflush(stdout);
+  });
+  return served ? kOk : Fail(served.error().message);
+}
+
+// `groupsets` and its options.
+CLI::App* AddGroupSetsCommand(CLI::App& app, Options& o) {
+  CLI::App* groupsets = app.add_subcommand(
+      "groupsets", "the group-set experiment (Fig 5-6): partition the paper's Zipf workload, report regions");
+  groupsets->add_option("--nodes", o.groupsets.nodes, "node counts")
+      ->delimiter(',')
+      ->capture_default_str()
+      ->check(CLI::Range(2u, 100000u));
+  groupsets->add_option("--groups", o.groupsets.groups, "group counts")
+      ->delimiter(',')
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1000000u));
+  groupsets->add_option("--alpha", o.groupsets.alpha, "Zipf popularity exponent")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 10.0));
+  groupsets->add_option("--fraction", o.groupsets.fraction, "share of the groups a node joins, on average")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0001, 1.0));
+  groupsets
+      ->add_option("--min-region", o.groupsets.min_region_size,
+                   "smallest region a group may create when added to a set")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  groupsets->add_option("--seed", o.groupsets.seed, "workload seed")->capture_default_str();
+  groupsets->add_option("--out", o.out, "results folder (default: results/TIMESTAMP-groupsets)");
+  groupsets->add_flag("--no-plot", o.no_plot, "do not draw Fig 5-6");
+  groupsets->add_flag("--quiet", o.quiet, "no progress lines");
+  return groupsets;
+}
+
 }  // namespace
 }  // namespace qsm::harness
 
@@ -456,33 +517,12 @@ int main(int argc, char** argv) {
   serve->add_option("root", o.target, "the folder of results folders (default: results)")
       ->capture_default_str()
       ->check(CLI::ExistingDirectory);
-  uint16_t serve_port = 8080;
-  serve->add_option("--port", serve_port, "TCP port on 127.0.0.1 (0: any free one)")->capture_default_str();
-  CLI::App* groupsets = app.add_subcommand(
-      "groupsets", "the group-set experiment (Fig 5-6): partition the paper's Zipf workload, report regions");
-  groupsets->add_option("--nodes", o.groupsets.nodes, "node counts")
-      ->delimiter(',')
-      ->capture_default_str()
-      ->check(CLI::Range(2u, 100000u));
-  groupsets->add_option("--groups", o.groupsets.groups, "group counts")
-      ->delimiter(',')
-      ->capture_default_str()
-      ->check(CLI::Range(1u, 1000000u));
-  groupsets->add_option("--alpha", o.groupsets.alpha, "Zipf popularity exponent")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 10.0));
-  groupsets->add_option("--fraction", o.groupsets.fraction, "share of the groups a node joins, on average")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0001, 1.0));
-  groupsets
-      ->add_option("--min-region", o.groupsets.min_region_size,
-                   "smallest region a group may create when added to a set")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 100000));
-  groupsets->add_option("--seed", o.groupsets.seed, "workload seed")->capture_default_str();
-  groupsets->add_option("--out", o.out, "results folder (default: results/TIMESTAMP-groupsets)");
-  groupsets->add_flag("--no-plot", o.no_plot, "do not draw Fig 5-6");
-  groupsets->add_flag("--quiet", o.quiet, "no progress lines");
+  serve->add_option("--port", o.serve_port, "TCP port on 127.0.0.1 (0: any free one)")->capture_default_str();
+  CLI::App* doctor = app.add_subcommand("doctor", "what this machine (and an inventory's hosts) lacks, and what to do");
+  doctor->add_option("--inventory", o.inventory, "also check these hosts' clocks (through Ansible)")
+      ->check(CLI::ExistingFile);
+  doctor->add_option("--node-binary", o.node_binary, "the qsm-node to check (default: the one built beside)");
+  CLI::App* groupsets = AddGroupSetsCommand(app, o);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -495,20 +535,9 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("list")) return List(o);
   if (plot->parsed()) return Plot(o);
   if (compare->parsed()) return CompareResults(o);
-  if (report->parsed()) {
-    auto pages = WriteReports(o.target);
-    if (!pages) return Fail(pages.error().message);
-    for (const auto& page : *pages) std::printf("%s\n", page.c_str());
-    return kOk;
-  }
-  if (serve->parsed()) {
-    const std::string root = o.target.empty() ? "results" : o.target;
-    auto served = Serve({.root = root, .port = serve_port}, g_interrupted, [&](uint16_t port) {
-      std::printf("serving %s at http://127.0.0.1:%u/ (Ctrl-C stops)\n", root.c_str(), port);
-      std::fflush(stdout);
-    });
-    return served ? kOk : Fail(served.error().message);
-  }
+  if (doctor->parsed()) return RunDoctor(o);
+  if (report->parsed()) return WriteReport(o);
+  if (serve->parsed()) return ServeResults(o);
   if (groupsets->parsed()) return GroupSets(o);
   if (sim->parsed()) o.launcher = "sim";
   if (suite->parsed()) {

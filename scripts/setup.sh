@@ -20,6 +20,7 @@ packages=(
   chromium                         # the HTML report's browser test (harness/run/report.h)
   prometheus-cpp-dev               # /metrics on every node (exporters/)
   prometheus                       # promtool and the server, for tests and --prometheus
+  prometheus-node-exporter         # the playbooks' node_exporter role, run by their test
   ansible-core ansible-lint        # playbooks/ and the inventory launcher, and their tests
   openssh-server python3-apt       # the playbooks' test hosts run sshd; Ansible's apt module
 )

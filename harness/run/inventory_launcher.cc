@@ -1,5 +1,6 @@
 // The inventory launcher: one node per host of an Ansible inventory's qsm_nodes group (node i is
-// the i-th host), run by the playbooks. The harness resolves the scenario against the inventory
+// the host whose qsm_node_id is i, or without one, the i-th host, as the playbooks number them),
+// run by the playbooks, with the playbooks' ansible.cfg (ANSIBLE_CONFIG). The harness resolves the scenario against the inventory
 // (`ansible-inventory --list`), writes every node's plan into the run folder, and runs
 // `ansible-playbook playbooks/run.yml`, which copies the plans to the hosts, starts every node at
 // one agreed time, waits, and fetches each node's result, progress records and log back into the
@@ -17,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "harness/process.h"
@@ -94,15 +96,33 @@ Result<Inventory> ReadInventory(const std::string& path) {
     return static_cast<uint16_t>(port);
   };
   Inventory inventory;
-  for (const std::string& host : hosts_of("qsm_nodes")) {
+  const std::vector<std::string> node_hosts = hosts_of("qsm_nodes");
+  if (node_hosts.empty()) return MakeError(ErrorCode::kInvalidArgument, path + ": no hosts in group qsm_nodes");
+  // By node id: a host's qsm_node_id, or its place in the group (the playbooks' default).
+  std::vector<std::optional<InventoryHost>> by_id(node_hosts.size());
+  for (size_t i = 0; i < node_hosts.size(); ++i) {
+    const std::string& host = node_hosts[i];
     auto address = address_of(host);
     if (!address) return std::unexpected(address.error());
     auto port = port_of(host, "qsm_node_port", 7000);
     if (!port) return std::unexpected(port.error());
-    inventory.nodes.push_back({host, Endpoint{*address, *port}});
+    unsigned id = static_cast<unsigned>(i + 1);
+    const std::string given = HostVar(hostvars, host, "qsm_node_id");
+    if (!given.empty() && (std::sscanf(given.c_str(), "%u", &id) != 1 || id == 0 || id > node_hosts.size())) {
+      return MakeError(ErrorCode::kInvalidArgument, path + ": host '" + host + "': qsm_node_id '" + given +
+                                                        "' is not a node id in 1.." +
+                                                        std::to_string(node_hosts.size()));
+    }
+    if (by_id[id - 1]) {
+      return MakeError(ErrorCode::kInvalidArgument, path + ": hosts '" + by_id[id - 1]->name + "' and '" + host +
+                                                        "' both have node id " + std::to_string(id) +
+                                                        " (qsm_node_id, or their place in qsm_nodes)");
+    }
+    by_id[id - 1] = InventoryHost{host, Endpoint{*address, *port}};
   }
-  if (inventory.nodes.empty())
-    return MakeError(ErrorCode::kInvalidArgument, path + ": no hosts in group qsm_nodes");
+  for (auto& h : by_id) {
+    if (h) inventory.nodes.push_back(std::move(*h));  // no gaps: ids are distinct and at most the count
+  }
   const auto gms_hosts = hosts_of("qsm_gms");
   if (!gms_hosts.empty()) {
     auto address = address_of(gms_hosts[0]);
@@ -112,6 +132,17 @@ Result<Inventory> ReadInventory(const std::string& path) {
     inventory.gms = Endpoint{*address, *port};
   }
   return inventory;
+}
+
+// The playbooks' ansible.cfg, as ANSIBLE_CONFIG=PATH for ansible-playbook's environment; writes
+// what the file changes (ansible-config dump) at the top of the log `log_fd`.
+std::string AnsibleConfig(const std::string& playbooks_dir, int log_fd) {
+  const std::string config = "ANSIBLE_CONFIG=" + (fs::absolute(playbooks_dir) / "ansible.cfg").string();
+  if (auto dumped = RunToEnd({"env", config, "ansible-config", "dump", "--only-changed"}); dumped) {
+    const std::string header = "# " + config + "; ansible-config dump --only-changed:\n" + dumped->output + "\n";
+    (void)!write(log_fd, header.data(), header.size());
+  }
+  return config;
 }
 
 }  // namespace
@@ -181,8 +212,9 @@ Result<RunRecord> RunInventory(const Scenario& scenario, const LaunchOptions& o)
   const std::string playbook = (fs::path(o.playbooks_dir) / "run.yml").string();
   auto log = OpenLog((dir / "ansible.log").string());
   if (!log) return std::unexpected(log.error());
+  const std::string config = AnsibleConfig(o.playbooks_dir, *log);
   auto pid = StartProcess(
-      {"ansible-playbook", "-i", o.inventory, playbook, "-e", "@" + (dir / "ansible-vars.json").string()},
+      {"env", config, "ansible-playbook", "-i", o.inventory, playbook, "-e", "@" + (dir / "ansible-vars.json").string()},
       ChildIo{.out = *log, .err = *log, .own_process_group = true});
   close(*log);
   if (!pid) return std::unexpected(pid.error());

@@ -332,6 +332,17 @@ TEST_F(LauncherTest, TheInventoryLauncherSaysWhatItCannotDo) {
   auto no_inventory = RunInventory(*three, LaunchOptions{.run_dir = dir_.string(), .progress = false});
   ASSERT_FALSE(no_inventory.has_value());
   EXPECT_NE(no_inventory.error().message.find("give --inventory FILE"), std::string::npos);
+  // Node ids from the inventory (qsm_node_id), checked.
+  for (const auto& [hosts, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"h1 ansible_host=198.19.9.1 qsm_node_id=2\nh2 ansible_host=198.19.9.2\n",
+            "hosts 'h1' and 'h2' both have node id 2"},
+           {"h1 ansible_host=198.19.9.1 qsm_node_id=3\nh2 ansible_host=198.19.9.2\n",
+            "host 'h1': qsm_node_id '3' is not a node id in 1..2"}}) {
+    std::ofstream(inventory) << "[qsm_nodes]\n" << hosts;
+    auto bad_id = run("");
+    ASSERT_FALSE(bad_id.has_value());
+    EXPECT_NE(bad_id.error().message.find(expected), std::string::npos) << bad_id.error().message;
+  }
 }
 
 TEST_F(LauncherTest, NetworkFaultsNeedTheNetnsLauncher) {

@@ -388,11 +388,13 @@ std::string ClusterCsv(const std::vector<TickRow>& rows, const std::set<uint32_t
 }
 
 // latency_percentiles.csv: the merged latency spectrum, down to the percentiles the data holds.
-Histogram MergedLatency(const RunRecord& record) {
-  Histogram latency;
-  for (const auto& [id, r] : record.results) latency.Merge(r.latency_ns);
-  return latency;
+// One histogram of every node's, merged: `of` picks it from a node's result.
+Histogram Merged(const RunRecord& record, Histogram NodeResult::*of) {
+  Histogram merged;
+  for (const auto& [id, r] : record.results) merged.Merge(r.*of);
+  return merged;
 }
+Histogram MergedLatency(const RunRecord& record) { return Merged(record, &NodeResult::latency_ns); }
 
 std::string LatencyPercentilesCsv(const RunRecord& record) {
   const Histogram latency = MergedLatency(record);
@@ -494,6 +496,8 @@ Result<json> WriteRunFolder(const std::string& dir, const RunRecord& record, con
       {"cluster.csv", ClusterCsv(rows, record.crashed)},
       {"latency_percentiles.csv", LatencyPercentilesCsv(record)},
       {"latency.hgrm", PercentileDistribution(MergedLatency(record))},
+      {"token_rtt.hgrm", PercentileDistribution(Merged(record, &NodeResult::region_rtt_ns))},
+      {"timer_lateness.hgrm", PercentileDistribution(Merged(record, &NodeResult::timer_lateness_ns))},
       {"faults.csv", FaultsCsv(record.run.windows)},
       {"scenario.yaml", ScenarioYaml(record)},
   };

@@ -81,7 +81,11 @@ TEST_F(SummaryTest, FilesHoldTheDocumentedFields) {
   EXPECT_NE(faults.find("crash,4,1,1,signal"), std::string::npos) << faults;
   EXPECT_NE(Read(dir_ + "/cluster.csv").find("loss-burst@3"), std::string::npos);
   EXPECT_NE(Read(dir_ + "/latency_percentiles.csv").find("\n50,"), std::string::npos);
-  EXPECT_EQ(Read(dir_ + "/latency.hgrm").rfind("       Value     Percentile TotalCount 1/(1-Percentile)\n\n", 0), 0U);
+  for (const char* hgrm : {"/latency.hgrm", "/token_rtt.hgrm", "/timer_lateness.hgrm"}) {
+    const std::string text = Read(dir_ + hgrm);
+    EXPECT_EQ(text.rfind("       Value     Percentile TotalCount 1/(1-Percentile)\n\n", 0), 0U) << hgrm;
+    EXPECT_NE(text.find("#[Mean"), std::string::npos) << hgrm << " has no data";
+  }
 }
 
 // The .hgrm rows: HdrHistogram's percentile ticks, values and counts that never decrease, the

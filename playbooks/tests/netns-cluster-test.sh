@@ -88,8 +88,9 @@ done
 
 cat > "$tmp/inventory.ini" <<EOF
 [qsm_nodes]
-h1 ansible_host=$(address 1)
-h2 ansible_host=$(address 2)
+# Node ids from the inventory: h1 and h2 swap theirs (h2 runs node 1, the senders' node).
+h1 ansible_host=$(address 1) qsm_node_id=2
+h2 ansible_host=$(address 2) qsm_node_id=1
 h3 ansible_host=$(address 3)
 
 [qsm_gms]
@@ -103,6 +104,9 @@ h3
 
 [all:vars]
 ansible_user=root
+# The plays become root (become: true); here by su, as these hosts have no sudo (a real cluster
+# logs in as a user with sudo, the default).
+ansible_become_method=su
 ansible_ssh_private_key_file=$tmp/id
 ansible_python_interpreter=/usr/bin/python3
 # These hosts share one machine's file system: each keeps its files in its own folder, and
@@ -118,6 +122,7 @@ qsm_node_heartbeat=0.2
 common_sysctl_file=$tmp/hosts/{{ inventory_hostname }}/etc/sysctl.d/60-qsm.conf
 common_sysctl_apply=false
 prometheus_install_package=false
+node_exporter_install_package=false
 prometheus_config_dir=$tmp/hosts/{{ inventory_hostname }}/etc/prometheus
 prometheus_data_dir=$tmp/hosts/{{ inventory_hostname }}/var/prometheus
 grafana_provisioning_dir=$tmp/hosts/{{ inventory_hostname }}/etc/grafana/provisioning
@@ -159,12 +164,24 @@ eventually 20 gms_has_three || { echo "qsm-gms does not have 3 nodes:"; http_get
 all_up() {
   local body
   body=$(http_get "$(address 3)" 9090 '/api/v1/query?query=sum(up)') || return 1
-  [[ $body == *'"value":['*',"4"]'* ]]
+  [[ $body == *'"value":['*',"7"]'* ]]
 }
 node_build() { http_get "$(address 2)" 7090 /metrics | grep -q '^qsm_build_info{.*program="qsm-node"'; }
 eventually 10 node_build || { echo "qsm-node on host 2 serves no qsm_build_info on port 7090"; exit 1; }
-if (http_get "$(address 2)" 9100 /metrics) >/dev/null 2>&1; then echo "something serves on 9100 (node_exporter's port)"; exit 1; fi
-eventually 30 all_up || { echo "Prometheus does not scrape all 4 targets:"; http_get "$(address 3)" 9090 /api/v1/targets; exit 1; }
+# node_exporter on 9100 beside each node: the host's UDP buffer errors, not QSM's series.
+udp_errors() { http_get "$(address 2)" 9100 /metrics | grep -q '^node_netstat_Udp_RcvbufErrors '; }
+eventually 10 udp_errors || { echo "no node_exporter with node_netstat_Udp_RcvbufErrors on host 2's port 9100"; exit 1; }
+if http_get "$(address 2)" 9100 /metrics | grep -q '^qsm_'; then echo "QSM series on 9100 (node_exporter's port)"; exit 1; fi
+eventually 30 all_up || { echo "Prometheus does not scrape all 7 targets (3 nodes, the GMS, 3 node_exporters):"; http_get "$(address 3)" 9090 /api/v1/targets; exit 1; }
+# The node label is a target label from the inventory's ids; the nodes bake none of their own.
+node_label() {
+  local body
+  body=$(http_get "$(address 3)" 9090 '/api/v1/query?query=qsm_build_info%7Bnode%3D%221%22%2Chost%3D%22h2%22%7D') || return 1
+  [[ $body == *'"program":"qsm-node"'* && $body != *exported_node* ]]
+}
+eventually 10 node_label || { echo "Prometheus has no qsm_build_info{node=\"1\", host=\"h2\"}:"; http_get "$(address 3)" 9090 '/api/v1/query?query=qsm_build_info'; exit 1; }
+# The config and rules were installed through promtool (validate:): both are valid.
+promtool check config "$tmp/hosts/h3/etc/prometheus/prometheus.yml" > /dev/null
 test -s "$tmp/hosts/h3/etc/grafana/provisioning/datasources/qsm.yml"
 grep -q "url: http://$(address 3):9090" "$tmp/hosts/h3/etc/grafana/provisioning/datasources/qsm.yml"
 test -s "$tmp/hosts/h3/var/grafana/dashboards/qsm-overview.json"
@@ -178,7 +195,7 @@ done
 echo "not sealed" > "/dev/udp/$(address 1)/7300"
 auth_drop() { http_get "$(address 1)" 7390 /metrics | grep -q '^qsm_gms_packets_dropped_total{reason="auth"} [1-9]'; }
 eventually 5 auth_drop || { echo "qsm-gms did not count an unsealed datagram as an auth drop:"; http_get "$(address 1)" 7390 /metrics | grep dropped; exit 1; }
-echo "ok: 3 nodes registered, 4 targets up, Grafana provisioned, the cluster key in use"
+echo "ok: 3 nodes registered, 7 targets up (node ids from the inventory), node_exporter beside them, Grafana provisioned, the cluster key in use"
 
 step "3. suite.yml: sleep and loss-burst perturbations across the hosts"
 cat > "$tmp/sleep.yaml" <<EOF
@@ -219,6 +236,18 @@ for s in "${runs[@]}"; do
   grep -q '"ok": true' "$s" || { echo "check failed: $s"; cat "$s"; exit 1; }
   for id in 1 2 3; do test -s "$(dirname "$s")/nodes/node-$id.json"; done
 done
+# The harness ran run.yml with the playbooks' ansible.cfg (the log starts with what it changes).
+for log in "$tmp"/results/*/ansible.log; do
+  grep -q "^DEFAULT_FORKS($root/playbooks/ansible.cfg) = 50" "$log" || { echo "$log: not run with playbooks/ansible.cfg"; head -5 "$log"; exit 1; }
+done
+# The nodes' own fault metrics reached the cluster's Prometheus, which scrapes no harness: the
+# dashboard's fault annotation has its data on an Ansible cluster too.
+node_faults() {
+  local body
+  body=$(http_get "$(address 3)" 9090 '/api/v1/query?query=max%20by%20(type)%20(max_over_time(qsm_fault_windows_total%5B10m%5D))%20%3E%200') || return 1
+  [[ $body == *'"type":"sleep"'* && $body == *'"type":"loss-burst"'* ]]
+}
+eventually 10 node_faults || { echo "the cluster's Prometheus has no qsm_fault_windows_total for sleep and loss-burst"; exit 1; }
 "$build/harness/qsm-harness" check "$tmp/results" | tee "$tmp/check.log"
 ! grep -q FAILED "$tmp/check.log"
 echo "ok: both runs passed the delivery check on the controller"
