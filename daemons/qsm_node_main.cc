@@ -372,18 +372,9 @@ Result<harness::NodeResult> RunPlan(const harness::NodePlan& plan, const RunOpti
   IgnorePackets ignored;
   PacketHandler* packets = &ignored;
   if (plan.engine == "qsm") {
-    NodeConfig config{.id = plan.node_id,
-                      .region = RegionConfig{.replication = plan.replication,
-                                                 .token_rate = plan.token_rate,
-                                                 .adaptive_rounds = plan.adaptive_rounds},
-                      .window = SenderWindow{.max_bytes = plan.window_bytes,
-                                             .max_messages = plan.window_messages,
-                                             .adaptive = plan.adaptive_window},
-                      .send_rate = 0,  // the load paces itself, so the node can catch up after a stall
-                      .max_payload_bytes = std::max<size_t>(plan.message_size, 8),
-                      .datagram_bytes = std::min(plan.datagram_bytes,
-                                                 UnfragmentedUdpPayload(plan.interface_address).value_or(SIZE_MAX) -
-                                                     trailer)};
+    NodeConfig config = harness::NodeConfigOf(plan);
+    config.datagram_bytes =
+        std::min(config.datagram_bytes, UnfragmentedUdpPayload(plan.interface_address).value_or(SIZE_MAX) - trailer);
     node = std::make_unique<Node>(config, scheduler, *transport, random);
     packets = node.get();
     driver = std::make_unique<harness::QsmDriver>(*node);

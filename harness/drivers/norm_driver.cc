@@ -35,7 +35,7 @@ struct NormDriver::Event {
 };
 
 NormDriver::NormDriver(NormDriverConfig config, Scheduler& scheduler)
-    : config_(std::move(config)), scheduler_(scheduler), impl_(std::make_unique<Impl>()) {
+    : StaticViewDriver(scheduler), config_(std::move(config)), impl_(std::make_unique<Impl>()) {
   ready_ = [this](wire::GroupId) {
     return impl_->sender_started && vacancy_ && !held_ && unacknowledged_ < config_.window;
   };
@@ -60,7 +60,6 @@ Result<std::unique_ptr<NormDriver>> NormDriver::Create(NormDriverConfig config, 
 NormDriver::~NormDriver() {
   stop_ = true;
   if (reader_.joinable()) reader_.join();
-  scheduler_.alarms().Cancel(pump_alarm_);
   for (AlarmId id : loss_alarms_) scheduler_.alarms().Cancel(id);
   if (impl_->instance != NORM_INSTANCE_INVALID) NormDestroyInstance(impl_->instance);
 }
@@ -133,25 +132,6 @@ Status NormDriver::InstallView(const wire::RegionView& view) {
   view_ = view;
   Pump();
   return {};
-}
-
-Status NormDriver::Join(wire::GroupId group) {
-  joined_.insert(group);
-  return {};
-}
-
-std::vector<wire::NodeId> NormDriver::MembersOf(wire::GroupId /*group*/) const {
-  std::vector<wire::NodeId> ids;
-  if (view_) {
-    for (const auto& m : view_->members) ids.push_back(m.node);
-  }
-  std::sort(ids.begin(), ids.end());
-  return ids;
-}
-
-void NormDriver::SetFeed(MessageFeed* feed) {
-  feed_ = feed;
-  if (feed_ == nullptr) scheduler_.alarms().Cancel(pump_alarm_);
 }
 
 void NormDriver::Suspend() { NormSuspendInstance(impl_->instance); }
@@ -228,15 +208,6 @@ void NormDriver::HandleEvents(const std::vector<Event>& events) {
   Pump();
 }
 
-void NormDriver::Deliver(const Delivery& d) {
-  if (!joined_.contains(d.group)) return;
-  scheduler_.counters().Add(Counter::kMessagesDelivered);
-  scheduler_.counters().Add(Counter::kBytesDelivered, d.payload.size());
-  const int64_t latency = ToNanos(d.delivered_at) - d.send_time_ns;
-  delivery_latency_ns_.Record(latency > 0 ? static_cast<uint64_t>(latency) : 0);
-  if (on_deliver_) on_deliver_(d);
-}
-
 bool NormDriver::Enqueue(const OutgoingMessage& m) {
   const size_t size = kHeaderBytes + std::min(m.payload.size(), config_.message_size);
   auto buffer = std::make_unique<std::byte[]>(config_.message_size + kHeaderBytes);
@@ -296,33 +267,6 @@ void NormDriver::Pump() {
   if (feed_ != nullptr) {
     if (auto next = feed_->NextReady(ready_)) ArmPumpAlarm(*next);
   }
-}
-
-void NormDriver::ArmPumpAlarm(TimePoint at) {
-  if (pump_at_ && *pump_at_ <= at) return;
-  scheduler_.alarms().Cancel(pump_alarm_);
-  pump_at_ = at;
-  pump_alarm_ = scheduler_.alarms().Schedule(at, [this](TimePoint) {
-    pump_at_.reset();
-    Pump();
-  });
-}
-
-NodeStats NormDriver::Snapshot() const {
-  NodeStats s;
-  s.counters = scheduler_.counters().Snapshot();
-  s.delivery_latency_ns = delivery_latency_ns_;
-  s.timer_lateness_ns = scheduler_.alarms().lateness_ns();
-  s.alarms_pending = scheduler_.alarms().size();
-  s.groups_joined = joined_.size();
-  s.regions = view_ ? 1 : 0;
-  s.target_regions = impl_->sender_started ? 1 : 0;
-  const Node::Memory m = MemoryUse();
-  s.pending_messages = m.pending_messages;
-  s.pending_bytes = m.pending_bytes;
-  s.cache_bytes = m.cache_bytes;
-  s.cached_messages = m.cached_messages;
-  return s;
 }
 
 Node::Memory NormDriver::MemoryUse() const {

@@ -25,15 +25,13 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
-#include "engine/core/scheduler.h"
 #include "faults/inbound_loss.h"
-#include "harness/workload/engine_driver.h"
+#include "harness/drivers/static_view_driver.h"
 
 namespace qsm::harness {
 
@@ -51,7 +49,7 @@ struct NormDriverConfig {
   std::vector<faults::TimeWindow> loss_bursts;
 };
 
-class NormDriver final : public EngineDriver {
+class NormDriver final : public StaticViewDriver {
  public:
   // `scheduler` must outlive the driver. Fails if libnorm cannot start an instance.
   static Result<std::unique_ptr<NormDriver>> Create(NormDriverConfig config, Scheduler& scheduler);
@@ -62,14 +60,6 @@ class NormDriver final : public EngineDriver {
   // The first view starts the NORM session on its multicast address; later ones only change the
   // acking nodes (the address must stay).
   Status InstallView(const wire::RegionView& view) override;
-  Status Join(wire::GroupId group) override;
-  std::vector<wire::NodeId> MembersOf(wire::GroupId group) const override;
-  void SetFeed(MessageFeed* feed) override;
-  void Wake() override { Pump(); }
-  void SetDeliveryHandler(std::function<void(const Delivery&)> handler) override {
-    on_deliver_ = std::move(handler);
-  }
-  NodeStats Snapshot() const override;
   Node::Memory MemoryUse() const override;
   bool idle() const override { return unacknowledged_ == 0 && !held_; }
   void Suspend() override;
@@ -85,21 +75,14 @@ class NormDriver final : public EngineDriver {
   Status StartSession(const wire::RegionView& view);
   void ReadEvents();  // the reader thread
   void HandleEvents(const std::vector<Event>& events);
-  void Pump();
+  void Pump() override;
   bool Enqueue(const OutgoingMessage& m);
-  // To the application, if it joined the message's group.
-  void Deliver(const Delivery& d);
+  // A watermark over what went out and is not yet covered by one, unless one is pending.
   void RequestAcks();
-  void ArmPumpAlarm(TimePoint at);
   void SetRxLoss(double fraction);
 
   NormDriverConfig config_;
-  Scheduler& scheduler_;
   std::unique_ptr<Impl> impl_;
-  MessageFeed* feed_ = nullptr;
-  std::function<void(const Delivery&)> on_deliver_;
-  std::optional<wire::RegionView> view_;
-  std::set<wire::GroupId> joined_;
   std::map<wire::GroupId, uint64_t> group_seqs_;
   // Sender: what NORM sends from, by object, until NORM purges it.
   std::unordered_map<uintptr_t, std::unique_ptr<std::byte[]>> buffers_;
@@ -109,10 +92,7 @@ class NormDriver final : public EngineDriver {
   uint32_t unacknowledged_ = 0;  // enqueued and not covered by a completed watermark
   bool watermark_pending_ = false;
   uint32_t watermark_covers_ = 0;
-  AlarmId pump_alarm_;
-  std::optional<TimePoint> pump_at_;
   std::vector<AlarmId> loss_alarms_;
-  Histogram delivery_latency_ns_;
   uint64_t aborted_ = 0;  // objects NORM gave up on (NORM_RX_OBJECT_ABORTED)
   GroupReady ready_;
   std::atomic<bool> stop_{false};

@@ -11,9 +11,7 @@ constexpr size_t kMaxPerPump = 256;  // messages sent per pump before input gets
 }  // namespace
 
 UdpDriver::UdpDriver(wire::NodeId id, Scheduler& scheduler, Transport& transport)
-    : id_(id), scheduler_(scheduler), transport_(transport) {}
-
-UdpDriver::~UdpDriver() { scheduler_.alarms().Cancel(pump_alarm_); }
+    : StaticViewDriver(scheduler), id_(id), transport_(transport) {}
 
 Status UdpDriver::InstallView(const wire::RegionView& view) {
   if (!view.multicast.is_multicast()) {
@@ -27,29 +25,6 @@ Status UdpDriver::InstallView(const wire::RegionView& view) {
   view_ = view;
   Wake();
   return {};
-}
-
-Status UdpDriver::Join(wire::GroupId group) {
-  joined_.insert(group);
-  return {};
-}
-
-std::vector<wire::NodeId> UdpDriver::MembersOf(wire::GroupId /*group*/) const {
-  std::vector<wire::NodeId> ids;
-  if (view_) {
-    for (const auto& m : view_->members) ids.push_back(m.node);
-  }
-  std::sort(ids.begin(), ids.end());
-  return ids;
-}
-
-void UdpDriver::SetFeed(MessageFeed* feed) {
-  feed_ = feed;
-  if (feed_ == nullptr) scheduler_.alarms().Cancel(pump_alarm_);
-}
-
-void UdpDriver::Wake() {
-  if (feed_ != nullptr) Pump();
 }
 
 void UdpDriver::OnWritable() {
@@ -95,7 +70,8 @@ void UdpDriver::Pump() {
     if (!n) continue;  // a payload too large for a datagram: the message is lost, as UDP loses it
     datagram.resize(*n);
     scheduler_.counters().Add(Counter::kMessagesSent);
-    Deliver(data, scheduler_.clock().Now());  // a member gets its own messages, as from QSM
+    // A member gets its own messages, as from QSM.
+    Deliver(Delivery{m.group, id_, data.group_seq, m.payload, data.send_time_ns, scheduler_.clock().Now()});
     outbox_.push_back(std::move(datagram));
     if (outbox_.size() >= kBatch && !Flush()) return;
   }
@@ -108,44 +84,11 @@ void UdpDriver::Pump() {
   }
 }
 
-void UdpDriver::ArmPumpAlarm(TimePoint at) {
-  if (pump_at_ && *pump_at_ <= at) return;
-  scheduler_.alarms().Cancel(pump_alarm_);
-  pump_at_ = at;
-  pump_alarm_ = scheduler_.alarms().Schedule(at, [this](TimePoint) {
-    pump_at_.reset();
-    Pump();
-  });
-}
-
 void UdpDriver::OnPacket(const wire::Packet& packet, std::span<const std::byte> /*datagram*/,
                          const Endpoint& /*from*/, TimePoint at) {
   if (packet.type != wire::PacketType::kData) return;
   const auto& m = std::get<wire::DataPacket>(packet.body);
-  if (m.sender != id_) Deliver(m, at);
-}
-
-void UdpDriver::Deliver(const wire::DataPacket& m, TimePoint at) {
-  if (!joined_.contains(m.group)) return;
-  scheduler_.counters().Add(Counter::kMessagesDelivered);
-  scheduler_.counters().Add(Counter::kBytesDelivered, m.payload.size());
-  const int64_t latency = ToNanos(at) - m.send_time_ns;
-  delivery_latency_ns_.Record(latency > 0 ? static_cast<uint64_t>(latency) : 0);
-  if (on_deliver_) on_deliver_(Delivery{m.group, m.sender, m.group_seq, m.payload, m.send_time_ns, at});
-}
-
-NodeStats UdpDriver::Snapshot() const {
-  NodeStats s;
-  s.counters = scheduler_.counters().Snapshot();
-  s.delivery_latency_ns = delivery_latency_ns_;
-  s.timer_lateness_ns = scheduler_.alarms().lateness_ns();
-  for (size_t c = 0; c < kIoClassCount; ++c)
-    s.io_queue_depths[c] = scheduler_.io_queue_depth(static_cast<IoClass>(c));
-  s.alarms_pending = scheduler_.alarms().size();
-  s.groups_joined = joined_.size();
-  s.regions = view_ ? 1 : 0;
-  s.target_regions = view_ ? 1 : 0;
-  return s;
+  if (m.sender != id_) Deliver(Delivery{m.group, m.sender, m.group_seq, m.payload, m.send_time_ns, at});
 }
 
 }  // namespace qsm::harness

@@ -80,22 +80,13 @@ class SimRun {
       return gms;
     }
     const NodePlan& plan = run().plans[ctx.index];
-    NodeConfig config{.id = plan.node_id,
-                      .region = RegionConfig{.replication = plan.replication,
-                                                 .token_rate = plan.token_rate,
-                                                 .adaptive_rounds = plan.adaptive_rounds},
-                      .window = SenderWindow{.max_bytes = plan.window_bytes,
-                                                             .max_messages = plan.window_messages,
-                                                             .adaptive = plan.adaptive_window},
-                      .max_payload_bytes = std::max<size_t>(plan.message_size, 8),
-                      .datagram_bytes = plan.datagram_bytes};
     if (plan.engine == "udp") {
       auto udp = std::make_unique<UdpDriver>(plan.node_id, ctx.scheduler, ctx.transport);
       engines_[ctx.index] = udp.get();
       return udp;
     }
     QSM_CHECK(plan.engine == "qsm", "the scenario parser admits only qsm and udp to the simulator");
-    auto node = std::make_unique<Node>(config, ctx.scheduler, ctx.transport, ctx.random);
+    auto node = std::make_unique<Node>(NodeConfigOf(plan), ctx.scheduler, ctx.transport, ctx.random);
     qsm_drivers_.push_back(std::make_unique<QsmDriver>(*node));
     engines_[ctx.index] = qsm_drivers_.back().get();
     return node;

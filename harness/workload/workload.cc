@@ -125,6 +125,19 @@ class NodeWorkload::LoadFeed final : public MessageFeed {
   std::map<size_t, Waiting> waiting_;
 };
 
+NodeConfig NodeConfigOf(const NodePlan& plan) {
+  return NodeConfig{.id = plan.node_id,
+                    .region = RegionConfig{.replication = plan.replication,
+                                           .token_rate = plan.token_rate,
+                                           .adaptive_rounds = plan.adaptive_rounds},
+                    .window = SenderWindow{.max_bytes = plan.window_bytes,
+                                           .max_messages = plan.window_messages,
+                                           .adaptive = plan.adaptive_window},
+                    .send_rate = 0,
+                    .max_payload_bytes = std::max<size_t>(plan.message_size, 8),
+                    .datagram_bytes = plan.datagram_bytes};
+}
+
 wire::RegionView ViewFromPlan(const NodePlan& plan, const std::vector<uint32_t>& members, uint32_t number) {
   wire::RegionView view{.id = {1, number}, .multicast = plan.region_multicast};
   for (const PlanMember& m : plan.members) {

@@ -78,6 +78,10 @@ class NodeWorkload {
   std::vector<AlarmId> sleep_alarms_;
 };
 
+// The QSM node configuration the plan asks for. The load paces itself (send_rate 0), so the node
+// can catch up after a stall. A process may lower datagram_bytes to what its interface carries.
+NodeConfig NodeConfigOf(const NodePlan& plan);
+
 // The region view the plan describes, with `members` (ids from the plan) in plan order.
 wire::RegionView ViewFromPlan(const NodePlan& plan, const std::vector<uint32_t>& members, uint32_t number);
 

@@ -182,6 +182,11 @@ node_label() {
 eventually 10 node_label || { echo "Prometheus has no qsm_build_info{node=\"1\", host=\"h2\"}:"; http_get "$(address 3)" 9090 '/api/v1/query?query=qsm_build_info'; exit 1; }
 # The config and rules were installed through promtool (validate:): both are valid.
 promtool check config "$tmp/hosts/h3/etc/prometheus/prometheus.yml" > /dev/null
+# qsm-harness doctor reaches every host of the inventory and compares its clock with this one.
+"$build/harness/qsm-harness" doctor --inventory "$tmp/inventory.ini" > "$tmp/doctor.log" 2>&1 || true
+for h in h1 h2 h3; do
+  grep -q "^ok    clock $h " "$tmp/doctor.log" || { echo "doctor did not check host $h's clock:"; cat "$tmp/doctor.log"; exit 1; }
+done
 test -s "$tmp/hosts/h3/etc/grafana/provisioning/datasources/qsm.yml"
 grep -q "url: http://$(address 3):9090" "$tmp/hosts/h3/etc/grafana/provisioning/datasources/qsm.yml"
 test -s "$tmp/hosts/h3/var/grafana/dashboards/qsm-overview.json"
