@@ -47,7 +47,7 @@ if (token) {
 } else {
   set yrange [0:1]
   set label 1 'no token ring in this engine' at graph 0.5, 0.5 center
-  plot 2 notitle
+  plot cl using 1:(2) with lines notitle  # off the scale: the time axis only
   unset label 1
   set yrange [*:*]
   set logscale y
