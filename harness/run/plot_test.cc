@@ -115,6 +115,31 @@ TEST_F(PlotTest, ARunOverlaysItsBaseline) {
   EXPECT_FALSE(PlotOverlay({baseline_}, "x", Options()).has_value());
 }
 
+// Raw UDP has no token ring and nothing pending: its run figure and an overlay of two of its runs
+// still draw (the token panel says so) instead of failing on empty series.
+TEST_F(PlotTest, AnEngineWithoutATokenRingStillDraws) {
+  std::vector<std::string> runs;
+  for (const char* faults : {"[]", "[{type: sleep, nodes: [3], every: 1s, for: 300ms}]"}) {
+    auto sc = ParseScenario("name: udp\nlauncher: sim\nnodes: 3\nrate: 2000\nduration: 2s\nwarmup: 500ms\n"
+                            "engine: {kind: udp}\nfaults: " + std::string(faults) + "\n",
+                            "test.yaml");
+    ASSERT_TRUE(sc.has_value()) << sc.error().message;
+    const std::string dir = (root_ / ("udp-" + std::to_string(runs.size()))).string();
+    auto record = RunSimulation(*sc, LaunchOptions{.run_dir = dir, .progress = false});
+    ASSERT_TRUE(record.has_value()) << record.error().message;
+    ASSERT_TRUE(WriteRunFolder(dir, *record, CheckDeliveries(CheckInputOf(*record))).has_value());
+    runs.push_back(dir);
+  }
+  auto run = PlotRun(runs[1], Options());
+  ASSERT_TRUE(run.has_value()) << run.error().message;
+  ExpectRealPng(runs[1] + "/plots/timeseries.png");
+  EXPECT_NE(Read(runs[1] + "/plots/timeseries.svg").find("no token ring in this engine"), std::string::npos);
+  auto overlay = PlotOverlay(runs, (root_ / "cmp" / "udp-sleep-over-udp").string(), Options());
+  ASSERT_TRUE(overlay.has_value()) << overlay.error().message;
+  EXPECT_NE(Read((root_ / "cmp" / "udp-sleep-over-udp-timeseries.svg").string()).find("no token ring in these engines"),
+            std::string::npos);
+}
+
 TEST_F(PlotTest, SweepTablesDrawThePapersFigures) {
   auto sc = ParseScenario(
       "name: size\nlauncher: sim\nrate: 1000\nduration: 2s\nwarmup: 500ms\nsweep: {nodes: [3, 5, 8]}\n",
