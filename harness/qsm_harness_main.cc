@@ -121,18 +121,14 @@ bool PlotFolder(const std::string& out, const std::vector<std::string>& run_dirs
   }
   if (!tables->empty()) ok = Report(PlotSweeps(out, PlotOptionsOf(o)), "sweeps") && ok;
   // Each run over the first run named baseline* of the same engine (suite engines has one per engine).
-  const auto kind_of = [&](size_t i) {
-    const nlohmann::json& engine = summaries[i]["scenario"].value("engine", nlohmann::json::object());
-    return engine.value("kind", std::string("qsm"));
-  };
   std::map<std::string, std::string> baselines;  // engine kind -> its baseline's folder
   for (size_t i = 0; i < summaries.size(); ++i) {
     if (summaries[i]["scenario"]["name"].get<std::string>().rfind("baseline", 0) == 0) {
-      baselines.try_emplace(kind_of(i), run_dirs[i]);
+      baselines.try_emplace(EngineKindOf(summaries[i]), run_dirs[i]);
     }
   }
   for (size_t i = 0; i < run_dirs.size(); ++i) {
-    auto baseline = baselines.find(kind_of(i));
+    auto baseline = baselines.find(EngineKindOf(summaries[i]));
     if (baseline == baselines.end() || summaries[i]["scenario"]["name"].get<std::string>().rfind("baseline", 0) == 0) {
       continue;
     }

@@ -17,7 +17,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-constexpr const char* kSummaryFormat = "qsm-run-summary/1";
 
 // The run's name for matching: "3-sleep-one-receiver-rep=2" -> "sleep-one-receiver".
 std::string RunName(const std::string& folder_name, const json& summary) {
@@ -26,22 +25,6 @@ std::string RunName(const std::string& folder_name, const json& summary) {
   std::string name = std::regex_replace(folder_name, position, "");
   if (summary.contains("repeat") && !summary["repeat"].is_null()) name = std::regex_replace(name, repetition, "");
   return name;
-}
-
-Result<json> ReadSummary(const fs::path& run) {
-  const fs::path file = run / "summary.json";
-  std::ifstream in(file);
-  json s = json::parse(in, nullptr, false);
-  if (s.is_discarded() || !s.is_object()) {
-    return MakeError(ErrorCode::kInvalidArgument, file.string() + ": not valid JSON");
-  }
-  const std::string format = s.contains("format") && s["format"].is_string() ? s["format"].get<std::string>() : "";
-  if (format != kSummaryFormat) {
-    return MakeError(ErrorCode::kInvalidArgument, file.string() + ": format '" + format +
-                                                      "' is not one this qsm-harness reads (" + kSummaryFormat +
-                                                      ")");
-  }
-  return s;
 }
 
 std::optional<double> Number(const json& summary, const char* pointer) {

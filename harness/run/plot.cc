@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "harness/process.h"
+#include "harness/run/summary.h"
 #include "harness/workload/text.h"
 
 namespace qsm::harness {
@@ -75,11 +76,8 @@ Status CheckColumns(const std::string& script, const std::vector<std::string>& f
 
 std::string Quote(const std::string& s) { return "'" + s + "'"; }
 
-// Whether the run's engine has a token ring to plot (QSM; runs from before engine.kind did).
-bool HasTokenRing(const nlohmann::json& summary) {
-  const nlohmann::json& engine = summary["scenario"].value("engine", nlohmann::json::object());
-  return !engine.is_object() || engine.value("kind", std::string("qsm")) == "qsm";
-}
+// Whether the run's engine has a token ring to plot.
+bool HasTokenRing(const nlohmann::json& summary) { return EngineKindOf(summary) == "qsm"; }
 
 // Runs gnuplot on `script` with `params` (name -> gnuplot expression) and checks that every series
 // it reports has data.

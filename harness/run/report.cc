@@ -16,8 +16,6 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-constexpr const char* kSummaryFormat = "qsm-run-summary/1";
-
 constexpr const char* kStyle = R"(
 body { font-family: sans-serif; margin: 1.5em auto; max-width: 1200px; color: #222; padding: 0 1em; }
 h1 { font-size: 1.5em; margin-bottom: 0.2em; } h2 { font-size: 1.15em; margin-top: 1.6em; }
@@ -80,20 +78,6 @@ std::string Row(const std::vector<std::string>& cells, const char* tag = "td") {
   return row + "</tr>\n";
 }
 
-Result<json> ReadSummary(const std::string& run_dir) {
-  auto text = ReadFile(run_dir + "/summary.json");
-  if (!text) return std::unexpected(text.error());
-  json s = json::parse(*text, nullptr, false);
-  if (s.is_discarded() || !s.is_object()) {
-    return MakeError(ErrorCode::kInvalidArgument, run_dir + "/summary.json: not a JSON object");
-  }
-  if (Text(At(s, {"format"})) != kSummaryFormat) {
-    return MakeError(ErrorCode::kInvalidArgument, run_dir + "/summary.json: format '" + Text(At(s, {"format"})) +
-                                                      "', this harness reads " + kSummaryFormat);
-  }
-  return s;
-}
-
 // The figures in DIR/plots (SVG, or PNG where a figure has no SVG), as <figure>s with paths
 // relative to DIR.
 std::string Figures(const std::string& dir, const std::string& if_none) {
@@ -148,11 +132,9 @@ std::string RunSummaryTable(const json& s) {
   const json& sc = At(s, {"scenario"});
   const json& m = At(s, {"messages"});
   const json& t = At(s, {"throughput", "msgs_per_s"});
-  std::string kind = Text(At(sc, {"engine", "kind"}));
-  if (kind.empty()) kind = "qsm";
   std::string out = "<table id=\"summary\">\n";
   const auto line = [&](const std::string& key, const std::string& value) { out += Row({HtmlEscape(key), value}); };
-  line("engine", HtmlEscape(kind));
+  line("engine", HtmlEscape(EngineKindOf(s)));
   line("launcher, nodes, senders", HtmlEscape(Text(At(sc, {"launcher"}))) + ", " + Text(At(sc, {"nodes"})) + ", " +
                                        Text(At(sc, {"senders"})));
   line("message size, rate per sender", Text(At(sc, {"message_size"})) + " B, " + HtmlEscape(Text(At(sc, {"rate"}))));
@@ -227,10 +209,9 @@ std::string FolderPage(const std::string& dir, const std::vector<std::string>& r
     const bool ok = At(s, {"check", "ok"}).is_boolean() && At(s, {"check", "ok"}).get<bool>();
     passed += ok ? 1 : 0;
     const std::string folder = fs::path(run_dirs[i]).filename().string();
-    std::string kind = Text(At(s, {"scenario", "engine", "kind"}));
     rows += Row({"<a href=\"" + HtmlEscape(folder) + "/index.html\">" + HtmlEscape(Text(At(s, {"scenario", "name"}))) +
                      "</a>",
-                 HtmlEscape(kind.empty() ? "qsm" : kind), Text(At(s, {"scenario", "nodes"})),
+                 HtmlEscape(EngineKindOf(s)), Text(At(s, {"scenario", "nodes"})),
                  Fixed(Num(At(s, {"throughput", "msgs_per_s", "min"})), 0),
                  Text(At(s, {"messages", "delivered"})) + " / " + Text(At(s, {"messages", "expected"})),
                  Fixed(Num(At(s, {"latency", "p50_ms"})), 2) + " / " + Fixed(Num(At(s, {"latency", "p99_ms"})), 2),

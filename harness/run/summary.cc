@@ -246,7 +246,7 @@ json BuildSummary(const RunRecord& record, const CheckReport& check) {
     mbps[k] = mbps[k].get<double>() * static_cast<double>(sc.message_size) / 1e6;
   }
   json summary = {
-      {"format", "qsm-run-summary/1"},
+      {"format", kSummaryFormat},
       {"check", CheckJson(record, check)},
       {"scenario", ScenarioJson(sc)},
       {"git_revision", GitRevision()},
@@ -600,10 +600,29 @@ Result<std::vector<std::string>> RunFolders(const std::string& dir) {
   return runs;
 }
 
-Result<RunRecord> ReadRunFolder(const std::string& dir) {
-  auto text = ReadFile(dir + "/summary.json");
+Result<json> ReadSummary(const std::string& run_dir) {
+  const std::string file = (fs::path(run_dir) / "summary.json").string();
+  auto text = ReadFile(file);
   if (!text) return std::unexpected(text.error());
-  auto parsed = ParseJsonObject(*text, dir + "/summary.json");
+  json s = json::parse(*text, nullptr, false);
+  if (s.is_discarded() || !s.is_object()) {
+    return MakeError(ErrorCode::kInvalidArgument, file + ": not valid JSON (an object)");
+  }
+  const std::string format = s.contains("format") && s["format"].is_string() ? s["format"].get<std::string>() : "";
+  if (format != kSummaryFormat) {
+    return MakeError(ErrorCode::kInvalidArgument, file + ": format '" + format +
+                                                      "' is not one this qsm-harness reads (" + kSummaryFormat + ")");
+  }
+  return s;
+}
+
+std::string EngineKindOf(const json& summary) {
+  const json::json_pointer kind("/scenario/engine/kind");
+  return summary.contains(kind) && summary[kind].is_string() ? summary[kind].get<std::string>() : "qsm";
+}
+
+Result<RunRecord> ReadRunFolder(const std::string& dir) {
+  auto parsed = ReadSummary(dir);
   if (!parsed) return std::unexpected(parsed.error());
   RunRecord record;
   Scenario& sc = record.run.scenario;
@@ -679,8 +698,7 @@ std::vector<std::string> EnginesTable(const std::vector<json>& summaries) {
   std::vector<std::string> kinds, names;
   std::map<std::pair<std::string, std::string>, const json*> cell;  // (name, kind) -> summary
   for (const json& s : summaries) {
-    const json& engine = s["scenario"]["engine"];
-    const std::string kind = engine.contains("kind") ? engine["kind"].get<std::string>() : "qsm";
+    const std::string kind = EngineKindOf(s);
     std::string name = s["scenario"]["name"].get<std::string>();
     if (name.size() > kind.size() + 1 && name.ends_with("-" + kind)) name.resize(name.size() - kind.size() - 1);
     if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) kinds.push_back(kind);

@@ -56,6 +56,15 @@ std::string PercentileDistribution(const Histogram& h);
 // cannot be read, or it holds no run.
 Result<std::vector<std::string>> RunFolders(const std::string& dir);
 
+// The format summary.json is written in; readers refuse any other.
+inline constexpr const char* kSummaryFormat = "qsm-run-summary/1";
+// RUN/summary.json, parsed. Errors (kInvalidArgument) name the file: missing, not a JSON
+// object, or of a format other than kSummaryFormat.
+Result<nlohmann::json> ReadSummary(const std::string& run_dir);
+
+// The engine a run ran (scenario.engine.kind); "qsm" for runs from before engine drivers.
+std::string EngineKindOf(const nlohmann::json& summary);
+
 // Reads a results folder back (summary.json + node files) for `qsm-harness check`.
 Result<RunRecord> ReadRunFolder(const std::string& dir);
 

@@ -63,6 +63,18 @@ TEST_F(SummaryTest, ALostNodeFileFailsTheCheckFromTheFolder) {
   EXPECT_EQ(again.violations.front(), "node 2 wrote no result file (it exited or was killed unexpectedly)");
 }
 
+// `check` refuses what `compare` and `report` refuse: a summary of another format.
+TEST_F(SummaryTest, ASummaryOfAnotherFormatIsNotRead) {
+  std::string text = Read(dir_ + "/summary.json");
+  text.replace(text.find("qsm-run-summary/1"), 17, "qsm-run-summary/2");
+  ASSERT_TRUE(WriteFile(dir_ + "/summary.json", text).has_value());
+  auto back = ReadRunFolder(dir_);
+  ASSERT_FALSE(back.has_value());
+  EXPECT_NE(back.error().message.find("format 'qsm-run-summary/2' is not one this qsm-harness reads"),
+            std::string::npos)
+      << back.error().message;
+}
+
 TEST_F(SummaryTest, FilesHoldTheDocumentedFields) {
   const nlohmann::json s = nlohmann::json::parse(Read(dir_ + "/summary.json"));
   for (const char* key : {"check", "scenario", "git_revision", "machine", "started_at", "messages",
@@ -159,6 +171,11 @@ TEST(EnginesTableTest, PairsRunsByNameWithoutTheEngineAndShowsEachEngine) {
   EXPECT_NE(lines[3].find("50.00%"), std::string::npos);
   // One engine: no side-by-side table.
   EXPECT_TRUE(EnginesTable({summaries[0], summaries[3]}).empty());
+  // A run from before engine drivers (no scenario.engine) ran QSM.
+  nlohmann::json old = summaries[0];
+  old["scenario"].erase("engine");
+  EXPECT_EQ(EngineKindOf(old), "qsm");
+  EXPECT_EQ(EnginesTable({old, summaries[2]}).size(), 3u);
 }
 
 }  // namespace
