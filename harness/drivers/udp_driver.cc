@@ -34,13 +34,16 @@ void UdpDriver::OnWritable() {
 
 bool UdpDriver::Flush() {
   while (!outbox_.empty()) {
-    std::vector<OutgoingDatagram> batch;
-    for (size_t i = 0; i < outbox_.size() && batch.size() < kBatch; ++i) {
-      batch.push_back({.to = view_->multicast, .bytes = outbox_[i]});
+    batch_.clear();
+    for (size_t i = 0; i < outbox_.size() && batch_.size() < kBatch; ++i) {
+      batch_.push_back({.to = view_->multicast, .bytes = outbox_[i]});
     }
-    const size_t sent = transport_.SendBatch(batch);
-    outbox_.erase(outbox_.begin(), outbox_.begin() + static_cast<std::ptrdiff_t>(sent));
-    if (sent < batch.size()) {
+    const size_t sent = transport_.SendBatch(batch_);
+    for (size_t i = 0; i < sent; ++i) {
+      spare_.push_back(std::move(outbox_.front()));
+      outbox_.pop_front();
+    }
+    if (sent < batch_.size()) {
       if (!waiting_writable_) {
         waiting_writable_ = true;
         transport_.RequestWritable();
@@ -65,7 +68,12 @@ void UdpDriver::Pump() {
                                 .group_seq = ++group_seqs_[m.group],
                                 .send_time_ns = ToNanos(intended),
                                 .payload = m.payload};
-    std::vector<std::byte> datagram(wire::kHeaderSize + wire::kDataBodyFixed + m.payload.size());
+    std::vector<std::byte> datagram;
+    if (!spare_.empty()) {
+      datagram = std::move(spare_.back());
+      spare_.pop_back();
+    }
+    datagram.resize(wire::kHeaderSize + wire::kDataBodyFixed + m.payload.size());
     auto n = wire::EncodeData(wire::PacketType::kData, id_, data, datagram);
     if (!n) continue;  // a payload too large for a datagram: the message is lost, as UDP loses it
     datagram.resize(*n);

@@ -46,6 +46,8 @@ class UdpDriver final : public StaticViewDriver, public PacketHandler {
   std::map<wire::GroupId, uint64_t> group_seqs_;  // the last group_seq sent, per group
   uint64_t region_seq_ = 0;
   std::deque<std::vector<std::byte>> outbox_;  // encoded, not yet taken by the socket
+  std::vector<std::vector<std::byte>> spare_;  // buffers of datagrams sent, for the next ones
+  std::vector<OutgoingDatagram> batch_;       // Flush()'s, kept for its capacity
   bool waiting_writable_ = false;
   // Every group is ready while the socket takes datagrams (the outbox is a batch, not a queue).
   GroupReady ready_ = [this](wire::GroupId) {
