@@ -110,6 +110,24 @@ bool Report(const Result<std::vector<std::string>>& drawn, const char* what) {
 
 // Draws a folder of runs: each run, the sweeps, and each run over the baseline (a run whose
 // name starts with "baseline"), if there is one. Returns false if any drawing failed.
+// For each run, the run it is compared with: the first run named baseline* of the same engine
+// (suite engines has one per engine); none for those baselines and where there is none.
+std::vector<std::optional<size_t>> Baselines(const std::vector<nlohmann::json>& summaries) {
+  const auto is_baseline = [&](size_t i) {
+    return summaries[i]["scenario"]["name"].get<std::string>().rfind("baseline", 0) == 0;
+  };
+  std::map<std::string, size_t> by_engine;
+  for (size_t i = 0; i < summaries.size(); ++i) {
+    if (is_baseline(i)) by_engine.try_emplace(EngineKindOf(summaries[i]), i);
+  }
+  std::vector<std::optional<size_t>> out(summaries.size());
+  for (size_t i = 0; i < summaries.size(); ++i) {
+    auto b = by_engine.find(EngineKindOf(summaries[i]));
+    if (b != by_engine.end() && !is_baseline(i)) out[i] = b->second;
+  }
+  return out;
+}
+
 bool PlotFolder(const std::string& out, const std::vector<std::string>& run_dirs,
                 const std::vector<nlohmann::json>& summaries, const Options& o) {
   bool ok = true;
@@ -120,20 +138,11 @@ bool PlotFolder(const std::string& out, const std::vector<std::string>& run_dirs
     return false;
   }
   if (!tables->empty()) ok = Report(PlotSweeps(out, PlotOptionsOf(o)), "sweeps") && ok;
-  // Each run over the first run named baseline* of the same engine (suite engines has one per engine).
-  std::map<std::string, std::string> baselines;  // engine kind -> its baseline's folder
-  for (size_t i = 0; i < summaries.size(); ++i) {
-    if (summaries[i]["scenario"]["name"].get<std::string>().rfind("baseline", 0) == 0) {
-      baselines.try_emplace(EngineKindOf(summaries[i]), run_dirs[i]);
-    }
-  }
+  const std::vector<std::optional<size_t>> baselines = Baselines(summaries);
   for (size_t i = 0; i < run_dirs.size(); ++i) {
-    auto baseline = baselines.find(EngineKindOf(summaries[i]));
-    if (baseline == baselines.end() || summaries[i]["scenario"]["name"].get<std::string>().rfind("baseline", 0) == 0) {
-      continue;
-    }
+    if (!baselines[i]) continue;
     const std::string prefix = out + "/plots/overlay-" + fs::path(run_dirs[i]).filename().string();
-    ok = Report(PlotOverlay({baseline->second, run_dirs[i]}, prefix, PlotOptionsOf(o)), "overlay") && ok;
+    ok = Report(PlotOverlay({run_dirs[*baselines[i]], run_dirs[i]}, prefix, PlotOptionsOf(o)), "overlay") && ok;
   }
   return ok;
 }
@@ -193,27 +202,20 @@ nlohmann::json RunOne(const Scenario& sc, const std::string& dir, const Options&
 
 void PrintTable(const std::vector<nlohmann::json>& summaries) {
   std::printf("\n%s\n", TableHeader().c_str());
-  const nlohmann::json* baseline = nullptr;
-  for (const auto& s : summaries) {
-    if (baseline == nullptr && s["scenario"]["name"].get<std::string>().rfind("baseline", 0) == 0) baseline = &s;
-  }
-  for (const auto& s : summaries) {
-    std::printf("%s\n", TableRow(s).c_str());
-  }
+  for (const auto& s : summaries) std::printf("%s\n", TableRow(s).c_str());
   if (const std::vector<std::string> engines = EnginesTable(summaries); !engines.empty()) {
     std::printf("\nengines side by side (the slowest receiver's msgs/s; delivered: of the messages expected):\n");
     for (const std::string& line : engines) std::printf("%s\n", line.c_str());
   }
-  if (baseline != nullptr && summaries.size() > 1) {
-    const double base = (*baseline)["throughput"]["msgs_per_s"]["min"].get<double>();
-    std::printf("\nthroughput as a fraction of %s (slowest receiver):\n",
-                (*baseline)["scenario"]["name"].get<std::string>().c_str());
-    for (const auto& s : summaries) {
-      if (&s == baseline) continue;
-      const double t = s["throughput"]["msgs_per_s"]["min"].get<double>();
-      std::printf("  %-28s %.2f\n", s["scenario"]["name"].get<std::string>().c_str(),
-                  base > 0 ? t / base : 0.0);
-    }
+  const std::vector<std::optional<size_t>> baselines = Baselines(summaries);
+  if (std::none_of(baselines.begin(), baselines.end(), [](const auto& b) { return b.has_value(); })) return;
+  std::printf("\nthroughput as a fraction of the baseline of the same engine (slowest receiver):\n");
+  const auto name = [&](size_t i) { return summaries[i]["scenario"]["name"].get<std::string>(); };
+  const auto rate = [&](size_t i) { return summaries[i]["throughput"]["msgs_per_s"]["min"].get<double>(); };
+  for (size_t i = 0; i < summaries.size(); ++i) {
+    if (!baselines[i]) continue;
+    const double base = rate(*baselines[i]);
+    std::printf("  %-28s %.2f of %s\n", name(i).c_str(), base > 0 ? rate(i) / base : 0.0, name(*baselines[i]).c_str());
   }
 }
 
